@@ -1,0 +1,41 @@
+// The core's interface: every function the façade may call, in both the
+// Wasm build (assembly/index.ts) and the pure-TS build (src/core/ts).
+// All arguments are numbers; results come back as numbers or through the
+// typed-array views (scratch, stats, the frame arrays).
+import { ENOMEM, ENOSPC, PG_uptodate, NR_FREE_DEVICE } from './constants';
+import { pg_flags, pg_mapping, pg_index, pg_refcount, pg_head, nr_frames, dax_next, set_dax_next, stats } from './mem';
+import { pt_alloc } from './pgtable';
+
+export { boot } from './boot';
+export { new_mapping_id } from './mem';
+export { set_vma, set_alloc_gfp } from './vma';
+export { fault_range, cpu_access, fault_status } from './memory';
+export { zap_range, free_pgtables, mm_free } from './zap';
+export { change_protection, mkclean_range } from './mprotect';
+export { copy_page_range } from './fork';
+export { pc_fill, pc_read, pc_write, pc_lookup, pc_truncate, writeback_range } from './pagecache';
+export { translate, digest } from './inspect';
+
+// mm_alloc()'s pgd_alloc(): the new mm's PGD page, or -ENOMEM.
+export function mm_alloc(): i32 {
+  const pgd = pt_alloc();
+  return pgd < 0 ? -ENOMEM : pgd;
+}
+
+// Gives an fsdax file n contiguous pmem pages (its blocks) and returns the
+// first pfn, or -ENOSPC. The pages stay idle (refcount 0) until mapped.
+export function dax_alloc(n: i32, mapping: i32): i32 {
+  if (n > nr_frames - dax_next) return -ENOSPC;
+  const first = dax_next;
+  for (let i = 0; i < n; i++) {
+    const pfn = first + i;
+    pg_flags[pfn] = PG_uptodate;
+    pg_mapping[pfn] = mapping;
+    pg_index[pfn] = <f64>i;
+    pg_refcount[pfn] = 0;
+    pg_head[pfn] = pfn;
+  }
+  set_dax_next(first + n);
+  stats[NR_FREE_DEVICE] -= <f64>n;
+  return first;
+}

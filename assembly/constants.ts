@@ -1,0 +1,268 @@
+// The one constants file of pinsim. It is compiled by asc (into the Wasm core)
+// and by tsc (into the pure-TS core and the façade), so it holds nothing but
+// untyped `export const NAME = value;` lines. Kernel names keep kernel values;
+// where pinsim packs a kernel concept into fewer bits, the comment says so.
+
+// ---- Page geometry (x86-64, 4-level paging, 48-bit virtual addresses) ----
+export const PAGE_SHIFT = 12;
+export const PAGE_SIZE = 4096;
+export const PTRS_PER_TABLE = 512; // PTRS_PER_PTE == PTRS_PER_PMD == PTRS_PER_PUD == PTRS_PER_PGD
+export const TABLE_SHIFT = 9; // log2(PTRS_PER_TABLE)
+export const PMD_SHIFT = 21;
+export const PUD_SHIFT = 30;
+export const PGDIR_SHIFT = 39;
+export const HPAGE_PMD_ORDER = 9; // 2 MiB
+export const HPAGE_PUD_ORDER = 18; // 1 GiB
+export const HPAGE_PMD_NR = 512;
+export const MAX_PAGE_ORDER = 10; // buddy orders 0..10 (4 MiB blocks)
+export const NR_PAGE_ORDERS = 11;
+export const PAGEBLOCK_ORDER = 9; // pageblock_order: one migratetype per 2 MiB
+export const USER_VA_BITS = 47; // TASK_SIZE_MAX == (1 << 47) - PAGE_SIZE
+
+// ---- Pin accounting ----
+export const GUP_PIN_COUNTING_BIAS = 1024;
+
+// ---- gup_flags (include/linux/mm_types.h, caller-visible) ----
+export const FOLL_WRITE = 1;
+export const FOLL_GET = 2;
+export const FOLL_DUMP = 4;
+export const FOLL_FORCE = 8;
+export const FOLL_NOWAIT = 16;
+export const FOLL_NOFAULT = 32;
+export const FOLL_HWPOISON = 64;
+export const FOLL_ANON = 128;
+export const FOLL_LONGTERM = 256;
+export const FOLL_SPLIT_PMD = 512;
+export const FOLL_PCI_P2PDMA = 1024;
+export const FOLL_INTERRUPTIBLE = 2048;
+export const FOLL_HONOR_NUMA_FAULT = 4096;
+// ---- gup_flags internal to mm/ (mm/internal.h) ----
+export const FOLL_TOUCH = 65536;
+export const FOLL_TRIED = 131072;
+export const FOLL_REMOTE = 262144;
+export const FOLL_PIN = 524288;
+export const FOLL_FAST_ONLY = 1048576;
+export const FOLL_UNLOCKABLE = 2097152;
+export const FOLL_MADV_POPULATE = 4194304;
+
+// ---- errno (asm-generic/errno-base.h, errno.h) ----
+export const EPERM = 1;
+export const ENOENT = 2;
+export const ESRCH = 3;
+export const EINTR = 4;
+export const EIO = 5;
+export const EBADF = 9;
+export const EAGAIN = 11;
+export const ENOMEM = 12;
+export const EACCES = 13;
+export const EFAULT = 14;
+export const EBUSY = 16;
+export const EEXIST = 17;
+export const ENODEV = 19;
+export const EINVAL = 22;
+export const EFBIG = 27;
+export const ENOSPC = 28;
+export const EMLINK = 31;
+export const EOVERFLOW = 75;
+export const EOPNOTSUPP = 95;
+export const EREMOTEIO = 121;
+export const EHWPOISON = 133;
+
+// ---- mmap / mprotect / madvise / memfd_create (uapi) ----
+export const PROT_NONE = 0;
+export const PROT_READ = 1;
+export const PROT_WRITE = 2;
+export const PROT_EXEC = 4;
+export const MAP_SHARED = 1;
+export const MAP_PRIVATE = 2;
+export const MAP_SHARED_VALIDATE = 3;
+export const MAP_TYPE = 15;
+export const MAP_FIXED = 16;
+export const MAP_ANONYMOUS = 32;
+export const MAP_GROWSDOWN = 256;
+export const MAP_DENYWRITE = 2048;
+export const MAP_EXECUTABLE = 4096;
+export const MAP_LOCKED = 8192;
+export const MAP_NORESERVE = 16384;
+export const MAP_POPULATE = 32768;
+export const MAP_NONBLOCK = 65536;
+export const MAP_STACK = 131072;
+export const MAP_HUGETLB = 262144;
+export const MAP_SYNC = 524288;
+export const MAP_FIXED_NOREPLACE = 1048576;
+export const MAP_HUGE_SHIFT = 26;
+export const MAP_HUGE_MASK = 63;
+export const MAP_HUGE_2MB = 1409286144; // 21 << MAP_HUGE_SHIFT
+export const MAP_HUGE_1GB = 2013265920; // 30 << MAP_HUGE_SHIFT
+export const MADV_NORMAL = 0;
+export const MADV_RANDOM = 1;
+export const MADV_SEQUENTIAL = 2;
+export const MADV_WILLNEED = 3;
+export const MADV_DONTNEED = 4;
+export const MADV_FREE = 8;
+export const MADV_REMOVE = 9;
+export const MADV_DONTFORK = 10;
+export const MADV_DOFORK = 11;
+export const MADV_MERGEABLE = 12;
+export const MADV_UNMERGEABLE = 13;
+export const MADV_HUGEPAGE = 14;
+export const MADV_NOHUGEPAGE = 15;
+export const MADV_DONTDUMP = 16;
+export const MADV_DODUMP = 17;
+export const MADV_WIPEONFORK = 18;
+export const MADV_KEEPONFORK = 19;
+export const MADV_COLD = 20;
+export const MADV_PAGEOUT = 21;
+export const MADV_POPULATE_READ = 22;
+export const MADV_POPULATE_WRITE = 23;
+export const MADV_COLLAPSE = 25;
+export const MFD_CLOEXEC = 1;
+export const MFD_ALLOW_SEALING = 2;
+export const MFD_HUGETLB = 4;
+
+// ---- vm_flags (include/linux/mm.h) ----
+export const VM_NONE = 0;
+export const VM_READ = 1;
+export const VM_WRITE = 2;
+export const VM_EXEC = 4;
+export const VM_SHARED = 8;
+export const VM_MAYREAD = 16;
+export const VM_MAYWRITE = 32;
+export const VM_MAYEXEC = 64;
+export const VM_MAYSHARE = 128;
+export const VM_GROWSDOWN = 256;
+export const VM_PFNMAP = 1024;
+export const VM_LOCKED = 8192;
+export const VM_IO = 16384;
+export const VM_DONTCOPY = 131072;
+export const VM_DONTEXPAND = 262144;
+export const VM_ACCOUNT = 1048576;
+export const VM_NORESERVE = 2097152;
+export const VM_HUGETLB = 4194304;
+export const VM_MIXEDMAP = 268435456;
+export const VM_HUGEPAGE = 536870912;
+export const VM_NOHUGEPAGE = 1073741824;
+
+// ---- What backs a VMA: the façade's per-VMA decision handed to the core ----
+// (the kernel learns this from vma->vm_ops and vma->vm_file->f_mapping).
+export const BACKING_ANON = 0; // private anonymous memory
+export const BACKING_SHMEM = 1; // shmem/tmpfs page cache (MAP_SHARED|MAP_ANONYMOUS, memfd, tmpfs)
+export const BACKING_FILE = 2; // a disk filesystem's page cache with writeback (ext4, xfs, btrfs)
+export const BACKING_HUGETLBFS = 3; // hugetlbfs page cache (hugetlb memfd, hugetlbfs files)
+export const BACKING_DAX = 4; // fsdax: device memory mapped directly, no page cache
+// Extra per-VMA bits handed to the core alongside vm_flags.
+export const VMA_THP_ELIGIBLE = 1; // thp_vma_allowable_order() said yes for PMD order
+export const VMA_WRITENOTIFY = 2; // vma_wants_writenotify(): shared writable + page_mkwrite
+export const VMA_HUGE_1G = 4; // hugetlb VMA of 1 GiB pages (else 2 MiB)
+
+// ---- struct page flags, packed into one u32 per frame ----
+// Read: (flags[pfn] & PG_dirty) != 0. Write: flags[pfn] |= PG_dirty / &= ~PG_dirty.
+// The kernel keeps some of these as page types or in ->mapping bits; pinsim
+// gives each its own bit so that a snapshot shows them all.
+export const PG_referenced = 1;
+export const PG_uptodate = 2;
+export const PG_dirty = 4;
+export const PG_lru = 8;
+export const PG_head = 16;
+export const PG_private = 32; // filesystem per-folio state attached (buffer heads)
+export const PG_reserved = 64;
+export const PG_swapbacked = 128;
+export const PG_anon = 256; // folio_test_anon() (PAGE_MAPPING_ANON in the kernel)
+export const PG_anon_exclusive = 512; // PageAnonExclusive(), per page
+export const PG_buddy = 1024; // page type: free in the buddy allocator
+export const PG_table = 2048; // page type: a page-table page
+export const PG_hugetlb = 4096; // folio_test_hugetlb()
+export const PG_tail = 8192; // PageTail(); head pfn is in compound_head[]
+export const PG_isolated = 16384; // taken off the LRU for migration
+export const PG_hwpoison = 32768;
+export const PG_ORDER_SHIFT = 16; // folio order lives in bits 16..20 of the head's flags
+export const PG_ORDER_MASK = 2031616; // 31 << PG_ORDER_SHIFT
+
+// ---- Zones (a minimal x86-64 layout: no DMA/DMA32) and migratetypes ----
+export const ZONE_NORMAL = 0;
+export const ZONE_MOVABLE = 1;
+export const ZONE_DEVICE = 2;
+export const MAX_NR_ZONES = 3;
+export const MIGRATE_UNMOVABLE = 0;
+export const MIGRATE_MOVABLE = 1;
+export const MIGRATE_RECLAIMABLE = 2;
+export const MIGRATE_HIGHATOMIC = 3;
+export const MIGRATE_CMA = 4;
+export const MIGRATE_ISOLATE = 5;
+
+// ---- Allocation contexts (the GFP masks pinsim distinguishes) ----
+export const GFP_KERNEL = 0; // ZONE_NORMAL, never CMA: page tables
+export const GFP_HIGHUSER_MOVABLE = 1; // ZONE_MOVABLE first, then ZONE_NORMAL incl. CMA
+export const GFP_HIGHUSER_PIN = 2; // GFP_HIGHUSER_MOVABLE under memalloc_pin_save(): no MOVABLE, no CMA
+export const GFP_ZERO = 16; // __GFP_ZERO: the data word starts at 0
+
+// ---- Page-table entries: one u32 each, pfn << PTE_PFN_SHIFT | bits ----
+// pinsim's own compact encoding (the names are x86's): 24 bits of pfn cover 64 GiB.
+export const PTE_PFN_SHIFT = 8;
+export const MAX_PFN_BITS = 24;
+export const _PAGE_PRESENT = 1;
+export const _PAGE_RW = 2;
+export const _PAGE_ACCESSED = 4;
+export const _PAGE_DIRTY = 8;
+export const _PAGE_PSE = 16; // a leaf at PMD or PUD level (huge page)
+export const _PAGE_SPECIAL = 32; // no struct page to refcount: the zero pages
+export const _PAGE_PROTNONE = 64; // PROT_NONE / NUMA hinting: present to mm, not to the CPU
+export const _PAGE_TABLE = 128; // a non-leaf entry pointing at a page-table page
+
+// ---- Faults (include/linux/mm_types.h) ----
+export const VM_FAULT_OOM = 1;
+export const VM_FAULT_SIGBUS = 2;
+export const VM_FAULT_MAJOR = 4;
+export const VM_FAULT_HWPOISON = 16;
+export const VM_FAULT_SIGSEGV = 64;
+export const VM_FAULT_FALLBACK = 2048;
+export const FAULT_FLAG_WRITE = 1;
+export const FAULT_FLAG_MKWRITE = 2;
+export const FAULT_FLAG_REMOTE = 128;
+export const FAULT_FLAG_UNSHARE = 1024;
+
+// ---- Counters kept by the core (indices into the stats array) ----
+export const NR_FREE_PAGES = 0;
+export const NR_PAGETABLE = 1; // page-table pages, in pages
+export const NR_ANON_PAGES = 2; // anon pages allocated (base pages)
+export const NR_FILE_PAGES = 3; // page-cache pages (base pages)
+export const NR_SHMEM = 4;
+export const NR_DIRTIED = 5;
+export const NR_WRITTEN = 6;
+export const NR_ANON_THPS = 7; // in folios
+export const THP_FAULT_ALLOC = 8;
+export const THP_FAULT_FALLBACK = 9;
+export const THP_SPLIT_PMD = 10;
+export const PGFAULT = 11;
+export const PGMAJFAULT = 12;
+export const COW_COPIES = 13; // wp_page_copy() calls (not a kernel counter)
+export const COW_REUSES = 14; // wp_page_reuse() of an anon page (not a kernel counter)
+export const PAGE_MKWRITE = 15; // ->page_mkwrite() notifications (not a kernel counter)
+export const HUGETLB_FREE = 16; // free_huge_pages, 2 MiB pool
+export const HUGETLB_TOTAL = 17;
+export const HUGETLB_FREE_1G = 18;
+export const HUGETLB_TOTAL_1G = 19;
+export const NR_FOLL_PIN_ACQUIRED = 20;
+export const NR_FOLL_PIN_RELEASED = 21;
+export const NR_FREE_CMA_PAGES = 22;
+export const NR_FREE_MOVABLE = 23; // free pages in ZONE_MOVABLE
+export const NR_FREE_DEVICE = 24; // free fsdax (pmem) pages
+export const WB_NO_MKWRITE = 25; // dirty folios written back without fs state (the GUP hazard)
+export const NR_STATS = 32;
+
+// ---- Sizes of the core's fixed areas ----
+export const SCRATCH_WORDS = 65536; // bulk data exchanged with the façade, per call
+
+// ---- Typed-array views the core exposes to the façade (see core/views) ----
+export const VIEW_FLAGS = 0;
+export const VIEW_REFCOUNT = 1;
+export const VIEW_MAPCOUNT = 2;
+export const VIEW_DATA = 3;
+export const VIEW_MAPPING = 4;
+export const VIEW_INDEX = 5;
+export const VIEW_HEAD = 6;
+export const VIEW_MIGRATETYPE = 7;
+export const VIEW_SCRATCH = 8;
+export const VIEW_STATS = 9;
+export const VIEW_ZONE_FREE = 10;
+export const NR_VIEWS = 11;

@@ -1,0 +1,138 @@
+// Folios: refcounts, mapcounts, pin state and the hugetlb pool.
+// Large folios keep two folio-wide fields in their first tail page, as the
+// kernel does: page[1].mapping is _entire_mapcount (PMD/PUD mappings of the
+// whole folio) and page[1].index is _pincount.
+import {
+  PG_head, PG_tail, PG_ORDER_MASK, PG_ORDER_SHIFT, PG_anon, PG_anon_exclusive, PG_hugetlb, PG_lru, PG_swapbacked, GUP_PIN_COUNTING_BIAS,
+  ZONE_DEVICE, NR_ANON_PAGES, NR_ANON_THPS, HPAGE_PMD_ORDER, HPAGE_PUD_ORDER, HUGETLB_FREE, HUGETLB_FREE_1G,
+  GFP_ZERO,
+} from './constants';
+import {
+  pg_flags, pg_refcount, pg_mapcount, pg_mapping, pg_index, pg_head, pg_data, stats, hugetlb_pool,
+  hugetlb_cap_2m, page_zonenum,
+} from './mem';
+import { free_folio_pages, prep_new_folio } from './buddy';
+
+export function page_folio(pfn: i32): i32 { return pg_head[pfn]; }
+
+export function folio_order(head: i32): i32 {
+  return (pg_flags[head] & PG_head) != 0 ? (pg_flags[head] & PG_ORDER_MASK) >>> PG_ORDER_SHIFT : 0;
+}
+
+export function folio_test(head: i32, flag: i32): bool { return (pg_flags[head] & flag) != 0; }
+
+export function folio_entire_mapcount(head: i32): i32 {
+  return (pg_flags[head] & PG_head) != 0 ? pg_mapping[head + 1] : 0;
+}
+
+export function folio_add_entire_mapcount(head: i32, n: i32): void { pg_mapping[head + 1] += n; }
+
+// folio_has_pincount(): any large folio on 64-bit.
+export function folio_has_pincount(head: i32): bool { return (pg_flags[head] & PG_head) != 0; }
+
+export function folio_pincount(head: i32): i32 {
+  return folio_has_pincount(head) ? <i32>pg_index[head + 1] : 0;
+}
+
+// Mirrors folio_maybe_dma_pinned(): exact for large folios; for small ones
+// the refcount read as unsigned against GUP_PIN_COUNTING_BIAS, so a
+// negative (overflowed) refcount also reads as pinned.
+export function folio_maybe_dma_pinned(head: i32): bool {
+  if (folio_has_pincount(head)) return pg_index[head + 1] > 0.0;
+  const rc = pg_refcount[head];
+  return rc < 0 || rc >= GUP_PIN_COUNTING_BIAS;
+}
+
+export function folio_get(head: i32, refs: i32): void { pg_refcount[head] += refs; }
+
+// Mirrors folio_put_refs(): drop refs, free the folio when none are left.
+export function folio_put_refs(head: i32, refs: i32): void {
+  const rc = pg_refcount[head] - refs;
+  pg_refcount[head] = rc;
+  if (rc == 0) free_folio(head);
+}
+
+// __folio_put(): where a folio goes when its last reference is dropped.
+function free_folio(head: i32): void {
+  const order = folio_order(head);
+  if (page_zonenum(head) == ZONE_DEVICE) {
+    // An fsdax page going idle: it stays the file's block (free_zone_device_folio()).
+    return;
+  }
+  if ((pg_flags[head] & PG_hugetlb) != 0) {
+    free_huge_folio(head, order);
+    return;
+  }
+  if ((pg_flags[head] & PG_anon) != 0) {
+    stats[NR_ANON_PAGES] -= <f64>(1 << order);
+    if (order == HPAGE_PMD_ORDER) stats[NR_ANON_THPS] -= 1.0;
+  }
+  free_folio_pages(head, order);
+}
+
+// A freshly allocated folio becomes anonymous (folio_add_new_anon_rmap()):
+// owned by anon_vma `av` at virtual page `vpn`, exclusive to its mapper.
+export function folio_make_anon(head: i32, av: i32, vpn: f64, exclusive_flag: i32): void {
+  const order = folio_order(head);
+  const nr = 1 << order;
+  pg_flags[head] |= PG_anon | PG_swapbacked | PG_lru;
+  pg_mapping[head] = av;
+  pg_index[head] = vpn;
+  for (let i = 0; i < nr; i++) pg_flags[head + i] |= exclusive_flag;
+  if ((pg_flags[head] & PG_hugetlb) == 0) {
+    stats[NR_ANON_PAGES] += <f64>nr;
+    if (order == HPAGE_PMD_ORDER) stats[NR_ANON_THPS] += 1.0;
+  }
+}
+
+// ---- hugetlb pool (mm/hugetlb.c): free folios wait with refcount 0 ----
+
+function pool_base(order: i32): i32 { return order == HPAGE_PUD_ORDER ? hugetlb_cap_2m : 0; }
+function pool_stat(order: i32): i32 { return order == HPAGE_PUD_ORDER ? HUGETLB_FREE_1G : HUGETLB_FREE; }
+
+export function enqueue_hugetlb_folio(head: i32, order: i32): void {
+  const s = pool_stat(order);
+  const n = <i32>stats[s];
+  hugetlb_pool[pool_base(order) + n] = head;
+  stats[s] = <f64>(n + 1);
+}
+
+// Boot-time: turn 2^order frames into a free hugetlb folio of the pool.
+export function prep_hugetlb_folio(pfn: i32, order: i32): void {
+  prep_new_folio(pfn, order, true);
+  pg_flags[pfn] |= PG_hugetlb;
+  pg_refcount[pfn] = 0;
+  enqueue_hugetlb_folio(pfn, order);
+}
+
+// Mirrors alloc_hugetlb_folio() without reservations: -1 when the pool is empty.
+export function alloc_hugetlb_folio(order: i32, gfp: i32): i32 {
+  const s = pool_stat(order);
+  const n = <i32>stats[s];
+  if (n == 0) return -1;
+  const head = hugetlb_pool[pool_base(order) + n - 1];
+  stats[s] = <f64>(n - 1);
+  const nr = 1 << order;
+  pg_refcount[head] = 1;
+  if ((gfp & GFP_ZERO) != 0) for (let i = 0; i < nr; i++) pg_data[head + i] = 0;
+  return head;
+}
+
+function free_huge_folio(head: i32, order: i32): void {
+  const nr = 1 << order;
+  pg_flags[head] = PG_head | PG_hugetlb | (order << PG_ORDER_SHIFT);
+  for (let i = 0; i < nr; i++) pg_mapcount[head + i] = 0;
+  for (let i = 1; i < nr; i++) pg_flags[head + i] = PG_tail;
+  pg_mapping[head] = 0;
+  pg_index[head] = 0.0;
+  pg_mapping[head + 1] = 0;
+  pg_index[head + 1] = 0.0;
+  enqueue_hugetlb_folio(head, order);
+}
+
+// Sets or clears PageAnonExclusive on every page of the folio.
+export function folio_set_exclusive(head: i32, exclusive: bool): void {
+  const nr = 1 << folio_order(head);
+  if (exclusive) for (let i = 0; i < nr; i++) pg_flags[head + i] |= PG_anon_exclusive;
+  else for (let i = 0; i < nr; i++) pg_flags[head + i] &= ~PG_anon_exclusive;
+}

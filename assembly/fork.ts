@@ -1,0 +1,129 @@
+// fork()'s page-table copy (mm/memory.c copy_page_range and friends).
+// Anon pages are shared copy-on-write: both PTEs write-protected and
+// PageAnonExclusive cleared. The exception is a page that may be pinned
+// for DMA in an mm that has pinned (folio_needs_cow_for_dma()): the child
+// gets its own copy at once and the parent keeps the pinned page, writable
+// (copy_present_page()). Returns 0, or -ENOMEM with the child half-built
+// (the façade then tears the child down, as the kernel does).
+import {
+  PG_anon, PG_anon_exclusive, PG_hugetlb, _PAGE_PRESENT, _PAGE_RW, _PAGE_DIRTY, _PAGE_ACCESSED, _PAGE_PSE,
+  _PAGE_SPECIAL, ENOMEM, COW_COPIES,
+} from './constants';
+import { pg_flags, pg_mapcount, pg_data, pt_entries, stats } from './mem';
+import { alloc_pages } from './buddy';
+import {
+  page_folio, folio_get, folio_maybe_dma_pinned, folio_make_anon, folio_add_entire_mapcount,
+  folio_set_exclusive, folio_order,
+} from './folio';
+import { mk_pte, pte_pfn, pt_walk, pt_set, walk_level, level_span } from './pgtable';
+import { split_huge_pmd, copy_huge_pmd, is_huge_zero_pmd } from './huge_memory';
+import { hugetlb_copy } from './hugetlb';
+import { next_boundary } from './zap';
+import { alloc_gfp, vma_anon_vma, vma_is_cow, vma_is_shared, vma_rw_bit } from './vma';
+
+// folio_needs_cow_for_dma(): only in an mm that has ever pinned (MMF_HAS_PINNED).
+function needs_cow_for_dma(head: i32, page: i32, has_pinned: bool): bool {
+  return has_pinned && (pg_flags[head] & PG_anon) != 0 && (pg_flags[page] & PG_anon_exclusive) != 0
+    && folio_maybe_dma_pinned(head);
+}
+
+// copy_present_pte() / copy_present_page() for one PTE.
+function copy_pte(src_ei: i32, dst_ei: i32, vpn: f64, has_pinned: bool): i32 {
+  let e = pt_entries[src_ei];
+  if ((e & _PAGE_SPECIAL) != 0) {
+    pt_set(dst_ei, e & ~(<u32>_PAGE_ACCESSED));
+    return 0;
+  }
+  const pfn = pte_pfn(e);
+  const head = page_folio(pfn);
+  if (needs_cow_for_dma(head, pfn, has_pinned)) {
+    const fresh = alloc_pages(0, alloc_gfp);
+    if (fresh < 0) return -ENOMEM;
+    pg_data[fresh] = pg_data[pfn];
+    folio_make_anon(fresh, vma_anon_vma, vpn, PG_anon_exclusive);
+    pg_mapcount[fresh] = 1;
+    pt_set(dst_ei, mk_pte(fresh, _PAGE_PRESENT | _PAGE_ACCESSED | _PAGE_DIRTY | vma_rw_bit()));
+    stats[COW_COPIES] += 1.0;
+    return 0;
+  }
+  folio_get(head, 1);
+  pg_mapcount[pfn] += 1;
+  if ((pg_flags[head] & PG_anon) != 0) pg_flags[pfn] &= ~PG_anon_exclusive;
+  if (vma_is_cow() && (e & _PAGE_RW) != 0) {
+    e = e & ~(<u32>_PAGE_RW);
+    pt_set(src_ei, e);
+  }
+  let child = e & ~(<u32>_PAGE_ACCESSED);
+  if (vma_is_shared()) child = child & ~(<u32>_PAGE_DIRTY);
+  pt_set(dst_ei, child);
+  return 0;
+}
+
+// copy_hugetlb_page_range() for one leaf.
+function copy_hugetlb_leaf(src_ei: i32, dst: i32, haddr: f64, level: i32, has_pinned: bool): i32 {
+  const dst_ei = pt_walk(dst, haddr, level, true);
+  if (dst_ei == -2) return -ENOMEM;
+  let e = pt_entries[src_ei];
+  const head = pte_pfn(e);
+  if (needs_cow_for_dma(head, head, has_pinned)) {
+    const fresh = hugetlb_copy(head, folio_order(head));
+    if (fresh < 0) return -ENOMEM;
+    folio_make_anon(fresh, vma_anon_vma, haddr, PG_anon_exclusive);
+    folio_add_entire_mapcount(fresh, 1);
+    pt_set(dst_ei, mk_pte(fresh, _PAGE_PRESENT | _PAGE_PSE | _PAGE_ACCESSED | _PAGE_DIRTY | vma_rw_bit()));
+    return 0;
+  }
+  folio_get(head, 1);
+  folio_add_entire_mapcount(head, 1);
+  if ((pg_flags[head] & PG_anon) != 0) folio_set_exclusive(head, false);
+  if (vma_is_cow() && (e & _PAGE_RW) != 0) {
+    e = e & ~(<u32>_PAGE_RW);
+    pt_set(src_ei, e);
+  }
+  pt_set(dst_ei, e & ~(<u32>_PAGE_ACCESSED));
+  return 0;
+}
+
+export function copy_page_range(src: i32, dst: i32, vpn: f64, nr: f64, has_pinned: bool): i32 {
+  let addr = vpn;
+  const end = vpn + nr;
+  while (addr < end) {
+    const ei = pt_walk(src, addr, 0, false);
+    const level = walk_level;
+    if (ei < 0) {
+      addr = next_boundary(addr, level);
+      continue;
+    }
+    if (level > 0) {
+      const span = level_span(level);
+      const haddr = Math.floor(addr / span) * span;
+      const e = pt_entries[ei];
+      const head = pte_pfn(e);
+      let r = 0;
+      if (!is_huge_zero_pmd(e) && (pg_flags[head] & PG_hugetlb) != 0) {
+        r = copy_hugetlb_leaf(ei, dst, haddr, level, has_pinned);
+      } else if (!is_huge_zero_pmd(e) && needs_cow_for_dma(head, head, has_pinned)) {
+        split_huge_pmd(ei); // then copied page by page below, like copy_huge_pmd()'s -EAGAIN
+        continue;
+      } else {
+        const dst_ei = pt_walk(dst, haddr, 1, true);
+        r = dst_ei == -2 ? -ENOMEM : copy_huge_pmd(ei, dst_ei, vma_is_cow());
+        if (r < 0) r = -ENOMEM;
+      }
+      if (r < 0) return r;
+      addr = haddr + span;
+      continue;
+    }
+    const dst_ei = pt_walk(dst, addr, 0, true);
+    if (dst_ei == -2) return -ENOMEM;
+    let stop = next_boundary(addr, 1);
+    if (stop > end) stop = end;
+    const n = <i32>(stop - addr);
+    for (let k = 0; k < n; k++) {
+      if (pt_entries[ei + k] == 0) continue;
+      if (copy_pte(ei + k, dst_ei + k, addr + <f64>k, has_pinned) < 0) return -ENOMEM;
+    }
+    addr = stop;
+  }
+  return 0;
+}

@@ -1,0 +1,148 @@
+// Transparent huge pages mapped by PMD leaves (mm/huge_memory.c) and the
+// huge zero folio. Every huge PMD has a PTE table deposited beside it
+// (pgtable_trans_huge_deposit()) so that splitting it never allocates.
+import {
+  HPAGE_PMD_ORDER, HPAGE_PMD_NR, PG_anon_exclusive, GFP_ZERO, GFP_KERNEL, VM_FAULT_OOM, VM_FAULT_FALLBACK,
+  _PAGE_PRESENT, _PAGE_RW, _PAGE_DIRTY, _PAGE_ACCESSED, _PAGE_PSE, _PAGE_SPECIAL, _PAGE_TABLE,
+  THP_FAULT_ALLOC, THP_FAULT_FALLBACK, THP_SPLIT_PMD, COW_REUSES,
+} from './constants';
+import { pg_flags, pg_refcount, pg_mapcount, pt_entries, stats, huge_zero_pfn, set_huge_zero_pfn, ZERO_PFN } from './mem';
+import { alloc_pages } from './buddy';
+import { folio_make_anon, folio_set_exclusive, folio_add_entire_mapcount, folio_put_refs, folio_get } from './folio';
+import { mk_pte, pte_pfn, pt_alloc, pt_free, pt_set, table_base } from './pgtable';
+import { alloc_gfp, vma_anon_vma } from './vma';
+
+// mm_get_huge_zero_folio(): allocated on first use, kept for the machine's life.
+function get_huge_zero(): i32 {
+  if (huge_zero_pfn < 0) {
+    const pfn = alloc_pages(HPAGE_PMD_ORDER, GFP_KERNEL | GFP_ZERO);
+    if (pfn >= 0) set_huge_zero_pfn(pfn);
+  }
+  return huge_zero_pfn;
+}
+
+export function is_huge_zero_pmd(e: u32): bool { return huge_zero_pfn >= 0 && pte_pfn(e) == huge_zero_pfn; }
+
+function deposit(pmd_ei: i32, table: i32): void { pt_entries[pmd_ei + 512] = <u32>table; }
+
+function withdraw(pmd_ei: i32): i32 {
+  const t = <i32>pt_entries[pmd_ei + 512];
+  pt_entries[pmd_ei + 512] = 0;
+  return t;
+}
+
+// Mirrors do_huge_pmd_anonymous_page(): a read maps the huge zero folio, a
+// write a fresh order-9 anon folio. VM_FAULT_FALLBACK: use base pages.
+export function do_huge_pmd_anonymous_page(pmd_ei: i32, haddr: f64, write: bool): i32 {
+  const table = pt_alloc();
+  if (table < 0) return VM_FAULT_OOM;
+  if (!write) {
+    const hz = get_huge_zero();
+    if (hz < 0) {
+      pt_free(table);
+      return VM_FAULT_FALLBACK;
+    }
+    deposit(pmd_ei, table);
+    pt_set(pmd_ei, mk_pte(hz, _PAGE_PRESENT | _PAGE_PSE | _PAGE_SPECIAL));
+    return 0;
+  }
+  const head = alloc_pages(HPAGE_PMD_ORDER, alloc_gfp | GFP_ZERO);
+  if (head < 0) {
+    pt_free(table);
+    stats[THP_FAULT_FALLBACK] += 1.0;
+    return VM_FAULT_FALLBACK;
+  }
+  folio_make_anon(head, vma_anon_vma, haddr, PG_anon_exclusive);
+  folio_add_entire_mapcount(head, 1);
+  deposit(pmd_ei, table);
+  pt_set(pmd_ei, mk_pte(head, _PAGE_PRESENT | _PAGE_PSE | _PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED));
+  stats[THP_FAULT_ALLOC] += 1.0;
+  return 0;
+}
+
+// Mirrors do_huge_pmd_wp_page(): reuse an exclusive (or solely referenced)
+// THP in place; otherwise split the PMD and let the PTE-level fault copy
+// one base page. A write to the huge zero folio gets a fresh THP.
+export function do_huge_pmd_wp_page(pmd_ei: i32, haddr: f64): i32 {
+  const e = pt_entries[pmd_ei];
+  const head = pte_pfn(e);
+  if (is_huge_zero_pmd(e)) {
+    const fresh = alloc_pages(HPAGE_PMD_ORDER, alloc_gfp | GFP_ZERO);
+    if (fresh < 0) {
+      stats[THP_FAULT_FALLBACK] += 1.0;
+      split_huge_pmd(pmd_ei);
+      return VM_FAULT_FALLBACK;
+    }
+    folio_make_anon(fresh, vma_anon_vma, haddr, PG_anon_exclusive);
+    folio_add_entire_mapcount(fresh, 1);
+    pt_set(pmd_ei, mk_pte(fresh, _PAGE_PRESENT | _PAGE_PSE | _PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED));
+    stats[THP_FAULT_ALLOC] += 1.0;
+    return 0;
+  }
+  if ((pg_flags[head] & PG_anon_exclusive) != 0 || pg_refcount[head] == 1) {
+    folio_set_exclusive(head, true);
+    pt_set(pmd_ei, e | <u32>(_PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED));
+    stats[COW_REUSES] += 1.0;
+    return 0;
+  }
+  split_huge_pmd(pmd_ei);
+  return VM_FAULT_FALLBACK;
+}
+
+// Mirrors __split_huge_pmd(): the deposited table takes over, one PTE per
+// subpage with the PMD's bits; each PTE holds a reference and a mapcount.
+export function split_huge_pmd(pmd_ei: i32): void {
+  const e = pt_entries[pmd_ei];
+  const head = pte_pfn(e);
+  const table = withdraw(pmd_ei);
+  const base = table_base(table);
+  const zero = is_huge_zero_pmd(e);
+  const bits = <i32>(e & 255) & ~_PAGE_PSE;
+  for (let i = 0; i < HPAGE_PMD_NR; i++) {
+    if (zero) pt_set(base + i, mk_pte(ZERO_PFN, (bits & ~(_PAGE_RW | _PAGE_DIRTY)) | _PAGE_SPECIAL));
+    else {
+      pt_set(base + i, mk_pte(head + i, bits));
+      pg_mapcount[head + i] += 1;
+    }
+  }
+  if (!zero) {
+    folio_add_entire_mapcount(head, -1);
+    folio_get(head, HPAGE_PMD_NR - 1);
+  }
+  pt_set(pmd_ei, mk_pte(table, _PAGE_TABLE));
+  stats[THP_SPLIT_PMD] += 1.0;
+}
+
+// Mirrors zap_huge_pmd(): drop the mapping and its deposited table.
+export function zap_huge_pmd(pmd_ei: i32): void {
+  const e = pt_entries[pmd_ei];
+  pt_free(withdraw(pmd_ei));
+  pt_set(pmd_ei, 0);
+  if (is_huge_zero_pmd(e)) return;
+  const head = pte_pfn(e);
+  folio_add_entire_mapcount(head, -1);
+  folio_put_refs(head, 1);
+}
+
+// Mirrors copy_huge_pmd() for the sharing case: the child gets its own
+// deposited table; an anon THP becomes non-exclusive and write-protected on
+// both sides. Returns -1 when the child's table cannot be allocated.
+export function copy_huge_pmd(src_ei: i32, dst_ei: i32, cow: bool): i32 {
+  const table = pt_alloc();
+  if (table < 0) return -1;
+  let e = pt_entries[src_ei];
+  if (!is_huge_zero_pmd(e)) {
+    const head = pte_pfn(e);
+    folio_get(head, 1);
+    folio_add_entire_mapcount(head, 1);
+    folio_set_exclusive(head, false);
+    if (cow) {
+      e = e & ~(<u32>_PAGE_RW);
+      pt_set(src_ei, e);
+    }
+  }
+  deposit(dst_ei, table);
+  pt_set(dst_ei, e & ~(<u32>_PAGE_ACCESSED));
+  return 0;
+}
+

@@ -1,0 +1,100 @@
+// hugetlb faults (mm/hugetlb.c): 2 MiB folios mapped by PMD leaves, 1 GiB
+// folios by PUD leaves, taken from the boot-time pool. There is no
+// reservation accounting: a fault that finds the pool empty gets SIGBUS, as
+// a MAP_NORESERVE mapping does in Linux.
+import {
+  PG_anon_exclusive, GFP_ZERO, VM_FAULT_OOM, VM_FAULT_SIGBUS, _PAGE_PRESENT, _PAGE_PSE, _PAGE_RW, _PAGE_DIRTY,
+  _PAGE_ACCESSED, FAULT_FLAG_WRITE, COW_COPIES, COW_REUSES, HPAGE_PUD_ORDER, PG_uptodate,
+} from './constants';
+import { pg_flags, pg_refcount, pg_data, pt_entries, stats } from './mem';
+import {
+  alloc_hugetlb_folio, folio_make_anon, folio_set_exclusive, folio_add_entire_mapcount, folio_get, folio_put_refs,
+} from './folio';
+import { mk_pte, pte_pfn, pt_walk, pt_set, level_span, walk_level } from './pgtable';
+import { pc_lookup, pc_add_folio, folio_mark_dirty } from './pagecache';
+import {
+  vma_is_shared, vma_rw_bit, vma_huge_order, vma_mapping, vma_backing, vma_file_index, vma_file_pages,
+  vma_anon_vma,
+} from './vma';
+
+function leaf_level(order: i32): i32 { return order == HPAGE_PUD_ORDER ? 2 : 1; }
+
+// Copies a huge folio's contents into a fresh pool folio (copy_user_large_folio()).
+export function hugetlb_copy(head: i32, order: i32): i32 {
+  const fresh = alloc_hugetlb_folio(order, 0);
+  if (fresh < 0) return -1;
+  const nr = 1 << order;
+  for (let i = 0; i < nr; i++) pg_data[fresh + i] = pg_data[head + i];
+  return fresh;
+}
+
+// Mirrors hugetlb_fault() -> hugetlb_no_page() / hugetlb_wp().
+export function hugetlb_fault(pgd: i32, vpn: f64, flags: i32): i32 {
+  const order = vma_huge_order();
+  const level = leaf_level(order);
+  const ei = pt_walk(pgd, vpn, level, true);
+  if (ei == -2) return VM_FAULT_OOM;
+  if (walk_level != level) return VM_FAULT_SIGBUS; // a leaf of another size: cannot happen in a hugetlb VMA
+  const span = level_span(level);
+  const haddr = Math.floor(vpn / span) * span;
+  const write = (flags & FAULT_FLAG_WRITE) != 0;
+  const e = pt_entries[ei];
+  if (e == 0) return hugetlb_no_page(ei, haddr, order, write);
+  if (write && (e & _PAGE_RW) == 0) return hugetlb_wp(ei, haddr, order);
+  pt_set(ei, e | <u32>(_PAGE_ACCESSED | (write ? _PAGE_DIRTY : 0)));
+  return 0;
+}
+
+function hugetlb_no_page(ei: i32, haddr: f64, order: i32, write: bool): i32 {
+  let head = -1;
+  let bits = _PAGE_PRESENT | _PAGE_PSE | _PAGE_ACCESSED;
+  if (vma_is_shared()) {
+    const index = vma_file_index(haddr);
+    if (index >= vma_file_pages) return VM_FAULT_SIGBUS;
+    head = pc_lookup(vma_mapping, index);
+    if (head < 0) {
+      head = alloc_hugetlb_folio(order, GFP_ZERO);
+      if (head < 0) return VM_FAULT_SIGBUS;
+      pg_flags[head] |= PG_uptodate;
+      pc_add_folio(head, vma_mapping, index, vma_backing);
+    } else {
+      folio_get(head, 1);
+    }
+    bits |= vma_rw_bit();
+    if (write) folio_mark_dirty(head);
+  } else {
+    head = alloc_hugetlb_folio(order, GFP_ZERO);
+    if (head < 0) return VM_FAULT_SIGBUS;
+    folio_make_anon(head, vma_anon_vma, haddr, PG_anon_exclusive);
+    if (write) bits |= vma_rw_bit();
+  }
+  if (write) bits |= _PAGE_DIRTY;
+  folio_add_entire_mapcount(head, 1);
+  pt_set(ei, mk_pte(head, bits));
+  return 0;
+}
+
+function hugetlb_wp(ei: i32, haddr: f64, order: i32): i32 {
+  const e = pt_entries[ei];
+  const head = pte_pfn(e);
+  if (vma_is_shared()) {
+    folio_mark_dirty(head);
+    pt_set(ei, e | <u32>(_PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED));
+    return 0;
+  }
+  if ((pg_flags[head] & PG_anon_exclusive) != 0 || pg_refcount[head] == 1) {
+    folio_set_exclusive(head, true);
+    pt_set(ei, e | <u32>(_PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED));
+    stats[COW_REUSES] += 1.0;
+    return 0;
+  }
+  const fresh = hugetlb_copy(head, order);
+  if (fresh < 0) return VM_FAULT_SIGBUS;
+  folio_make_anon(fresh, vma_anon_vma, haddr, PG_anon_exclusive);
+  folio_add_entire_mapcount(fresh, 1);
+  folio_add_entire_mapcount(head, -1);
+  folio_put_refs(head, 1);
+  pt_set(ei, mk_pte(fresh, _PAGE_PRESENT | _PAGE_PSE | _PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED));
+  stats[COW_COPIES] += 1.0;
+  return 0;
+}

@@ -1,0 +1,138 @@
+// Memory map of the core. Everything is allocated once, by boot(); nothing is
+// allocated afterwards, so the Wasm memory never grows again and the façade's
+// typed-array views over it stay valid.
+//
+//   per frame (struct page), 32 bytes:
+//     pg_flags[pfn]      i32  PG_* bits; a head's folio order in bits 16..20
+//     pg_refcount[pfn]   i32  _refcount (heads only; tails stay 0)
+//     pg_mapcount[pfn]   i32  PTE mappings of this page (page-table pages:
+//                             number of non-empty entries)
+//     pg_data[pfn]       u32  the page's contents, one word
+//     pg_mapping[pfn]    i32  file id (page cache) or anon_vma id (anon);
+//                             buddy: next free block; page[1] of a large
+//                             folio: _entire_mapcount (PMD/PUD mappings)
+//     pg_index[pfn]      f64  pgoff_t: page index in the file, or virtual
+//                             page number for anon; buddy: previous free
+//                             block; page-table page: its table slot;
+//                             page[1] of a large folio: _pincount
+//     pg_head[pfn]       i32  compound_head(): own pfn unless PG_tail
+//   page cache, 8 bytes per RAM frame:
+//     pcache[]           i32  open-addressing hash of (mapping, index) -> pfn+1
+//   per pageblock (512 frames): pb_migratetype[] u8
+//   page-table contents: pt_entries[slot * 1024 + i], u32 entries 0..511; for
+//     a PMD table, [512 + i] holds the PTE table deposited for a huge PMD i
+//     (pgtable_trans_huge_deposit), so that splitting it never allocates.
+//   scratch[]  u32  bulk data exchanged with the façade (SCRATCH_WORDS)
+//   stats[]    f64  counters (NR_* indices in constants.ts)
+import {
+  MAX_NR_ZONES, NR_PAGE_ORDERS, NR_STATS, PAGEBLOCK_ORDER, SCRATCH_WORDS, MIGRATE_MOVABLE, MIGRATE_CMA,
+  ZONE_NORMAL, ZONE_MOVABLE, ZONE_DEVICE, PG_reserved, NR_FREE_DEVICE,
+} from './constants';
+
+export let pg_flags = new Int32Array(0);
+export let pg_refcount = new Int32Array(0);
+export let pg_mapcount = new Int32Array(0);
+export let pg_data = new Uint32Array(0);
+export let pg_mapping = new Int32Array(0);
+export let pg_index = new Float64Array(0);
+export let pg_head = new Int32Array(0);
+export let pcache = new Int32Array(0);
+export let pb_migratetype = new Uint8Array(0);
+export let pt_entries = new Uint32Array(0);
+export let pt_free_slots = new Int32Array(0);
+export let pt_slot_owner = new Int32Array(0); // slot -> pfn of the table page using it
+export let scratch = new Uint32Array(0);
+export let stats = new Float64Array(0);
+// free_area[zone][cma][order]: first free block, -1 if none; links in pg_mapping/pg_index
+export let free_area = new Int32Array(0);
+export let zone_free = new Int32Array(0);
+export let hugetlb_pool = new Int32Array(0); // free hugetlb folios: [0..n2m) 2 MiB, then 1 GiB
+export let booted = false;
+
+export let nr_frames = 0; // RAM + device frames
+export let movable_start = 0; // first pfn of ZONE_MOVABLE (== device_start when none)
+export let device_start = 0; // first pfn of ZONE_DEVICE (fsdax pmem)
+export let cma_start = 0;
+export let cma_end = 0;
+export let pcache_mask = 0;
+export let pt_nr_slots = 0;
+export let pt_free_top = 0; // number of free slots on the pt_free_slots stack
+export let hugetlb_cap_2m = 0; // capacity of the 2 MiB part of hugetlb_pool
+export let dax_next = 0; // next unallocated device pfn (fsdax extents are carved in order)
+export let huge_zero_pfn = -1; // the huge zero folio, allocated on first use
+export let next_mapping_id = 1;
+
+export const ZERO_PFN = 0; // the shared zero page
+
+export function set_huge_zero_pfn(pfn: i32): void { huge_zero_pfn = pfn; }
+export function set_pt_free_top(n: i32): void { pt_free_top = n; }
+export function set_dax_next(pfn: i32): void { dax_next = pfn; }
+export function new_mapping_id(): i32 { return next_mapping_id++; }
+
+export function page_zonenum(pfn: i32): i32 {
+  if (pfn < movable_start) return ZONE_NORMAL;
+  if (pfn < device_start) return ZONE_MOVABLE;
+  return ZONE_DEVICE;
+}
+
+export function get_pageblock_migratetype(pfn: i32): i32 {
+  return pb_migratetype[pfn >>> PAGEBLOCK_ORDER];
+}
+
+export function is_migrate_cma_page(pfn: i32): bool {
+  return pb_migratetype[pfn >>> PAGEBLOCK_ORDER] == MIGRATE_CMA;
+}
+
+// Lays out every array for a machine of ram_frames RAM frames (of which the
+// last movable_frames form ZONE_MOVABLE) and device_frames of pmem. The CMA
+// area is the top cma_frames of ZONE_NORMAL. All sizes are multiples of 1024
+// frames (MAX_PAGE_ORDER), checked by the façade. Filling the free lists is
+// left to buddy_init() so that hugetlb boot allocations can come first.
+export function mem_layout(ram_frames: i32, movable_frames: i32, cma_frames: i32, device_frames: i32,
+  pool_2m: i32, pool_1g: i32): void {
+  nr_frames = ram_frames + device_frames;
+  movable_start = ram_frames - movable_frames;
+  device_start = ram_frames;
+  cma_end = movable_start;
+  cma_start = movable_start - cma_frames;
+  dax_next = device_start;
+  pg_flags = new Int32Array(nr_frames);
+  pg_refcount = new Int32Array(nr_frames);
+  pg_mapcount = new Int32Array(nr_frames);
+  pg_data = new Uint32Array(nr_frames);
+  pg_mapping = new Int32Array(nr_frames);
+  pg_index = new Float64Array(nr_frames);
+  pg_head = new Int32Array(nr_frames);
+  let cap = 1024;
+  while (cap < ram_frames * 2) cap = cap << 1;
+  pcache = new Int32Array(cap);
+  pcache_mask = cap - 1;
+  const nr_blocks = nr_frames >>> PAGEBLOCK_ORDER;
+  pb_migratetype = new Uint8Array(nr_blocks);
+  for (let b = 0; b < nr_blocks; b++) {
+    pb_migratetype[b] = <u8>(b >= (cma_start >>> PAGEBLOCK_ORDER) && b < (cma_end >>> PAGEBLOCK_ORDER)
+      ? MIGRATE_CMA : MIGRATE_MOVABLE);
+  }
+  // One table slot per 64 RAM frames (at least 1024): enough to map all of
+  // RAM eight times over with 4 KiB pages. Running out gives -ENOMEM.
+  pt_nr_slots = ram_frames >>> 6;
+  if (pt_nr_slots < 1024) pt_nr_slots = 1024;
+  pt_entries = new Uint32Array(pt_nr_slots << 10);
+  pt_free_slots = new Int32Array(pt_nr_slots);
+  pt_slot_owner = new Int32Array(pt_nr_slots);
+  for (let s = 0; s < pt_nr_slots; s++) pt_free_slots[s] = pt_nr_slots - 1 - s;
+  pt_free_top = pt_nr_slots;
+  scratch = new Uint32Array(SCRATCH_WORDS);
+  stats = new Float64Array(NR_STATS);
+  free_area = new Int32Array(MAX_NR_ZONES * 2 * NR_PAGE_ORDERS);
+  free_area.fill(-1);
+  zone_free = new Int32Array(MAX_NR_ZONES);
+  hugetlb_cap_2m = pool_2m;
+  hugetlb_pool = new Int32Array(pool_2m + pool_1g);
+  // The shared zero page, like the kernel's empty_zero_page: reserved, never freed.
+  pg_flags[ZERO_PFN] = PG_reserved;
+  pg_refcount[ZERO_PFN] = 1;
+  for (let pfn = device_start; pfn < nr_frames; pfn++) pg_head[pfn] = pfn;
+  stats[NR_FREE_DEVICE] = <f64>device_frames;
+  booted = true;
+}

@@ -1,0 +1,97 @@
+// Protection changes (mm/mprotect.c change_protection) and the write-protect
+// half of writeback (mm/rmap.c folio_mkclean, done per VMA range here).
+import {
+  PG_anon, PG_anon_exclusive, _PAGE_PRESENT, _PAGE_RW, _PAGE_DIRTY, _PAGE_PROTNONE, _PAGE_SPECIAL,
+  VM_READ, VM_WRITE, VM_EXEC,
+} from './constants';
+import { pg_flags, pg_mapping, pt_entries } from './mem';
+import { page_folio } from './folio';
+import { pte_pfn, pte_present, pt_walk, pt_set, walk_level, level_span } from './pgtable';
+import { split_huge_pmd } from './huge_memory';
+import { folio_mark_dirty } from './pagecache';
+import { next_boundary } from './zap';
+import { vma_flags, vma_is_shared, vma_writenotify } from './vma';
+
+// can_change_pte_writable(): may mprotect() make this entry writable
+// without a write fault?
+function can_change_pte_writable(e: u32): bool {
+  if ((e & _PAGE_SPECIAL) != 0) return false;
+  if (vma_is_shared()) return !vma_writenotify() || (e & _PAGE_DIRTY) != 0;
+  const pfn = pte_pfn(e);
+  return (pg_flags[page_folio(pfn)] & PG_anon) != 0 && (pg_flags[pfn] & PG_anon_exclusive) != 0;
+}
+
+// The entry under the VMA's new protection (pte_modify() + the writable upgrade).
+function prot_entry(e: u32): u32 {
+  if (!pte_present(e)) return e;
+  if ((vma_flags & (VM_READ | VM_WRITE | VM_EXEC)) == 0) {
+    return (e & ~(<u32>(_PAGE_PRESENT | _PAGE_RW))) | <u32>_PAGE_PROTNONE;
+  }
+  let r = (e & ~(<u32>(_PAGE_PROTNONE | _PAGE_RW))) | <u32>_PAGE_PRESENT;
+  if ((vma_flags & VM_WRITE) != 0 && can_change_pte_writable(e)) r |= <u32>_PAGE_RW;
+  return r;
+}
+
+// Applies the current VMA's (new) protection to [vpn, vpn + nr).
+export function change_protection(pgd: i32, vpn: f64, nr: f64): void {
+  let addr = vpn;
+  const end = vpn + nr;
+  while (addr < end) {
+    const ei = pt_walk(pgd, addr, 0, false);
+    const level = walk_level;
+    if (ei < 0) {
+      addr = next_boundary(addr, level);
+      continue;
+    }
+    if (level > 0) {
+      const span = level_span(level);
+      const haddr = Math.floor(addr / span) * span;
+      if (addr != haddr || end < haddr + span) {
+        split_huge_pmd(ei);
+        continue;
+      }
+      pt_set(ei, prot_entry(pt_entries[ei]));
+      addr = haddr + span;
+      continue;
+    }
+    let stop = next_boundary(addr, 1);
+    if (stop > end) stop = end;
+    const n = <i32>(stop - addr);
+    for (let k = 0; k < n; k++) {
+      const e = pt_entries[ei + k];
+      if (e != 0) pt_set(ei + k, prot_entry(e));
+    }
+    addr = stop;
+  }
+}
+
+// folio_mkclean() for the pages of `mapping` mapped in [vpn, vpn + nr):
+// each writable or dirty PTE is write-protected and cleaned, its dirty bit
+// moved to the folio. Returns the number of PTEs cleaned.
+export function mkclean_range(pgd: i32, vpn: f64, nr: f64, mapping: i32): i32 {
+  let cleaned = 0;
+  let addr = vpn;
+  const end = vpn + nr;
+  while (addr < end) {
+    const ei = pt_walk(pgd, addr, 0, false);
+    const level = walk_level;
+    if (ei < 0 || level > 0) {
+      addr = next_boundary(addr, level);
+      continue;
+    }
+    let stop = next_boundary(addr, 1);
+    if (stop > end) stop = end;
+    const n = <i32>(stop - addr);
+    for (let k = 0; k < n; k++) {
+      const e = pt_entries[ei + k];
+      if (e == 0 || (e & _PAGE_SPECIAL) != 0 || (e & <u32>(_PAGE_RW | _PAGE_DIRTY)) == 0) continue;
+      const head = page_folio(pte_pfn(e));
+      if ((pg_flags[head] & PG_anon) != 0 || pg_mapping[head] != mapping) continue;
+      if ((e & _PAGE_DIRTY) != 0) folio_mark_dirty(head);
+      pt_set(ei + k, e & ~(<u32>(_PAGE_RW | _PAGE_DIRTY)));
+      cleaned++;
+    }
+    addr = stop;
+  }
+  return cleaned;
+}

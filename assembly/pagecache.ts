@@ -1,0 +1,165 @@
+// The page cache: folios keyed by (mapping, index). The kernel keeps one
+// xarray per address_space; pinsim keeps one open-addressing hash for all
+// of them (linear probing, backward-shift deletion), storing pfn + 1 and
+// reading the key back from the folio's own mapping/index fields.
+import {
+  PG_uptodate, PG_lru, PG_swapbacked, PG_dirty, PG_private, BACKING_SHMEM, BACKING_FILE, BACKING_HUGETLBFS,
+  NR_FILE_PAGES, NR_SHMEM, NR_DIRTIED, NR_WRITTEN, WB_NO_MKWRITE, GFP_HIGHUSER_MOVABLE, GFP_ZERO,
+} from './constants';
+import { pg_flags, pg_mapping, pg_index, pg_data, pcache, pcache_mask, scratch, stats } from './mem';
+import { alloc_pages } from './buddy';
+import { folio_get, folio_order, folio_put_refs, alloc_hugetlb_folio } from './folio';
+
+function pc_hash(mapping: i32, index: i32): i32 {
+  let h = index ^ (mapping << 20) ^ (mapping >>> 12);
+  h = h ^ (h >>> 16);
+  h = h ^ (h << 7);
+  h = h ^ (h >>> 11);
+  return h & pcache_mask;
+}
+
+// filemap_get_folio(): the pfn caching (mapping, index), or -1.
+export function pc_lookup(mapping: i32, index: i32): i32 {
+  let i = pc_hash(mapping, index);
+  let v = pcache[i];
+  while (v != 0) {
+    const pfn = v - 1;
+    if (pg_mapping[pfn] == mapping && <i32>pg_index[pfn] == index) return pfn;
+    i = (i + 1) & pcache_mask;
+    v = pcache[i];
+  }
+  return -1;
+}
+
+function pc_insert(pfn: i32): void {
+  let i = pc_hash(pg_mapping[pfn], <i32>pg_index[pfn]);
+  while (pcache[i] != 0) i = (i + 1) & pcache_mask;
+  pcache[i] = pfn + 1;
+}
+
+// Removes pfn from the hash, shifting later members of its probe run back.
+export function pc_delete(pfn: i32): void {
+  let i = pc_hash(pg_mapping[pfn], <i32>pg_index[pfn]);
+  while (pcache[i] != pfn + 1) i = (i + 1) & pcache_mask;
+  let j = i;
+  for (;;) {
+    j = (j + 1) & pcache_mask;
+    const v = pcache[j];
+    if (v == 0) break;
+    const home = pc_hash(pg_mapping[v - 1], <i32>pg_index[v - 1]);
+    // Move v into the hole at i unless its home lies cyclically in (i, j].
+    const in_between = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+    if (!in_between) {
+      pcache[i] = v;
+      i = j;
+    }
+  }
+  pcache[i] = 0;
+}
+
+// Mirrors filemap_add_folio(): the cache holds one reference per page.
+export function pc_add_folio(head: i32, mapping: i32, index: i32, backing: i32): void {
+  const nr = 1 << folio_order(head);
+  pg_mapping[head] = mapping;
+  pg_index[head] = <f64>index;
+  pg_flags[head] |= PG_uptodate | PG_lru | (backing == BACKING_FILE ? 0 : PG_swapbacked);
+  folio_get(head, nr);
+  pc_insert(head);
+  stats[NR_FILE_PAGES] += <f64>nr;
+  if (backing == BACKING_SHMEM) stats[NR_SHMEM] += <f64>nr;
+}
+
+// Mirrors filemap_remove_folio() + the cache's folio_put_refs().
+export function pc_remove_folio(head: i32, backing: i32): void {
+  const nr = 1 << folio_order(head);
+  pc_delete(head);
+  pg_flags[head] &= ~(PG_dirty | PG_private); // folio_cancel_dirty(): the data is discarded
+  stats[NR_FILE_PAGES] -= <f64>nr;
+  if (backing == BACKING_SHMEM) stats[NR_SHMEM] -= <f64>nr;
+  folio_put_refs(head, nr);
+}
+
+// truncate_inode_pages_range(): drops the cached folios of [index, end).
+// Mappings of them must already be zapped; pinned folios live on, orphaned.
+export function pc_truncate(mapping: i32, index: i32, end: i32, backing: i32): void {
+  for (let i = index; i < end; i++) {
+    const pfn = pc_lookup(mapping, i);
+    if (pfn >= 0) pc_remove_folio(pfn, backing);
+  }
+}
+
+// Finds or creates the folio for (mapping, index): a page read from the
+// backing store (the word is in `word`) or, for shmem, a zero page. hugetlbfs
+// folios come from the pool at `huge_order`. Returns -1 when out of memory.
+export function pc_get_folio(mapping: i32, index: i32, backing: i32, huge_order: i32, word: u32): i32 {
+  const found = pc_lookup(mapping, index);
+  if (found >= 0) return found;
+  let pfn = -1;
+  if (backing == BACKING_HUGETLBFS) pfn = alloc_hugetlb_folio(huge_order, GFP_ZERO);
+  else pfn = alloc_pages(0, GFP_HIGHUSER_MOVABLE | GFP_ZERO);
+  if (pfn < 0) return -1;
+  pg_data[pfn] = word;
+  pc_add_folio(pfn, mapping, index, backing);
+  folio_put_refs(pfn, 1); // the allocation's own reference; the cache keeps its own
+  return pfn;
+}
+
+// Reads pages [index, index + n) into the cache, their backing-store words
+// taken from scratch[0..n). Returns the number of pages present afterwards
+// (less than n only when memory ran out).
+export function pc_fill(mapping: i32, index: i32, n: i32, backing: i32): i32 {
+  for (let i = 0; i < n; i++) {
+    if (pc_get_folio(mapping, index + i, backing, 0, scratch[i]) < 0) return i;
+  }
+  return n;
+}
+
+// folio_mark_dirty(): count a clean->dirty transition.
+export function folio_mark_dirty(head: i32): void {
+  if ((pg_flags[head] & PG_dirty) == 0) {
+    pg_flags[head] |= PG_dirty;
+    stats[NR_DIRTIED] += 1.0;
+  }
+}
+
+// A write(2) into a cached page: write_begin attaches the filesystem's
+// per-folio state (buffer heads) for disk filesystems, then the folio is
+// dirtied. The page must be cached (pc_fill first). Returns 0 or -1.
+export function pc_write(mapping: i32, index: i32, word: u32, backing: i32): i32 {
+  const pfn = pc_lookup(mapping, index);
+  if (pfn < 0) return -1;
+  pg_data[pfn] = word;
+  if (backing == BACKING_FILE) pg_flags[pfn] |= PG_private;
+  folio_mark_dirty(pfn);
+  return 0;
+}
+
+// The data word of a cached page (pc_fill first; an absent page reads 0).
+export function pc_read(mapping: i32, index: i32): u32 {
+  const pfn = pc_lookup(mapping, index);
+  return pfn < 0 ? 0 : pg_data[pfn];
+}
+
+// Writeback of cached pages [index, index + n) of a disk filesystem's file,
+// after mkclean_range() has write-protected their mappings: each dirty folio
+// is cleaned and its (index, word, had_fs_state) triple appended to scratch
+// for the façade to store (n <= SCRATCH_WORDS / 3). The filesystem then drops its per-folio state.
+// A dirty folio without that state was dirtied behind the filesystem's back
+// (no ->page_mkwrite): counted in WB_NO_MKWRITE. Returns the triple count.
+export function writeback_range(mapping: i32, index: i32, n: i32): i32 {
+  let out = 0;
+  for (let i = 0; i < n; i++) {
+    const pfn = pc_lookup(mapping, index + i);
+    if (pfn < 0 || (pg_flags[pfn] & PG_dirty) == 0) continue;
+    const had_state = (pg_flags[pfn] & PG_private) != 0;
+    if (!had_state) stats[WB_NO_MKWRITE] += 1.0;
+    pg_flags[pfn] &= ~(PG_dirty | PG_private);
+    stats[NR_WRITTEN] += 1.0;
+    scratch[out * 3] = <u32>(index + i);
+    scratch[out * 3 + 1] = pg_data[pfn];
+    scratch[out * 3 + 2] = had_state ? 1 : 0;
+    out++;
+  }
+  return out;
+}
+

@@ -1,0 +1,119 @@
+// 4-level page tables whose table pages are frames of the simulated RAM
+// (PageTable, counted in NR_PAGETABLE). A table's 512 entries live in a slot
+// of pt_entries; the table frame's pg_index holds its slot and pg_mapcount
+// the number of non-empty entries (so that empty tables can be found).
+//
+// Levels: 3 = PGD, 2 = PUD, 1 = PMD, 0 = PTE. Addresses are virtual page
+// numbers (vpn = addr >> PAGE_SHIFT), carried as f64 because 35 bits do not
+// fit an i32 and the JS<->Wasm boundary should not carry i64.
+import {
+  PG_table, GFP_KERNEL, NR_PAGETABLE, PTE_PFN_SHIFT, _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_TABLE, _PAGE_PSE,
+} from './constants';
+import {
+  pg_flags, pg_refcount, pg_mapcount, pg_index, pt_entries, pt_free_slots, pt_slot_owner, pt_free_top,
+  set_pt_free_top, stats,
+} from './mem';
+import { alloc_pages, free_folio_pages } from './buddy';
+
+export let walk_level = 0; // level of the entry pt_walk() returned
+
+export function mk_pte(pfn: i32, bits: i32): u32 { return <u32>((pfn << PTE_PFN_SHIFT) | bits); }
+export function pte_pfn(e: u32): i32 { return <i32>(e >>> PTE_PFN_SHIFT); }
+export function pte_bits(e: u32): i32 { return <i32>(e & 255); }
+export function pte_present(e: u32): bool { return (e & (_PAGE_PRESENT | _PAGE_PROTNONE)) != 0; }
+export function pte_is_table(e: u32): bool { return (e & _PAGE_TABLE) != 0; }
+export function pmd_is_leaf(e: u32): bool { return (e & _PAGE_PSE) != 0; }
+
+// Index of a table's first entry in pt_entries.
+export function table_base(table_pfn: i32): i32 { return (<i32>pg_index[table_pfn]) << 10; }
+
+// The vpn's index into the table at `level`: (vpn >> (9 * level)) & 511.
+export function vpn_index(vpn: f64, level: i32): i32 {
+  let span = 1.0;
+  for (let l = 0; l < level; l++) span *= 512.0;
+  const q = Math.floor(vpn / span);
+  return <i32>(q - Math.floor(q / 512.0) * 512.0);
+}
+
+// Number of pages one entry at `level` maps: 1, 512, 262144, 2^27.
+export function level_span(level: i32): f64 {
+  let span = 1.0;
+  for (let l = 0; l < level; l++) span *= 512.0;
+  return span;
+}
+
+// Mirrors pte_alloc_one(): a zeroed table page, or -1.
+export function pt_alloc(): i32 {
+  if (pt_free_top == 0) return -1;
+  const pfn = alloc_pages(0, GFP_KERNEL);
+  if (pfn < 0) return -1;
+  const slot = pt_free_slots[pt_free_top - 1];
+  set_pt_free_top(pt_free_top - 1);
+  pt_slot_owner[slot] = pfn;
+  pg_flags[pfn] = PG_table;
+  pg_index[pfn] = <f64>slot;
+  pg_mapcount[pfn] = 0;
+  stats[NR_PAGETABLE] += 1.0;
+  return pfn;
+}
+
+// Mirrors pte_free(): the table must be empty (entries and deposits zero).
+export function pt_free(pfn: i32): void {
+  const slot = <i32>pg_index[pfn];
+  pt_free_slots[pt_free_top] = slot;
+  set_pt_free_top(pt_free_top + 1);
+  pg_refcount[pfn] = 0;
+  stats[NR_PAGETABLE] -= 1.0;
+  free_folio_pages(pfn, 0);
+}
+
+// Writes entry ei, keeping the owning table's count of non-empty entries.
+export function pt_set(ei: i32, v: u32): void {
+  const old = pt_entries[ei];
+  pt_entries[ei] = v;
+  if ((old == 0) != (v == 0)) {
+    const owner = pt_slot_owner[ei >>> 10];
+    pg_mapcount[owner] += v == 0 ? -1 : 1;
+  }
+}
+
+// Walks from the PGD towards `stop_level` and returns the index in
+// pt_entries of the entry covering vpn there, or of a huge leaf met above
+// it (walk_level says which level). Missing tables are allocated when
+// `alloc`; otherwise -1 is returned for them. -2: allocation failed.
+export function pt_walk(pgd: i32, vpn: f64, stop_level: i32, alloc: bool): i32 {
+  let table = pgd;
+  for (let level = 3; level >= 0; level--) {
+    const ei = table_base(table) + vpn_index(vpn, level);
+    walk_level = level;
+    if (level == stop_level) return ei;
+    const e = pt_entries[ei];
+    if (e == 0) {
+      if (!alloc) return -1;
+      const t = pt_alloc();
+      if (t < 0) return -2;
+      pt_set(ei, mk_pte(t, _PAGE_TABLE));
+      table = t;
+    } else if (!pte_is_table(e)) {
+      return ei;
+    } else {
+      table = pte_pfn(e);
+    }
+  }
+  return -1;
+}
+
+// The leaf entry mapping vpn (PTE, or a huge PMD/PUD leaf), or -1.
+export function pt_leaf(pgd: i32, vpn: f64): i32 {
+  const ei = pt_walk(pgd, vpn, 0, false);
+  if (ei < 0) return -1;
+  return pt_entries[ei] == 0 ? -1 : ei;
+}
+
+// The pfn of the base page mapping vpn through leaf entry ei at walk_level.
+export function leaf_subpage(ei: i32, vpn: f64, level: i32): i32 {
+  const e = pt_entries[ei];
+  if (level == 0) return pte_pfn(e);
+  const span = level_span(level);
+  return pte_pfn(e) + <i32>(vpn - Math.floor(vpn / span) * span);
+}

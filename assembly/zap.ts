@@ -1,0 +1,112 @@
+// Unmapping (mm/memory.c zap_page_range / unmap_page_range) and freeing
+// page tables (free_pgtables / free_pgd_range).
+import { PG_anon, PG_hugetlb, _PAGE_SPECIAL, _PAGE_DIRTY } from './constants';
+import { pg_flags, pg_mapcount, pt_entries } from './mem';
+import { page_folio, folio_put_refs, folio_add_entire_mapcount } from './folio';
+import { pte_pfn, pte_is_table, pt_walk, pt_set, pt_free, walk_level, level_span, table_base, vpn_index } from './pgtable';
+import { split_huge_pmd, zap_huge_pmd } from './huge_memory';
+import { folio_mark_dirty } from './pagecache';
+
+// First vpn of the next entry at `level` after the one covering vpn.
+export function next_boundary(vpn: f64, level: i32): f64 {
+  const span = level_span(level);
+  return (Math.floor(vpn / span) + 1.0) * span;
+}
+
+// zap_pte_range() for one entry: the mapping's reference and mapcount go;
+// a dirty PTE of a file page dirties its folio first.
+function zap_pte(ei: i32): void {
+  const e = pt_entries[ei];
+  if ((e & _PAGE_SPECIAL) == 0) {
+    const pfn = pte_pfn(e);
+    const head = page_folio(pfn);
+    if ((pg_flags[head] & PG_anon) == 0 && (e & _PAGE_DIRTY) != 0) folio_mark_dirty(head);
+    pg_mapcount[pfn] -= 1;
+    folio_put_refs(head, 1);
+  }
+  pt_set(ei, 0);
+}
+
+// Unmaps [vpn, vpn + nr). A huge PMD only partly inside is split first
+// (hugetlb leaves are always wholly inside: the façade aligns hugetlb VMAs).
+export function zap_range(pgd: i32, vpn: f64, nr: f64): void {
+  let addr = vpn;
+  const end = vpn + nr;
+  while (addr < end) {
+    const ei = pt_walk(pgd, addr, 0, false);
+    const level = walk_level;
+    if (ei < 0) {
+      addr = next_boundary(addr, level);
+      continue;
+    }
+    if (level > 0) {
+      const span = level_span(level);
+      const haddr = Math.floor(addr / span) * span;
+      const e = pt_entries[ei];
+      const head = pte_pfn(e);
+      if ((pg_flags[head] & PG_hugetlb) != 0) {
+        folio_add_entire_mapcount(head, -1);
+        folio_put_refs(head, 1);
+        pt_set(ei, 0);
+      } else if (addr == haddr && end >= haddr + span) {
+        zap_huge_pmd(ei);
+      } else {
+        split_huge_pmd(ei);
+        continue;
+      }
+      addr = haddr + span;
+      continue;
+    }
+    let stop = next_boundary(addr, 1);
+    if (stop > end) stop = end;
+    const n = <i32>(stop - addr);
+    for (let k = 0; k < n; k++) if (pt_entries[ei + k] != 0) zap_pte(ei + k);
+    addr = stop;
+  }
+}
+
+function free_subtree(table: i32, level: i32): void {
+  if (level > 0) {
+    const base = table_base(table);
+    for (let i = 0; i < 512; i++) {
+      const e = pt_entries[base + i];
+      if (e != 0 && pte_is_table(e)) {
+        free_subtree(pte_pfn(e), level - 1);
+        pt_set(base + i, 0);
+      }
+    }
+  }
+  pt_free(table);
+}
+
+// Frees the tables below `table` (at `level`, covering vpns from
+// table_vpn) that lie wholly inside [floor, ceil): no VMA can use them.
+function free_level(table: i32, level: i32, table_vpn: f64, floor: f64, ceil: f64): void {
+  const span = level_span(level);
+  const base = table_base(table);
+  const first = floor > table_vpn ? vpn_index(floor, level) : 0;
+  const last_vpn = ceil - 1.0 < table_vpn + span * 512.0 - 1.0 ? ceil - 1.0 : table_vpn + span * 512.0 - 1.0;
+  const last = vpn_index(last_vpn, level);
+  for (let i = first; i <= last; i++) {
+    const e = pt_entries[base + i];
+    if (e == 0 || !pte_is_table(e) || level == 0) continue;
+    const b = table_vpn + <f64>i * span;
+    if (b >= floor && b + span <= ceil) {
+      free_subtree(pte_pfn(e), level - 1);
+      pt_set(base + i, 0);
+    } else {
+      free_level(pte_pfn(e), level - 1, b, floor, ceil);
+    }
+  }
+}
+
+// Mirrors free_pgd_range(): the gap [floor, ceil) between two VMAs.
+export function free_pgtables(pgd: i32, floor: f64, ceil: f64): void {
+  if (ceil > floor) free_level(pgd, 3, 0.0, floor, ceil);
+}
+
+// The last of an mm: every table, then the PGD itself (VMAs zapped first).
+export function mm_free(pgd: i32): void {
+  free_level(pgd, 3, 0.0, 0.0, level_span(4));
+  pt_free(pgd);
+}

@@ -1,0 +1,51 @@
+// Errors thrown by pinsim's syscall-like methods, shaped like Node's fs
+// errors: `code` is the errno name ('EINVAL') or, for a user access that
+// would kill the process, the signal name ('SIGSEGV', 'SIGBUS').
+import * as C from '../assembly/constants';
+
+const ERRNO_NAMES: Record<number, string> = {
+  [C.EPERM]: 'EPERM', [C.ENOENT]: 'ENOENT', [C.ESRCH]: 'ESRCH', [C.EINTR]: 'EINTR', [C.EIO]: 'EIO', [C.EBADF]: 'EBADF',
+  [C.EAGAIN]: 'EAGAIN', [C.ENOMEM]: 'ENOMEM', [C.EACCES]: 'EACCES', [C.EFAULT]: 'EFAULT', [C.EBUSY]: 'EBUSY',
+  [C.EEXIST]: 'EEXIST', [C.ENODEV]: 'ENODEV', [C.EINVAL]: 'EINVAL', [C.EFBIG]: 'EFBIG', [C.ENOSPC]: 'ENOSPC',
+  [C.EMLINK]: 'EMLINK', [C.EOVERFLOW]: 'EOVERFLOW', [C.EOPNOTSUPP]: 'EOPNOTSUPP', [C.EREMOTEIO]: 'EREMOTEIO',
+  [C.EHWPOISON]: 'EHWPOISON',
+};
+
+export function errnoName(errno: number): string {
+  return ERRNO_NAMES[errno] ?? `E${errno}`;
+}
+
+export class SyscallError extends Error {
+  readonly code: string;
+  readonly errno: number | undefined;
+  readonly syscall: string;
+  constructor(syscall: string, code: string, errno: number | undefined, detail: string) {
+    super(`${code}: ${syscall}: ${detail}`);
+    this.name = 'SyscallError';
+    this.code = code;
+    this.errno = errno;
+    this.syscall = syscall;
+  }
+}
+
+// A syscall failing with -errno.
+export function fail(syscall: string, errno: number, detail: string): SyscallError {
+  return new SyscallError(syscall, errnoName(errno), errno, detail);
+}
+
+// A user access the kernel answers with a signal.
+export function signal(syscall: string, sig: 'SIGSEGV' | 'SIGBUS', detail: string): SyscallError {
+  return new SyscallError(syscall, sig, undefined, detail);
+}
+
+// JS misuse, caught before anything is touched.
+export function checkInt(what: string, v: unknown): number {
+  if (typeof v !== 'number') throw new TypeError(`${what} must be a number, got ${typeof v}`);
+  if (!Number.isSafeInteger(v)) throw new RangeError(`${what} must be a safe integer, got ${v}`);
+  return v;
+}
+
+export function checkBool(what: string, v: unknown): boolean {
+  if (typeof v !== 'boolean') throw new TypeError(`${what} must be a boolean, got ${typeof v}`);
+  return v;
+}

@@ -1,0 +1,126 @@
+// Inspection: page snapshots, dump_page() text and /proc/meminfo numbers,
+// all read straight from the core's views.
+import * as C from '../../assembly/constants';
+import type { CoreViews } from '../core/core';
+
+interface Host { readonly v: CoreViews; readonly layout: { ram: number; cma: number; movable: number; pmem: number } }
+
+const FLAG_NAMES: [number, string][] = [
+  [C.PG_referenced, 'referenced'], [C.PG_uptodate, 'uptodate'], [C.PG_dirty, 'dirty'], [C.PG_lru, 'lru'],
+  [C.PG_head, 'head'], [C.PG_private, 'private'], [C.PG_reserved, 'reserved'], [C.PG_swapbacked, 'swapbacked'],
+  [C.PG_anon, 'anon'], [C.PG_anon_exclusive, 'anon_exclusive'], [C.PG_buddy, 'buddy'], [C.PG_table, 'table'],
+  [C.PG_hugetlb, 'hugetlb'], [C.PG_tail, 'tail'], [C.PG_isolated, 'isolated'], [C.PG_hwpoison, 'hwpoison'],
+];
+const ZONE_NAMES = ['Normal', 'Movable', 'Device'];
+const MIGRATETYPE_NAMES = ['Unmovable', 'Movable', 'Reclaimable', 'HighAtomic', 'CMA', 'Isolate'];
+
+export interface PageSnapshot {
+  pfn: number;
+  head: number; // compound_head(): the folio's first pfn
+  order: number; // the folio's order
+  refcount: number; // folio_ref_count()
+  mapcount: number; // page_mapcount(): PTE mappings of this page + PMD/PUD mappings of its folio
+  pincount: number; // folio's _pincount (large folios; 0 for small ones)
+  maybeDmaPinned: boolean; // folio_maybe_dma_pinned()
+  flags: string[]; // PG_* names, this page's and its folio's
+  zone: string;
+  migratetype: string; // of its pageblock
+  mapping: number; // file id (page cache), anon_vma id (anon), 0
+  index: number; // page offset in the file, or virtual page number for anon
+  data: number; // the page's contents (one word)
+}
+
+export function pageSnapshot(k: Host, pfn: number): PageSnapshot {
+  const v = k.v;
+  const head = v.head[pfn];
+  const headFlags = v.flags[head];
+  const large = (headFlags & C.PG_head) !== 0;
+  const order = large ? (headFlags & C.PG_ORDER_MASK) >>> C.PG_ORDER_SHIFT : 0;
+  const bits = v.flags[pfn] | (headFlags & ~(C.PG_head | C.PG_ORDER_MASK | C.PG_anon_exclusive));
+  const refcount = v.refcount[head];
+  const pincount = large ? v.index[head + 1] : 0;
+  const table = (v.flags[pfn] & (C.PG_table | C.PG_buddy)) !== 0;
+  return {
+    pfn, head, order, refcount, pincount,
+    mapcount: table ? 0 : v.mapcount[pfn] + (large ? v.mapping[head + 1] : 0),
+    maybeDmaPinned: large ? pincount > 0 : refcount < 0 || refcount >= C.GUP_PIN_COUNTING_BIAS,
+    flags: FLAG_NAMES.filter(([b]) => bits & b).map(([, n]) => n).concat(pfn !== head ? [] : large ? ['head'] : []),
+    zone: ZONE_NAMES[pfn < v.flags.length - k.layout.pmem / C.PAGE_SIZE
+      ? pfn < (k.layout.ram - k.layout.movable) / C.PAGE_SIZE ? C.ZONE_NORMAL : C.ZONE_MOVABLE : C.ZONE_DEVICE],
+    migratetype: MIGRATETYPE_NAMES[v.migratetype[pfn >>> C.PAGEBLOCK_ORDER]],
+    mapping: table ? 0 : v.mapping[head],
+    index: table ? 0 : v.index[head] + (pfn - head),
+    data: v.data[pfn],
+  };
+}
+
+const hex = (n: number) => `0x${n.toString(16)}`;
+
+// Text in the shape of the kernel's __dump_page() (no raw struct dumps).
+export function dumpPage(k: Host, pfn: number): string {
+  const p = pageSnapshot(k, pfn);
+  const lines = [`page: refcount:${p.refcount} mapcount:${p.mapcount} mapping:${hex(p.mapping)} index:${hex(p.index)} pfn:${hex(pfn)}`];
+  if (p.order > 0) {
+    lines.push(`head: order:${p.order} entire_mapcount:${k.v.mapping[p.head + 1]} pincount:${p.pincount} head pfn:${hex(p.head)}`);
+  }
+  const kind = p.flags.includes('anon') ? 'anon ' : p.mapping ? 'file ' : '';
+  const listed = p.flags.filter((f) => !['buddy', 'table', 'hugetlb', 'anon'].includes(f));
+  lines.push(`${kind}flags: ${hex(k.v.flags[pfn])}(${listed.join('|')})`);
+  const types = p.flags.filter((f) => ['buddy', 'table', 'hugetlb'].includes(f));
+  if (types.length) lines.push(`page_type: ${types.join('|')}`);
+  lines.push(`zone: ${p.zone} migratetype: ${p.migratetype}${p.maybeDmaPinned ? ' maybe_dma_pinned' : ''}`);
+  return lines.join('\n');
+}
+
+export interface MemInfo {
+  MemTotal: number; // kB, as /proc/meminfo
+  MemFree: number;
+  MemUsed: number;
+  AnonPages: number;
+  AnonHugePages: number;
+  Cached: number;
+  Shmem: number;
+  PageTables: number;
+  CmaTotal: number;
+  CmaFree: number;
+  HugePages_Total: number; // 2 MiB pool, in pages
+  HugePages_Free: number;
+  Hugepagesize: number;
+  HugePages1G_Total: number;
+  HugePages1G_Free: number;
+  Hugetlb: number; // kB held by both pools
+  DeviceTotal: number; // kB of pmem (ZONE_DEVICE)
+  DeviceFree: number;
+  zones: Record<'Normal' | 'Movable', { managed: number; free: number }>; // pages
+}
+
+export function meminfo(k: Host): MemInfo {
+  const s = k.v.stats;
+  const kb = (pages: number) => pages * 4;
+  const total = k.layout.ram / C.PAGE_SIZE;
+  const movable = k.layout.movable / C.PAGE_SIZE;
+  return {
+    MemTotal: kb(total),
+    MemFree: kb(s[C.NR_FREE_PAGES]),
+    MemUsed: kb(total - s[C.NR_FREE_PAGES]),
+    AnonPages: kb(s[C.NR_ANON_PAGES]),
+    AnonHugePages: s[C.NR_ANON_THPS] * 2048,
+    Cached: kb(s[C.NR_FILE_PAGES]),
+    Shmem: kb(s[C.NR_SHMEM]),
+    PageTables: kb(s[C.NR_PAGETABLE]),
+    CmaTotal: k.layout.cma / 1024,
+    CmaFree: kb(s[C.NR_FREE_CMA_PAGES]),
+    HugePages_Total: s[C.HUGETLB_TOTAL],
+    HugePages_Free: s[C.HUGETLB_FREE],
+    Hugepagesize: 2048,
+    HugePages1G_Total: s[C.HUGETLB_TOTAL_1G],
+    HugePages1G_Free: s[C.HUGETLB_FREE_1G],
+    Hugetlb: s[C.HUGETLB_TOTAL] * 2048 + s[C.HUGETLB_TOTAL_1G] * 1024 * 1024,
+    DeviceTotal: k.layout.pmem / 1024,
+    DeviceFree: kb(s[C.NR_FREE_DEVICE]),
+    zones: {
+      Normal: { managed: total - movable, free: k.v.zoneFree[C.ZONE_NORMAL] },
+      Movable: { managed: movable, free: k.v.zoneFree[C.ZONE_MOVABLE] },
+    },
+  };
+}

@@ -1,0 +1,347 @@
+// The simulated machine: boot(), the Kernel object, and the work that is
+// kernel-wide rather than per task (files, writeback, faults on behalf of
+// tasks, inspection).
+import * as C from '../assembly/constants';
+import type { Backend, Core, CoreViews } from './core/core';
+import { createCore, type WasmSource } from './core/load';
+import { fail, signal, SyscallError } from './errors';
+import { parseSize } from './units';
+import { SimFile, FS_TYPES, type FsType } from './fs/file';
+import { Mm, type MmHost } from './mm/mm';
+import type { ThpMode, Vma } from './mm/vma';
+import type { MmapHost } from './mm/mmap';
+import type { MadviseHost } from './mm/mprotect';
+import { Task } from './task';
+import { pageSnapshot, dumpPage, meminfo, type PageSnapshot, type MemInfo } from './inspect/page';
+
+const PAGE = C.PAGE_SIZE;
+const MIB4 = 4 * 1024 * 1024; // MAX_PAGE_ORDER block: zones are laid out in these
+const MAX_FRAMES = 2 ** C.MAX_PFN_BITS;
+
+export interface BootOptions {
+  memory?: string | number; // RAM, default '1GiB'
+  backend?: Backend; // default 'wasm'
+  movable?: string | number; // ZONE_MOVABLE size (top of RAM; kernelcore/movablecore)
+  cma?: string | number; // CMA area, top of ZONE_NORMAL
+  hugepages?: { '2MiB'?: number; '1GiB'?: number }; // boot-time hugetlb pools
+  thp?: ThpMode; // /sys/kernel/mm/transparent_hugepage/enabled, default 'always'
+  pmem?: string | number; // fsdax device memory (ZONE_DEVICE), default 0
+  wasm?: WasmSource; // 'release' (default), 'debug', or a compiled WebAssembly.Module
+}
+
+export interface WritebackReport {
+  written: number; // folios written back
+  hazards: { file: string; index: number }[]; // dirty folios the filesystem never saw become writable
+}
+
+function sizeOpt(what: string, v: unknown, dflt: number): number {
+  if (v === undefined) return dflt;
+  const bytes = parseSize(what, v);
+  if (bytes % MIB4 !== 0) throw new RangeError(`${what} must be a multiple of 4MiB, got ${bytes}`);
+  return bytes;
+}
+
+function countOpt(what: string, v: unknown): number {
+  if (v === undefined) return 0;
+  if (typeof v !== 'number') throw new TypeError(`${what} must be a number`);
+  if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`${what} must be a non-negative integer, got ${v}`);
+  return v;
+}
+
+export async function boot(opts: BootOptions = {}): Promise<Kernel> {
+  if (typeof opts !== 'object' || opts === null) throw new TypeError('boot options must be an object');
+  const ram = sizeOpt('memory', opts.memory, 1024 ** 3);
+  const movable = sizeOpt('movable', opts.movable, 0);
+  const cma = sizeOpt('cma', opts.cma, 0);
+  const pmem = sizeOpt('pmem', opts.pmem, 0);
+  const backend = opts.backend ?? 'wasm';
+  if (backend !== 'wasm' && backend !== 'ts') throw new RangeError(`backend must be 'wasm' or 'ts', got ${String(backend)}`);
+  const thp = opts.thp ?? 'always';
+  if (!['always', 'madvise', 'never'].includes(thp)) throw new RangeError(`thp must be 'always', 'madvise' or 'never'`);
+  const hp = opts.hugepages ?? {};
+  if (typeof hp !== 'object') throw new TypeError('hugepages must be an object like { "2MiB": 16 }');
+  for (const k of Object.keys(hp)) if (k !== '2MiB' && k !== '1GiB') throw new RangeError(`hugepages: unknown size '${k}'`);
+  const pool2m = countOpt("hugepages['2MiB']", hp['2MiB']);
+  const pool1g = countOpt("hugepages['1GiB']", hp['1GiB']);
+  if (ram < 4 * MIB4) throw new RangeError('memory must be at least 16MiB');
+  if ((ram + pmem) / PAGE > MAX_FRAMES) throw new RangeError('memory + pmem must not exceed 64GiB (24-bit pfns)');
+  if (movable + cma > ram - 2 * MIB4) throw new RangeError('movable + cma must leave at least 8MiB of ZONE_NORMAL');
+  const nrFrames = (ram + pmem) / PAGE;
+  const core = await createCore(backend, opts.wasm ?? 'release', () => nrFrames);
+  core.boot(ram / PAGE, movable / PAGE, cma / PAGE, pmem / PAGE, pool2m, pool1g);
+  return new Kernel(core, { ram, movable, cma, pmem, thp, pool2m, pool1g });
+}
+
+interface Layout {
+  ram: number; movable: number; cma: number; pmem: number; thp: ThpMode; pool2m: number; pool1g: number;
+}
+
+export class Kernel implements MmHost, MmapHost, MadviseHost {
+  readonly v: CoreViews;
+  readonly tasks: Task[] = [];
+  readonly files: SimFile[] = [];
+  readonly thp: ThpMode;
+  readonly totalRamPages: number;
+  readonly layout: Readonly<Layout>;
+  #log: string[] = [];
+  #nextPid = 1;
+  #broken: Error | null = null;
+
+  constructor(readonly core: Core, layout: Layout) {
+    this.v = core.views();
+    this.thp = layout.thp;
+    this.totalRamPages = layout.ram / PAGE;
+    this.layout = layout;
+    this.#printk(`pinsim: booted ${layout.ram / 2 ** 20} MiB RAM (${core.backend} core), THP ${layout.thp}`);
+    const got2m = this.v.stats[C.HUGETLB_TOTAL];
+    const got1g = this.v.stats[C.HUGETLB_TOTAL_1G];
+    if (got2m < layout.pool2m) this.#printk(`HugeTLB: allocating ${layout.pool2m} of page size 2.00 MiB failed.  Only allocated ${got2m} hugepages.`);
+    if (got1g < layout.pool1g) this.#printk(`HugeTLB: allocating ${layout.pool1g} of page size 1.00 GiB failed.  Only allocated ${got1g} hugepages.`);
+  }
+
+  get backend(): Backend { return this.core.backend; }
+  get thpEnabled(): boolean { return this.thp !== 'never'; }
+
+  #printk(line: string): void { this.#log.push(line); }
+
+  // The kernel log, oldest first.
+  dmesg(): string[] { return [...this.#log]; }
+
+  // Runs fn against the core. A trap or abort in the core means a pinsim bug
+  // left the machine half-changed: the machine refuses all further work.
+  guard<T>(fn: () => T): T {
+    if (this.#broken) throw new Error(`pinsim: this machine is unusable after an internal error: ${this.#broken.message}`);
+    try {
+      return fn();
+    } catch (e) {
+      // Validation errors are thrown before the core is touched; anything
+      // else (a Wasm trap, a CoreAbort) came from inside it.
+      if (!(e instanceof SyscallError || e instanceof TypeError || e instanceof RangeError)) {
+        this.#broken = e instanceof Error ? e : new Error(String(e));
+        this.#printk(`pinsim: core failure, machine halted: ${this.#broken.message}`);
+      }
+      throw e;
+    }
+  }
+
+  // ---- tasks ----
+
+  spawn(opts: { name?: string } = {}): Task {
+    return this.guard(() => {
+      const pgd = this.core.mm_alloc();
+      if (pgd < 0) throw fail('spawn', C.ENOMEM, 'no memory for a page table');
+      return this.#addTask(new Mm(this, pgd, this.core.new_mapping_id()), opts.name ?? 'init', null);
+    });
+  }
+
+  #addTask(mm: Mm, name: string, parent: Task | null): Task {
+    const t = new Task(this, this.#nextPid++, name, mm, parent);
+    this.tasks.push(t);
+    return t;
+  }
+
+  // copy_process() -> dup_mm(): the child's VMAs, and its page tables where
+  // vma_needs_copy() says so.
+  fork(parent: Task): Task {
+    const pgd = this.core.mm_alloc();
+    if (pgd < 0) throw fail('fork', C.ENOMEM, 'no memory for the child PGD');
+    const pm = parent.mm;
+    const mm = new Mm(this, pgd, pm.anonVmaId);
+    for (const v of pm.vmas) {
+      if (v.flags & C.VM_DONTCOPY) continue;
+      const copy = Object.assign(Object.create(Object.getPrototypeOf(v)), v) as Vma;
+      copy.flags &= ~C.VM_LOCKED;
+      mm.vmas.push(copy);
+      if (!v.anonVma && !(v.flags & (C.VM_PFNMAP | C.VM_MIXEDMAP))) continue;
+      pm.prepare(v);
+      if (this.core.copy_page_range(pm.pgd, pgd, v.start / PAGE, v.pages, pm.hasPinned) < 0) {
+        this.exitMm(mm);
+        throw fail('fork', C.ENOMEM, 'out of memory copying page tables');
+      }
+    }
+    const child = this.#addTask(mm, parent.name, parent);
+    for (const [fd, f] of parent.fds) child.fds.set(fd, f);
+    return child;
+  }
+
+  // exit_mmap(): zap every VMA, free every page table.
+  exitMm(mm: Mm): void {
+    for (const v of mm.vmas) mm.zap(v, v.start, v.end);
+    mm.vmas.length = 0;
+    this.core.mm_free(mm.pgd);
+  }
+
+  removeTask(t: Task): void {
+    this.tasks.splice(this.tasks.indexOf(t), 1);
+  }
+
+  // ---- faults on behalf of tasks ----
+
+  // Fills the page cache of a disk file for [index, index + n) from its
+  // backing store, through the scratch view. False when memory ran out.
+  fillCache(f: SimFile, index: number, n: number): boolean {
+    if (f.backing !== C.BACKING_FILE && f.backing !== C.BACKING_SHMEM) return true;
+    const end = Math.min(index + n, f.pages);
+    for (let i = index; i < end; i += C.SCRATCH_WORDS) {
+      const chunk = Math.min(C.SCRATCH_WORDS, end - i);
+      if (f.backing === C.BACKING_FILE) this.v.scratch.set(f.store.subarray(i, i + chunk));
+      else this.v.scratch.fill(0, 0, chunk);
+      if (this.core.pc_fill(f.id, i, chunk, f.backing) < chunk) return false;
+    }
+    return true;
+  }
+
+  // Faults [start, end) of one VMA; returns 0 or VM_FAULT_* bits.
+  faultVma(mm: Mm, vma: Vma, start: number, end: number, write: boolean): number {
+    if (vma.file && vma.backing === C.BACKING_FILE) {
+      const first = vma.pgoff + (start - vma.start) / PAGE;
+      if (!this.fillCache(vma.file, first, (end - start) / PAGE)) return C.VM_FAULT_OOM;
+    }
+    return mm.faultIn(vma, start, end, write);
+  }
+
+  // The error a user access gets for a failed fault.
+  faultError(syscall: string, bits: number, addr: number): SyscallError {
+    const where = `at 0x${addr.toString(16)}`;
+    if (bits & C.VM_FAULT_OOM) return fail(syscall, C.ENOMEM, `out of memory ${where} (Linux would invoke the OOM killer)`);
+    if (bits & C.VM_FAULT_SIGBUS) return signal(syscall, 'SIGBUS', `bus error ${where}`);
+    return signal(syscall, 'SIGSEGV', `segmentation fault ${where}`);
+  }
+
+  // mm_populate() for MAP_POPULATE: errors are ignored, as in Linux.
+  populate(mm: Mm, vma: Vma): void {
+    if (vma.flags & (C.VM_IO | C.VM_PFNMAP)) return;
+    if (!(vma.flags & (C.VM_READ | C.VM_WRITE | C.VM_EXEC))) return;
+    this.faultVma(mm, vma, vma.start, vma.end, (vma.flags & (C.VM_WRITE | C.VM_SHARED)) === C.VM_WRITE);
+  }
+
+  // MADV_POPULATE_(READ|WRITE) for one VMA's part.
+  populateRange(mm: Mm, vma: Vma, start: number, end: number, write: boolean): void {
+    const bits = this.faultVma(mm, vma, start, end, write);
+    if (bits & C.VM_FAULT_OOM) throw fail('madvise', C.ENOMEM, 'out of memory while populating');
+    if (bits) throw fail('madvise', C.EFAULT, 'populating hit SIGBUS/SIGSEGV');
+  }
+
+  hugetlbOrderFor(flags: number): number | null {
+    const sz = (flags >>> C.MAP_HUGE_SHIFT) & C.MAP_HUGE_MASK;
+    if (sz === 0 || sz === C.PMD_SHIFT) return C.HPAGE_PMD_ORDER;
+    if (sz === C.PUD_SHIFT) return C.HPAGE_PUD_ORDER;
+    return null;
+  }
+
+  // ---- files ----
+
+  createFile(opts: { fs: FsType; size: string | number; name?: string; hugePageSize?: '2MiB' | '1GiB' }): SimFile {
+    if (typeof opts !== 'object' || opts === null) throw new TypeError('createFile options must be an object');
+    if (!FS_TYPES.includes(opts.fs)) throw new RangeError(`fs must be one of ${FS_TYPES.join(', ')}`);
+    const size = parseSize('size', opts.size);
+    if (opts.name !== undefined && typeof opts.name !== 'string') throw new TypeError('name must be a string');
+    let hugeOrder = 0;
+    if (opts.fs === 'hugetlbfs') {
+      hugeOrder = opts.hugePageSize === '1GiB' ? C.HPAGE_PUD_ORDER : C.HPAGE_PMD_ORDER;
+      if (opts.hugePageSize !== undefined && opts.hugePageSize !== '2MiB' && opts.hugePageSize !== '1GiB') {
+        throw new RangeError("hugePageSize must be '2MiB' or '1GiB'");
+      }
+      if (size % (PAGE * 2 ** hugeOrder) !== 0) throw fail('createFile', C.EINVAL, 'hugetlbfs size must be a multiple of the huge page size');
+    }
+    return this.guard(() => this.newFile(opts.fs, size, hugeOrder, opts.name));
+  }
+
+  newFile(fs: FsType, size: number, hugeOrder: number, name?: string): SimFile {
+    const id = this.core.new_mapping_id();
+    let daxBase = -1;
+    if (fs === 'fsdax') {
+      daxBase = this.core.dax_alloc(Math.ceil(size / PAGE), id);
+      if (daxBase < 0) throw fail('createFile', C.ENOSPC, 'not enough pmem for this fsdax file (boot with pmem)');
+    }
+    const f = new SimFile(id, name ?? `${fs}-${id}`, fs, size, hugeOrder, daxBase);
+    this.files.push(f);
+    return f;
+  }
+
+  internalFile(kind: 'shmem' | 'hugetlb', size: number, hugeOrder: number): SimFile {
+    return this.newFile(kind === 'shmem' ? 'tmpfs' : 'hugetlbfs', size, hugeOrder, kind === 'shmem' ? 'dev/zero (deleted)' : 'anon_hugepage (deleted)');
+  }
+
+  // Every VMA of every task that maps f (the file's i_mmap).
+  *mappingsOf(f: SimFile): Generator<[Mm, Vma]> {
+    for (const t of this.tasks) for (const v of t.mm.vmas) if (v.file === f) yield [t.mm, v];
+  }
+
+  // truncate_setsize() + truncate_pagecache(): mappings of the cut part are
+  // zapped (private COW copies too), then its cached folios dropped.
+  truncate(f: SimFile, size: number): void {
+    const oldPages = f.pages;
+    const newPages = Math.ceil(size / PAGE);
+    if (newPages < oldPages) {
+      for (const [mm, v] of this.mappingsOf(f)) {
+        const from = Math.max(v.start, v.start + (newPages - v.pgoff) * PAGE);
+        if (from < v.end) mm.zap(v, from, v.end);
+      }
+      if (f.backing !== C.BACKING_DAX) this.core.pc_truncate(f.id, newPages, oldPages, f.backing);
+      if (f.writesBack) f.store.fill(0, newPages);
+    }
+    f.setSize(size);
+  }
+
+  // Writeback of dirty page-cache folios (ext4, xfs, btrfs; others need
+  // none): folio_mkclean() write-protects and cleans every PTE mapping them,
+  // then each dirty folio is written to the store and the filesystem drops
+  // its per-folio state. A dirty folio that the filesystem never saw made
+  // writable (no ->page_mkwrite) is reported: the hazard FOLL_PIN exposes.
+  writeback(file?: SimFile): WritebackReport {
+    if (file !== undefined && !(file instanceof SimFile)) throw new TypeError('writeback(file?): not a pinsim file');
+    return this.guard(() => {
+      const report: WritebackReport = { written: 0, hazards: [] };
+      for (const f of file ? [file] : this.files) {
+        if (!f.writesBack) continue;
+        for (const [mm, v] of this.mappingsOf(f)) {
+          if (!v.isShared) continue;
+          mm.prepare(v);
+          this.core.mkclean_range(mm.pgd, v.start / PAGE, v.pages, f.id);
+        }
+        const chunk = Math.floor(C.SCRATCH_WORDS / 3);
+        for (let i = 0; i < f.pages; i += chunk) {
+          const n = this.core.writeback_range(f.id, i, Math.min(chunk, f.pages - i));
+          const s = this.v.scratch;
+          for (let j = 0; j < n; j++) {
+            f.store[s[3 * j]] = s[3 * j + 1];
+            if (!s[3 * j + 2]) {
+              report.hazards.push({ file: f.name, index: s[3 * j] });
+              this.#printk(`pinsim: ${f.fs}: writeback of '${f.name}' index ${s[3 * j]}: folio dirtied without ->page_mkwrite (no buffers attached)`);
+            }
+          }
+          report.written += n;
+        }
+      }
+      return report;
+    });
+  }
+
+  // ---- inspection ----
+
+  page(pfn: number): PageSnapshot {
+    return pageSnapshot(this, this.#checkPfn('page', pfn));
+  }
+
+  dump_page(pfn: number): string {
+    return dumpPage(this, this.#checkPfn('dump_page', pfn));
+  }
+
+  meminfo(): MemInfo {
+    return meminfo(this);
+  }
+
+  get nrFrames(): number { return this.v.flags.length; }
+
+  #checkPfn(what: string, pfn: unknown): number {
+    if (typeof pfn !== 'number') throw new TypeError(`${what}: pfn must be a number`);
+    if (!Number.isInteger(pfn) || pfn < 0 || pfn >= this.nrFrames) throw new RangeError(`${what}: no frame ${pfn}`);
+    return pfn;
+  }
+
+  // A hash of the whole machine state, computed by the core.
+  digest(): number {
+    return this.guard(() => this.core.digest() >>> 0);
+  }
+}

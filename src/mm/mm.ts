@@ -1,0 +1,124 @@
+// An address space (struct mm_struct): the PGD in the core and the sorted
+// VMA list in the façade, with the VMA-level operations every syscall uses.
+import { PAGE_SIZE, FAULT_FLAG_WRITE, USER_VA_BITS } from '../../assembly/constants';
+import type { Core } from '../core/core';
+import type { ThpMode, Vma } from './vma';
+
+export const TASK_SIZE = 2 ** USER_VA_BITS - PAGE_SIZE; // TASK_SIZE_MAX on x86-64
+export const TASK_PAGES = 2 ** (USER_VA_BITS - 12);
+
+// What an mm needs from its machine.
+export interface MmHost {
+  readonly core: Core;
+  readonly thp: ThpMode;
+}
+
+export class Mm {
+  readonly vmas: Vma[] = [];
+  hasPinned = false; // MMF_HAS_PINNED: set by the first FOLL_PIN, never cleared
+
+  constructor(
+    readonly host: MmHost,
+    readonly pgd: number, // pfn of the PGD page
+    readonly anonVmaId: number, // shared by an mm and the mms forked from it
+  ) {}
+
+  // Index of the first VMA ending above addr (find_vma()).
+  findIndex(addr: number): number {
+    let lo = 0;
+    let hi = this.vmas.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.vmas[mid].end <= addr) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  // vma_lookup(): the VMA containing addr.
+  vmaAt(addr: number): Vma | undefined {
+    const v = this.vmas[this.findIndex(addr)];
+    return v && v.start <= addr ? v : undefined;
+  }
+
+  overlapping(start: number, end: number): Vma[] {
+    const out: Vma[] = [];
+    for (let i = this.findIndex(start); i < this.vmas.length && this.vmas[i].start < end; i++) out.push(this.vmas[i]);
+    return out;
+  }
+
+  // Is every page of [start, end) inside some VMA?
+  covers(start: number, end: number): boolean {
+    let at = start;
+    for (const v of this.overlapping(start, end)) {
+      if (v.start > at) return false;
+      at = v.end;
+    }
+    return at >= end;
+  }
+
+  // Describes vma to the core for the next per-range call.
+  prepare(vma: Vma): void {
+    const f = vma.file;
+    this.host.core.set_vma(vma.flags, vma.backing, vma.extraBits(this.host.thp), vma.start / PAGE_SIZE,
+      vma.end / PAGE_SIZE, f ? f.id : this.anonVmaId, vma.pgoff, f ? f.pages : 0, f ? f.daxBase : -1, this.anonVmaId);
+  }
+
+  insert(vma: Vma): void {
+    this.vmas.splice(this.findIndex(vma.start), 0, vma);
+  }
+
+  // split_vma() at addr if a VMA straddles it.
+  splitAt(addr: number): void {
+    const i = this.findIndex(addr);
+    const v = this.vmas[i];
+    if (v && v.start < addr) this.vmas.splice(i + 1, 0, v.splitAt(addr));
+  }
+
+  // Merges compatible neighbours around [start, end) (vma_merge()).
+  mergeAround(start: number, end: number): void {
+    let i = Math.max(0, this.findIndex(start) - 1);
+    while (i + 1 < this.vmas.length && this.vmas[i].start <= end) {
+      const a = this.vmas[i];
+      const b = this.vmas[i + 1];
+      if (a.canMergeWith(b)) {
+        a.end = b.end;
+        a.anonVma = a.anonVma || b.anonVma;
+        this.vmas.splice(i + 1, 1);
+      } else {
+        i++;
+      }
+    }
+  }
+
+  zap(vma: Vma, start: number, end: number): void {
+    this.prepare(vma);
+    this.host.core.zap_range(this.pgd, start / PAGE_SIZE, (end - start) / PAGE_SIZE);
+  }
+
+  // do_vmi_munmap() on a validated range: split, zap, drop the VMAs, then
+  // free the page tables that only the removed range used.
+  unmap(start: number, end: number): Vma[] {
+    this.splitAt(start);
+    this.splitAt(end);
+    const first = this.findIndex(start);
+    const gone = this.overlapping(start, end);
+    for (const v of gone) this.zap(v, v.start, v.end);
+    this.vmas.splice(first, gone.length);
+    const prev = this.vmas[first - 1];
+    const next = this.vmas[first];
+    this.host.core.free_pgtables(this.pgd, (prev ? prev.end : 0) / PAGE_SIZE, (next ? next.start : TASK_SIZE) / PAGE_SIZE);
+    return gone;
+  }
+
+  // Faults in [start, end) of one VMA as user accesses (or populate) would.
+  // Returns 0, or the VM_FAULT_* bits that stopped it.
+  faultIn(vma: Vma, start: number, end: number, write: boolean): number {
+    if (!vma.isShared && (write || vma.isHugetlb || vma.thpEligible(this.host.thp))) vma.anonVma = true; // anon_vma_prepare()
+    this.prepare(vma);
+    const nr = (end - start) / PAGE_SIZE;
+    const core = this.host.core;
+    const done = core.fault_range(this.pgd, start / PAGE_SIZE, nr, write ? FAULT_FLAG_WRITE : 0);
+    return done === nr ? 0 : core.fault_status();
+  }
+}

@@ -1,0 +1,297 @@
+// A process: its mm, its file descriptors, and the syscalls and user
+// accesses pinsim models. Syscalls throw SyscallError (code 'EINVAL', …);
+// user accesses that Linux answers with a signal throw code 'SIGSEGV' or
+// 'SIGBUS'. Misused arguments throw TypeError/RangeError before anything
+// changes.
+import * as C from '../assembly/constants';
+import { fail, checkInt, checkBool } from './errors';
+import { SimFile } from './fs/file';
+import type { Mm } from './mm/mm';
+import { TASK_SIZE } from './mm/mm';
+import { doMmap, checkMunmap } from './mm/mmap';
+import { doMprotect, doMadvise } from './mm/mprotect';
+import type { Kernel } from './kernel';
+
+const PAGE = C.PAGE_SIZE;
+
+export interface MmapOptions {
+  addr?: number;
+  length: number;
+  prot: number;
+  flags: number;
+  fd?: number;
+  offset?: number;
+}
+
+export interface VmaInfo {
+  start: number;
+  end: number;
+  flags: number; // vm_flags
+  perms: string; // as in /proc/pid/maps: 'rw-p'
+  file: string | null;
+  pgoff: number;
+  hugetlb: boolean;
+}
+
+function checkWord(v: unknown): number {
+  const w = checkInt('word', v);
+  if (w < 0 || w > 0xffffffff) throw new RangeError(`word must fit in 32 bits, got ${w}`);
+  return w;
+}
+
+export class Task {
+  readonly fds = new Map<number, SimFile>();
+  #exited = false;
+
+  constructor(
+    readonly kernel: Kernel,
+    readonly pid: number,
+    readonly name: string,
+    readonly mm: Mm,
+    readonly parent: Task | null,
+  ) {}
+
+  get exited(): boolean { return this.#exited; }
+
+  #run<T>(syscall: string, fn: () => T): T {
+    if (this.#exited) throw fail(syscall, C.ESRCH, `task ${this.pid} has exited`);
+    return this.kernel.guard(fn);
+  }
+
+  #file(syscall: string, fd: unknown): SimFile {
+    const n = checkInt('fd', fd);
+    const f = this.fds.get(n);
+    if (!f) throw fail(syscall, C.EBADF, `fd ${n} is not open`);
+    return f;
+  }
+
+  // ---- memory syscalls ----
+
+  mmap(opts: MmapOptions): number {
+    if (typeof opts !== 'object' || opts === null) throw new TypeError('mmap options must be an object');
+    const addr = checkInt('addr', opts.addr ?? 0);
+    const length = checkInt('length', opts.length);
+    const prot = checkInt('prot', opts.prot);
+    const flags = checkInt('flags', opts.flags);
+    const offset = checkInt('offset', opts.offset ?? 0);
+    return this.#run('mmap', () => {
+      const file = flags & C.MAP_ANONYMOUS ? null : opts.fd === undefined ? null : this.#file('mmap', opts.fd);
+      return doMmap(this.kernel, this.mm, { addr, length, prot, flags, file, offset });
+    });
+  }
+
+  munmap(addr: number, length: number): void {
+    checkInt('addr', addr);
+    checkInt('length', length);
+    this.#run('munmap', () => {
+      const end = checkMunmap(this.mm, addr, length);
+      this.mm.unmap(addr, end);
+    });
+  }
+
+  mprotect(addr: number, length: number, prot: number): void {
+    checkInt('addr', addr);
+    checkInt('length', length);
+    checkInt('prot', prot);
+    this.#run('mprotect', () => doMprotect(this.mm, addr, length, prot));
+  }
+
+  madvise(addr: number, length: number, advice: number): void {
+    checkInt('addr', addr);
+    checkInt('length', length);
+    checkInt('advice', advice);
+    this.#run('madvise', () => doMadvise({ populate: (mm, v, s, e, w) => this.kernel.populateRange(mm, v, s, e, w) },
+      this.mm, addr, length, advice));
+  }
+
+  // ---- files ----
+
+  open(file: SimFile): number {
+    if (!(file instanceof SimFile)) throw new TypeError('open(file): not a pinsim file (use kernel.createFile)');
+    return this.#run('open', () => this.#installFd(file));
+  }
+
+  #installFd(file: SimFile): number {
+    let fd = 3;
+    while (this.fds.has(fd)) fd++;
+    this.fds.set(fd, file);
+    return fd;
+  }
+
+  close(fd: number): void {
+    this.#run('close', () => {
+      this.#file('close', fd);
+      this.fds.delete(fd);
+    });
+  }
+
+  // memfd_create(2): an anonymous tmpfs (or, with hugetlb, hugetlbfs) file of size 0.
+  memfd_create(name: string, opts: { hugetlb?: boolean | '2MiB' | '1GiB' } = {}): number {
+    if (typeof name !== 'string') throw new TypeError('memfd_create: name must be a string');
+    if (typeof opts !== 'object' || opts === null) throw new TypeError('memfd_create: options must be an object');
+    const h = opts.hugetlb ?? false;
+    if (![false, true, '2MiB', '1GiB'].includes(h)) throw new RangeError("hugetlb must be a boolean, '2MiB' or '1GiB'");
+    return this.#run('memfd_create', () => {
+      if (name.length > 249) throw fail('memfd_create', C.EINVAL, 'name longer than 249 bytes');
+      const order = h === false ? 0 : h === '1GiB' ? C.HPAGE_PUD_ORDER : C.HPAGE_PMD_ORDER;
+      return this.#installFd(this.kernel.newFile(h === false ? 'tmpfs' : 'hugetlbfs', 0, order, `memfd:${name}`));
+    });
+  }
+
+  ftruncate(fd: number, length: number): void {
+    checkInt('length', length);
+    this.#run('ftruncate', () => {
+      const f = this.#file('ftruncate', fd);
+      if (length < 0) throw fail('ftruncate', C.EINVAL, 'negative length');
+      if (f.hugeOrder && length % f.hugePageSize !== 0) {
+        throw fail('ftruncate', C.EINVAL, `hugetlbfs size must be a multiple of ${f.hugePageSize}`);
+      }
+      if (f.fs === 'fsdax' && Math.ceil(length / PAGE) > Math.ceil(f.size / PAGE)) {
+        throw fail('ftruncate', C.EFBIG, 'pinsim cannot grow an fsdax file past its pmem extent');
+      }
+      this.kernel.truncate(f, length);
+    });
+  }
+
+  // Writes one word into the page of the file at byte offset `offset`
+  // (pinsim models a page's contents as one word), like pwrite(2) through
+  // the page cache (or straight to pmem for fsdax). Extends the file.
+  pwrite(fd: number, offset: number, word: number): void {
+    checkInt('offset', offset);
+    checkWord(word);
+    this.#run('pwrite', () => {
+      const f = this.#file('pwrite', fd);
+      if (offset < 0) throw fail('pwrite', C.EINVAL, 'negative offset');
+      if (f.backing === C.BACKING_HUGETLBFS) throw fail('pwrite', C.EINVAL, 'hugetlbfs does not support write(2)');
+      const index = Math.floor(offset / PAGE);
+      if (index >= f.pages) {
+        if (f.fs === 'fsdax') throw fail('pwrite', C.EFBIG, 'pinsim cannot grow an fsdax file past its pmem extent');
+        f.setSize((index + 1) * PAGE);
+      }
+      if (f.backing === C.BACKING_DAX) {
+        this.kernel.v.data[f.daxBase + index] = word;
+        return;
+      }
+      if (!this.kernel.fillCache(f, index, 1)) throw fail('pwrite', C.ENOMEM, 'no memory for the page cache');
+      this.kernel.core.pc_write(f.id, index, word, f.backing);
+    });
+  }
+
+  // Reads the word of the file's page at `offset`; null at or past EOF.
+  pread(fd: number, offset: number): number | null {
+    checkInt('offset', offset);
+    return this.#run('pread', () => {
+      const f = this.#file('pread', fd);
+      if (offset < 0) throw fail('pread', C.EINVAL, 'negative offset');
+      const index = Math.floor(offset / PAGE);
+      if (index >= f.pages) return null;
+      const k = this.kernel;
+      if (f.backing === C.BACKING_DAX) return k.v.data[f.daxBase + index];
+      if (f.backing === C.BACKING_HUGETLBFS) {
+        const span = 2 ** f.hugeOrder;
+        const head = k.core.pc_lookup(f.id, index - (index % span));
+        return head < 0 ? 0 : k.v.data[head + (index % span)];
+      }
+      if (!k.fillCache(f, index, 1)) throw fail('pread', C.ENOMEM, 'no memory for the page cache');
+      return k.core.pc_read(f.id, index) >>> 0;
+    });
+  }
+
+  // ---- user accesses (the CPU touching memory) ----
+
+  // The VMA for a user access, or the signal it gets (access_error()).
+  #accessVma(what: string, addr: number, write: boolean) {
+    const v = this.mm.vmaAt(addr);
+    if (!v) throw this.kernel.faultError(what, C.VM_FAULT_SIGSEGV, addr);
+    const ok = write ? v.flags & C.VM_WRITE : v.flags & (C.VM_READ | C.VM_WRITE | C.VM_EXEC);
+    if (!ok) throw this.kernel.faultError(what, C.VM_FAULT_SIGSEGV, addr);
+    return v;
+  }
+
+  #access(what: string, addr: number, write: boolean, word: number): number {
+    if (addr < 0 || addr >= TASK_SIZE) throw this.kernel.faultError(what, C.VM_FAULT_SIGSEGV, Math.max(0, addr));
+    const k = this.kernel;
+    const v = this.#accessVma(what, addr, write);
+    const pageAddr = addr - (addr % PAGE);
+    if (v.file && v.backing === C.BACKING_FILE) {
+      if (!k.fillCache(v.file, v.pgoff + (pageAddr - v.start) / PAGE, 1)) throw k.faultError(what, C.VM_FAULT_OOM, addr);
+    }
+    if (!v.isShared && (write || v.isHugetlb || v.thpEligible(k.thp))) v.anonVma = true;
+    this.mm.prepare(v);
+    const r = k.core.cpu_access(this.mm.pgd, pageAddr / PAGE, write, word);
+    if (r) throw k.faultError(what, r, addr);
+    return write ? word : k.v.scratch[0];
+  }
+
+  // A user load of the word of the page at addr.
+  read(addr: number): number {
+    checkInt('addr', addr);
+    return this.#run('read', () => this.#access('read', addr, false, 0));
+  }
+
+  // A user store of `word` into the page at addr.
+  write(addr: number, word: number): void {
+    checkInt('addr', addr);
+    checkWord(word);
+    this.#run('write', () => this.#access('write', addr, true, word));
+  }
+
+  // Touches every page of [addr, addr + length), reading or writing, as a
+  // loop of user accesses would; stops at the first page that faults badly
+  // (the pages before it stay touched).
+  touch(addr: number, length: number, opts: { write?: boolean } = {}): void {
+    checkInt('addr', addr);
+    checkInt('length', length);
+    const write = checkBool('write', opts.write ?? false);
+    this.#run('touch', () => {
+      if (length <= 0) return;
+      const end = Math.ceil((addr + length) / PAGE) * PAGE;
+      let at = addr - (addr % PAGE);
+      while (at < end) {
+        if (at < 0 || at >= TASK_SIZE) throw this.kernel.faultError('touch', C.VM_FAULT_SIGSEGV, Math.max(0, at));
+        const v = this.#accessVma('touch', at, write);
+        const stop = Math.min(end, v.end);
+        const r = this.kernel.faultVma(this.mm, v, at, stop, write);
+        if (r) throw this.kernel.faultError('touch', r, at);
+        at = stop;
+      }
+    });
+  }
+
+  // ---- processes ----
+
+  fork(): Task {
+    return this.#run('fork', () => this.kernel.fork(this));
+  }
+
+  exit(): void {
+    this.#run('exit', () => {
+      this.kernel.exitMm(this.mm);
+      this.fds.clear();
+      this.kernel.removeTask(this);
+      this.#exited = true;
+    });
+  }
+
+  // ---- inspection ----
+
+  // The pfn of the page mapped at addr (no fault is taken), or null.
+  translate(addr: number): number | null {
+    checkInt('addr', addr);
+    return this.#run('translate', () => {
+      if (addr < 0 || addr >= TASK_SIZE) return null;
+      const pfn = this.kernel.core.translate(this.mm.pgd, Math.floor(addr / PAGE));
+      return pfn < 0 ? null : pfn;
+    });
+  }
+
+  // The VMAs, as /proc/<pid>/maps lists them.
+  maps(): VmaInfo[] {
+    return this.mm.vmas.map((v) => ({
+      start: v.start, end: v.end, flags: v.flags, pgoff: v.pgoff, hugetlb: v.isHugetlb,
+      perms: (v.flags & C.VM_READ ? 'r' : '-') + (v.flags & C.VM_WRITE ? 'w' : '-') + (v.flags & C.VM_EXEC ? 'x' : '-')
+        + (v.isShared ? 's' : 'p'),
+      file: v.file ? v.file.name : null,
+    }));
+  }
+}
