@@ -3,7 +3,9 @@
 // All arguments are numbers; results come back as numbers or through the
 // typed-array views (scratch, stats, the frame arrays).
 import { ENOMEM, ENOSPC, PG_uptodate, NR_FREE_DEVICE } from './constants';
-import { pg_flags, pg_mapping, pg_index, pg_refcount, pg_head, nr_frames, dax_next, set_dax_next, stats } from './mem';
+import {
+  pg_flags, pg_mapping, pg_index, pg_refcount, pg_head, nr_frames, dax_next, set_dax_next, stats, pt_nr_slots,
+} from './mem';
 import { pt_alloc } from './pgtable';
 
 export { boot } from './boot';
@@ -39,3 +41,6 @@ export function dax_alloc(n: i32, mapping: i32): i32 {
   stats[NR_FREE_DEVICE] -= <f64>n;
   return first;
 }
+
+// How many page-table pages the machine can hold (the table-slot pool).
+export function pt_capacity(): i32 { return pt_nr_slots; }

@@ -113,10 +113,10 @@ export function mem_layout(ram_frames: i32, movable_frames: i32, cma_frames: i32
     pb_migratetype[b] = <u8>(b >= (cma_start >>> PAGEBLOCK_ORDER) && b < (cma_end >>> PAGEBLOCK_ORDER)
       ? MIGRATE_CMA : MIGRATE_MOVABLE);
   }
-  // One table slot per 64 RAM frames (at least 1024): enough to map all of
-  // RAM eight times over with 4 KiB pages. Running out gives -ENOMEM.
-  pt_nr_slots = ram_frames >>> 6;
-  if (pt_nr_slots < 1024) pt_nr_slots = 1024;
+  // One table slot per 128 RAM frames (at least 512): enough to map all of
+  // RAM four times over with 4 KiB pages. Running out gives -ENOMEM.
+  pt_nr_slots = ram_frames >>> 7;
+  if (pt_nr_slots < 512) pt_nr_slots = 512;
   pt_entries = new Uint32Array(pt_nr_slots << 10);
   pt_free_slots = new Int32Array(pt_nr_slots);
   pt_slot_owner = new Int32Array(pt_nr_slots);

@@ -247,20 +247,32 @@ export class Kernel implements MmHost, MmapHost, MadviseHost {
     return this.guard(() => this.newFile(opts.fs, size, hugeOrder, opts.name));
   }
 
-  newFile(fs: FsType, size: number, hugeOrder: number, name?: string): SimFile {
+  newFile(fs: FsType, size: number, hugeOrder: number, name?: string, anonymous = false): SimFile {
     const id = this.core.new_mapping_id();
     let daxBase = -1;
     if (fs === 'fsdax') {
       daxBase = this.core.dax_alloc(Math.ceil(size / PAGE), id);
       if (daxBase < 0) throw fail('createFile', C.ENOSPC, 'not enough pmem for this fsdax file (boot with pmem)');
     }
-    const f = new SimFile(id, name ?? `${fs}-${id}`, fs, size, hugeOrder, daxBase);
+    const f = new SimFile(id, name ?? `${fs}-${id}`, fs, size, hugeOrder, daxBase, anonymous);
     this.files.push(f);
     return f;
   }
 
   internalFile(kind: 'shmem' | 'hugetlb', size: number, hugeOrder: number): SimFile {
-    return this.newFile(kind === 'shmem' ? 'tmpfs' : 'hugetlbfs', size, hugeOrder, kind === 'shmem' ? 'dev/zero (deleted)' : 'anon_hugepage (deleted)');
+    return this.newFile(kind === 'shmem' ? 'tmpfs' : 'hugetlbfs', size, hugeOrder,
+      kind === 'shmem' ? '/dev/zero (deleted)' : 'anon_hugepage (deleted)', true);
+  }
+
+  // The last fput() of an anonymous file (memfd, shared anonymous memory):
+  // once no fd and no VMA refers to it, its inode is evicted and its page
+  // cache truncated.
+  reapFiles(): void {
+    for (const f of this.files.filter((x) => x.anonymous)) {
+      if (this.tasks.some((t) => [...t.fds.values()].includes(f) || t.mm.vmas.some((v) => v.file === f))) continue;
+      this.truncate(f, 0);
+      this.files.splice(this.files.indexOf(f), 1);
+    }
   }
 
   // Every VMA of every task that maps f (the file's i_mmap).

@@ -76,7 +76,9 @@ export class Task {
     const offset = checkInt('offset', opts.offset ?? 0);
     return this.#run('mmap', () => {
       const file = flags & C.MAP_ANONYMOUS ? null : opts.fd === undefined ? null : this.#file('mmap', opts.fd);
-      return doMmap(this.kernel, this.mm, { addr, length, prot, flags, file, offset });
+      const addr2 = doMmap(this.kernel, this.mm, { addr, length, prot, flags, file, offset });
+      if (flags & (C.MAP_FIXED | C.MAP_FIXED_NOREPLACE)) this.kernel.reapFiles();
+      return addr2;
     });
   }
 
@@ -86,6 +88,7 @@ export class Task {
     this.#run('munmap', () => {
       const end = checkMunmap(this.mm, addr, length);
       this.mm.unmap(addr, end);
+      this.kernel.reapFiles();
     });
   }
 
@@ -122,6 +125,7 @@ export class Task {
     this.#run('close', () => {
       this.#file('close', fd);
       this.fds.delete(fd);
+      this.kernel.reapFiles();
     });
   }
 
@@ -134,7 +138,7 @@ export class Task {
     return this.#run('memfd_create', () => {
       if (name.length > 249) throw fail('memfd_create', C.EINVAL, 'name longer than 249 bytes');
       const order = h === false ? 0 : h === '1GiB' ? C.HPAGE_PUD_ORDER : C.HPAGE_PMD_ORDER;
-      return this.#installFd(this.kernel.newFile(h === false ? 'tmpfs' : 'hugetlbfs', 0, order, `memfd:${name}`));
+      return this.#installFd(this.kernel.newFile(h === false ? 'tmpfs' : 'hugetlbfs', 0, order, `memfd:${name}`, true));
     });
   }
 
@@ -270,6 +274,7 @@ export class Task {
       this.fds.clear();
       this.kernel.removeTask(this);
       this.#exited = true;
+      this.kernel.reapFiles();
     });
   }
 

@@ -25,6 +25,7 @@ export class SimFile {
     size: number,
     readonly hugeOrder: number, // hugetlbfs: 9 or 18; else 0
     readonly daxBase: number, // fsdax: pfn of page 0; else -1
+    readonly anonymous = false, // memfd or the file behind shared anonymous memory: gone with its last user
   ) {
     this.size = size;
     this.store = new Uint32Array(this.backing === BACKING_FILE ? Math.ceil(size / PAGE_SIZE) : 0);
