@@ -9,7 +9,7 @@ import {
 import { pt_alloc } from './pgtable';
 
 export { boot } from './boot';
-export { new_mapping_id } from './mem';
+export { new_mapping_id, layout_bytes } from './mem';
 export { set_vma, set_alloc_gfp } from './vma';
 export { fault_range, cpu_access, fault_status } from './memory';
 export { zap_range, free_pgtables, mm_free } from './zap';

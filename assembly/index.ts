@@ -11,6 +11,15 @@ import {
 
 export * from './api';
 
+// Grows the memory once by what boot() will allocate (layout_bytes()), so
+// that the allocator never grows it piecemeal (doubling) during boot.
+export function reserve(bytes: f64): bool {
+  const have = <f64>memory.size() * 65536.0;
+  const need = <f64>__heap_base + bytes;
+  if (need <= have) return true;
+  return memory.grow(<i32>Math.ceil((need - have) / 65536.0)) >= 0;
+}
+
 export function view_ptr(which: i32): usize {
   switch (which) {
     case VIEW_FLAGS: return pg_flags.dataStart;

@@ -28,25 +28,26 @@ import {
   MAX_NR_ZONES, NR_PAGE_ORDERS, NR_STATS, PAGEBLOCK_ORDER, SCRATCH_WORDS, MIGRATE_MOVABLE, MIGRATE_CMA,
   ZONE_NORMAL, ZONE_MOVABLE, ZONE_DEVICE, PG_reserved, NR_FREE_DEVICE,
 } from './constants';
+import { new_i32, new_u32, new_f64, new_u8 } from './alloc';
 
-export let pg_flags = new Int32Array(0);
-export let pg_refcount = new Int32Array(0);
-export let pg_mapcount = new Int32Array(0);
-export let pg_data = new Uint32Array(0);
-export let pg_mapping = new Int32Array(0);
-export let pg_index = new Float64Array(0);
-export let pg_head = new Int32Array(0);
-export let pcache = new Int32Array(0);
-export let pb_migratetype = new Uint8Array(0);
-export let pt_entries = new Uint32Array(0);
-export let pt_free_slots = new Int32Array(0);
-export let pt_slot_owner = new Int32Array(0); // slot -> pfn of the table page using it
-export let scratch = new Uint32Array(0);
-export let stats = new Float64Array(0);
+export let pg_flags = new_i32(0);
+export let pg_refcount = new_i32(0);
+export let pg_mapcount = new_i32(0);
+export let pg_data = new_u32(0);
+export let pg_mapping = new_i32(0);
+export let pg_index = new_f64(0);
+export let pg_head = new_i32(0);
+export let pcache = new_i32(0);
+export let pb_migratetype = new_u8(0);
+export let pt_entries = new_u32(0);
+export let pt_free_slots = new_i32(0);
+export let pt_slot_owner = new_i32(0); // slot -> pfn of the table page using it
+export let scratch = new_u32(0);
+export let stats = new_f64(0);
 // free_area[zone][cma][order]: first free block, -1 if none; links in pg_mapping/pg_index
-export let free_area = new Int32Array(0);
-export let zone_free = new Int32Array(0);
-export let hugetlb_pool = new Int32Array(0); // free hugetlb folios: [0..n2m) 2 MiB, then 1 GiB
+export let free_area = new_i32(0);
+export let zone_free = new_i32(0);
+export let hugetlb_pool = new_i32(0); // free hugetlb folios: [0..n2m) 2 MiB, then 1 GiB
 export let booted = false;
 
 export let nr_frames = 0; // RAM + device frames
@@ -68,6 +69,19 @@ export function set_huge_zero_pfn(pfn: i32): void { huge_zero_pfn = pfn; }
 export function set_pt_free_top(n: i32): void { pt_free_top = n; }
 export function set_dax_next(pfn: i32): void { dax_next = pfn; }
 export function new_mapping_id(): i32 { return next_mapping_id++; }
+
+// Bytes mem_layout() allocates (the Wasm build grows its memory by this
+// much once, up front, instead of letting the allocator double it).
+export function layout_bytes(ram_frames: i32, device_frames: i32, pool_2m: i32, pool_1g: i32): f64 {
+  const frames = <f64>(ram_frames + device_frames);
+  let cap = 1024.0;
+  while (cap < <f64>ram_frames * 2.0) cap *= 2.0;
+  let slots = <f64>(ram_frames >>> 7);
+  if (slots < 512.0) slots = 512.0;
+  const per_frame = 4.0 * 6.0 + 8.0;
+  return frames * per_frame + cap * 4.0 + frames / 512.0 + slots * (4096.0 + 8.0) + <f64>SCRATCH_WORDS * 4.0
+    + <f64>(pool_2m + pool_1g) * 4.0 + 65536.0;
+}
 
 export function page_zonenum(pfn: i32): i32 {
   if (pfn < movable_start) return ZONE_NORMAL;
@@ -96,19 +110,19 @@ export function mem_layout(ram_frames: i32, movable_frames: i32, cma_frames: i32
   cma_end = movable_start;
   cma_start = movable_start - cma_frames;
   dax_next = device_start;
-  pg_flags = new Int32Array(nr_frames);
-  pg_refcount = new Int32Array(nr_frames);
-  pg_mapcount = new Int32Array(nr_frames);
-  pg_data = new Uint32Array(nr_frames);
-  pg_mapping = new Int32Array(nr_frames);
-  pg_index = new Float64Array(nr_frames);
-  pg_head = new Int32Array(nr_frames);
+  pg_flags = new_i32(nr_frames);
+  pg_refcount = new_i32(nr_frames);
+  pg_mapcount = new_i32(nr_frames);
+  pg_data = new_u32(nr_frames);
+  pg_mapping = new_i32(nr_frames);
+  pg_index = new_f64(nr_frames);
+  pg_head = new_i32(nr_frames);
   let cap = 1024;
   while (cap < ram_frames * 2) cap = cap << 1;
-  pcache = new Int32Array(cap);
+  pcache = new_i32(cap);
   pcache_mask = cap - 1;
   const nr_blocks = nr_frames >>> PAGEBLOCK_ORDER;
-  pb_migratetype = new Uint8Array(nr_blocks);
+  pb_migratetype = new_u8(nr_blocks);
   for (let b = 0; b < nr_blocks; b++) {
     pb_migratetype[b] = <u8>(b >= (cma_start >>> PAGEBLOCK_ORDER) && b < (cma_end >>> PAGEBLOCK_ORDER)
       ? MIGRATE_CMA : MIGRATE_MOVABLE);
@@ -117,18 +131,18 @@ export function mem_layout(ram_frames: i32, movable_frames: i32, cma_frames: i32
   // RAM four times over with 4 KiB pages. Running out gives -ENOMEM.
   pt_nr_slots = ram_frames >>> 7;
   if (pt_nr_slots < 512) pt_nr_slots = 512;
-  pt_entries = new Uint32Array(pt_nr_slots << 10);
-  pt_free_slots = new Int32Array(pt_nr_slots);
-  pt_slot_owner = new Int32Array(pt_nr_slots);
+  pt_entries = new_u32(pt_nr_slots << 10);
+  pt_free_slots = new_i32(pt_nr_slots);
+  pt_slot_owner = new_i32(pt_nr_slots);
   for (let s = 0; s < pt_nr_slots; s++) pt_free_slots[s] = pt_nr_slots - 1 - s;
   pt_free_top = pt_nr_slots;
-  scratch = new Uint32Array(SCRATCH_WORDS);
-  stats = new Float64Array(NR_STATS);
-  free_area = new Int32Array(MAX_NR_ZONES * 2 * NR_PAGE_ORDERS);
+  scratch = new_u32(SCRATCH_WORDS);
+  stats = new_f64(NR_STATS);
+  free_area = new_i32(MAX_NR_ZONES * 2 * NR_PAGE_ORDERS);
   free_area.fill(-1);
-  zone_free = new Int32Array(MAX_NR_ZONES);
+  zone_free = new_i32(MAX_NR_ZONES);
   hugetlb_cap_2m = pool_2m;
-  hugetlb_pool = new Int32Array(pool_2m + pool_1g);
+  hugetlb_pool = new_i32(pool_2m + pool_1g);
   // The shared zero page, like the kernel's empty_zero_page: reserved, never freed.
   pg_flags[ZERO_PFN] = PG_reserved;
   pg_refcount[ZERO_PFN] = 1;

@@ -8,3 +8,13 @@ type u8 = number;
 type f64 = number;
 type usize = number;
 type bool = boolean;
+// The few AssemblyScript builtins that Wasm-only files (assembly/alloc.ts)
+// use, declared so that tsc can check them; the pure-TS build replaces
+// those files (scripts/build.mjs).
+declare function changetype<T>(value: unknown): T;
+declare function __new(size: number, id: number): number;
+declare function idof<T>(): number;
+interface Int32ArrayConstructor { wrap(buffer: ArrayBuffer): Int32Array }
+interface Uint32ArrayConstructor { wrap(buffer: ArrayBuffer): Uint32Array }
+interface Float64ArrayConstructor { wrap(buffer: ArrayBuffer): Float64Array }
+interface Uint8ArrayConstructor { wrap(buffer: ArrayBuffer): Uint8Array }

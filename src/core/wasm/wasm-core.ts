@@ -7,9 +7,10 @@ import {
 } from '../../../assembly/constants';
 import { CoreAbort, type Core, type CoreViews } from '../core';
 
-interface WasmExports {
+interface WasmExports extends Core {
   memory: WebAssembly.Memory;
   view_ptr(which: number): number;
+  reserve(bytes: number): number;
 }
 
 // An AssemblyScript string: UTF-16 code units, byte length at ptr - 4.
@@ -51,6 +52,13 @@ export function createWasmCore(module: WebAssembly.Module, nrFrames: () => numbe
       zoneFree: new Int32Array(buf, at(VIEW_ZONE_FREE), MAX_NR_ZONES),
     };
   };
-  Object.defineProperties(core, { backend: { value: 'wasm' }, views: { value: views } });
+  // Reserve the whole memory map in one memory.grow before boot lays it out.
+  const boot: Core['boot'] = (ram, movable, cma, device, pool2m, pool1g) => {
+    if (!exp.reserve(exp.layout_bytes(ram, device, pool2m, pool1g))) {
+      throw new RangeError('pinsim: the Wasm memory cannot grow to hold this machine');
+    }
+    exp.boot(ram, movable, cma, device, pool2m, pool1g);
+  };
+  Object.defineProperties(core, { backend: { value: 'wasm' }, views: { value: views }, boot: { value: boot } });
   return core;
 }
