@@ -15,6 +15,7 @@ export { fault_range, cpu_access, fault_status } from './memory';
 export { zap_range, free_pgtables, mm_free } from './zap';
 export { change_protection, mkclean_range } from './mprotect';
 export { copy_page_range } from './fork';
+export { split_huge_pmd_address } from './huge_memory';
 export { pc_fill, pc_read, pc_write, pc_lookup, pc_truncate, writeback_range } from './pagecache';
 export { translate, digest } from './inspect';
 

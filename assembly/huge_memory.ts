@@ -4,12 +4,12 @@
 import {
   HPAGE_PMD_ORDER, HPAGE_PMD_NR, PG_anon_exclusive, GFP_ZERO, GFP_KERNEL, VM_FAULT_OOM, VM_FAULT_FALLBACK,
   _PAGE_PRESENT, _PAGE_RW, _PAGE_DIRTY, _PAGE_ACCESSED, _PAGE_PSE, _PAGE_SPECIAL, _PAGE_TABLE,
-  THP_FAULT_ALLOC, THP_FAULT_FALLBACK, THP_SPLIT_PMD, COW_REUSES,
+  THP_FAULT_ALLOC, THP_FAULT_FALLBACK, THP_SPLIT_PMD, COW_REUSES, PG_hugetlb,
 } from './constants';
 import { pg_flags, pg_refcount, pg_mapcount, pt_entries, stats, huge_zero_pfn, set_huge_zero_pfn, ZERO_PFN } from './mem';
 import { alloc_pages } from './buddy';
 import { folio_make_anon, folio_set_exclusive, folio_add_entire_mapcount, folio_put_refs, folio_get } from './folio';
-import { mk_pte, pte_pfn, pt_alloc, pt_free, pt_set, table_base } from './pgtable';
+import { mk_pte, pte_pfn, pt_alloc, pt_free, pt_set, table_base, pt_walk, walk_level, pmd_is_leaf } from './pgtable';
 import { alloc_gfp, vma_anon_vma } from './vma';
 
 // mm_get_huge_zero_folio(): allocated on first use, kept for the machine's life.
@@ -111,6 +111,15 @@ export function split_huge_pmd(pmd_ei: i32): void {
   }
   pt_set(pmd_ei, mk_pte(table, _PAGE_TABLE));
   stats[THP_SPLIT_PMD] += 1.0;
+}
+
+// Mirrors split_huge_pmd_address(): a VMA boundary is about to fall inside
+// the huge PMD covering vpn (vma_adjust_trans_huge()), so split it.
+export function split_huge_pmd_address(pgd: i32, vpn: f64): void {
+  const ei = pt_walk(pgd, vpn, 1, false);
+  if (ei < 0 || walk_level != 1) return;
+  const e = pt_entries[ei];
+  if (e != 0 && pmd_is_leaf(e) && (pg_flags[pte_pfn(e)] & PG_hugetlb) == 0) split_huge_pmd(ei);
 }
 
 // Mirrors zap_huge_pmd(): drop the mapping and its deposited table.

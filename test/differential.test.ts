@@ -157,7 +157,7 @@ describe('differential: Wasm core vs pure-TS core', () => {
         }
         expect(b.k.digest()).toBe(a.k.digest());
       }),
-      { numRuns: 150 },
+      { numRuns: Number(process.env.PINSIM_FUZZ_RUNS ?? 150) },
     );
   });
 });

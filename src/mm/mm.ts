@@ -1,6 +1,8 @@
 // An address space (struct mm_struct): the PGD in the core and the sorted
 // VMA list in the façade, with the VMA-level operations every syscall uses.
-import { PAGE_SIZE, FAULT_FLAG_WRITE, USER_VA_BITS } from '../../assembly/constants';
+import { PAGE_SIZE, FAULT_FLAG_WRITE, USER_VA_BITS, PMD_SHIFT } from '../../assembly/constants';
+
+const PMD_SIZE = 2 ** PMD_SHIFT;
 import type { Core } from '../core/core';
 import type { ThpMode, Vma } from './vma';
 
@@ -68,11 +70,14 @@ export class Mm {
     this.vmas.splice(this.findIndex(vma.start), 0, vma);
   }
 
-  // split_vma() at addr if a VMA straddles it.
+  // split_vma() at addr if a VMA straddles it. A huge PMD straddling the
+  // new boundary is split first (vma_adjust_trans_huge()).
   splitAt(addr: number): void {
     const i = this.findIndex(addr);
     const v = this.vmas[i];
-    if (v && v.start < addr) this.vmas.splice(i + 1, 0, v.splitAt(addr));
+    if (!v || v.start >= addr) return;
+    if (!v.isHugetlb && addr % PMD_SIZE !== 0) this.host.core.split_huge_pmd_address(this.pgd, addr / PAGE_SIZE);
+    this.vmas.splice(i + 1, 0, v.splitAt(addr));
   }
 
   // Merges compatible neighbours around [start, end) (vma_merge()).
