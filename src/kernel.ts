@@ -149,7 +149,7 @@ export class Kernel implements MmHost, MmapHost, MadviseHost {
     const mm = new Mm(this, pgd, pm.anonVmaId);
     for (const v of pm.vmas) {
       if (v.flags & C.VM_DONTCOPY) continue;
-      const copy = Object.assign(Object.create(Object.getPrototypeOf(v)), v) as Vma;
+      const copy = v.clone();
       copy.flags &= ~C.VM_LOCKED;
       mm.vmas.push(copy);
       if (!v.anonVma && !(v.flags & (C.VM_PFNMAP | C.VM_MIXEDMAP))) continue;

@@ -7,7 +7,7 @@
 // Needs Debian's chromium at /usr/bin/chromium (apt-get install chromium).
 // Without it the test is skipped locally, but fails when CI is set.
 // Needs a built dist/ (npm test builds it; or run node scripts/build.mjs).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -114,70 +114,74 @@ function startServer(requests: string[]): Promise<Server> {
   });
 }
 
-describe('browser (Chromium, dist/pinsim.js)', () => {
-  if (!hasChromium && !inCI) {
-    it.skip(`skipped: ${CHROMIUM} not found (install it with: apt-get install chromium)`, () => {});
-    return;
-  }
-
-  let browser: Browser | undefined;
-  let server: Server | undefined;
-  let page: Page;
-  let base = '';
+async function withBrowser<T>(fn: (page: Page, base: string, requests: string[]) => Promise<T>): Promise<T> {
   const requests: string[] = [];
-  const fetched: { url: string; type: string }[] = [];
-  const problems: string[] = [];
-
-  beforeAll(async () => {
-    if (!hasChromium) throw new Error(`${CHROMIUM} not found, and CI is set: CI must install Debian's chromium (apt-get install -y chromium)`);
-    if (!existsSync(DIST + 'pinsim.js') || !existsSync(DIST + 'pinsim.release.wasm')) {
-      throw new Error(`${DIST} has no pinsim.js / pinsim.release.wasm: build first (npm run build, or node scripts/build.mjs)`);
-    }
-    server = await startServer(requests);
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const server = await startServer(requests);
+  let browser: Browser | undefined;
+  try {
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const { chromium } = await import('playwright-core');
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
     });
-    page = await browser.newPage();
-    page.on('pageerror', (e) => problems.push(`pageerror: ${e.stack ?? e.message}`));
-    page.on('console', (m) => { if (m.type() === 'error') problems.push(`console.error: ${m.text()}`); });
-    page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText ?? ''}`));
-    page.on('request', (r) => fetched.push({ url: r.url(), type: r.resourceType() }));
-  }, 60_000);
-
-  afterAll(async () => {
+    return await fn(await browser.newPage(), base, requests);
+  } finally {
     await browser?.close();
-    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-  });
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
 
-  it('boots both cores, maps, writes, forks and COWs', async () => {
-    await page.goto(`${base}/`);
-    await page.waitForFunction(() => (window as unknown as { __result?: unknown }).__result !== undefined, null, { timeout: 30_000 });
-    const result = await page.evaluate(() => (window as unknown as { __result: PageResult }).__result);
+describe('browser (Chromium, dist/pinsim.js)', () => {
+  const name = 'boots both cores, maps, writes, forks and COWs';
+  if (!hasChromium && !inCI) {
+    const why = `${CHROMIUM} not found, browser test skipped (install it with: apt-get install chromium)`;
+    console.warn(`test/browser.test.ts: ${why}`);
+    it.skip(`${name} [${why}]`, () => {});
+    return;
+  }
 
-    expect(result.error).toBeUndefined();
-    expect(await page.title()).toBe('pinsim: ok');
-    for (const backend of ['wasm', 'ts'] as const) {
-      const r = result[backend]!;
-      expect(r, backend).toBeDefined();
-      expect(r.backend).toBe(backend);
-      expect(r.parent, `${backend}: parent word`).toBe(0x1234);
-      expect(r.child, `${backend}: child word`).toBe(0x5678);
-      expect(r.parentFrame, `${backend}: parent mapped`).not.toBe(null);
-      expect(r.childFrame, `${backend}: child mapped`).not.toBe(null);
-      expect(r.parentFrame, `${backend}: COW gave the child its own frame`).not.toBe(r.childFrame);
-      expect(r.untouched, `${backend}: untouched page not faulted in`).toBe(null);
-      expect(r.dmesg[0]).toMatch(new RegExp(`^pinsim: booted 64 MiB RAM \\(${backend} core\\)`));
+  // Everything happens inside the test, so that any failure (no browser,
+  // no build, launch error) counts as a failed test, never a skipped one.
+  it(name, async () => {
+    if (!hasChromium) throw new Error(`${CHROMIUM} not found, and CI is set: CI must install Debian's chromium (apt-get install -y chromium)`);
+    if (!existsSync(DIST + 'pinsim.js') || !existsSync(DIST + 'pinsim.release.wasm')) {
+      throw new Error(`${DIST} has no pinsim.js / pinsim.release.wasm: build first (npm run build, or node scripts/build.mjs)`);
     }
+    await withBrowser(async (page, base, requests) => {
+      const fetched: { url: string; type: string }[] = [];
+      const problems: string[] = [];
+      page.on('pageerror', (e) => problems.push(`pageerror: ${e.stack ?? e.message}`));
+      page.on('console', (m) => { if (m.type() === 'error') problems.push(`console.error: ${m.text()}`); });
+      page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText ?? ''}`));
+      page.on('request', (r) => fetched.push({ url: r.url(), type: r.resourceType() }));
 
-    // The Wasm core was fetched over HTTP from beside the bundle.
-    expect(requests).toContain('GET /pinsim.js');
-    expect(requests).toContain('GET /pinsim.release.wasm');
-    expect(fetched).toContainEqual({ url: `${base}/pinsim.release.wasm`, type: 'fetch' });
-    // Nothing else was asked for that the server did not have.
-    expect(requests.filter((r) => !/^GET \/(|pinsim\.js|pinsim\.js\.map|pinsim\.release\.wasm)$/.test(r))).toEqual([]);
-    expect(problems).toEqual([]);
+      await page.goto(`${base}/`);
+      await page.waitForFunction(() => (window as unknown as { __result?: unknown }).__result !== undefined, null, { timeout: 30_000 });
+      const result = await page.evaluate(() => (window as unknown as { __result: PageResult }).__result);
+
+      expect(result.error).toBeUndefined();
+      expect(problems).toEqual([]);
+      expect(await page.title()).toBe('pinsim: ok');
+      for (const backend of ['wasm', 'ts'] as const) {
+        const r = result[backend]!;
+        expect(r, backend).toBeDefined();
+        expect(r.backend).toBe(backend);
+        expect(r.parent, `${backend}: parent word`).toBe(0x1234);
+        expect(r.child, `${backend}: child word`).toBe(0x5678);
+        expect(r.parentFrame, `${backend}: parent mapped`).not.toBe(null);
+        expect(r.childFrame, `${backend}: child mapped`).not.toBe(null);
+        expect(r.parentFrame, `${backend}: COW gave the child its own frame`).not.toBe(r.childFrame);
+        expect(r.untouched, `${backend}: untouched page not faulted in`).toBe(null);
+        expect(r.dmesg[0]).toMatch(new RegExp(`^pinsim: booted 64 MiB RAM \\(${backend} core\\)`));
+      }
+
+      // The Wasm core was fetched over HTTP (fetch + compileStreaming) from
+      // beside the bundle, and nothing was asked for that is not there.
+      expect(requests).toContain('GET /pinsim.js');
+      expect(requests).toContain('GET /pinsim.release.wasm');
+      expect(fetched).toContainEqual({ url: `${base}/pinsim.release.wasm`, type: 'fetch' });
+      expect(requests.filter((r) => !/^GET \/(|pinsim\.js|pinsim\.js\.map|pinsim\.release\.wasm)$/.test(r))).toEqual([]);
+    });
   });
 });

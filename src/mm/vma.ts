@@ -46,6 +46,11 @@ export class Vma {
       | (this.hugeOrder === HPAGE_PUD_ORDER ? VMA_HUGE_1G : 0);
   }
 
+  // dup_mmap()'s vm_area_dup(): the child's copy of this VMA.
+  clone(): Vma {
+    return new Vma(this.start, this.end, this.flags, this.backing, this.file, this.pgoff, this.anonVma, this.hugeOrder);
+  }
+
   // The part [at, end) split off (split_vma()); this VMA keeps [start, at).
   splitAt(at: number): Vma {
     const tail = new Vma(at, this.end, this.flags, this.backing, this.file,
