@@ -23,8 +23,9 @@ export function boot(ram_frames: i32, movable_frames: i32, cma_frames: i32, devi
     n1g++;
   }
   stats[HUGETLB_TOTAL_1G] = <f64>n1g;
-  free_range(1, gig_low); // pfn 0 is the zero page
-  free_range(gig_top, movable_start);
+  // pfn 0 is the zero page: never handed to the allocator.
+  free_range(1, gig_low);
+  free_range(gig_top > 0 ? gig_top : 1, movable_start);
   free_range(movable_start, device_start);
   let n2m = 0;
   while (n2m < pool_2m) {

@@ -4,7 +4,7 @@
 // whole folio) and page[1].index is _pincount.
 import {
   PG_head, PG_tail, PG_ORDER_MASK, PG_ORDER_SHIFT, PG_anon, PG_anon_exclusive, PG_hugetlb, PG_lru, PG_swapbacked, GUP_PIN_COUNTING_BIAS,
-  ZONE_DEVICE, NR_ANON_PAGES, NR_ANON_THPS, HPAGE_PMD_ORDER, HPAGE_PUD_ORDER, HUGETLB_FREE, HUGETLB_FREE_1G,
+  ZONE_DEVICE, NR_ANON_PAGES, NR_ANON_THPS, HPAGE_PUD_ORDER, HUGETLB_FREE, HUGETLB_FREE_1G,
   GFP_ZERO,
 } from './constants';
 import {
@@ -25,7 +25,16 @@ export function folio_entire_mapcount(head: i32): i32 {
   return (pg_flags[head] & PG_head) != 0 ? pg_mapping[head + 1] : 0;
 }
 
-export function folio_add_entire_mapcount(head: i32, n: i32): void { pg_mapping[head + 1] += n; }
+// Adds PMD/PUD mappings of the whole folio. NR_ANON_THPS counts anon THPs
+// that are PMD-mapped at least once (AnonHugePages), as __folio_add_anon_rmap()
+// and __folio_remove_rmap() keep it.
+export function folio_add_entire_mapcount(head: i32, n: i32): void {
+  const before = pg_mapping[head + 1];
+  pg_mapping[head + 1] = before + n;
+  if ((pg_flags[head] & (PG_anon | PG_hugetlb)) == PG_anon && (before == 0) != (before + n == 0)) {
+    stats[NR_ANON_THPS] += before == 0 ? 1.0 : -1.0;
+  }
+}
 
 // folio_has_pincount(): any large folio on 64-bit.
 export function folio_has_pincount(head: i32): bool { return (pg_flags[head] & PG_head) != 0; }
@@ -65,7 +74,6 @@ function free_folio(head: i32): void {
   }
   if ((pg_flags[head] & PG_anon) != 0) {
     stats[NR_ANON_PAGES] -= <f64>(1 << order);
-    if (order == HPAGE_PMD_ORDER) stats[NR_ANON_THPS] -= 1.0;
   }
   free_folio_pages(head, order);
 }
@@ -81,7 +89,6 @@ export function folio_make_anon(head: i32, av: i32, vpn: f64, exclusive_flag: i3
   for (let i = 0; i < nr; i++) pg_flags[head + i] |= exclusive_flag;
   if ((pg_flags[head] & PG_hugetlb) == 0) {
     stats[NR_ANON_PAGES] += <f64>nr;
-    if (order == HPAGE_PMD_ORDER) stats[NR_ANON_THPS] += 1.0;
   }
 }
 

@@ -8,7 +8,7 @@ import { fail, signal, SyscallError } from './errors';
 import { parseSize } from './units';
 import { SimFile, FS_TYPES, type FsType } from './fs/file';
 import { Mm, type MmHost } from './mm/mm';
-import type { ThpMode, Vma } from './mm/vma';
+import { AnonVma, type ThpMode, type Vma } from './mm/vma';
 import type { MmapHost } from './mm/mmap';
 import type { MadviseHost } from './mm/mprotect';
 import { Task } from './task';
@@ -100,7 +100,6 @@ export class Kernel implements MmHost, MmapHost, MadviseHost {
   }
 
   get backend(): Backend { return this.core.backend; }
-  get thpEnabled(): boolean { return this.thp !== 'never'; }
 
   #printk(line: string): void { this.#log.push(line); }
 
@@ -130,7 +129,7 @@ export class Kernel implements MmHost, MmapHost, MadviseHost {
     return this.guard(() => {
       const pgd = this.core.mm_alloc();
       if (pgd < 0) throw fail('spawn', C.ENOMEM, 'no memory for a page table');
-      return this.#addTask(new Mm(this, pgd, this.core.new_mapping_id()), opts.name ?? 'init', null);
+      return this.#addTask(new Mm(this, pgd), opts.name ?? 'init', null);
     });
   }
 
@@ -146,14 +145,15 @@ export class Kernel implements MmHost, MmapHost, MadviseHost {
     const pgd = this.core.mm_alloc();
     if (pgd < 0) throw fail('fork', C.ENOMEM, 'no memory for the child PGD');
     const pm = parent.mm;
-    const mm = new Mm(this, pgd, pm.anonVmaId);
+    const mm = new Mm(this, pgd);
     for (const v of pm.vmas) {
       if (v.flags & C.VM_DONTCOPY) continue;
       const copy = v.clone();
       copy.flags &= ~C.VM_LOCKED;
+      if (v.anonVma) copy.anonVma = new AnonVma(this.core.new_mapping_id(), v.anonVma); // anon_vma_fork()
       mm.vmas.push(copy);
       if (!v.anonVma && !(v.flags & (C.VM_PFNMAP | C.VM_MIXEDMAP))) continue;
-      pm.prepare(v);
+      mm.prepare(copy); // the child's VMA: pages copied at fork belong to its anon_vma
       if (this.core.copy_page_range(pm.pgd, pgd, v.start / PAGE, v.pages, pm.hasPinned) < 0) {
         this.exitMm(mm);
         throw fail('fork', C.ENOMEM, 'out of memory copying page tables');

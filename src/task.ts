@@ -220,7 +220,7 @@ export class Task {
     if (v.file && v.backing === C.BACKING_FILE) {
       if (!k.fillCache(v.file, v.pgoff + (pageAddr - v.start) / PAGE, 1)) throw k.faultError(what, C.VM_FAULT_OOM, addr);
     }
-    if (!v.isShared && (write || v.isHugetlb || v.thpEligible(k.thp))) v.anonVma = true;
+    this.mm.anonVmaPrepare(v, write);
     this.mm.prepare(v);
     const r = k.core.cpu_access(this.mm.pgd, pageAddr / PAGE, write, word);
     if (r) throw k.faultError(what, r, addr);

@@ -4,7 +4,7 @@ import { PAGE_SIZE, FAULT_FLAG_WRITE, USER_VA_BITS, PMD_SHIFT } from '../../asse
 
 const PMD_SIZE = 2 ** PMD_SHIFT;
 import type { Core } from '../core/core';
-import type { ThpMode, Vma } from './vma';
+import { AnonVma, type ThpMode, type Vma } from './vma';
 
 export const TASK_SIZE = 2 ** USER_VA_BITS - PAGE_SIZE; // TASK_SIZE_MAX on x86-64
 export const TASK_PAGES = 2 ** (USER_VA_BITS - 12);
@@ -22,7 +22,6 @@ export class Mm {
   constructor(
     readonly host: MmHost,
     readonly pgd: number, // pfn of the PGD page
-    readonly anonVmaId: number, // shared by an mm and the mms forked from it
   ) {}
 
   // Index of the first VMA ending above addr (find_vma()).
@@ -62,8 +61,9 @@ export class Mm {
   // Describes vma to the core for the next per-range call.
   prepare(vma: Vma): void {
     const f = vma.file;
+    const av = vma.anonVma ? vma.anonVma.id : 0;
     this.host.core.set_vma(vma.flags, vma.backing, vma.extraBits(this.host.thp), vma.start / PAGE_SIZE,
-      vma.end / PAGE_SIZE, f ? f.id : this.anonVmaId, vma.pgoff, f ? f.pages : 0, f ? f.daxBase : -1, this.anonVmaId);
+      vma.end / PAGE_SIZE, f ? f.id : av, vma.pgoff, f ? f.pages : 0, f ? f.daxBase : -1, av);
   }
 
   insert(vma: Vma): void {
@@ -88,7 +88,7 @@ export class Mm {
       const b = this.vmas[i + 1];
       if (a.canMergeWith(b)) {
         a.end = b.end;
-        a.anonVma = a.anonVma || b.anonVma;
+        a.anonVma = a.anonVma ?? b.anonVma;
         this.vmas.splice(i + 1, 1);
       } else {
         i++;
@@ -116,10 +116,23 @@ export class Mm {
     return gone;
   }
 
+  // anon_vma_prepare() before a fault that may create anonymous pages (a
+  // write or hugetlb fault in a private mapping, or an anon THP fault): reuse
+  // a compatible neighbour's anon_vma (find_mergeable_anon_vma()), else a new one.
+  anonVmaPrepare(vma: Vma, write: boolean): void {
+    if (vma.anonVma || vma.isShared || !(write || vma.isHugetlb || vma.thpEligible(this.host.thp))) return;
+    const i = this.vmas.indexOf(vma);
+    const prev = this.vmas[i - 1];
+    const next = this.vmas[i + 1];
+    vma.anonVma = (prev && prev.anonVma && prev.compatibleWith(vma) ? prev.anonVma : null)
+      ?? (next && next.anonVma && vma.compatibleWith(next) ? next.anonVma : null)
+      ?? new AnonVma(this.host.core.new_mapping_id(), null);
+  }
+
   // Faults in [start, end) of one VMA as user accesses (or populate) would.
   // Returns 0, or the VM_FAULT_* bits that stopped it.
   faultIn(vma: Vma, start: number, end: number, write: boolean): number {
-    if (!vma.isShared && (write || vma.isHugetlb || vma.thpEligible(this.host.thp))) vma.anonVma = true; // anon_vma_prepare()
+    this.anonVmaPrepare(vma, write);
     this.prepare(vma);
     const nr = (end - start) / PAGE_SIZE;
     const core = this.host.core;

@@ -21,7 +21,8 @@ const KNOWN_FLAGS = C.MAP_TYPE | C.MAP_FIXED | C.MAP_ANONYMOUS | C.MAP_NORESERVE
 const UNMODELLED_FLAGS: [number, string][] = [
   [C.MAP_LOCKED, 'MAP_LOCKED'], [C.MAP_GROWSDOWN, 'MAP_GROWSDOWN'], [C.MAP_SYNC, 'MAP_SYNC'],
 ];
-const PROT_ALL = C.PROT_READ | C.PROT_WRITE | C.PROT_EXEC;
+const PROT_SEM = 8; // accepted and ignored, as on x86
+export const PROT_VALID = C.PROT_READ | C.PROT_WRITE | C.PROT_EXEC | PROT_SEM;
 
 export function pageAlign(n: number): number { return Math.ceil(n / PAGE) * PAGE; }
 
@@ -31,7 +32,6 @@ export function protToVmFlags(prot: number): number {
 }
 
 export interface MmapHost {
-  readonly thpEnabled: boolean;
   readonly totalRamPages: number;
   hugetlbOrderFor(flags: number): number | null; // MAP_HUGE_* -> order, null if unsupported
   internalFile(kind: 'shmem' | 'hugetlb', size: number, hugeOrder: number): SimFile;
@@ -50,7 +50,7 @@ export interface MmapRequest {
 // get_unmapped_area(): the hint if free, else the highest free gap below
 // MMAP_BASE, aligned as THP or hugetlb need.
 function unmappedArea(mm: Mm, hint: number, len: number, align: number): number {
-  if (hint && hint % align === 0 && hint >= MMAP_MIN_ADDR && hint + len <= TASK_SIZE
+  if (hint && hint % PAGE === 0 && hint >= MMAP_MIN_ADDR && hint + len <= TASK_SIZE
     && mm.overlapping(hint, hint + len).length === 0) return hint;
   let top = MMAP_BASE;
   for (let i = mm.findIndex(MMAP_BASE) - 1; i >= -1; i--) {
@@ -73,17 +73,20 @@ export function doMmap(host: MmapHost, mm: Mm, req: MmapRequest): number {
   if (type !== C.MAP_SHARED && type !== C.MAP_PRIVATE && type !== C.MAP_SHARED_VALIDATE) {
     throw fail('mmap', C.EINVAL, 'flags must include exactly one of MAP_SHARED, MAP_PRIVATE, MAP_SHARED_VALIDATE');
   }
+  const anon = (flags & C.MAP_ANONYMOUS) !== 0;
+  // Anonymous memory takes only MAP_SHARED or MAP_PRIVATE; MAP_SHARED_VALIDATE
+  // checks the flags of file mappings.
+  if (anon && type === C.MAP_SHARED_VALIDATE) throw fail('mmap', C.EINVAL, 'MAP_SHARED_VALIDATE needs a file');
   if (type === C.MAP_SHARED_VALIDATE && (flags & ~KNOWN_FLAGS) !== 0) {
     throw fail('mmap', C.EOPNOTSUPP, `unknown flags 0x${(flags & ~KNOWN_FLAGS).toString(16)} with MAP_SHARED_VALIDATE`);
   }
   for (const [bit, name] of UNMODELLED_FLAGS) {
     if (flags & bit) throw fail('mmap', C.EOPNOTSUPP, `${name} is not modelled by pinsim`);
   }
-  if (prot & ~PROT_ALL) throw fail('mmap', C.EINVAL, `unknown prot bits 0x${(prot & ~PROT_ALL).toString(16)}`);
+  if (prot & ~PROT_VALID) throw fail('mmap', C.EINVAL, `unknown prot bits 0x${(prot & ~PROT_VALID).toString(16)}`);
   const fixed = (flags & (C.MAP_FIXED | C.MAP_FIXED_NOREPLACE)) !== 0;
   if (fixed && addr % PAGE !== 0) throw fail('mmap', C.EINVAL, `MAP_FIXED address 0x${addr.toString(16)} is not page-aligned`);
   if (length < 0 || addr < 0) throw fail('mmap', C.ENOMEM, 'address or length beyond the user address space');
-  const anon = (flags & C.MAP_ANONYMOUS) !== 0;
   const shared = type !== C.MAP_PRIVATE;
   if (!anon && !file) throw fail('mmap', C.EBADF, 'not MAP_ANONYMOUS and no open file given');
 
@@ -116,6 +119,7 @@ export function doMmap(host: MmapHost, mm: Mm, req: MmapRequest): number {
   let start: number;
   if (fixed) {
     start = addr;
+    if (start < MMAP_MIN_ADDR) throw fail('mmap', C.EPERM, `address below vm.mmap_min_addr (0x${MMAP_MIN_ADDR.toString(16)})`);
     if ((flags & C.MAP_FIXED_NOREPLACE) && mm.overlapping(start, start + length).length) {
       throw fail('mmap', C.EEXIST, 'MAP_FIXED_NOREPLACE range is already mapped');
     }
@@ -125,7 +129,9 @@ export function doMmap(host: MmapHost, mm: Mm, req: MmapRequest): number {
       }
     }
   } else {
-    const thpAlign = host.thpEnabled && anon && !shared && !hugeOrder && length % PMD_SIZE === 0;
+    // __get_unmapped_area(): private anonymous mappings of a multiple of 2 MiB
+    // are PMD-aligned when THP is built in, whatever the runtime mode.
+    const thpAlign = anon && !shared && !hugeOrder && length % PMD_SIZE === 0;
     start = unmappedArea(mm, addr - (addr % PAGE), length, hugeOrder ? hsize : thpAlign ? PMD_SIZE : PAGE);
     if (start < 0) throw fail('mmap', C.ENOMEM, 'no free range of that size');
   }
@@ -145,7 +151,7 @@ export function doMmap(host: MmapHost, mm: Mm, req: MmapRequest): number {
   const backing = mapFile ? mapFile.backing : C.BACKING_ANON;
 
   if (fixed) mm.unmap(start, start + length);
-  const vma = new Vma(start, start + length, vmFlags, backing, mapFile, pgoff, false, hugeOrder);
+  const vma = new Vma(start, start + length, vmFlags, backing, mapFile, pgoff, null, hugeOrder);
   mm.insert(vma);
   mm.mergeAround(start, start + length);
   if (flags & C.MAP_POPULATE) host.populate(mm, mm.vmaAt(start)!);

@@ -1,7 +1,7 @@
 // mprotect(2) and madvise(2).
 import * as C from '../../assembly/constants';
 import { fail } from '../errors';
-import { pageAlign, protToVmFlags } from './mmap';
+import { pageAlign, protToVmFlags, PROT_VALID } from './mmap';
 import { TASK_SIZE, type Mm } from './mm';
 import type { Vma } from './vma';
 
@@ -10,9 +10,11 @@ const PAGE = C.PAGE_SIZE;
 // Common range checks. Unlike Linux, which applies mprotect/madvise to the
 // VMAs before a hole and then fails, pinsim refuses a range with holes
 // before changing anything (ENOMEM either way).
+// A negative length is a huge size_t in C: mprotect's end wraps (ENOMEM),
+// madvise refuses it (EINVAL).
 function checkRange(syscall: string, mm: Mm, start: number, length: number): number {
   if (start % PAGE !== 0 || start < 0) throw fail(syscall, C.EINVAL, `address 0x${start.toString(16)} is not page-aligned`);
-  if (length < 0) throw fail(syscall, C.EINVAL, `length ${length} is negative`);
+  if (length < 0) throw fail(syscall, syscall === 'mprotect' ? C.ENOMEM : C.EINVAL, `length ${length} is negative`);
   const end = start + pageAlign(length);
   if (end > TASK_SIZE) throw fail(syscall, C.ENOMEM, 'range ends above TASK_SIZE');
   if (end > start && !mm.covers(start, end)) throw fail(syscall, C.ENOMEM, 'range is not fully mapped');
@@ -43,9 +45,7 @@ function updateVmas(mm: Mm, start: number, end: number, newFlags: (v: Vma) => nu
 }
 
 export function doMprotect(mm: Mm, start: number, length: number, prot: number): void {
-  if (prot & ~(C.PROT_READ | C.PROT_WRITE | C.PROT_EXEC)) {
-    throw fail('mprotect', C.EINVAL, `unknown prot bits 0x${(prot & ~7).toString(16)}`);
-  }
+  if (prot & ~PROT_VALID) throw fail('mprotect', C.EINVAL, `unknown prot bits 0x${(prot & ~PROT_VALID).toString(16)}`);
   const end = checkRange('mprotect', mm, start, length);
   if (end === start) return;
   checkHugeSplit('mprotect', mm, start, end);

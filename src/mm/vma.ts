@@ -7,6 +7,12 @@ import type { SimFile } from '../fs/file';
 
 export type ThpMode = 'always' | 'madvise' | 'never';
 
+// An anon_vma: what anonymous pages point at (their pg_mapping) for rmap.
+// A forked VMA's anon_vma chains to its parent's (anon_vma_fork()).
+export class AnonVma {
+  constructor(readonly id: number, readonly parent: AnonVma | null) {}
+}
+
 export class Vma {
   constructor(
     public start: number, // bytes
@@ -15,7 +21,7 @@ export class Vma {
     readonly backing: number, // BACKING_*
     readonly file: SimFile | null, // vm_file (the internal shmem/hugetlbfs file for shared anon)
     public pgoff: number, // file page at `start` (anon: start >> PAGE_SHIFT, as in Linux)
-    public anonVma: boolean, // has an anon_vma: COW/anon pages may exist, so fork copies its PTEs
+    public anonVma: AnonVma | null, // set once anon pages may exist (anon_vma_prepare()); fork then copies PTEs
     readonly hugeOrder: number, // hugetlb VMAs: 9 (2 MiB) or 18 (1 GiB); else 0
   ) {}
 
@@ -59,10 +65,16 @@ export class Vma {
     return tail;
   }
 
-  // vma_merge()'s test: can `next`, starting where this VMA ends, join it?
-  canMergeWith(next: Vma): boolean {
+  // anon_vma_compatible(): could `next`, starting where this VMA ends, share
+  // an anon_vma with it (and merge, anon_vmas aside)?
+  compatibleWith(next: Vma): boolean {
     return this.end === next.start && this.flags === next.flags && this.backing === next.backing
       && this.file === next.file && this.hugeOrder === next.hugeOrder
       && this.pgoff + this.pages === next.pgoff;
+  }
+
+  // vma_merge()'s test, with is_mergeable_anon_vma(): no two different anon_vmas.
+  canMergeWith(next: Vma): boolean {
+    return this.compatibleWith(next) && (!this.anonVma || !next.anonVma || this.anonVma === next.anonVma);
   }
 }
