@@ -15,10 +15,11 @@ import {
   page_folio, folio_get, folio_maybe_dma_pinned, folio_make_anon, folio_add_entire_mapcount,
   folio_set_exclusive, folio_order,
 } from './folio';
-import { mk_pte, pte_pfn, pt_walk, pt_set, walk_level, level_span } from './pgtable';
+import {
+  mk_pte, pte_pfn, pt_walk, pt_set, level_span, range_step, step_level, step_next, step_count,
+} from './pgtable';
 import { split_huge_pmd, copy_huge_pmd, is_huge_zero_pmd } from './huge_memory';
 import { hugetlb_copy } from './hugetlb';
-import { next_boundary } from './zap';
 import { alloc_gfp, vma_anon_vma, vma_is_cow, vma_is_shared, vma_rw_bit } from './vma';
 
 // folio_needs_cow_for_dma(): only in an mm that has ever pinned (MMF_HAS_PINNED).
@@ -88,42 +89,31 @@ export function copy_page_range(src: i32, dst: i32, vpn: f64, nr: f64, has_pinne
   let addr = vpn;
   const end = vpn + nr;
   while (addr < end) {
-    const ei = pt_walk(src, addr, 0, false);
-    const level = walk_level;
-    if (ei < 0) {
-      addr = next_boundary(addr, level);
-      continue;
-    }
-    if (level > 0) {
-      const span = level_span(level);
-      const haddr = Math.floor(addr / span) * span;
+    const ei = range_step(src, addr, end);
+    if (ei >= 0 && step_level > 0) {
+      const haddr = step_next - level_span(step_level);
       const e = pt_entries[ei];
       const head = pte_pfn(e);
       let r = 0;
       if (!is_huge_zero_pmd(e) && (pg_flags[head] & PG_hugetlb) != 0) {
-        r = copy_hugetlb_leaf(ei, dst, haddr, level, has_pinned);
+        r = copy_hugetlb_leaf(ei, dst, haddr, step_level, has_pinned);
       } else if (!is_huge_zero_pmd(e) && needs_cow_for_dma(head, head, has_pinned)) {
-        split_huge_pmd(ei); // then copied page by page below, like copy_huge_pmd()'s -EAGAIN
+        split_huge_pmd(ei); // then copied page by page, like copy_huge_pmd()'s -EAGAIN
         continue;
       } else {
         const dst_ei = pt_walk(dst, haddr, 1, true);
-        r = dst_ei == -2 ? -ENOMEM : copy_huge_pmd(ei, dst_ei, vma_is_cow());
-        if (r < 0) r = -ENOMEM;
+        r = dst_ei == -2 || copy_huge_pmd(ei, dst_ei, vma_is_cow()) < 0 ? -ENOMEM : 0;
       }
       if (r < 0) return r;
-      addr = haddr + span;
-      continue;
+    } else if (ei >= 0) {
+      const dst_ei = pt_walk(dst, addr, 0, true);
+      if (dst_ei == -2) return -ENOMEM;
+      for (let k = 0; k < step_count; k++) {
+        if (pt_entries[ei + k] == 0) continue;
+        if (copy_pte(ei + k, dst_ei + k, addr + <f64>k, has_pinned) < 0) return -ENOMEM;
+      }
     }
-    const dst_ei = pt_walk(dst, addr, 0, true);
-    if (dst_ei == -2) return -ENOMEM;
-    let stop = next_boundary(addr, 1);
-    if (stop > end) stop = end;
-    const n = <i32>(stop - addr);
-    for (let k = 0; k < n; k++) {
-      if (pt_entries[ei + k] == 0) continue;
-      if (copy_pte(ei + k, dst_ei + k, addr + <f64>k, has_pinned) < 0) return -ENOMEM;
-    }
-    addr = stop;
+    addr = step_next;
   }
   return 0;
 }

@@ -6,10 +6,9 @@ import {
 } from './constants';
 import { pg_flags, pg_mapping, pt_entries } from './mem';
 import { page_folio } from './folio';
-import { pte_pfn, pte_present, pt_walk, pt_set, walk_level, level_span } from './pgtable';
+import { pte_pfn, pte_present, pt_set, range_step, step_level, step_next, step_count, step_covers_leaf } from './pgtable';
 import { split_huge_pmd } from './huge_memory';
 import { folio_mark_dirty } from './pagecache';
-import { next_boundary } from './zap';
 import { vma_flags, vma_is_shared, vma_writenotify } from './vma';
 
 // can_change_pte_writable(): may mprotect() make this entry writable
@@ -37,31 +36,20 @@ export function change_protection(pgd: i32, vpn: f64, nr: f64): void {
   let addr = vpn;
   const end = vpn + nr;
   while (addr < end) {
-    const ei = pt_walk(pgd, addr, 0, false);
-    const level = walk_level;
-    if (ei < 0) {
-      addr = next_boundary(addr, level);
-      continue;
-    }
-    if (level > 0) {
-      const span = level_span(level);
-      const haddr = Math.floor(addr / span) * span;
-      if (addr != haddr || end < haddr + span) {
+    const ei = range_step(pgd, addr, end);
+    if (ei >= 0 && step_level > 0) {
+      if (!step_covers_leaf(addr, end)) {
         split_huge_pmd(ei);
         continue;
       }
       pt_set(ei, prot_entry(pt_entries[ei]));
-      addr = haddr + span;
-      continue;
+    } else if (ei >= 0) {
+      for (let k = 0; k < step_count; k++) {
+        const e = pt_entries[ei + k];
+        if (e != 0) pt_set(ei + k, prot_entry(e));
+      }
     }
-    let stop = next_boundary(addr, 1);
-    if (stop > end) stop = end;
-    const n = <i32>(stop - addr);
-    for (let k = 0; k < n; k++) {
-      const e = pt_entries[ei + k];
-      if (e != 0) pt_set(ei + k, prot_entry(e));
-    }
-    addr = stop;
+    addr = step_next;
   }
 }
 
@@ -73,16 +61,8 @@ export function mkclean_range(pgd: i32, vpn: f64, nr: f64, mapping: i32): i32 {
   let addr = vpn;
   const end = vpn + nr;
   while (addr < end) {
-    const ei = pt_walk(pgd, addr, 0, false);
-    const level = walk_level;
-    if (ei < 0 || level > 0) {
-      addr = next_boundary(addr, level);
-      continue;
-    }
-    let stop = next_boundary(addr, 1);
-    if (stop > end) stop = end;
-    const n = <i32>(stop - addr);
-    for (let k = 0; k < n; k++) {
+    const ei = range_step(pgd, addr, end);
+    for (let k = 0; ei >= 0 && k < step_count; k++) {
       const e = pt_entries[ei + k];
       if (e == 0 || (e & _PAGE_SPECIAL) != 0 || (e & <u32>(_PAGE_RW | _PAGE_DIRTY)) == 0) continue;
       const head = page_folio(pte_pfn(e));
@@ -91,7 +71,7 @@ export function mkclean_range(pgd: i32, vpn: f64, nr: f64, mapping: i32): i32 {
       pt_set(ei + k, e & ~(<u32>(_PAGE_RW | _PAGE_DIRTY)));
       cleaned++;
     }
-    addr = stop;
+    addr = step_next;
   }
   return cleaned;
 }

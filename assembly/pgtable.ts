@@ -117,3 +117,34 @@ export function leaf_subpage(ei: i32, vpn: f64, level: i32): i32 {
   const span = level_span(level);
   return pte_pfn(e) + <i32>(vpn - Math.floor(vpn / span) * span);
 }
+
+// First vpn of the next entry at `level` after the one covering vpn.
+export function next_boundary(vpn: f64, level: i32): f64 {
+  const span = level_span(level);
+  return (Math.floor(vpn / span) + 1.0) * span;
+}
+
+// Range walks (zap, mprotect, fork, mkclean) go one PTE table or huge leaf
+// at a time. range_step() returns the entry covering addr (or -1 where no
+// table is) and says where the next step starts; at level 0, step_count
+// PTEs from the returned one lie before it.
+export let step_level = 0;
+export let step_next = 0.0;
+export let step_count = 0;
+
+export function range_step(pgd: i32, addr: f64, end: f64): i32 {
+  const ei = pt_walk(pgd, addr, 0, false);
+  step_level = walk_level;
+  step_count = 0;
+  step_next = next_boundary(addr, walk_level);
+  if (ei >= 0 && walk_level == 0) {
+    if (step_next > end) step_next = end;
+    step_count = <i32>(step_next - addr);
+  }
+  return ei;
+}
+
+// Does [addr, end) cover the whole huge leaf range_step() just found?
+export function step_covers_leaf(addr: f64, end: f64): bool {
+  return addr == step_next - level_span(step_level) && end >= step_next;
+}

@@ -3,15 +3,12 @@
 import { PG_anon, PG_hugetlb, _PAGE_SPECIAL, _PAGE_DIRTY } from './constants';
 import { pg_flags, pg_mapcount, pt_entries } from './mem';
 import { page_folio, folio_put_refs, folio_add_entire_mapcount } from './folio';
-import { pte_pfn, pte_is_table, pt_walk, pt_set, pt_free, walk_level, level_span, table_base, vpn_index } from './pgtable';
+import {
+  pte_pfn, pte_is_table, pt_set, pt_free, level_span, table_base, vpn_index, range_step, step_level, step_next,
+  step_count, step_covers_leaf,
+} from './pgtable';
 import { split_huge_pmd, zap_huge_pmd } from './huge_memory';
 import { folio_mark_dirty } from './pagecache';
-
-// First vpn of the next entry at `level` after the one covering vpn.
-export function next_boundary(vpn: f64, level: i32): f64 {
-  const span = level_span(level);
-  return (Math.floor(vpn / span) + 1.0) * span;
-}
 
 // zap_pte_range() for one entry: the mapping's reference and mapcount go;
 // a dirty PTE of a file page dirties its folio first.
@@ -33,35 +30,23 @@ export function zap_range(pgd: i32, vpn: f64, nr: f64): void {
   let addr = vpn;
   const end = vpn + nr;
   while (addr < end) {
-    const ei = pt_walk(pgd, addr, 0, false);
-    const level = walk_level;
-    if (ei < 0) {
-      addr = next_boundary(addr, level);
-      continue;
-    }
-    if (level > 0) {
-      const span = level_span(level);
-      const haddr = Math.floor(addr / span) * span;
-      const e = pt_entries[ei];
-      const head = pte_pfn(e);
+    const ei = range_step(pgd, addr, end);
+    if (ei >= 0 && step_level > 0) {
+      const head = pte_pfn(pt_entries[ei]);
       if ((pg_flags[head] & PG_hugetlb) != 0) {
         folio_add_entire_mapcount(head, -1);
         folio_put_refs(head, 1);
         pt_set(ei, 0);
-      } else if (addr == haddr && end >= haddr + span) {
+      } else if (step_covers_leaf(addr, end)) {
         zap_huge_pmd(ei);
       } else {
         split_huge_pmd(ei);
         continue;
       }
-      addr = haddr + span;
-      continue;
+    } else if (ei >= 0) {
+      for (let k = 0; k < step_count; k++) if (pt_entries[ei + k] != 0) zap_pte(ei + k);
     }
-    let stop = next_boundary(addr, 1);
-    if (stop > end) stop = end;
-    const n = <i32>(stop - addr);
-    for (let k = 0; k < n; k++) if (pt_entries[ei + k] != 0) zap_pte(ei + k);
-    addr = stop;
+    addr = step_next;
   }
 }
 

@@ -4,7 +4,7 @@
 // answers ESRCH; bad boot options are refused.
 import { describe, expect, it } from 'vitest';
 import { boot, SyscallError, type Kernel, type Task } from '../src/index';
-import { BACKENDS, bootTest, anon, expectCode, C, PAGE, RW, ANON_PRIVATE } from './helpers';
+import { BACKENDS, bootTest, anon, expectCode, C, PAGE, RW, ANON_PRIVATE, codeOf } from './helpers';
 
 const MIB = 1024 * 1024;
 const HPAGE = 2 * MIB;
@@ -40,15 +40,6 @@ function expectMisuse(k: Kernel, fn: () => unknown, cls: typeof TypeError | type
   expect(err).toBeInstanceOf(cls);
   expect(err).not.toBeInstanceOf(SyscallError);
   expect(snapshot(k)).toBe(before);
-}
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    return (e as { code?: string }).code;
-  }
-  return undefined;
 }
 
 // The machine still works after all that (no call left it half-changed).

@@ -3,27 +3,10 @@
 // shared file mappings, dirty tracking (->page_mkwrite) and writeback, and
 // the memory that fork and exit give back.
 import { describe, expect, it } from 'vitest';
-import type { Kernel, Task } from '../src/index';
-import { BACKENDS, bootTest, anon, C, PAGE, RW } from './helpers';
-
-// The code of the error fn throws (errno name or signal), or undefined.
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    return (e as { code?: string }).code ?? `non-pinsim error: ${String(e)}`;
-  }
-  return undefined;
-}
+import type { Kernel } from '../src/index';
+import { BACKENDS, bootTest, anon, C, PAGE, RW, codeOf, pageAt } from './helpers';
 
 const stat = (k: Kernel, i: number): number => k.v.stats[i];
-
-// The page mapped at addr (which must be mapped).
-function pageAt(k: Kernel, t: Task, addr: number) {
-  const pfn = t.translate(addr);
-  if (pfn === null) throw new Error(`nothing mapped at 0x${addr.toString(16)}`);
-  return k.page(pfn);
-}
 
 describe.each(BACKENDS)('anonymous faults (%s core)', (backend) => {
   it('a read of untouched private anon memory maps the shared zero page', async () => {

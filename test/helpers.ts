@@ -34,3 +34,20 @@ export function expectCode(k: Kernel, fn: () => unknown, code: string): void {
   const after = k.digest();
   if (before !== after) throw new Error(`machine state changed although ${code} was thrown`);
 }
+
+// The code of the error fn throws (an errno or signal name), or undefined.
+export function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (e) {
+    return (e as { code?: string }).code ?? `non-pinsim error: ${String(e)}`;
+  }
+  return undefined;
+}
+
+// The page mapped at addr (which must be mapped).
+export function pageAt(k: Kernel, t: Task, addr: number) {
+  const pfn = t.translate(addr);
+  if (pfn === null) throw new Error(`nothing mapped at 0x${addr.toString(16)}`);
+  return k.page(pfn);
+}

@@ -2,32 +2,17 @@
 // folio, PMD splits on partial munmap/mprotect and COW, fork), and hugetlb
 // (boot-time pools, MAP_HUGETLB, 1 GiB pages, hugetlbfs files).
 import { describe, expect, it } from 'vitest';
-import type { Kernel, Task } from '../src/index';
-import { BACKENDS, bootTest, C, PAGE, RW, ANON_PRIVATE } from './helpers';
+import type { Task } from '../src/index';
+import { BACKENDS, bootTest, C, PAGE, RW, ANON_PRIVATE, codeOf, pageAt } from './helpers';
 
 const HPAGE = 2 << 20; // 2 MiB
 const NR = C.HPAGE_PMD_NR;
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    return (e as { code?: string }).code ?? `non-pinsim error: ${String(e)}`;
-  }
-  return undefined;
-}
 
 // A private anonymous mapping of 4 MiB and the first 2 MiB-aligned address
 // inside it, so that a whole PMD range lies in the VMA wherever it is placed.
 function thpArea(t: Task): { base: number; a: number } {
   const base = t.mmap({ length: 2 * HPAGE, prot: RW, flags: ANON_PRIVATE });
   return { base, a: Math.ceil(base / HPAGE) * HPAGE };
-}
-
-function pageAt(k: Kernel, t: Task, addr: number) {
-  const pfn = t.translate(addr);
-  if (pfn === null) throw new Error(`nothing mapped at 0x${addr.toString(16)}`);
-  return k.page(pfn);
 }
 
 describe.each(BACKENDS)('transparent huge pages (%s core)', (backend) => {

@@ -3,7 +3,7 @@
 // paging, no ASLR) behaves.
 import { describe, expect, it } from 'vitest';
 import type { Kernel, Task, VmaInfo } from '../src/index';
-import { BACKENDS, bootTest, anon, expectCode, C, PAGE, RW, ANON_PRIVATE } from './helpers';
+import { BACKENDS, bootTest, anon, expectCode, C, PAGE, RW, ANON_PRIVATE, codeOf } from './helpers';
 
 const MMAP_BASE = 0x7f0000000000;
 const MIB = 1024 * 1024;
@@ -17,16 +17,6 @@ const alignUp = (n: number, a: number) => Math.ceil(n / a) * a;
 
 function map(t: Task, length: number, flags: number, extra: { prot?: number; addr?: number; fd?: number } = {}): number {
   return t.mmap({ length, prot: extra.prot ?? RW, flags, addr: extra.addr, fd: extra.fd });
-}
-
-// The code of the error fn throws (a signal name or an errno name).
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    return (e as { code?: string }).code;
-  }
-  return undefined;
 }
 
 // A 2 MiB-aligned address inside a 4 MiB mapping starting at a.

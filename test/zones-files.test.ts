@@ -1,26 +1,11 @@
 // Zones and migratetypes (ZONE_MOVABLE, CMA, ZONE_DEVICE), fsdax files,
 // file size and SIGBUS, and the inspection interfaces (dump_page, meminfo).
 import { describe, expect, it } from 'vitest';
-import type { Kernel, Task } from '../src/index';
-import { BACKENDS, bootTest, anon, C, PAGE, RW } from './helpers';
+import type { Kernel } from '../src/index';
+import { BACKENDS, bootTest, anon, C, PAGE, RW, codeOf, pageAt } from './helpers';
 
 const MIB = 1 << 20;
 const FRAMES = (64 * MIB) / PAGE; // the 64 MiB test machine
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    return (e as { code?: string }).code ?? `non-pinsim error: ${String(e)}`;
-  }
-  return undefined;
-}
-
-function pageAt(k: Kernel, t: Task, addr: number) {
-  const pfn = t.translate(addr);
-  if (pfn === null) throw new Error(`nothing mapped at 0x${addr.toString(16)}`);
-  return k.page(pfn);
-}
 
 // Every page-table page of the machine.
 function tablePages(k: Kernel) {
