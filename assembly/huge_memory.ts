@@ -10,7 +10,7 @@ import { pg_flags, pg_refcount, pg_mapcount, pt_entries, stats, huge_zero_pfn, s
 import { alloc_pages } from './buddy';
 import { folio_make_anon, folio_set_exclusive, folio_add_entire_mapcount, folio_put_refs, folio_get } from './folio';
 import { mk_pte, pte_pfn, pt_alloc, pt_free, pt_set, table_base, pt_walk, walk_level, pmd_is_leaf } from './pgtable';
-import { alloc_gfp, vma_anon_vma } from './vma';
+import { alloc_gfp, vma_anon_vma, wp_bits } from './vma';
 
 // mm_get_huge_zero_folio(): allocated on first use, kept for the machine's life.
 function get_huge_zero(): i32 {
@@ -55,17 +55,22 @@ export function do_huge_pmd_anonymous_page(pmd_ei: i32, haddr: f64, write: bool)
   folio_make_anon(head, vma_anon_vma, haddr, PG_anon_exclusive);
   folio_add_entire_mapcount(head, 1);
   deposit(pmd_ei, table);
-  pt_set(pmd_ei, mk_pte(head, _PAGE_PRESENT | _PAGE_PSE | _PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED));
+  pt_set(pmd_ei, mk_pte(head, _PAGE_PRESENT | _PAGE_PSE | wp_bits(false)));
   stats[THP_FAULT_ALLOC] += 1.0;
   return 0;
 }
 
 // Mirrors do_huge_pmd_wp_page(): reuse an exclusive (or solely referenced)
 // THP in place; otherwise split the PMD and let the PTE-level fault copy
-// one base page. A write to the huge zero folio gets a fresh THP.
-export function do_huge_pmd_wp_page(pmd_ei: i32, haddr: f64): i32 {
+// one base page. A write to the huge zero folio gets a fresh THP
+// (do_huge_zero_wp_pmd(), v6.13+); an unshare of it falls back to PTEs.
+export function do_huge_pmd_wp_page(pmd_ei: i32, haddr: f64, unshare: bool): i32 {
   const e = pt_entries[pmd_ei];
   const head = pte_pfn(e);
+  if (is_huge_zero_pmd(e) && unshare) {
+    split_huge_pmd(pmd_ei);
+    return VM_FAULT_FALLBACK;
+  }
   if (is_huge_zero_pmd(e)) {
     const fresh = alloc_pages(HPAGE_PMD_ORDER, alloc_gfp | GFP_ZERO);
     if (fresh < 0) {
@@ -75,13 +80,13 @@ export function do_huge_pmd_wp_page(pmd_ei: i32, haddr: f64): i32 {
     }
     folio_make_anon(fresh, vma_anon_vma, haddr, PG_anon_exclusive);
     folio_add_entire_mapcount(fresh, 1);
-    pt_set(pmd_ei, mk_pte(fresh, _PAGE_PRESENT | _PAGE_PSE | _PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED));
+    pt_set(pmd_ei, mk_pte(fresh, _PAGE_PRESENT | _PAGE_PSE | wp_bits(false)));
     stats[THP_FAULT_ALLOC] += 1.0;
     return 0;
   }
   if ((pg_flags[head] & PG_anon_exclusive) != 0 || pg_refcount[head] == 1) {
     folio_set_exclusive(head, true);
-    pt_set(pmd_ei, e | <u32>(_PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED));
+    pt_set(pmd_ei, e | <u32>wp_bits(unshare));
     stats[COW_REUSES] += 1.0;
     return 0;
   }

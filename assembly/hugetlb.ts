@@ -4,7 +4,7 @@
 // a MAP_NORESERVE mapping does in Linux.
 import {
   PG_anon_exclusive, GFP_ZERO, VM_FAULT_OOM, VM_FAULT_SIGBUS, _PAGE_PRESENT, _PAGE_PSE, _PAGE_RW, _PAGE_DIRTY,
-  _PAGE_ACCESSED, FAULT_FLAG_WRITE, COW_COPIES, COW_REUSES, HPAGE_PUD_ORDER, PG_uptodate,
+  _PAGE_ACCESSED, FAULT_FLAG_WRITE, FAULT_FLAG_UNSHARE, COW_COPIES, COW_REUSES, HPAGE_PUD_ORDER, PG_uptodate,
 } from './constants';
 import { pg_flags, pg_refcount, pg_data, pt_entries, stats } from './mem';
 import {
@@ -14,7 +14,7 @@ import { mk_pte, pte_pfn, pt_walk, pt_set, level_span, walk_level } from './pgta
 import { pc_lookup, pc_add_folio, folio_mark_dirty } from './pagecache';
 import {
   vma_is_shared, vma_rw_bit, vma_huge_order, vma_mapping, vma_backing, vma_file_index, vma_file_pages,
-  vma_anon_vma,
+  vma_anon_vma, wp_bits,
 } from './vma';
 
 function leaf_level(order: i32): i32 { return order == HPAGE_PUD_ORDER ? 2 : 1; }
@@ -40,7 +40,8 @@ export function hugetlb_fault(pgd: i32, vpn: f64, flags: i32): i32 {
   const write = (flags & FAULT_FLAG_WRITE) != 0;
   const e = pt_entries[ei];
   if (e == 0) return hugetlb_no_page(ei, haddr, order, write);
-  if (write && (e & _PAGE_RW) == 0) return hugetlb_wp(ei, haddr, order);
+  const unshare = (flags & FAULT_FLAG_UNSHARE) != 0;
+  if ((write || unshare) && (e & _PAGE_RW) == 0) return hugetlb_wp(ei, haddr, order, unshare);
   pt_set(ei, e | <u32>(_PAGE_ACCESSED | (write ? _PAGE_DIRTY : 0)));
   return 0;
 }
@@ -74,17 +75,18 @@ function hugetlb_no_page(ei: i32, haddr: f64, order: i32, write: bool): i32 {
   return 0;
 }
 
-function hugetlb_wp(ei: i32, haddr: f64, order: i32): i32 {
+function hugetlb_wp(ei: i32, haddr: f64, order: i32, unshare: bool): i32 {
   const e = pt_entries[ei];
   const head = pte_pfn(e);
   if (vma_is_shared()) {
+    if (unshare) return 0;
     folio_mark_dirty(head);
-    pt_set(ei, e | <u32>(_PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED));
+    pt_set(ei, e | <u32>wp_bits(false));
     return 0;
   }
   if ((pg_flags[head] & PG_anon_exclusive) != 0 || pg_refcount[head] == 1) {
     folio_set_exclusive(head, true);
-    pt_set(ei, e | <u32>(_PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED));
+    pt_set(ei, e | <u32>wp_bits(unshare));
     stats[COW_REUSES] += 1.0;
     return 0;
   }
@@ -94,7 +96,7 @@ function hugetlb_wp(ei: i32, haddr: f64, order: i32): i32 {
   folio_add_entire_mapcount(fresh, 1);
   folio_add_entire_mapcount(head, -1);
   folio_put_refs(head, 1);
-  pt_set(ei, mk_pte(fresh, _PAGE_PRESENT | _PAGE_PSE | _PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED));
+  pt_set(ei, mk_pte(fresh, _PAGE_PRESENT | _PAGE_PSE | wp_bits(unshare)));
   stats[COW_COPIES] += 1.0;
   return 0;
 }

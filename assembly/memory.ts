@@ -15,7 +15,7 @@ import { do_huge_pmd_anonymous_page, do_huge_pmd_wp_page } from './huge_memory';
 import { hugetlb_fault } from './hugetlb';
 import {
   alloc_gfp, vma_backing, vma_start, vma_end, vma_mapping, vma_file_pages, vma_dax_base, vma_anon_vma,
-  vma_is_shared, vma_rw_bit, vma_thp, vma_writenotify, vma_is_hugetlb, vma_file_index,
+  vma_is_shared, vma_rw_bit, vma_thp, vma_writenotify, vma_is_hugetlb, vma_file_index, wp_bits,
 } from './vma';
 
 let last_fault = 0;
@@ -36,11 +36,12 @@ export function handle_mm_fault(pgd: i32, vpn: f64, flags: i32): i32 {
     const r = do_huge_pmd_anonymous_page(pmd_ei, haddr, write);
     if (r != VM_FAULT_FALLBACK) return r;
   } else if (pmd != 0 && pmd_is_leaf(pmd)) {
-    if (!write || (pmd & _PAGE_RW) != 0) {
+    const unshare = (flags & FAULT_FLAG_UNSHARE) != 0;
+    if ((!write && !unshare) || (pmd & _PAGE_RW) != 0) {
       pt_set(pmd_ei, pmd | <u32>(_PAGE_ACCESSED | (write ? _PAGE_DIRTY : 0)));
       return 0;
     }
-    const r = do_huge_pmd_wp_page(pmd_ei, haddr);
+    const r = do_huge_pmd_wp_page(pmd_ei, haddr, unshare);
     if (r != VM_FAULT_FALLBACK) return r;
   }
   const ei = pt_walk(pgd, vpn, 0, true);
@@ -116,7 +117,7 @@ function do_wp_page(ei: i32, vpn: f64, unshare: bool): i32 {
     // reference is this mapping. Any extra reference (GUP, pins) forces a copy.
     if ((pg_flags[pfn] & PG_anon_exclusive) != 0 || (folio_order(head) == 0 && pg_refcount[head] == 1)) {
       pg_flags[pfn] |= PG_anon_exclusive;
-      if (!unshare) pt_set(ei, e | <u32>(_PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED));
+      pt_set(ei, e | <u32>wp_bits(unshare));
       stats[COW_REUSES] += 1.0;
       return 0;
     }
@@ -127,7 +128,7 @@ function do_wp_page(ei: i32, vpn: f64, unshare: bool): i32 {
   // wp_page_shared(): notify the filesystem, then reuse the page writable.
   if (vma_writenotify()) page_mkwrite(head);
   else folio_mark_dirty(head);
-  pt_set(ei, e | <u32>(_PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED));
+  pt_set(ei, e | <u32>wp_bits(false));
   return 0;
 }
 
@@ -145,7 +146,7 @@ function wp_page_copy(ei: i32, vpn: f64, old: i32, unshare: bool): i32 {
     pg_mapcount[old] -= 1;
     folio_put_refs(page_folio(old), 1);
   }
-  pt_set(ei, mk_pte(fresh, _PAGE_PRESENT | _PAGE_ACCESSED | (unshare ? 0 : _PAGE_RW | _PAGE_DIRTY)));
+  pt_set(ei, mk_pte(fresh, _PAGE_PRESENT | wp_bits(unshare)));
   stats[COW_COPIES] += 1.0;
   return 0;
 }

@@ -2,7 +2,8 @@
 // before each per-range call (the kernel's vmf->vma). VMAs themselves, and
 // every per-VMA decision, live in the façade.
 import { VM_SHARED, VM_MAYWRITE, VM_WRITE, VMA_THP_ELIGIBLE, VMA_WRITENOTIFY, VMA_HUGE_1G, VM_HUGETLB,
-  HPAGE_PMD_ORDER, HPAGE_PUD_ORDER, GFP_HIGHUSER_MOVABLE, _PAGE_RW } from './constants';
+  HPAGE_PMD_ORDER, HPAGE_PUD_ORDER, GFP_HIGHUSER_MOVABLE, _PAGE_RW, _PAGE_DIRTY,
+  _PAGE_ACCESSED } from './constants';
 
 export let vma_flags = 0; // vm_flags
 export let vma_backing = 0; // BACKING_*
@@ -45,3 +46,7 @@ export function vma_huge_order(): i32 { return (vma_extra & VMA_HUGE_1G) != 0 ? 
 export function vma_file_index(vpn: f64): i32 { return <i32>(vma_pgoff + (vpn - vma_start)); }
 // The PTE write bit a new mapping of this VMA may carry.
 export function vma_rw_bit(): i32 { return (vma_flags & VM_WRITE) != 0 ? _PAGE_RW : 0; }
+// The bits a write fault gives the entry it resolves: dirty, and writable
+// if the VMA is (maybe_mkwrite(): a FOLL_FORCE write to a read-only private
+// mapping gets a read-only copy). An unshare fault only marks it young.
+export function wp_bits(unshare: bool): i32 { return unshare ? _PAGE_ACCESSED : _PAGE_ACCESSED | _PAGE_DIRTY | vma_rw_bit(); }
