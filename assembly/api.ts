@@ -9,7 +9,7 @@ import {
 import { pt_alloc } from './pgtable';
 
 export { boot } from './boot';
-export { new_mapping_id, layout_bytes } from './mem';
+export { new_mapping_id, layout_bytes, gup_arena_words } from './mem';
 export { set_vma, set_alloc_gfp } from './vma';
 export { fault_range, cpu_access, fault_status } from './memory';
 export { zap_range, free_pgtables, mm_free } from './zap';
@@ -18,6 +18,9 @@ export { copy_page_range } from './fork';
 export { split_huge_pmd_address } from './huge_memory';
 export { pc_fill, pc_read, pc_write, pc_lookup, pc_truncate, writeback_range } from './pagecache';
 export { translate, digest } from './inspect';
+export { gup_fast, gup_slow, unpin_pages, unpin_range, folio_is_longterm_pinnable, try_grab_folio, gup_put_folio } from './gup';
+export { collect_unpinnable, putback_folio, migrate_folio_start, remap_folio, migrate_folio_finish } from './migrate';
+export { folio_maybe_dma_pinned } from './folio';
 
 // mm_alloc()'s pgd_alloc(): the new mm's PGD page, or -ENOMEM.
 export function mm_alloc(): i32 {

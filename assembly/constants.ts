@@ -248,6 +248,11 @@ export const NR_FREE_CMA_PAGES = 22;
 export const NR_FREE_MOVABLE = 23; // free pages in ZONE_MOVABLE
 export const NR_FREE_DEVICE = 24; // free fsdax (pmem) pages
 export const WB_NO_MKWRITE = 25; // dirty folios written back without fs state (the GUP hazard)
+export const GUP_WARN_REFCOUNT = 26; // try_grab_folio() saw a refcount <= 0 (WARN_ON_ONCE)
+export const GUP_WARN_UNPIN = 27; // unpin of a folio holding no pin (pinsim refuses it, with a WARN)
+export const NR_ISOLATED = 28; // folios taken off the LRU for migration
+export const PGMIGRATE_SUCCESS = 29;
+export const PGMIGRATE_FAIL = 30;
 export const NR_STATS = 32;
 
 // ---- Sizes of the core's fixed areas ----
@@ -265,4 +270,5 @@ export const VIEW_MIGRATETYPE = 7;
 export const VIEW_SCRATCH = 8;
 export const VIEW_STATS = 9;
 export const VIEW_ZONE_FREE = 10;
-export const NR_VIEWS = 11;
+export const VIEW_PAGES = 11; // the page-array arena
+export const NR_VIEWS = 12;

@@ -2,11 +2,11 @@
 // its arrays, from which the loader makes typed-array views once, after boot.
 import {
   VIEW_FLAGS, VIEW_REFCOUNT, VIEW_MAPCOUNT, VIEW_DATA, VIEW_MAPPING, VIEW_INDEX, VIEW_HEAD, VIEW_MIGRATETYPE,
-  VIEW_SCRATCH, VIEW_STATS, VIEW_ZONE_FREE,
+  VIEW_SCRATCH, VIEW_STATS, VIEW_ZONE_FREE, VIEW_PAGES,
 } from './constants';
 import {
   pg_flags, pg_refcount, pg_mapcount, pg_data, pg_mapping, pg_index, pg_head, pb_migratetype, scratch, stats,
-  zone_free,
+  zone_free, gup_pages,
 } from './mem';
 
 export * from './api';
@@ -33,6 +33,7 @@ export function view_ptr(which: i32): usize {
     case VIEW_SCRATCH: return scratch.dataStart;
     case VIEW_STATS: return stats.dataStart;
     case VIEW_ZONE_FREE: return zone_free.dataStart;
+    case VIEW_PAGES: return gup_pages.dataStart;
   }
   return 0;
 }

@@ -22,6 +22,7 @@
 //   page-table contents: pt_entries[slot * 1024 + i], u32 entries 0..511; for
 //     a PMD table, [512 + i] holds the PTE table deposited for a huge PMD i
 //     (pgtable_trans_huge_deposit), so that splitting it never allocates.
+//   gup_pages[] i32  the page-array arena GUP writes pfns into: 2 per RAM frame
 //   scratch[]  u32  bulk data exchanged with the façade (SCRATCH_WORDS)
 //   stats[]    f64  counters (NR_* indices in constants.ts)
 import {
@@ -48,6 +49,7 @@ export let stats = new_f64(0);
 export let free_area = new_i32(0);
 export let zone_free = new_i32(0);
 export let hugetlb_pool = new_i32(0); // free hugetlb folios: [0..n2m) 2 MiB, then 1 GiB
+export let gup_pages = new_i32(0); // the page-array arena: struct page *pages[] for GUP calls
 export let booted = false;
 
 export let nr_frames = 0; // RAM + device frames
@@ -79,8 +81,14 @@ export function layout_bytes(ram_frames: i32, device_frames: i32, pool_2m: i32, 
   let slots = <f64>(ram_frames >>> 7);
   if (slots < 512.0) slots = 512.0;
   const per_frame = 4.0 * 6.0 + 8.0;
+  const arena = <f64>gup_arena_words(ram_frames) * 4.0;
   return frames * per_frame + cap * 4.0 + frames / 512.0 + slots * (4096.0 + 8.0) + <f64>SCRATCH_WORDS * 4.0
-    + <f64>(pool_2m + pool_1g) * 4.0 + 65536.0;
+    + <f64>(pool_2m + pool_1g) * 4.0 + arena + 65536.0;
+}
+
+// Entries in the page-array arena: enough to hold every RAM page twice.
+export function gup_arena_words(ram_frames: i32): i32 {
+  return ram_frames < 32768 ? 65536 : ram_frames * 2;
 }
 
 export function page_zonenum(pfn: i32): i32 {
@@ -143,6 +151,7 @@ export function mem_layout(ram_frames: i32, movable_frames: i32, cma_frames: i32
   zone_free = new_i32(MAX_NR_ZONES);
   hugetlb_cap_2m = pool_2m;
   hugetlb_pool = new_i32(pool_2m + pool_1g);
+  gup_pages = new_i32(gup_arena_words(ram_frames));
   // The shared zero page, like the kernel's empty_zero_page: reserved, never freed.
   pg_flags[ZERO_PFN] = PG_reserved;
   pg_refcount[ZERO_PFN] = 1;

@@ -57,6 +57,13 @@ export function pc_delete(pfn: i32): void {
   pcache[i] = 0;
 }
 
+// The cache entry of old_head now names new_head (same mapping and index):
+// the xas_store() of folio migration.
+export function pc_replace(old_head: i32, new_head: i32): void {
+  pc_delete(old_head);
+  pc_insert(new_head);
+}
+
 // Mirrors filemap_add_folio(): the cache holds one reference per page.
 export function pc_add_folio(head: i32, mapping: i32, index: i32, backing: i32): void {
   const nr = 1 << folio_order(head);

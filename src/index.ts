@@ -1,6 +1,11 @@
 // pinsim: a simulator of Linux page pinning and the memory management
 // around it. Start with boot().
-export { boot, Kernel, type BootOptions, type WritebackReport } from './kernel';
+export { boot, type BootOptions } from './boot';
+export { Kernel } from './gup/kernel';
+export { PageArray } from './gup/page-array';
+export type { Locked } from './gup/gup';
+export { Mm } from './mm/mm';
+export type { WritebackReport } from './kernel';
 export { Task, type MmapOptions, type VmaInfo } from './task';
 export { SimFile, type FsType } from './fs/file';
 export { SyscallError } from './errors';

@@ -1,9 +1,8 @@
-// The simulated machine: boot(), the Kernel object, and the work that is
-// kernel-wide rather than per task (files, writeback, faults on behalf of
-// tasks, inspection).
+// The simulated machine: the work that is kernel-wide rather than per task
+// (files, writeback, faults on behalf of tasks, inspection). The GUP API is
+// added by src/gup/kernel.ts; boot() is in src/boot.ts.
 import * as C from '../assembly/constants';
 import type { Backend, Core, CoreViews } from './core/core';
-import { createCore, type WasmSource } from './core/load';
 import { fail, signal, SyscallError } from './errors';
 import { parseSize } from './units';
 import { SimFile, FS_TYPES, type FsType } from './fs/file';
@@ -15,68 +14,18 @@ import { Task } from './task';
 import { pageSnapshot, dumpPage, meminfo, type PageSnapshot, type MemInfo } from './inspect/page';
 
 const PAGE = C.PAGE_SIZE;
-const MIB4 = 4 * 1024 * 1024; // MAX_PAGE_ORDER block: zones are laid out in these
-const MAX_FRAMES = 2 ** C.MAX_PFN_BITS;
-
-export interface BootOptions {
-  memory?: string | number; // RAM, default '1GiB'
-  backend?: Backend; // default 'wasm'
-  movable?: string | number; // ZONE_MOVABLE size (top of RAM; kernelcore/movablecore)
-  cma?: string | number; // CMA area, top of ZONE_NORMAL
-  hugepages?: { '2MiB'?: number; '1GiB'?: number }; // boot-time hugetlb pools
-  thp?: ThpMode; // /sys/kernel/mm/transparent_hugepage/enabled, default 'always'
-  pmem?: string | number; // fsdax device memory (ZONE_DEVICE), default 0
-  wasm?: WasmSource; // 'release' (default), 'debug', or a compiled WebAssembly.Module
-}
 
 export interface WritebackReport {
   written: number; // folios written back
   hazards: { file: string; index: number }[]; // dirty folios the filesystem never saw become writable
 }
 
-function sizeOpt(what: string, v: unknown, dflt: number): number {
-  if (v === undefined) return dflt;
-  const bytes = parseSize(what, v);
-  if (bytes % MIB4 !== 0) throw new RangeError(`${what} must be a multiple of 4MiB, got ${bytes}`);
-  return bytes;
-}
-
-function countOpt(what: string, v: unknown): number {
-  if (v === undefined) return 0;
-  if (typeof v !== 'number') throw new TypeError(`${what} must be a number`);
-  if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`${what} must be a non-negative integer, got ${v}`);
-  return v;
-}
-
-export async function boot(opts: BootOptions = {}): Promise<Kernel> {
-  if (typeof opts !== 'object' || opts === null) throw new TypeError('boot options must be an object');
-  const ram = sizeOpt('memory', opts.memory, 1024 ** 3);
-  const movable = sizeOpt('movable', opts.movable, 0);
-  const cma = sizeOpt('cma', opts.cma, 0);
-  const pmem = sizeOpt('pmem', opts.pmem, 0);
-  const backend = opts.backend ?? 'wasm';
-  if (backend !== 'wasm' && backend !== 'ts') throw new RangeError(`backend must be 'wasm' or 'ts', got ${String(backend)}`);
-  const thp = opts.thp ?? 'always';
-  if (!['always', 'madvise', 'never'].includes(thp)) throw new RangeError(`thp must be 'always', 'madvise' or 'never'`);
-  const hp = opts.hugepages ?? {};
-  if (typeof hp !== 'object') throw new TypeError('hugepages must be an object like { "2MiB": 16 }');
-  for (const k of Object.keys(hp)) if (k !== '2MiB' && k !== '1GiB') throw new RangeError(`hugepages: unknown size '${k}'`);
-  const pool2m = countOpt("hugepages['2MiB']", hp['2MiB']);
-  const pool1g = countOpt("hugepages['1GiB']", hp['1GiB']);
-  if (ram < 4 * MIB4) throw new RangeError('memory must be at least 16MiB');
-  if ((ram + pmem) / PAGE > MAX_FRAMES) throw new RangeError('memory + pmem must not exceed 64GiB (24-bit pfns)');
-  if (movable + cma > ram - 2 * MIB4) throw new RangeError('movable + cma must leave at least 8MiB of ZONE_NORMAL');
-  const nrFrames = (ram + pmem) / PAGE;
-  const core = await createCore(backend, opts.wasm ?? 'release', () => nrFrames);
-  core.boot(ram / PAGE, movable / PAGE, cma / PAGE, pmem / PAGE, pool2m, pool1g);
-  return new Kernel(core, { ram, movable, cma, pmem, thp, pool2m, pool1g });
-}
-
-interface Layout {
+export interface Layout {
   ram: number; movable: number; cma: number; pmem: number; thp: ThpMode; pool2m: number; pool1g: number;
 }
 
-export class Kernel implements MmHost, MmapHost, MadviseHost {
+// The machine without the GUP API (which src/gup/kernel.ts adds).
+export class KernelBase implements MmHost, MmapHost, MadviseHost {
   readonly v: CoreViews;
   readonly tasks: Task[] = [];
   readonly files: SimFile[] = [];
@@ -84,6 +33,7 @@ export class Kernel implements MmHost, MmapHost, MadviseHost {
   readonly totalRamPages: number;
   readonly layout: Readonly<Layout>;
   #log: string[] = [];
+  #warned = new Set<string>();
   #nextPid = 1;
   #broken: Error | null = null;
 
@@ -102,6 +52,18 @@ export class Kernel implements MmHost, MmapHost, MadviseHost {
   get backend(): Backend { return this.core.backend; }
 
   #printk(line: string): void { this.#log.push(line); }
+
+  printk(line: string): void { this.#printk(line); }
+
+  // WARN_ON_ONCE(): the first time a check trips, log it with the current
+  // task, as the kernel's splat does (without the stack dump). Each
+  // distinct (site, why) is one check.
+  warnOnce(site: string, why: string, pid = 0): void {
+    const key = `${site}: ${why}`;
+    if (this.#warned.has(key)) return;
+    this.#warned.add(key);
+    this.#printk(`WARNING: CPU: 0 PID: ${pid} at ${key}`);
+  }
 
   // The kernel log, oldest first.
   dmesg(): string[] { return [...this.#log]; }

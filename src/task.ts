@@ -10,7 +10,7 @@ import type { Mm } from './mm/mm';
 import { TASK_SIZE } from './mm/mm';
 import { doMmap, checkMunmap } from './mm/mmap';
 import { doMprotect, doMadvise } from './mm/mprotect';
-import type { Kernel } from './kernel';
+import type { KernelBase as Kernel } from './kernel';
 
 const PAGE = C.PAGE_SIZE;
 

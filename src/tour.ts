@@ -1,7 +1,7 @@
 // The short tour `npm start` prints: boot a machine, map memory, fork, COW,
 // a shared file with writeback, and what the kernel's counters say.
 import * as C from '../assembly/constants';
-import { boot } from './kernel';
+import { boot } from './boot';
 import type { Backend } from './core/core';
 
 export async function tour(out: (line: string) => void, backend: Backend = 'wasm'): Promise<void> {

@@ -19,6 +19,7 @@ export interface CoreViews {
   scratch: Uint32Array;
   stats: Float64Array;
   zoneFree: Int32Array;
+  pages: Int32Array; // the page-array arena (PageArray storage)
 }
 
 export interface Core extends CoreFunctions {

@@ -50,8 +50,8 @@ export function wasmModule(flavour: WasmFlavour): Promise<WebAssembly.Module> {
   return p;
 }
 
-export async function createCore(backend: Backend, wasm: WasmSource, nrFrames: () => number): Promise<Core> {
+export async function createCore(backend: Backend, wasm: WasmSource, nrFrames: () => number, ramFrames: () => number): Promise<Core> {
   if (backend === 'ts') return createTsCore();
   const module = wasm instanceof WebAssembly.Module ? wasm : await wasmModule(wasm);
-  return createWasmCore(module, nrFrames);
+  return createWasmCore(module, nrFrames, ramFrames);
 }

@@ -47,6 +47,12 @@ export class Vma {
     return mode === 'always' || (mode === 'madvise' && (this.flags & VM_HUGEPAGE) !== 0);
   }
 
+  // vma_needs_dirty_tracking(): shared, writable, and its filesystem wants
+  // to hear of writes (->page_mkwrite, writeback).
+  get needsDirtyTracking(): boolean {
+    return (this.flags & (VM_SHARED | VM_WRITE)) === (VM_SHARED | VM_WRITE) && this.backing === BACKING_FILE;
+  }
+
   extraBits(mode: ThpMode): number {
     return (this.thpEligible(mode) ? VMA_THP_ELIGIBLE : 0) | (this.writenotify ? VMA_WRITENOTIFY : 0)
       | (this.hugeOrder === HPAGE_PUD_ORDER ? VMA_HUGE_1G : 0);

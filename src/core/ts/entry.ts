@@ -4,7 +4,7 @@
 // gets its own copy of the core's module state.
 import {
   pg_flags, pg_refcount, pg_mapcount, pg_data, pg_mapping, pg_index, pg_head, pb_migratetype, scratch, stats,
-  zone_free,
+  zone_free, gup_pages,
 } from '../../../assembly/mem';
 
 export * from '../../../assembly/api';
@@ -12,5 +12,5 @@ export * from '../../../assembly/api';
 // In VIEW_* order (assembly/constants.ts).
 export function view_list(): ArrayBufferView[] {
   return [pg_flags, pg_refcount, pg_mapcount, pg_data, pg_mapping, pg_index, pg_head, pb_migratetype, scratch, stats,
-    zone_free];
+    zone_free, gup_pages];
 }

@@ -9,8 +9,8 @@ export function createTsCore(): Core {
   const m = createTsCoreModule() as TsCoreModule;
   const core = Object.create(m) as Core;
   const views = (): CoreViews => {
-    const [flags, refcount, mapcount, data, mapping, index, head, migratetype, scratch, stats, zoneFree] = m.view_list();
-    return { flags, refcount, mapcount, data, mapping, index, head, migratetype, scratch, stats, zoneFree } as CoreViews;
+    const [flags, refcount, mapcount, data, mapping, index, head, migratetype, scratch, stats, zoneFree, pages] = m.view_list();
+    return { flags, refcount, mapcount, data, mapping, index, head, migratetype, scratch, stats, zoneFree, pages } as CoreViews;
   };
   Object.defineProperties(core, { backend: { value: 'ts' }, views: { value: views } });
   return core;

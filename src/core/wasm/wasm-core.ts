@@ -3,7 +3,7 @@
 // typed arrays over the instance's memory at the addresses view_ptr() gives.
 import {
   VIEW_FLAGS, VIEW_REFCOUNT, VIEW_MAPCOUNT, VIEW_DATA, VIEW_MAPPING, VIEW_INDEX, VIEW_HEAD, VIEW_MIGRATETYPE,
-  VIEW_SCRATCH, VIEW_STATS, VIEW_ZONE_FREE, SCRATCH_WORDS, NR_STATS, MAX_NR_ZONES, PAGEBLOCK_ORDER,
+  VIEW_SCRATCH, VIEW_STATS, VIEW_ZONE_FREE, VIEW_PAGES, SCRATCH_WORDS, NR_STATS, MAX_NR_ZONES, PAGEBLOCK_ORDER,
 } from '../../../assembly/constants';
 import { CoreAbort, type Core, type CoreViews } from '../core';
 
@@ -20,7 +20,7 @@ function readAsString(memory: WebAssembly.Memory, ptr: number): string {
   return String.fromCharCode(...new Uint16Array(memory.buffer, ptr, bytes >>> 1));
 }
 
-export function createWasmCore(module: WebAssembly.Module, nrFrames: () => number): Core {
+export function createWasmCore(module: WebAssembly.Module, nrFrames: () => number, ramFrames: () => number): Core {
   let memory: WebAssembly.Memory | undefined;
   const imports = {
     env: {
@@ -50,6 +50,7 @@ export function createWasmCore(module: WebAssembly.Module, nrFrames: () => numbe
       scratch: new Uint32Array(buf, at(VIEW_SCRATCH), SCRATCH_WORDS),
       stats: new Float64Array(buf, at(VIEW_STATS), NR_STATS),
       zoneFree: new Int32Array(buf, at(VIEW_ZONE_FREE), MAX_NR_ZONES),
+      pages: new Int32Array(buf, at(VIEW_PAGES), exp.gup_arena_words(ramFrames())),
     };
   };
   // Reserve the whole memory map in one memory.grow before boot lays it out.

@@ -1,0 +1,254 @@
+// get_user_pages / pin_user_pages, the per-page half (mm/gup.c): grabbing
+// and releasing references and pins, the lockless fast walk, and the slow
+// path's follow-and-fault loop over one VMA. Argument checks, the VMA loop,
+// check_vma_flags() and the FOLL_LONGTERM retry loop live in the façade.
+// Results go to the page-array arena (gup_pages), pfn per entry, -1 = NULL.
+import {
+  FOLL_WRITE, FOLL_GET, FOLL_PIN, FOLL_FORCE, FOLL_LONGTERM, FOLL_TOUCH, FOLL_DUMP, FOLL_NOFAULT, FOLL_REMOTE,
+  FOLL_HWPOISON, GUP_PIN_COUNTING_BIAS, ENOMEM, EFAULT, EHWPOISON, PG_anon, PG_anon_exclusive, PG_hugetlb,
+  PG_swapbacked, PG_referenced, PG_dirty, PG_head, _PAGE_PRESENT, _PAGE_RW, _PAGE_DIRTY, _PAGE_SPECIAL,
+  FAULT_FLAG_WRITE, FAULT_FLAG_UNSHARE, FAULT_FLAG_REMOTE, VM_FAULT_OOM, VM_FAULT_HWPOISON, VM_SHARED, VM_MAYSHARE,
+  VM_MAYWRITE, VM_WRITE, MIGRATE_CMA, MIGRATE_ISOLATE, ZONE_MOVABLE, ZONE_DEVICE, NR_FOLL_PIN_ACQUIRED,
+  NR_FOLL_PIN_RELEASED, GUP_WARN_REFCOUNT, GUP_WARN_UNPIN,
+} from './constants';
+import {
+  pg_flags, pg_refcount, pg_mapping, pg_index, pt_entries, gup_pages, stats, ZERO_PFN, page_zonenum,
+  get_pageblock_migratetype,
+} from './mem';
+import { page_folio, folio_has_pincount, folio_maybe_dma_pinned, folio_put_refs, folio_order } from './folio';
+import { pt_walk, walk_level, leaf_subpage, level_span } from './pgtable';
+import { is_huge_zero_pmd } from './huge_memory';
+import { handle_mm_fault } from './memory';
+import { folio_mark_dirty } from './pagecache';
+import { vma_flags, vma_is_cow } from './vma';
+
+const FOLLOW_FAULT = -1000; // follow_page_mask() found nothing usable: fault it in
+const FOLLOW_UNSHARE = -1001; // -EMLINK: a read-only pin must unshare first
+
+// Mirrors try_grab_folio(): 0, or -ENOMEM when the refcount is not
+// positive (the overflow guard; counted in GUP_WARN_REFCOUNT for the
+// façade's WARN_ON_ONCE).
+export function try_grab_folio(head: i32, refs: i32, flags: i32): i32 {
+  if ((flags & (FOLL_GET | FOLL_PIN)) == 0) return 0;
+  const rc = pg_refcount[head];
+  if (rc <= 0) {
+    stats[GUP_WARN_REFCOUNT] += 1.0;
+    return -ENOMEM;
+  }
+  if ((flags & FOLL_GET) != 0) {
+    pg_refcount[head] = (rc + refs) | 0;
+    return 0;
+  }
+  if (head == ZERO_PFN) return 0; // the shared zero page is never pin-counted
+  if (folio_has_pincount(head)) {
+    pg_refcount[head] = (rc + refs) | 0;
+    pg_index[head + 1] += <f64>refs;
+  } else {
+    pg_refcount[head] = (rc + refs * GUP_PIN_COUNTING_BIAS) | 0;
+  }
+  stats[NR_FOLL_PIN_ACQUIRED] += <f64>refs;
+  return 0;
+}
+
+// Mirrors gup_put_folio(): release refs references of the kind flags says.
+export function gup_put_folio(head: i32, refs: i32, flags: i32): void {
+  let put = refs;
+  if ((flags & FOLL_PIN) != 0) {
+    if (head == ZERO_PFN) return;
+    stats[NR_FOLL_PIN_RELEASED] += <f64>refs;
+    if (folio_has_pincount(head)) pg_index[head + 1] -= <f64>refs;
+    else put = refs * GUP_PIN_COUNTING_BIAS;
+  }
+  folio_put_refs(head, put);
+}
+
+// Mirrors folio_is_longterm_pinnable().
+export function folio_is_longterm_pinnable(head: i32): bool {
+  const mt = get_pageblock_migratetype(head);
+  if (mt == MIGRATE_CMA || mt == MIGRATE_ISOLATE) return false;
+  if (head == ZERO_PFN) return true;
+  const zone = page_zonenum(head);
+  return zone != ZONE_DEVICE && zone != ZONE_MOVABLE;
+}
+
+// Mirrors gup_must_unshare(): a read-only pin of a page the pinner does not
+// own exclusively must unshare it first. Without a VMA (GUP-fast), a
+// long-term pin of a non-anon page always must (the fast path falls back).
+function gup_must_unshare(flags: i32, pfn: i32, head: i32, have_vma: bool): bool {
+  if ((flags & (FOLL_PIN | FOLL_WRITE)) != FOLL_PIN) return false;
+  if ((pg_flags[head] & PG_anon) == 0) {
+    if ((flags & FOLL_LONGTERM) == 0) return false;
+    return have_vma ? vma_is_cow() : true;
+  }
+  const page = (pg_flags[head] & PG_hugetlb) != 0 ? head : pfn;
+  return (pg_flags[page] & PG_anon_exclusive) == 0;
+}
+
+// Mirrors can_follow_write_pte(): a FOLL_FORCE write may use a read-only
+// PTE of an exclusive anon page in a private mapping the VMA may write.
+function can_follow_write(e: u32, pfn: i32, head: i32, flags: i32): bool {
+  if ((e & _PAGE_RW) != 0) return true;
+  if ((flags & FOLL_FORCE) == 0) return false;
+  if ((vma_flags & (VM_SHARED | VM_MAYSHARE)) != 0 || (vma_flags & VM_MAYWRITE) == 0) return false;
+  if ((vma_flags & VM_WRITE) != 0) return false; // a write fault will make it writable
+  return (pg_flags[head] & PG_anon) != 0 && (pg_flags[pfn] & PG_anon_exclusive) != 0;
+}
+
+// Mirrors follow_page_mask() -> follow_page_pte() / follow_huge_pmd():
+// the pfn at vpn with its reference taken, FOLLOW_FAULT, FOLLOW_UNSHARE,
+// or -errno.
+function follow_page(pgd: i32, vpn: f64, flags: i32): i32 {
+  const ei = pt_walk(pgd, vpn, 0, false);
+  const e = ei < 0 ? <u32>0 : pt_entries[ei];
+  if (e == 0) return (flags & FOLL_DUMP) != 0 ? -EFAULT : FOLLOW_FAULT;
+  const pfn = leaf_subpage(ei, vpn, walk_level);
+  const head = page_folio(pfn);
+  if ((flags & FOLL_WRITE) != 0 && !can_follow_write(e, pfn, head, flags)) return FOLLOW_FAULT;
+  if ((e & _PAGE_SPECIAL) != 0 && (flags & FOLL_DUMP) != 0) return -EFAULT; // zero pages are holes in a core dump
+  if ((e & _PAGE_RW) == 0 && gup_must_unshare(flags, pfn, head, true)) return FOLLOW_UNSHARE;
+  const r = try_grab_folio(head, 1, flags);
+  if (r < 0) return r;
+  if ((flags & FOLL_TOUCH) != 0 && head != ZERO_PFN) {
+    if ((flags & FOLL_WRITE) != 0 && (e & _PAGE_DIRTY) == 0 && (pg_flags[head] & PG_dirty) == 0) folio_mark_dirty(head);
+    pg_flags[head] |= PG_referenced; // folio_mark_accessed()
+  }
+  return pfn;
+}
+
+// The slow path over [vpn, vpn + nr) of the current VMA (__get_user_pages()
+// after check_vma_flags()): follow each page, faulting it in (or unsharing
+// it) until it can be taken. Results go to gup_pages[out..] (out < 0: no
+// array, populate only). Returns the number taken, or -errno if none.
+export function gup_slow(pgd: i32, vpn: f64, nr: i32, flags: i32, out: i32): i32 {
+  for (let i = 0; i < nr; i++) {
+    const v = vpn + <f64>i;
+    let pfn = follow_page(pgd, v, flags);
+    for (let tries = 0; pfn == FOLLOW_FAULT || pfn == FOLLOW_UNSHARE; tries++) {
+      if ((flags & FOLL_NOFAULT) != 0 || tries == 3) return i > 0 ? i : -EFAULT;
+      let ff = pfn == FOLLOW_UNSHARE ? FAULT_FLAG_UNSHARE : (flags & FOLL_WRITE) != 0 ? FAULT_FLAG_WRITE : 0;
+      if ((flags & FOLL_REMOTE) != 0) ff |= FAULT_FLAG_REMOTE;
+      const r = handle_mm_fault(pgd, v, ff); // faultin_page()
+      if (r != 0) {
+        let err = -EFAULT; // VM_FAULT_SIGBUS / SIGSEGV
+        if ((r & VM_FAULT_OOM) != 0) err = -ENOMEM;
+        else if ((r & VM_FAULT_HWPOISON) != 0 && (flags & FOLL_HWPOISON) != 0) err = -EHWPOISON;
+        return i > 0 ? i : err;
+      }
+      pfn = follow_page(pgd, v, flags);
+    }
+    if (pfn < 0) return i > 0 ? i : pfn;
+    if (out >= 0) gup_pages[out + i] = pfn;
+  }
+  return nr;
+}
+
+// Mirrors try_grab_folio_fast(): take refs on the folio of pfn, or -1.
+function try_grab_folio_fast(pfn: i32, refs: i32, flags: i32): i32 {
+  const head = page_folio(pfn);
+  if ((flags & FOLL_PIN) != 0 && head == ZERO_PFN) return head;
+  const rc = pg_refcount[head];
+  if (rc <= 0) return -1; // being freed, or overflowed: let the slow path decide
+  pg_refcount[head] = (rc + refs) | 0;
+  if ((flags & FOLL_PIN) == 0) return head;
+  if ((flags & FOLL_LONGTERM) != 0 && !folio_is_longterm_pinnable(head)) {
+    folio_put_refs(head, refs);
+    return -1;
+  }
+  if (folio_has_pincount(head)) pg_index[head + 1] += <f64>refs;
+  else pg_refcount[head] = (pg_refcount[head] + refs * (GUP_PIN_COUNTING_BIAS - 1)) | 0;
+  stats[NR_FOLL_PIN_ACQUIRED] += <f64>refs;
+  return head;
+}
+
+// Mirrors gup_fast_folio_allowed(): PIN|LONGTERM|WRITE refuses file-backed
+// folios other than shmem; hugetlb and anon folios pass.
+function gup_fast_folio_allowed(head: i32, flags: i32): bool {
+  if ((flags & (FOLL_PIN | FOLL_LONGTERM | FOLL_WRITE)) != (FOLL_PIN | FOLL_LONGTERM | FOLL_WRITE)) return true;
+  const f = pg_flags[head];
+  if ((f & (PG_hugetlb | PG_anon)) != 0) return true;
+  if (pg_mapping[head] == 0) return false; // truncated
+  return (f & PG_swapbacked) != 0; // shmem
+}
+
+// The lockless walk (gup_fast_pte_range() and the leaf handlers): pins a
+// prefix of [vpn, vpn + nr) into gup_pages[out..] and returns its length.
+// Every refusal stops the walk; a refusal after the grab puts the refs back.
+export function gup_fast(pgd: i32, vpn: f64, nr: i32, flags: i32, out: i32): i32 {
+  const write = (flags & FOLL_WRITE) != 0;
+  let i = 0;
+  while (i < nr) {
+    const v = vpn + <f64>i;
+    const ei = pt_walk(pgd, v, 0, false);
+    if (ei < 0) break;
+    const e = pt_entries[ei];
+    const level = walk_level;
+    if ((e & _PAGE_PRESENT) == 0 || (write && (e & _PAGE_RW) == 0)) break; // none, protnone, not permitted
+    const huge_zero = level == 1 && is_huge_zero_pmd(e);
+    if ((e & _PAGE_SPECIAL) != 0 && !huge_zero) break; // pte_special(): the zero page goes slow
+    const pfn = leaf_subpage(ei, v, level);
+    // record_subpages(): a huge leaf is taken with one grab for all its pages in range.
+    let refs = 1;
+    if (level > 0) {
+      const span = level_span(level);
+      const left = <i32>(Math.floor(v / span) * span + span - v);
+      refs = left < nr - i ? left : nr - i;
+    }
+    const head = try_grab_folio_fast(pfn, refs, flags);
+    if (head < 0) break;
+    if (!gup_fast_folio_allowed(head, flags)
+      || ((e & _PAGE_RW) == 0 && gup_must_unshare(flags, level > 0 ? head : pfn, head, false))) {
+      gup_put_folio(head, refs, flags);
+      break;
+    }
+    pg_flags[head] |= PG_referenced;
+    for (let j = 0; j < refs; j++) gup_pages[out + i + j] = pfn + j;
+    i += refs;
+  }
+  return i;
+}
+
+// Drops the pins (or, without FOLL_PIN, references) held by entries
+// [off, off + n) of the arena, one batch per run of pages of one folio
+// (gup_folio_next()), dirtying each not-yet-dirty folio first when asked
+// (unpin_user_pages_dirty_lock()). NULL entries are skipped. A batch on a
+// folio that holds no pin (or reference) is refused and counted in
+// GUP_WARN_UNPIN rather than corrupting its counts.
+export function unpin_pages(off: i32, n: i32, make_dirty: bool, flags: i32): void {
+  let i = 0;
+  while (i < n) {
+    const pfn = gup_pages[off + i];
+    if (pfn < 0) {
+      i++;
+      continue;
+    }
+    const head = page_folio(pfn);
+    let batch = 1;
+    while (i + batch < n && gup_pages[off + i + batch] >= 0 && page_folio(gup_pages[off + i + batch]) == head) batch++;
+    put_batch(head, batch, make_dirty, flags);
+    i += batch;
+  }
+}
+
+// unpin_user_page_range_dirty_lock() (flags FOLL_PIN) or put_page() (0):
+// pfn .. pfn + n - 1, folio by folio.
+export function unpin_range(pfn: i32, n: i32, make_dirty: bool, flags: i32): void {
+  let i = 0;
+  while (i < n) {
+    const head = page_folio(pfn + i);
+    const end_of_folio = head + (1 << folio_order(head)) - (pfn + i);
+    const batch = end_of_folio < n - i ? end_of_folio : n - i;
+    put_batch(head, batch, make_dirty, flags);
+    i += batch;
+  }
+}
+
+function put_batch(head: i32, refs: i32, make_dirty: bool, flags: i32): void {
+  const pinned = (flags & FOLL_PIN) == 0 || head == ZERO_PFN
+    || ((pg_flags[head] & PG_head) != 0 ? pg_index[head + 1] >= <f64>refs : folio_maybe_dma_pinned(head));
+  if (!pinned || pg_refcount[head] <= 0) {
+    stats[GUP_WARN_UNPIN] += 1.0;
+    return;
+  }
+  if (make_dirty && head != ZERO_PFN && (pg_flags[head] & PG_dirty) == 0) folio_mark_dirty(head); // set_page_dirty_lock()
+  gup_put_folio(head, refs, flags);
+}

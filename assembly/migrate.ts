@@ -1,0 +1,119 @@
+// Migration for FOLL_LONGTERM (mm/gup.c collect_longterm_unpinnable_folios,
+// migrate_longterm_unpinnable_folios; mm/migrate.c). The façade walks the
+// rmap (which mms map a folio, and where) and calls remap_folio() for each
+// mapping; the core checks references, copies and swaps the folios.
+import {
+  PG_isolated, PG_head, PG_lru, GFP_HIGHUSER_PIN, EAGAIN, ENOMEM, NR_ISOLATED, PGMIGRATE_SUCCESS, PGMIGRATE_FAIL,
+  PG_anon, PG_hugetlb, PTE_PFN_SHIFT,
+} from './constants';
+import {
+  pg_flags, pg_refcount, pg_mapcount, pg_data, pg_mapping, pg_index, gup_pages, pt_entries, scratch, stats,
+} from './mem';
+import { alloc_pages, free_folio_pages } from './buddy';
+import { page_folio, folio_order, folio_entire_mapcount } from './folio';
+import { pt_walk, walk_level, pte_pfn, pt_set, level_span } from './pgtable';
+import { pc_lookup, pc_replace } from './pagecache';
+import { folio_is_longterm_pinnable } from './gup';
+
+// Distinct folios of gup_pages[off, off + n) that may not be long-term
+// pinned, isolated from the LRU (PG_isolated) and listed in scratch.
+// Returns how many. A folio that is already isolated is skipped, as a
+// failed folio_isolate_lru() is.
+export function collect_unpinnable(off: i32, n: i32): i32 {
+  let count = 0;
+  let prev = -1;
+  for (let i = 0; i < n; i++) {
+    const pfn = gup_pages[off + i];
+    if (pfn < 0) continue;
+    const head = page_folio(pfn);
+    if (head == prev) continue;
+    prev = head;
+    if (folio_is_longterm_pinnable(head) || (pg_flags[head] & PG_isolated) != 0) continue;
+    if ((pg_flags[head] & PG_hugetlb) != 0) continue; // hugetlb pools never sit in CMA or ZONE_MOVABLE here
+    pg_flags[head] = (pg_flags[head] | PG_isolated) & ~PG_lru;
+    stats[NR_ISOLATED] += 1.0;
+    scratch[count++] = <u32>head;
+  }
+  return count;
+}
+
+// folio_putback_lru(): back on the LRU after (failed or skipped) migration.
+export function putback_folio(head: i32): void {
+  if ((pg_flags[head] & PG_isolated) == 0) return;
+  pg_flags[head] = (pg_flags[head] & ~PG_isolated) | PG_lru;
+  stats[NR_ISOLATED] -= 1.0;
+}
+
+// References a folio holds when only its mappings and the page cache use
+// it (folio_expected_ref_count()).
+function expected_refs(head: i32): i32 {
+  const nr = 1 << folio_order(head);
+  let refs = folio_entire_mapcount(head);
+  for (let i = 0; i < nr; i++) refs += pg_mapcount[head + i];
+  if ((pg_flags[head] & PG_anon) == 0 && pg_mapping[head] != 0 && pc_lookup(pg_mapping[head], <i32>pg_index[head]) == head) {
+    refs += nr;
+  }
+  return refs;
+}
+
+// First half of migrate_folio(): the folio must hold no reference beyond
+// its mappings and the page cache (a pin or GUP reference makes the
+// refcount freeze fail: -EAGAIN); then a target outside ZONE_MOVABLE and
+// CMA gets its contents and state. Returns the target's pfn, or -errno.
+export function migrate_folio_start(head: i32): i32 {
+  if (pg_refcount[head] != expected_refs(head)) {
+    stats[PGMIGRATE_FAIL] += 1.0;
+    return -EAGAIN;
+  }
+  const order = folio_order(head);
+  const dst = alloc_pages(order, GFP_HIGHUSER_PIN);
+  if (dst < 0) {
+    stats[PGMIGRATE_FAIL] += 1.0;
+    return -ENOMEM;
+  }
+  const nr = 1 << order;
+  for (let i = 0; i < nr; i++) {
+    pg_flags[dst + i] = pg_flags[head + i] & ~PG_isolated;
+    pg_mapcount[dst + i] = pg_mapcount[head + i];
+    pg_data[dst + i] = pg_data[head + i];
+  }
+  pg_flags[dst] |= PG_lru;
+  pg_refcount[dst] = pg_refcount[head];
+  pg_mapping[dst] = pg_mapping[head];
+  pg_index[dst] = pg_index[head];
+  if ((pg_flags[head] & PG_head) != 0) {
+    pg_mapping[dst + 1] = pg_mapping[head + 1];
+    pg_index[dst + 1] = pg_index[head + 1];
+  }
+  return dst;
+}
+
+// remove_migration_ptes() for one mapping: entries at [vpn, vpn + nr) that
+// map the old folio are pointed at the new one, their bits kept.
+export function remap_folio(pgd: i32, vpn: f64, nr: i32, old_head: i32, new_head: i32): void {
+  const old_nr = 1 << folio_order(old_head);
+  let i = 0;
+  while (i < nr) {
+    const v = vpn + <f64>i;
+    const ei = pt_walk(pgd, v, 0, false);
+    const level = walk_level;
+    let step = 1;
+    if (level > 0) step = <i32>(Math.floor(v / level_span(level)) * level_span(level) + level_span(level) - v);
+    if (ei >= 0) {
+      const e = pt_entries[ei];
+      const off = pte_pfn(e) - old_head;
+      if (e != 0 && off >= 0 && off < old_nr) pt_set(ei, <u32>(((new_head + off) << PTE_PFN_SHIFT) | <i32>(e & 255)));
+    }
+    i += step;
+  }
+}
+
+// Second half: the page cache points at the new folio, the old one is freed.
+export function migrate_folio_finish(old_head: i32, new_head: i32): void {
+  const order = folio_order(old_head);
+  if ((pg_flags[old_head] & PG_anon) == 0 && pg_mapping[old_head] != 0) pc_replace(old_head, new_head);
+  putback_folio(old_head);
+  pg_refcount[old_head] = 0;
+  free_folio_pages(old_head, order);
+  stats[PGMIGRATE_SUCCESS] += <f64>(1 << order);
+}

@@ -1,0 +1,185 @@
+// get_user_pages / pin_user_pages, the per-call and per-VMA half (mm/gup.c):
+// argument checks, the VMA loop with check_vma_flags(), GUP-fast with its
+// fallback, and the FOLL_LONGTERM migrate-and-retry loop. The per-page work
+// is the core's (assembly/gup.ts, assembly/migrate.ts).
+import * as C from '../../assembly/constants';
+import type { Mm } from '../mm/mm';
+import type { Vma } from '../mm/vma';
+import { rmapWalk } from '../mm/rmap';
+import { TASK_SIZE } from '../mm/mm';
+import type { KernelBase } from '../kernel';
+import type { PageArray } from './page-array';
+
+const PAGE = C.PAGE_SIZE;
+
+export const INTERNAL_GUP_FLAGS = C.FOLL_TOUCH | C.FOLL_TRIED | C.FOLL_REMOTE | C.FOLL_PIN | C.FOLL_FAST_ONLY
+  | C.FOLL_UNLOCKABLE | C.FOLL_MADV_POPULATE;
+// gup_fast_fallback()'s whitelist.
+const FAST_FLAGS = C.FOLL_WRITE | C.FOLL_LONGTERM | C.FOLL_FORCE | C.FOLL_PIN | C.FOLL_GET | C.FOLL_FAST_ONLY
+  | C.FOLL_NOFAULT | C.FOLL_PCI_P2PDMA | C.FOLL_HONOR_NUMA_FAULT;
+
+// int *locked: the caller's lock state, 1 when it holds mmap_lock.
+export interface Locked { value: number }
+
+// Mirrors is_valid_gup_args(): the flags to use, or null after a WARN.
+export function isValidGupArgs(k: KernelBase, fn: string, pages: PageArray | null, locked: Locked | null,
+  flags: number, toSet: number, pid: number): number | null {
+  const warn = (why: string) => {
+    k.warnOnce('mm/gup.c:is_valid_gup_args', why, pid);
+    return null;
+  };
+  if (flags & INTERNAL_GUP_FLAGS) return warn('internal FOLL_* flags passed in');
+  flags |= toSet;
+  if (locked) {
+    if (locked.value !== 1) return warn('*locked must be 1');
+    flags |= C.FOLL_UNLOCKABLE;
+  }
+  if ((flags & (C.FOLL_GET | C.FOLL_PIN)) === (C.FOLL_GET | C.FOLL_PIN)) return warn('FOLL_GET and FOLL_PIN are mutually exclusive');
+  if ((flags & (C.FOLL_LONGTERM | C.FOLL_PIN)) === C.FOLL_LONGTERM) return warn('FOLL_LONGTERM requires FOLL_PIN');
+  if ((flags & (C.FOLL_GET | C.FOLL_PIN)) && !pages) return warn('FOLL_GET/FOLL_PIN without a pages array');
+  if ((flags & (C.FOLL_LONGTERM | C.FOLL_PCI_P2PDMA)) === (C.FOLL_LONGTERM | C.FOLL_PCI_P2PDMA)) {
+    return warn('FOLL_LONGTERM with FOLL_PCI_P2PDMA');
+  }
+  return flags;
+}
+
+// Mirrors check_vma_flags(): 0 or -errno.
+export function checkVmaFlags(vma: Vma, flags: number): number {
+  const write = (flags & C.FOLL_WRITE) !== 0;
+  if (vma.flags & (C.VM_IO | C.VM_PFNMAP)) return -C.EFAULT;
+  if ((flags & C.FOLL_ANON) && !vma.isAnonymous) return -C.EFAULT;
+  if ((flags & C.FOLL_LONGTERM) && vma.isFsdax) return -C.EOPNOTSUPP;
+  if ((flags & C.FOLL_SPLIT_PMD) && vma.isHugetlb) return -C.EOPNOTSUPP;
+  if (write) {
+    // writable_file_mapping_allowed(): no long-term write pins of a file
+    // mapping that needs dirty tracking (shared, writable, writes back).
+    const longtermPin = (flags & (C.FOLL_PIN | C.FOLL_LONGTERM)) === (C.FOLL_PIN | C.FOLL_LONGTERM);
+    if (!vma.isAnonymous && longtermPin && vma.needsDirtyTracking) return -C.EFAULT;
+    if (!(vma.flags & C.VM_WRITE)) {
+      if (!(flags & C.FOLL_FORCE)) return -C.EFAULT;
+      if (!vma.isCow) return -C.EFAULT;
+    }
+  } else if (!(vma.flags & C.VM_READ)) {
+    if (!(flags & C.FOLL_FORCE)) return -C.EFAULT;
+    if (!(vma.flags & C.VM_MAYREAD)) return -C.EFAULT;
+  }
+  return 0;
+}
+
+// Mirrors __get_user_pages(): the VMA loop. Pages go to pages[at..].
+function getUserPages(k: KernelBase, mm: Mm, start: number, nr: number, flags: number, pages: PageArray | null,
+  at: number): number {
+  let done = 0;
+  let ret = 0;
+  let addr = start;
+  while (done < nr) {
+    const vma = addr < TASK_SIZE ? mm.vmaAt(addr) : undefined; // gup_vma_lookup(): never grows a stack
+    if (!vma) {
+      ret = flags & C.FOLL_MADV_POPULATE ? -C.ENOMEM : -C.EFAULT;
+      break;
+    }
+    const err = checkVmaFlags(vma, flags);
+    if (err) {
+      ret = flags & C.FOLL_MADV_POPULATE ? -C.EINVAL : err;
+      break;
+    }
+    const n = Math.min(nr - done, Math.ceil((vma.end - addr) / PAGE));
+    if (vma.file && vma.backing === C.BACKING_FILE) {
+      if (!k.fillCache(vma.file, vma.pgoff + Math.floor((addr - vma.start) / PAGE), n)) {
+        ret = -C.ENOMEM;
+        break;
+      }
+    }
+    mm.anonVmaPrepare(vma, (flags & (C.FOLL_WRITE | C.FOLL_PIN)) !== 0);
+    mm.prepare(vma);
+    const r = k.core.gup_slow(mm.pgd, Math.floor(addr / PAGE), n, flags,
+      pages ? pages.offset + at + done : -1);
+    if (r < 0) {
+      ret = r;
+      break;
+    }
+    done += r;
+    addr += r * PAGE;
+    if (r < n) break; // an error after some pages: swallowed, the count is returned
+  }
+  return done ? done : ret;
+}
+
+// Mirrors __get_user_pages_locked(). mmap_lock is never dropped in pinsim
+// (faults do not retry), so *locked stays as the caller set it.
+function getUserPagesLocked(k: KernelBase, mm: Mm, start: number, nr: number, pages: PageArray | null, at: number,
+  flags: number): number {
+  if (nr === 0) return 0;
+  if (flags & C.FOLL_PIN) mm.hasPinned = true; // mm_set_has_pinned_flag()
+  if (pages && !(flags & C.FOLL_PIN)) flags |= C.FOLL_GET; // "traditional behaviour"
+  const ret = getUserPages(k, mm, start, nr, flags, pages, at);
+  if (ret === 0 && !(flags & C.FOLL_NOWAIT)) {
+    k.warnOnce('mm/gup.c:__get_user_pages_locked', 'no page done and no error');
+    return -C.EFAULT;
+  }
+  return ret;
+}
+
+// Mirrors check_and_migrate_movable_pages(): 0 (all pins may stay),
+// -EAGAIN (everything unpinned, migration done: pin again) or -ENOMEM
+// (everything unpinned, migration failed).
+function checkAndMigrate(k: KernelBase, pages: PageArray, at: number, nr: number): number {
+  const core = k.core;
+  const count = core.collect_unpinnable(pages.offset + at, nr);
+  if (count === 0) return 0;
+  const heads = Array.from(k.v.scratch.subarray(0, count));
+  core.unpin_pages(pages.offset + at, nr, false, C.FOLL_PIN);
+  pages.pfns.fill(-1, at, at + nr);
+  for (let i = 0; i < heads.length; i++) {
+    const dst = core.migrate_folio_start(heads[i]);
+    if (dst < 0) {
+      for (const h of heads.slice(i)) core.putback_folio(h);
+      return -C.ENOMEM;
+    }
+    rmapWalk(k, heads[i], (mm, _vma, vpn, n) => core.remap_folio(mm.pgd, vpn, n, heads[i], dst));
+    core.migrate_folio_finish(heads[i], dst);
+  }
+  return -C.EAGAIN;
+}
+
+// Mirrors __gup_longterm_locked(): with FOLL_LONGTERM, pin, then move what
+// may not stay pinned out of ZONE_MOVABLE/CMA and pin again, allocating
+// inside a memalloc_pin_save() scope.
+export function gupLongtermLocked(k: KernelBase, mm: Mm, start: number, nr: number, pages: PageArray | null,
+  at: number, flags: number): number {
+  if (!(flags & C.FOLL_LONGTERM) || !pages) return getUserPagesLocked(k, mm, start, nr, pages, at, flags);
+  k.core.set_alloc_gfp(C.GFP_HIGHUSER_PIN);
+  try {
+    for (;;) {
+      const done = getUserPagesLocked(k, mm, start, nr, pages, at, flags);
+      if (done <= 0) return done;
+      const rc = checkAndMigrate(k, pages, at, done);
+      if (rc !== -C.EAGAIN) return rc || done;
+    }
+  } finally {
+    k.core.set_alloc_gfp(C.GFP_HIGHUSER_MOVABLE);
+  }
+}
+
+// Mirrors gup_fast_fallback(): the lockless walk pins a prefix, the slow
+// path does the rest.
+export function gupFastFallback(k: KernelBase, mm: Mm, start: number, nr: number, flags: number,
+  pages: PageArray, pid: number): number {
+  if (flags & ~FAST_FLAGS) {
+    k.warnOnce('mm/gup.c:gup_fast_fallback', 'gup_flags not allowed for GUP-fast', pid);
+    return -C.EINVAL;
+  }
+  if (nr > pages.length) throw new RangeError(`nr_pages ${nr} exceeds the PageArray (${pages.length})`);
+  if (flags & C.FOLL_PIN) mm.hasPinned = true;
+  start -= start % PAGE; // untagged_addr(start) & PAGE_MASK
+  // nr_pages is an int converted to unsigned long: a negative count wraps
+  // around the address space.
+  if (nr < 0 || start + nr * PAGE >= 2 ** 64) return -C.EOVERFLOW;
+  if (start + nr * PAGE > TASK_SIZE) return -C.EFAULT;
+  const fast = k.core.gup_fast(mm.pgd, start / PAGE, nr, flags, pages.offset);
+  if (fast === nr || flags & C.FOLL_FAST_ONLY) return fast;
+  const slow = gupLongtermLocked(k, mm, start + fast * PAGE, nr - fast, pages, fast,
+    flags | C.FOLL_TOUCH | C.FOLL_UNLOCKABLE);
+  if (slow < 0) return fast ? fast : slow;
+  return fast + slow;
+}

@@ -1,0 +1,74 @@
+// PageArray: the `struct page **pages` of a GUP call. Its entries live in
+// the core's page-array arena, so the core writes pfns straight into them;
+// JS reads them through `pfns`, a view of the arena. NULL is -1.
+export class PageArray {
+  #arena: PageArenaAllocator | null;
+
+  constructor(arena: PageArenaAllocator, readonly offset: number, readonly length: number) {
+    this.#arena = arena;
+  }
+
+  // The pfns, as a view of the arena (valid until free()).
+  get pfns(): Int32Array {
+    return this.#live().view.subarray(this.offset, this.offset + this.length);
+  }
+
+  get(i: number): number | null {
+    if (!Number.isInteger(i) || i < 0 || i >= this.length) throw new RangeError(`PageArray index ${i} out of range`);
+    const pfn = this.#live().view[this.offset + i];
+    return pfn < 0 ? null : pfn;
+  }
+
+  toArray(): (number | null)[] {
+    return Array.from(this.pfns, (p) => (p < 0 ? null : p));
+  }
+
+  // Gives the entries back to the arena (the pins stay: unpin first).
+  free(): void {
+    this.#live().release(this);
+    this.#arena = null;
+  }
+
+  get freed(): boolean { return this.#arena === null; }
+
+  owner(): PageArenaAllocator { return this.#live(); }
+
+  #live(): PageArenaAllocator {
+    if (!this.#arena) throw new Error('PageArray used after free()');
+    return this.#arena;
+  }
+}
+
+// First-fit allocation of arena ranges (per array, never per page).
+export class PageArenaAllocator {
+  #free: [number, number][]; // [offset, length], sorted, coalesced
+
+  constructor(readonly view: Int32Array) {
+    this.#free = [[0, view.length]];
+  }
+
+  allocate(n: number): PageArray {
+    const i = this.#free.findIndex(([, len]) => len >= n);
+    if (i < 0) throw new RangeError(`pageArray(${n}): the page-array arena (${this.view.length} entries) is full`);
+    const [off, len] = this.#free[i];
+    if (len === n) this.#free.splice(i, 1);
+    else this.#free[i] = [off + n, len - n];
+    this.view.fill(-1, off, off + n);
+    return new PageArray(this, off, n);
+  }
+
+  release(pa: PageArray): void {
+    const f = this.#free;
+    let i = 0;
+    while (i < f.length && f[i][0] < pa.offset) i++;
+    f.splice(i, 0, [pa.offset, pa.length]);
+    for (let j = Math.max(0, i - 1); j + 1 < f.length && j <= i;) {
+      if (f[j][0] + f[j][1] === f[j + 1][0]) {
+        f[j][1] += f[j + 1][1];
+        f.splice(j + 1, 1);
+      } else {
+        j++;
+      }
+    }
+  }
+}
