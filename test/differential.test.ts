@@ -1,11 +1,12 @@
-// Differential property test: random sequences of mm operations run in
-// lockstep on the Wasm core and the pure-TS core must give the same result
+// Differential property test: random sequences of mm and GUP operations run
+// in lockstep on the Wasm core and the pure-TS core must give the same result
 // for every call and the same machine state (the core's digest of every
-// array). After everything is torn down, no frame may have leaked.
+// array). After every pin is released and everything torn down, the pin
+// counters balance and no frame has leaked.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { C, PAGE } from './helpers';
-import { boot, type Kernel, type Task, type SimFile } from '../src/index';
+import { boot, type Kernel, type Task, type SimFile, type PageArray } from '../src/index';
 
 type Op =
   | { op: 'mmap'; task: number; kind: number; pages: number; prot: number; populate: boolean }
@@ -18,7 +19,24 @@ type Op =
   | { op: 'pwrite'; task: number; file: number; page: number; word: number }
   | { op: 'pread'; task: number; file: number; page: number }
   | { op: 'truncate'; task: number; file: number; pages: number }
-  | { op: 'writeback' };
+  | { op: 'writeback' }
+  | { op: 'gup'; task: number; vma: number; off: number; pages: number; kind: number }
+  | { op: 'release'; held: number; dirty: boolean };
+
+// GUP calls the fuzz makes: [function, gup_flags, takes pins (else FOLL_GET references)].
+type GupFn = 'pin_user_pages' | 'pin_user_pages_fast' | 'get_user_pages_fast' | 'get_user_pages_fast_only'
+  | 'pin_user_pages_remote' | 'get_user_pages';
+const GUP_CALLS: [GupFn, number, boolean][] = [
+  ['pin_user_pages', C.FOLL_WRITE, true],
+  ['pin_user_pages', 0, true],
+  ['pin_user_pages_fast', C.FOLL_WRITE | C.FOLL_LONGTERM, true],
+  ['pin_user_pages', C.FOLL_LONGTERM, true],
+  ['pin_user_pages_remote', C.FOLL_WRITE | C.FOLL_LONGTERM, true],
+  ['pin_user_pages_fast', 0, true],
+  ['get_user_pages_fast', C.FOLL_WRITE, false],
+  ['get_user_pages_fast_only', 0, false],
+  ['get_user_pages', C.FOLL_FORCE | C.FOLL_WRITE, false],
+];
 
 const nat = (max: number) => fc.nat({ max });
 const where = { task: nat(7), vma: nat(15), off: nat(1100), pages: fc.integer({ min: 1, max: 700 }) };
@@ -34,13 +52,17 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { arbitrary: fc.record({ op: fc.constant('pread' as const), task: nat(7), file: nat(1), page: nat(80) }), weight: 1 },
   { arbitrary: fc.record({ op: fc.constant('truncate' as const), task: nat(7), file: nat(1), pages: nat(80) }), weight: 1 },
   { arbitrary: fc.record({ op: fc.constant('writeback' as const) }), weight: 1 },
+  { arbitrary: fc.record({ op: fc.constant('gup' as const), ...where, pages: fc.integer({ min: 1, max: 80 }), kind: nat(GUP_CALLS.length - 1) }), weight: 4 },
+  { arbitrary: fc.record({ op: fc.constant('release' as const), held: nat(20), dirty: fc.boolean() }), weight: 2 },
 );
 
 const PROTS = [C.PROT_NONE, C.PROT_READ, C.PROT_READ | C.PROT_WRITE, C.PROT_WRITE];
 
+
 // One machine under test, with the fds of its two files open in every task.
 class Machine {
   files: SimFile[] = [];
+  held: { pa: PageArray; n: number; pin: boolean }[] = [];
   readonly bootFree: number;
   constructor(readonly k: Kernel) {
     this.bootFree = k.meminfo().MemFree;
@@ -113,7 +135,30 @@ class Machine {
       case 'pread': return t.pread(3 + o.file, o.page * PAGE);
       case 'truncate': return t.ftruncate(3 + o.file, o.pages * PAGE);
       case 'writeback': return this.k.writeback();
+      case 'gup': return this.gup(t, o);
+      case 'release': return this.release(o.held, o.dirty);
     }
+  }
+
+  gup(t: Task, o: Extract<Op, { op: 'gup' }>): unknown {
+    const [fn, flags, pin] = GUP_CALLS[o.kind];
+    const a = this.addr(t, o.vma, o.off);
+    const pa = this.k.pageArray(o.pages);
+    const n = fn === 'pin_user_pages_remote' ? this.k.pin_user_pages_remote(t.mm, a, o.pages, flags, pa)
+      : this.k[fn](t, a, o.pages, flags, pa);
+    const pfns = pa.toArray();
+    if (n > 0) this.held.push({ pa, n, pin });
+    else pa.free();
+    return { n, pfns };
+  }
+
+  release(i: number, dirty: boolean): unknown {
+    if (this.held.length === 0) return null;
+    const [h] = this.held.splice(i % this.held.length, 1);
+    if (h.pin) this.k.unpin_user_pages_dirty_lock(h.pa, h.n, dirty);
+    else for (const pfn of h.pa.pfns.subarray(0, h.n)) this.k.put_page(pfn);
+    h.pa.free();
+    return h.n;
   }
 
   outcome(o: Op): string {
@@ -128,7 +173,7 @@ class Machine {
 }
 
 async function machine(backend: 'wasm' | 'ts', thp: 'always' | 'madvise'): Promise<Machine> {
-  return new Machine(await boot({ backend, wasm: 'debug', memory: '32MiB', thp, hugepages: { '2MiB': 3 } }));
+  return new Machine(await boot({ backend, wasm: 'debug', memory: '32MiB', thp, hugepages: { '2MiB': 3 }, movable: '8MiB', cma: '8MiB' }));
 }
 
 describe('differential: Wasm core vs pure-TS core', () => {
@@ -145,6 +190,8 @@ describe('differential: Wasm core vs pure-TS core', () => {
         }
         expect(b.k.digest()).toBe(a.k.digest());
         for (const m of [a, b]) {
+          while (m.held.length) m.release(0, false);
+          expect(m.k.vmstat().nr_foll_pin_released).toBe(m.k.vmstat().nr_foll_pin_acquired);
           while (m.k.tasks.length) m.k.tasks[0].exit();
           const t = m.k.spawn();
           for (const f of m.files) t.ftruncate(t.open(f), 0);
