@@ -1,5 +1,5 @@
 // The pinsim command line (Node only).
-import { tour } from './tour';
+import { tour } from './tour/index';
 
 const [cmd = 'tour', ...rest] = process.argv.slice(2);
 const backend = rest.includes('--backend=ts') || rest.includes('ts') ? 'ts' : 'wasm';

@@ -164,6 +164,29 @@ export class Kernel extends KernelBase {
     });
   }
 
+  // ---- a device's view: DMA into and out of page frames ----
+
+  // A device writes `word` into frame pfn, as DMA into a pinned page does:
+  // no PTE, no fault, no dirty bit. Writing a clean page-cache folio of a
+  // file that writes back is the hazard FOLL_PIN exists to expose: it is
+  // logged, and the data reaches the file only if the folio is dirtied
+  // later (unpin_user_pages_dirty_lock()).
+  dma_write(pfn: number, word: number): void {
+    const p = this.#pfn(pfn);
+    const w = checkInt('word', word);
+    if (w < 0 || w > 0xffffffff) throw new RangeError(`word must fit in 32 bits, got ${w}`);
+    const head = this.v.head[p];
+    const f = this.v.flags[head];
+    if (!(f & (C.PG_anon | C.PG_swapbacked | C.PG_dirty)) && this.v.mapping[head] && this.files.some((x) => x.id === this.v.mapping[head] && x.writesBack)) {
+      this.printk(`pinsim: DMA write into clean page-cache folio pfn ${p} of a file that writes back: the filesystem has not been told`);
+    }
+    this.v.data[p] = w;
+  }
+
+  dma_read(pfn: number): number {
+    return this.v.data[this.#pfn(pfn)];
+  }
+
   // ---- counters ----
 
   vmstat(): Record<string, number> {

@@ -1,10 +1,10 @@
 // The short tour `npm start` prints: boot a machine, map memory, fork, COW,
 // a shared file with writeback, and what the kernel's counters say.
-import * as C from '../assembly/constants';
-import { boot } from './boot';
-import type { Backend } from './core/core';
+import * as C from '../../assembly/constants';
+import { boot } from '../boot';
+import type { Backend } from '../core/core';
 
-export async function tour(out: (line: string) => void, backend: Backend = 'wasm'): Promise<void> {
+export async function tourMachine(out: (line: string) => void, backend: Backend = 'wasm'): Promise<void> {
   const k = await boot({ memory: '1GiB', backend, hugepages: { '2MiB': 4 }, thp: 'always' });
   const show = (what: string, pfn: number | null) => {
     if (pfn === null) return out(`  ${what}: not mapped`);
