@@ -9,7 +9,7 @@ import {
   PG_swapbacked, PG_referenced, PG_dirty, PG_head, _PAGE_PRESENT, _PAGE_RW, _PAGE_DIRTY, _PAGE_SPECIAL,
   FAULT_FLAG_WRITE, FAULT_FLAG_UNSHARE, FAULT_FLAG_REMOTE, VM_FAULT_OOM, VM_FAULT_HWPOISON, VM_SHARED, VM_MAYSHARE,
   VM_MAYWRITE, VM_WRITE, MIGRATE_CMA, MIGRATE_ISOLATE, ZONE_MOVABLE, ZONE_DEVICE, NR_FOLL_PIN_ACQUIRED,
-  NR_FOLL_PIN_RELEASED, GUP_WARN_REFCOUNT, GUP_WARN_UNPIN,
+  NR_FOLL_PIN_RELEASED, GUP_WARN_REFCOUNT, GUP_WARN_UNPIN, BACKING_ANON,
 } from './constants';
 import {
   pg_flags, pg_refcount, pg_mapping, pg_index, pt_entries, gup_pages, stats, ZERO_PFN, page_zonenum,
@@ -20,7 +20,7 @@ import { pt_walk, walk_level, leaf_subpage, level_span } from './pgtable';
 import { is_huge_zero_pmd } from './huge_memory';
 import { handle_mm_fault } from './memory';
 import { folio_mark_dirty } from './pagecache';
-import { vma_flags, vma_is_cow } from './vma';
+import { vma_flags, vma_backing, vma_is_cow } from './vma';
 
 const FOLLOW_FAULT = -1000; // follow_page_mask() found nothing usable: fault it in
 const FOLLOW_UNSHARE = -1001; // -EMLINK: a read-only pin must unshare first
@@ -100,7 +100,8 @@ function can_follow_write(e: u32, pfn: i32, head: i32, flags: i32): bool {
 function follow_page(pgd: i32, vpn: f64, flags: i32): i32 {
   const ei = pt_walk(pgd, vpn, 0, false);
   const e = ei < 0 ? <u32>0 : pt_entries[ei];
-  if (e == 0) return (flags & FOLL_DUMP) != 0 ? -EFAULT : FOLLOW_FAULT;
+  // no_page_table(): a core dump does not fault in anonymous holes.
+  if (e == 0) return (flags & FOLL_DUMP) != 0 && vma_backing == BACKING_ANON ? -EFAULT : FOLLOW_FAULT;
   const pfn = leaf_subpage(ei, vpn, walk_level);
   const head = page_folio(pfn);
   if ((flags & FOLL_WRITE) != 0 && !can_follow_write(e, pfn, head, flags)) return FOLLOW_FAULT;

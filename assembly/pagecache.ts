@@ -4,11 +4,12 @@
 // reading the key back from the folio's own mapping/index fields.
 import {
   PG_uptodate, PG_lru, PG_swapbacked, PG_dirty, PG_private, BACKING_SHMEM, BACKING_FILE, BACKING_HUGETLBFS,
-  NR_FILE_PAGES, NR_SHMEM, NR_DIRTIED, NR_WRITTEN, WB_NO_MKWRITE, GFP_HIGHUSER_MOVABLE, GFP_ZERO,
+  NR_FILE_PAGES, NR_SHMEM, NR_DIRTIED, NR_WRITTEN, WB_NO_MKWRITE, GFP_ZERO,
 } from './constants';
 import { pg_flags, pg_mapping, pg_index, pg_data, pcache, pcache_mask, scratch, stats } from './mem';
 import { alloc_pages } from './buddy';
 import { folio_get, folio_order, folio_put_refs, alloc_hugetlb_folio } from './folio';
+import { alloc_gfp } from './vma';
 
 function pc_hash(mapping: i32, index: i32): i32 {
   let h = index ^ (mapping << 20) ^ (mapping >>> 12);
@@ -103,7 +104,7 @@ export function pc_get_folio(mapping: i32, index: i32, backing: i32, huge_order:
   if (found >= 0) return found;
   let pfn = -1;
   if (backing == BACKING_HUGETLBFS) pfn = alloc_hugetlb_folio(huge_order, GFP_ZERO);
-  else pfn = alloc_pages(0, GFP_HIGHUSER_MOVABLE | GFP_ZERO);
+  else pfn = alloc_pages(0, alloc_gfp | GFP_ZERO); // GFP_HIGHUSER_PIN inside a long-term pin
   if (pfn < 0) return -1;
   pg_data[pfn] = word;
   pc_add_folio(pfn, mapping, index, backing);
