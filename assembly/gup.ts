@@ -16,7 +16,7 @@ import {
   get_pageblock_migratetype,
 } from './mem';
 import { page_folio, folio_has_pincount, folio_maybe_dma_pinned, folio_put_refs, folio_order } from './folio';
-import { pt_walk, walk_level, leaf_subpage, level_span } from './pgtable';
+import { pt_walk, walk_level, leaf_subpage, level_span, pte_pfn } from './pgtable';
 import { is_huge_zero_pmd } from './huge_memory';
 import { handle_mm_fault } from './memory';
 import { folio_mark_dirty } from './pagecache';
@@ -171,41 +171,64 @@ function gup_fast_folio_allowed(head: i32, flags: i32): bool {
   return (f & PG_swapbacked) != 0; // shmem
 }
 
-// The lockless walk (gup_fast_pte_range() and the leaf handlers): pins a
-// prefix of [vpn, vpn + nr) into gup_pages[out..] and returns its length.
-// Every refusal stops the walk; a refusal after the grab puts the refs back.
+// The lockless walk: pins a prefix of [vpn, vpn + nr) into gup_pages[out..]
+// and returns its length. Every refusal stops the walk; a refusal after the
+// grab puts the refs back (both pin counters move).
 export function gup_fast(pgd: i32, vpn: f64, nr: i32, flags: i32, out: i32): i32 {
-  const write = (flags & FOLL_WRITE) != 0;
   let i = 0;
   while (i < nr) {
     const v = vpn + <f64>i;
     const ei = pt_walk(pgd, v, 0, false);
     if (ei < 0) break;
-    const e = pt_entries[ei];
     const level = walk_level;
-    if ((e & _PAGE_PRESENT) == 0 || (write && (e & _PAGE_RW) == 0)) break; // none, protnone, not permitted
-    const huge_zero = level == 1 && is_huge_zero_pmd(e);
-    if ((e & _PAGE_SPECIAL) != 0 && !huge_zero) break; // pte_special(): the zero page goes slow
-    const pfn = leaf_subpage(ei, v, level);
-    // record_subpages(): a huge leaf is taken with one grab for all its pages in range.
-    let refs = 1;
-    if (level > 0) {
-      const span = level_span(level);
-      const left = <i32>(Math.floor(v / span) * span + span - v);
-      refs = left < nr - i ? left : nr - i;
-    }
-    const head = try_grab_folio_fast(pfn, refs, flags);
-    if (head < 0) break;
-    if (!gup_fast_folio_allowed(head, flags)
-      || ((e & _PAGE_RW) == 0 && gup_must_unshare(flags, level > 0 ? head : pfn, head, false))) {
-      gup_put_folio(head, refs, flags);
-      break;
-    }
-    pg_flags[head] |= PG_referenced;
-    for (let j = 0; j < refs; j++) gup_pages[out + i + j] = pfn + j;
-    i += refs;
+    // The pages this step covers: the rest of the PTE table, or of the leaf.
+    const left = level == 0 ? 512 - (ei & 1023)
+      : <i32>(Math.floor(v / level_span(level)) * level_span(level) + level_span(level) - v);
+    const want = left < nr - i ? left : nr - i;
+    const done = level == 0 ? gup_fast_pte_range(ei, want, flags, out + i) : gup_fast_leaf(ei, v, level, want, flags, out + i);
+    i += done;
+    if (done < want) break;
   }
   return i;
+}
+
+// Mirrors gup_fast_pte_range(): n PTEs from entry ei, all in one table;
+// returns how many were taken before a refusal.
+function gup_fast_pte_range(ei: i32, n: i32, flags: i32, out: i32): i32 {
+  const write = (flags & FOLL_WRITE) != 0;
+  for (let j = 0; j < n; j++) {
+    const e = pt_entries[ei + j];
+    // none, protnone, not permitted, or pte_special() (the zero page goes slow)
+    if ((e & _PAGE_PRESENT) == 0 || (write && (e & _PAGE_RW) == 0) || (e & _PAGE_SPECIAL) != 0) return j;
+    const pfn = pte_pfn(e);
+    const head = try_grab_folio_fast(pfn, 1, flags);
+    if (head < 0) return j;
+    if (!gup_fast_folio_allowed(head, flags) || ((e & _PAGE_RW) == 0 && gup_must_unshare(flags, pfn, head, false))) {
+      gup_put_folio(head, 1, flags);
+      return j;
+    }
+    pg_flags[head] |= PG_referenced;
+    gup_pages[out + j] = pfn;
+  }
+  return n;
+}
+
+// Mirrors gup_fast_pmd_leaf() / gup_fast_pud_leaf(): refs pages of one huge
+// leaf, taken with one grab (record_subpages()). 0 if refused.
+function gup_fast_leaf(ei: i32, v: f64, level: i32, refs: i32, flags: i32, out: i32): i32 {
+  const e = pt_entries[ei];
+  if ((e & _PAGE_PRESENT) == 0 || ((flags & FOLL_WRITE) != 0 && (e & _PAGE_RW) == 0)) return 0;
+  if ((e & _PAGE_SPECIAL) != 0 && !(level == 1 && is_huge_zero_pmd(e))) return 0;
+  const pfn = leaf_subpage(ei, v, level);
+  const head = try_grab_folio_fast(pfn, refs, flags);
+  if (head < 0) return 0;
+  if (!gup_fast_folio_allowed(head, flags) || ((e & _PAGE_RW) == 0 && gup_must_unshare(flags, head, head, false))) {
+    gup_put_folio(head, refs, flags);
+    return 0;
+  }
+  pg_flags[head] |= PG_referenced;
+  for (let j = 0; j < refs; j++) gup_pages[out + j] = pfn + j;
+  return refs;
 }
 
 // Drops the pins (or, without FOLL_PIN, references) held by entries
