@@ -259,7 +259,7 @@ export class Kernel extends KernelBase {
     }
     // nr_pages is unsigned long: a negative count is a huge one.
     const n = a.n < 0 ? Number.MAX_SAFE_INTEGER : a.n;
-    if (a.pa && n > a.pa.length && (flags & (C.FOLL_GET | C.FOLL_PIN | toSet))) {
+    if (a.pa && n > a.pa.length) {
       throw new RangeError(`${fn}: nr_pages ${a.n} exceeds the PageArray (${a.pa.length})`);
     }
     const f = isValidGupArgs(this, fn, a.pa, locked, a.f, toSet, a.pid);
