@@ -130,16 +130,19 @@ function checkAndMigrate(k: KernelBase, pages: PageArray, at: number, nr: number
   const heads = Array.from(k.v.scratch.subarray(0, count));
   core.unpin_pages(pages.offset + at, nr, false, C.FOLL_PIN);
   pages.pfns.fill(-1, at, at + nr);
-  for (let i = 0; i < heads.length; i++) {
-    const dst = core.migrate_folio_start(heads[i]);
+  // migrate_pages() tries every folio; those that fail go back to the LRU.
+  let failed = false;
+  for (const head of heads) {
+    const dst = core.migrate_folio_start(head);
     if (dst < 0) {
-      for (const h of heads.slice(i)) core.putback_folio(h);
-      return -C.ENOMEM;
+      core.putback_folio(head);
+      failed = true;
+      continue;
     }
-    rmapWalk(k, heads[i], (mm, _vma, vpn, n) => core.remap_folio(mm.pgd, vpn, n, heads[i], dst));
-    core.migrate_folio_finish(heads[i], dst);
+    rmapWalk(k, head, (mm, _vma, vpn, n) => core.remap_folio(mm.pgd, vpn, n, head, dst));
+    core.migrate_folio_finish(head, dst);
   }
-  return -C.EAGAIN;
+  return failed ? -C.ENOMEM : -C.EAGAIN;
 }
 
 // Mirrors __gup_longterm_locked(): with FOLL_LONGTERM, pin, then move what
