@@ -267,9 +267,11 @@ export function unpin_range(pfn: i32, n: i32, make_dirty: bool, flags: i32): voi
 }
 
 function put_batch(head: i32, refs: i32, make_dirty: bool, flags: i32): void {
-  const pinned = (flags & FOLL_PIN) == 0 || head == ZERO_PFN
-    || ((pg_flags[head] & PG_head) != 0 ? pg_index[head + 1] >= <f64>refs : folio_maybe_dma_pinned(head));
-  if (!pinned || pg_refcount[head] <= 0) {
+  // A pin must be there to drop (a wrapped, negative refcount still reads as
+  // pinned); a plain reference needs a positive refcount.
+  const holds = (flags & FOLL_PIN) == 0 ? pg_refcount[head] > 0
+    : head == ZERO_PFN || ((pg_flags[head] & PG_head) != 0 ? pg_index[head + 1] >= <f64>refs : folio_maybe_dma_pinned(head));
+  if (!holds) {
     stats[GUP_WARN_UNPIN] += 1.0;
     return;
   }

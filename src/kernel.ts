@@ -264,7 +264,7 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
   // its per-folio state. A dirty folio that the filesystem never saw made
   // writable (no ->page_mkwrite) is reported: the hazard FOLL_PIN exposes.
   writeback(file?: SimFile): WritebackReport {
-    if (file !== undefined && !(file instanceof SimFile)) throw new TypeError('writeback(file?): not a pinsim file');
+    if (file !== undefined && !this.files.includes(file)) throw new TypeError('writeback(file?): not a file of this machine');
     return this.guard(() => {
       const report: WritebackReport = { written: 0, hazards: [] };
       for (const f of file ? [file] : this.files) {

@@ -110,7 +110,9 @@ export class Task {
   // ---- files ----
 
   open(file: SimFile): number {
-    if (!(file instanceof SimFile)) throw new TypeError('open(file): not a pinsim file (use kernel.createFile)');
+    if (!(file instanceof SimFile) || !this.kernel.files.includes(file)) {
+      throw new TypeError('open(file): not a file of this machine (use kernel.createFile)');
+    }
     return this.#run('open', () => this.#installFd(file));
   }
 

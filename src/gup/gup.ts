@@ -172,12 +172,13 @@ export function gupFastFallback(k: KernelBase, mm: Mm, start: number, nr: number
     k.warnOnce('mm/gup.c:gup_fast_fallback', 'gup_flags not allowed for GUP-fast', pid);
     return -C.EINVAL;
   }
-  if (nr > pages.length) throw new RangeError(`nr_pages ${nr} exceeds the PageArray (${pages.length})`);
   if (flags & C.FOLL_PIN) mm.hasPinned = true;
   start -= start % PAGE; // untagged_addr(start) & PAGE_MASK
-  // nr_pages is an int converted to unsigned long: a negative count wraps
-  // around the address space.
-  if (nr < 0 || start + nr * PAGE >= 2 ** 64) return -C.EOVERFLOW;
+  // nr_pages is an int converted to unsigned long: a negative count is a
+  // length of 2^64 + nr * PAGE_SIZE, which overflows start + len unless
+  // start is below -nr * PAGE_SIZE (then the end lies far above TASK_SIZE).
+  if (nr < 0) return start >= -nr * PAGE ? -C.EOVERFLOW : -C.EFAULT;
+  if (start + nr * PAGE >= 2 ** 64) return -C.EOVERFLOW;
   if (start + nr * PAGE > TASK_SIZE) return -C.EFAULT;
   const fast = k.core.gup_fast(mm.pgd, start / PAGE, nr, flags, pages.offset);
   if (fast === nr || flags & C.FOLL_FAST_ONLY) return fast;

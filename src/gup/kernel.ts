@@ -52,11 +52,11 @@ export class Kernel extends KernelBase {
       C.FOLL_TOUCH | C.FOLL_UNLOCKABLE, -C.EINVAL);
   }
 
-  get_user_pages_fast(t: Task, start: number, nr_pages: number, gup_flags: number, pages: PageArray): number {
+  get_user_pages_fast(t: Task, start: number, nr_pages: number, gup_flags: number, pages: PageArray | null): number {
     return this.#fast('get_user_pages_fast', t, start, nr_pages, gup_flags, pages, C.FOLL_GET);
   }
 
-  get_user_pages_fast_only(t: Task, start: number, nr_pages: number, gup_flags: number, pages: PageArray): number {
+  get_user_pages_fast_only(t: Task, start: number, nr_pages: number, gup_flags: number, pages: PageArray | null): number {
     return this.#fast('get_user_pages_fast_only', t, start, nr_pages, gup_flags, pages, C.FOLL_GET | C.FOLL_FAST_ONLY);
   }
 
@@ -64,7 +64,7 @@ export class Kernel extends KernelBase {
     return this.#slow('pin_user_pages', t, start, nr_pages, gup_flags, pages, null, C.FOLL_PIN, 0);
   }
 
-  pin_user_pages_fast(t: Task, start: number, nr_pages: number, gup_flags: number, pages: PageArray): number {
+  pin_user_pages_fast(t: Task, start: number, nr_pages: number, gup_flags: number, pages: PageArray | null): number {
     return this.#fast('pin_user_pages_fast', t, start, nr_pages, gup_flags, pages, C.FOLL_PIN);
   }
 
@@ -87,7 +87,7 @@ export class Kernel extends KernelBase {
     return this.pin_user_pages(t, start, nr_pages, gup_flags | C.FOLL_LONGTERM, pages);
   }
 
-  pin_longterm_pages_fast(t: Task, start: number, nr_pages: number, gup_flags: number, pages: PageArray): number {
+  pin_longterm_pages_fast(t: Task, start: number, nr_pages: number, gup_flags: number, pages: PageArray | null): number {
     return this.pin_user_pages_fast(t, start, nr_pages, gup_flags | C.FOLL_LONGTERM, pages);
   }
 
@@ -200,12 +200,11 @@ export class Kernel extends KernelBase {
   // ---- plumbing ----
 
   #mm(fn: string, target: Target): Mm {
-    if (target instanceof Task) {
-      if (target.exited) throw new RangeError(`${fn}: task ${target.pid} has exited`);
-      return target.mm;
-    }
-    if (target instanceof Mm) return target;
-    throw new TypeError(`${fn}: expected a Task${fn.endsWith('remote') ? ' or its mm' : ''}`);
+    const mm = target instanceof Task ? target.mm : target;
+    if (!(mm instanceof Mm)) throw new TypeError(`${fn}: expected a Task${fn.endsWith('remote') ? ' or its mm' : ''}`);
+    if (mm.host !== this) throw new TypeError(`${fn}: that task belongs to another machine`);
+    if (target instanceof Task && target.exited) throw new RangeError(`${fn}: task ${target.pid} has exited`);
+    return mm;
   }
 
   #pfn(pfn: unknown): number {
@@ -267,8 +266,9 @@ export class Kernel extends KernelBase {
     return this.#watch(() => gupLongtermLocked(this, a.mm, a.s, n, a.pa, 0, f));
   }
 
-  #fast(fn: string, t: Task, start: number, nr: number, flags: number, pages: PageArray, toSet: number): number {
-    const a = this.#args(fn, t, start, nr, flags, pages, false);
+  #fast(fn: string, t: Task, start: number, nr: number, flags: number, pages: PageArray | null, toSet: number): number {
+    const a = this.#args(fn, t, start, nr, flags, pages, true);
+    if (a.pa && a.n > a.pa.length) throw new RangeError(`${fn}: nr_pages ${a.n} exceeds the PageArray (${a.pa.length})`);
     const f = isValidGupArgs(this, fn, a.pa, null, a.f, toSet, a.pid);
     if (f === null) return -C.EINVAL;
     return this.#watch(() => gupFastFallback(this, a.mm, a.s, a.n, f, a.pa!, a.pid));
