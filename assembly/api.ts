@@ -17,8 +17,8 @@ export { change_protection, mkclean_range } from './mprotect';
 export { copy_page_range } from './fork';
 export { split_huge_pmd_address } from './huge_memory';
 export { pc_fill, pc_read, pc_write, pc_lookup, pc_truncate, writeback_range } from './pagecache';
-export { translate, digest } from './inspect';
-export { gup_fast, gup_slow, unpin_pages, unpin_range, folio_is_longterm_pinnable, try_grab_folio, gup_put_folio } from './gup';
+export { translate, digest, scan_maybe_pinned } from './inspect';
+export { gup_fast, gup_slow, unpin_pages, unpin_range, folio_is_longterm_pinnable } from './gup';
 export { collect_unpinnable, putback_folio, migrate_folio_start, remap_folio, migrate_folio_finish } from './migrate';
 export { folio_maybe_dma_pinned } from './folio';
 

@@ -22,6 +22,18 @@ import { handle_mm_fault } from './memory';
 import { folio_mark_dirty } from './pagecache';
 import { vma_flags, vma_backing, vma_is_cow } from './vma';
 
+// Pin counts of the current call, added to the vmstat counters once at its
+// end (flush_pin_stats()) rather than once per page.
+let pins_acquired = 0;
+let pins_released = 0;
+
+function flush_pin_stats(): void {
+  stats[NR_FOLL_PIN_ACQUIRED] += <f64>pins_acquired;
+  stats[NR_FOLL_PIN_RELEASED] += <f64>pins_released;
+  pins_acquired = 0;
+  pins_released = 0;
+}
+
 const FOLLOW_FAULT = -1000; // follow_page_mask() found nothing usable: fault it in
 const FOLLOW_UNSHARE = -1001; // -EMLINK: a read-only pin must unshare first
 
@@ -46,7 +58,7 @@ export function try_grab_folio(head: i32, refs: i32, flags: i32): i32 {
   } else {
     pg_refcount[head] = (rc + refs * GUP_PIN_COUNTING_BIAS) | 0;
   }
-  stats[NR_FOLL_PIN_ACQUIRED] += <f64>refs;
+  pins_acquired += refs;
   return 0;
 }
 
@@ -55,7 +67,7 @@ export function gup_put_folio(head: i32, refs: i32, flags: i32): void {
   let put = refs;
   if ((flags & FOLL_PIN) != 0) {
     if (head == ZERO_PFN) return;
-    stats[NR_FOLL_PIN_RELEASED] += <f64>refs;
+    pins_released += refs;
     if (folio_has_pincount(head)) pg_index[head + 1] -= <f64>refs;
     else put = refs * GUP_PIN_COUNTING_BIAS;
   }
@@ -121,6 +133,12 @@ function follow_page(pgd: i32, vpn: f64, flags: i32): i32 {
 // it) until it can be taken. Results go to gup_pages[out..] (out < 0: no
 // array, populate only). Returns the number taken, or -errno if none.
 export function gup_slow(pgd: i32, vpn: f64, nr: i32, flags: i32, out: i32): i32 {
+  const r = gup_slow_pages(pgd, vpn, nr, flags, out);
+  flush_pin_stats();
+  return r;
+}
+
+function gup_slow_pages(pgd: i32, vpn: f64, nr: i32, flags: i32, out: i32): i32 {
   for (let i = 0; i < nr; i++) {
     const v = vpn + <f64>i;
     let pfn = follow_page(pgd, v, flags);
@@ -157,7 +175,7 @@ function try_grab_folio_fast(pfn: i32, refs: i32, flags: i32): i32 {
   }
   if (folio_has_pincount(head)) pg_index[head + 1] += <f64>refs;
   else pg_refcount[head] = (pg_refcount[head] + refs * (GUP_PIN_COUNTING_BIAS - 1)) | 0;
-  stats[NR_FOLL_PIN_ACQUIRED] += <f64>refs;
+  pins_acquired += refs;
   return head;
 }
 
@@ -189,6 +207,7 @@ export function gup_fast(pgd: i32, vpn: f64, nr: i32, flags: i32, out: i32): i32
     i += done;
     if (done < want) break;
   }
+  flush_pin_stats();
   return i;
 }
 
@@ -246,11 +265,19 @@ export function unpin_pages(off: i32, n: i32, make_dirty: bool, flags: i32): voi
       continue;
     }
     const head = page_folio(pfn);
+    // gup_folio_next(): the run of entries that are pages of the same folio
+    // (consecutive pfns inside it, as pinning a range yields).
+    const folio_end = head + (1 << folio_order(head));
     let batch = 1;
-    while (i + batch < n && gup_pages[off + i + batch] >= 0 && page_folio(gup_pages[off + i + batch]) == head) batch++;
+    while (i + batch < n) {
+      const next = gup_pages[off + i + batch];
+      if (next < head || next >= folio_end) break;
+      batch++;
+    }
     put_batch(head, batch, make_dirty, flags);
     i += batch;
   }
+  flush_pin_stats();
 }
 
 // unpin_user_page_range_dirty_lock() (flags FOLL_PIN) or put_page() (0):
@@ -264,6 +291,7 @@ export function unpin_range(pfn: i32, n: i32, make_dirty: bool, flags: i32): voi
     put_batch(head, batch, make_dirty, flags);
     i += batch;
   }
+  flush_pin_stats();
 }
 
 function put_batch(head: i32, refs: i32, make_dirty: bool, flags: i32): void {

@@ -9,12 +9,12 @@
 //                             number of non-empty entries)
 //     pg_data[pfn]       u32  the page's contents, one word
 //     pg_mapping[pfn]    i32  file id (page cache) or anon_vma id (anon);
-//                             buddy: next free block; page[1] of a large
-//                             folio: _entire_mapcount (PMD/PUD mappings)
+//                             buddy: next free block; page-table page: its
+//                             table slot; page[1] of a large folio:
+//                             _entire_mapcount (PMD/PUD mappings)
 //     pg_index[pfn]      f64  pgoff_t: page index in the file, or virtual
 //                             page number for anon; buddy: previous free
-//                             block; page-table page: its table slot;
-//                             page[1] of a large folio: _pincount
+//                             block; page[1] of a large folio: _pincount
 //     pg_head[pfn]       i32  compound_head(): own pfn unless PG_tail
 //   page cache, 8 bytes per RAM frame:
 //     pcache[]           i32  open-addressing hash of (mapping, index) -> pfn+1

@@ -1,6 +1,6 @@
 // 4-level page tables whose table pages are frames of the simulated RAM
 // (PageTable, counted in NR_PAGETABLE). A table's 512 entries live in a slot
-// of pt_entries; the table frame's pg_index holds its slot and pg_mapcount
+// of pt_entries; the table frame's pg_mapping holds its slot and pg_mapcount
 // the number of non-empty entries (so that empty tables can be found).
 //
 // Levels: 3 = PGD, 2 = PUD, 1 = PMD, 0 = PTE. Addresses are virtual page
@@ -10,7 +10,7 @@ import {
   PG_table, GFP_KERNEL, NR_PAGETABLE, PTE_PFN_SHIFT, _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_TABLE, _PAGE_PSE,
 } from './constants';
 import {
-  pg_flags, pg_refcount, pg_mapcount, pg_index, pt_entries, pt_free_slots, pt_slot_owner, pt_free_top,
+  pg_flags, pg_refcount, pg_mapcount, pg_mapping, pt_entries, pt_free_slots, pt_slot_owner, pt_free_top,
   set_pt_free_top, stats,
 } from './mem';
 import { alloc_pages, free_folio_pages } from './buddy';
@@ -24,22 +24,35 @@ export function pte_present(e: u32): bool { return (e & (_PAGE_PRESENT | _PAGE_P
 export function pte_is_table(e: u32): bool { return (e & _PAGE_TABLE) != 0; }
 export function pmd_is_leaf(e: u32): bool { return (e & _PAGE_PSE) != 0; }
 
-// Index of a table's first entry in pt_entries.
-export function table_base(table_pfn: i32): i32 { return (<i32>pg_index[table_pfn]) << 10; }
+// Index of a table's first entry in pt_entries (a table page's slot is in
+// its pg_mapping).
+export function table_base(table_pfn: i32): i32 { return pg_mapping[table_pfn] << 10; }
+
+// A vpn has at most 36 bits; split in two integers, its table indices are
+// plain bit fields: PGD hi >>> 9, PUD hi & 511, PMD lo >>> 9, PTE lo & 511.
+function vpn_hi(vpn: f64): i32 { return <i32>Math.floor(vpn / 262144.0); }
+
+function index_of(hi: i32, lo: i32, level: i32): i32 {
+  if (level == 0) return lo & 511;
+  if (level == 1) return lo >>> 9;
+  if (level == 2) return hi & 511;
+  return hi >>> 9;
+}
 
 // The vpn's index into the table at `level`: (vpn >> (9 * level)) & 511.
 export function vpn_index(vpn: f64, level: i32): i32 {
-  let span = 1.0;
-  for (let l = 0; l < level; l++) span *= 512.0;
-  const q = Math.floor(vpn / span);
-  return <i32>(q - Math.floor(q / 512.0) * 512.0);
+  const hi = vpn_hi(vpn);
+  return index_of(hi, <i32>(vpn - <f64>hi * 262144.0), level);
 }
 
-// Number of pages one entry at `level` maps: 1, 512, 262144, 2^27.
+// Number of pages one entry at `level` maps: 1, 512, 262144, 2^27 (2^36 for
+// the whole address space, "level 4").
 export function level_span(level: i32): f64 {
-  let span = 1.0;
-  for (let l = 0; l < level; l++) span *= 512.0;
-  return span;
+  if (level == 0) return 1.0;
+  if (level == 1) return 512.0;
+  if (level == 2) return 262144.0;
+  if (level == 3) return 134217728.0;
+  return 68719476736.0;
 }
 
 // Mirrors pte_alloc_one(): a zeroed table page, or -1.
@@ -51,7 +64,7 @@ export function pt_alloc(): i32 {
   set_pt_free_top(pt_free_top - 1);
   pt_slot_owner[slot] = pfn;
   pg_flags[pfn] = PG_table;
-  pg_index[pfn] = <f64>slot;
+  pg_mapping[pfn] = slot;
   pg_mapcount[pfn] = 0;
   stats[NR_PAGETABLE] += 1.0;
   return pfn;
@@ -59,7 +72,7 @@ export function pt_alloc(): i32 {
 
 // Mirrors pte_free(): the table must be empty (entries and deposits zero).
 export function pt_free(pfn: i32): void {
-  const slot = <i32>pg_index[pfn];
+  const slot = pg_mapping[pfn];
   pt_free_slots[pt_free_top] = slot;
   set_pt_free_top(pt_free_top + 1);
   pg_refcount[pfn] = 0;
@@ -82,9 +95,11 @@ export function pt_set(ei: i32, v: u32): void {
 // it (walk_level says which level). Missing tables are allocated when
 // `alloc`; otherwise -1 is returned for them. -2: allocation failed.
 export function pt_walk(pgd: i32, vpn: f64, stop_level: i32, alloc: bool): i32 {
+  const hi = vpn_hi(vpn);
+  const lo = <i32>(vpn - <f64>hi * 262144.0);
   let table = pgd;
   for (let level = 3; level >= 0; level--) {
-    const ei = table_base(table) + vpn_index(vpn, level);
+    const ei = table_base(table) + index_of(hi, lo, level);
     walk_level = level;
     if (level == stop_level) return ei;
     const e = pt_entries[ei];
