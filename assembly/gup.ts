@@ -12,10 +12,10 @@ import {
   NR_FOLL_PIN_RELEASED, GUP_WARN_REFCOUNT, GUP_WARN_UNPIN, BACKING_ANON,
 } from './constants';
 import {
-  pg_flags, pg_refcount, pg_mapping, pg_index, pt_entries, gup_pages, stats, ZERO_PFN, page_zonenum,
+  pg_flags, pg_refcount, pg_mapping, pg_index, pg_head, pt_entries, gup_pages, stats, ZERO_PFN, page_zonenum,
   get_pageblock_migratetype,
 } from './mem';
-import { page_folio, folio_has_pincount, folio_maybe_dma_pinned, folio_put_refs, folio_order } from './folio';
+import { page_folio, folio_has_pincount, folio_put_refs, folio_order } from './folio';
 import { pt_walk, walk_level, leaf_subpage, level_span, pte_pfn } from './pgtable';
 import { is_huge_zero_pmd } from './huge_memory';
 import { handle_mm_fault } from './memory';
@@ -162,28 +162,34 @@ function gup_slow_pages(pgd: i32, vpn: f64, nr: i32, flags: i32, out: i32): i32 
 }
 
 // Mirrors try_grab_folio_fast(): take refs on the folio of pfn, or -1.
+// (The kernel takes the references before testing long-term pinnability
+// and drops them on failure; with no concurrency here the test comes first
+// and the refcount is written once.)
 function try_grab_folio_fast(pfn: i32, refs: i32, flags: i32): i32 {
-  const head = page_folio(pfn);
-  if ((flags & FOLL_PIN) != 0 && head == ZERO_PFN) return head;
+  const head = pg_head[pfn];
+  const pin = (flags & FOLL_PIN) != 0;
+  if (pin && head == ZERO_PFN) return head;
   const rc = pg_refcount[head];
   if (rc <= 0) return -1; // being freed, or overflowed: let the slow path decide
-  pg_refcount[head] = (rc + refs) | 0;
-  if ((flags & FOLL_PIN) == 0) return head;
-  if ((flags & FOLL_LONGTERM) != 0 && !folio_is_longterm_pinnable(head)) {
-    folio_put_refs(head, refs);
-    return -1;
+  if (!pin) {
+    pg_refcount[head] = (rc + refs) | 0;
+    return head;
   }
-  if (folio_has_pincount(head)) pg_index[head + 1] += <f64>refs;
-  else pg_refcount[head] = (pg_refcount[head] + refs * (GUP_PIN_COUNTING_BIAS - 1)) | 0;
+  if ((flags & FOLL_LONGTERM) != 0 && !folio_is_longterm_pinnable(head)) return -1;
+  if ((pg_flags[head] & PG_head) != 0) {
+    pg_refcount[head] = (rc + refs) | 0;
+    pg_index[head + 1] += <f64>refs;
+  } else {
+    pg_refcount[head] = (rc + refs * GUP_PIN_COUNTING_BIAS) | 0;
+  }
   pins_acquired += refs;
   return head;
 }
 
 // Mirrors gup_fast_folio_allowed(): PIN|LONGTERM|WRITE refuses file-backed
 // folios other than shmem; hugetlb and anon folios pass.
-function gup_fast_folio_allowed(head: i32, flags: i32): bool {
+function gup_fast_folio_allowed(head: i32, f: i32, flags: i32): bool {
   if ((flags & (FOLL_PIN | FOLL_LONGTERM | FOLL_WRITE)) != (FOLL_PIN | FOLL_LONGTERM | FOLL_WRITE)) return true;
-  const f = pg_flags[head];
   if ((f & (PG_hugetlb | PG_anon)) != 0) return true;
   if (pg_mapping[head] == 0) return false; // truncated
   return (f & PG_swapbacked) != 0; // shmem
@@ -222,11 +228,12 @@ function gup_fast_pte_range(ei: i32, n: i32, flags: i32, out: i32): i32 {
     const pfn = pte_pfn(e);
     const head = try_grab_folio_fast(pfn, 1, flags);
     if (head < 0) return j;
-    if (!gup_fast_folio_allowed(head, flags) || ((e & _PAGE_RW) == 0 && gup_must_unshare(flags, pfn, head, false))) {
+    const f = pg_flags[head];
+    if (!gup_fast_folio_allowed(head, f, flags) || ((e & _PAGE_RW) == 0 && gup_must_unshare(flags, pfn, head, false))) {
       gup_put_folio(head, 1, flags);
       return j;
     }
-    pg_flags[head] |= PG_referenced;
+    pg_flags[head] = f | PG_referenced;
     gup_pages[out + j] = pfn;
   }
   return n;
@@ -241,7 +248,7 @@ function gup_fast_leaf(ei: i32, v: f64, level: i32, refs: i32, flags: i32, out: 
   const pfn = leaf_subpage(ei, v, level);
   const head = try_grab_folio_fast(pfn, refs, flags);
   if (head < 0) return 0;
-  if (!gup_fast_folio_allowed(head, flags) || ((e & _PAGE_RW) == 0 && gup_must_unshare(flags, head, head, false))) {
+  if (!gup_fast_folio_allowed(head, pg_flags[head], flags) || ((e & _PAGE_RW) == 0 && gup_must_unshare(flags, head, head, false))) {
     gup_put_folio(head, refs, flags);
     return 0;
   }
@@ -295,14 +302,31 @@ export function unpin_range(pfn: i32, n: i32, make_dirty: bool, flags: i32): voi
 }
 
 function put_batch(head: i32, refs: i32, make_dirty: bool, flags: i32): void {
-  // A pin must be there to drop (a wrapped, negative refcount still reads as
-  // pinned); a plain reference needs a positive refcount.
-  const holds = (flags & FOLL_PIN) == 0 ? pg_refcount[head] > 0
-    : head == ZERO_PFN || ((pg_flags[head] & PG_head) != 0 ? pg_index[head + 1] >= <f64>refs : folio_maybe_dma_pinned(head));
-  if (!holds) {
+  const pin = (flags & FOLL_PIN) != 0;
+  const zero = head == ZERO_PFN; // pinning the zero page counts nothing, so unpinning drops nothing
+  const f = pg_flags[head];
+  if (!(pin && zero) && !holds_refs(head, f, refs, flags)) {
     stats[GUP_WARN_UNPIN] += 1.0;
     return;
   }
-  if (make_dirty && head != ZERO_PFN && (pg_flags[head] & PG_dirty) == 0) folio_mark_dirty(head); // set_page_dirty_lock()
-  gup_put_folio(head, refs, flags);
+  if (make_dirty && !zero && (f & PG_dirty) == 0) folio_mark_dirty(head); // set_page_dirty_lock()
+  if (pin && zero) return;
+  // gup_put_folio(), with the folio's fields read once.
+  let put = refs;
+  if (pin) {
+    pins_released += refs;
+    if ((f & PG_head) != 0) pg_index[head + 1] -= <f64>refs;
+    else put = refs * GUP_PIN_COUNTING_BIAS;
+  }
+  folio_put_refs(head, put);
+}
+
+// Does the folio hold the refs about to be dropped? A pin must be there (a
+// wrapped, negative refcount still reads as pinned); a plain reference
+// needs a positive refcount.
+function holds_refs(head: i32, f: i32, refs: i32, flags: i32): bool {
+  const rc = pg_refcount[head];
+  if ((flags & FOLL_PIN) == 0) return rc > 0;
+  if ((f & PG_head) != 0) return pg_index[head + 1] >= <f64>refs;
+  return rc < 0 || rc >= GUP_PIN_COUNTING_BIAS;
 }
