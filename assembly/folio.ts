@@ -19,8 +19,6 @@ export function folio_order(head: i32): i32 {
   return (pg_flags[head] & PG_head) != 0 ? (pg_flags[head] & PG_ORDER_MASK) >>> PG_ORDER_SHIFT : 0;
 }
 
-export function folio_test(head: i32, flag: i32): bool { return (pg_flags[head] & flag) != 0; }
-
 export function folio_entire_mapcount(head: i32): i32 {
   return (pg_flags[head] & PG_head) != 0 ? pg_mapping[head + 1] : 0;
 }
@@ -38,10 +36,6 @@ export function folio_add_entire_mapcount(head: i32, n: i32): void {
 
 // folio_has_pincount(): any large folio on 64-bit.
 export function folio_has_pincount(head: i32): bool { return (pg_flags[head] & PG_head) != 0; }
-
-export function folio_pincount(head: i32): i32 {
-  return folio_has_pincount(head) ? <i32>pg_index[head + 1] : 0;
-}
 
 // Mirrors folio_maybe_dma_pinned(): exact for large folios; for small ones
 // the refcount read as unsigned against GUP_PIN_COUNTING_BIAS, so a

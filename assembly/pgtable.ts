@@ -118,13 +118,6 @@ export function pt_walk(pgd: i32, vpn: f64, stop_level: i32, alloc: bool): i32 {
   return -1;
 }
 
-// The leaf entry mapping vpn (PTE, or a huge PMD/PUD leaf), or -1.
-export function pt_leaf(pgd: i32, vpn: f64): i32 {
-  const ei = pt_walk(pgd, vpn, 0, false);
-  if (ei < 0) return -1;
-  return pt_entries[ei] == 0 ? -1 : ei;
-}
-
 // The pfn of the base page mapping vpn through leaf entry ei at walk_level.
 export function leaf_subpage(ei: i32, vpn: f64, level: i32): i32 {
   const e = pt_entries[ei];

@@ -33,9 +33,7 @@ export function set_vma(flags: i32, backing: i32, extra: i32, start: f64, end: f
 
 export function set_alloc_gfp(gfp: i32): void { alloc_gfp = gfp; }
 
-export function vma_test(flag: i32): bool { return (vma_flags & flag) != 0; }
 export function vma_is_shared(): bool { return (vma_flags & VM_SHARED) != 0; }
-export function vma_writable(): bool { return (vma_flags & VM_WRITE) != 0; }
 // is_cow_mapping(): private and may be written.
 export function vma_is_cow(): bool { return (vma_flags & (VM_SHARED | VM_MAYWRITE)) == VM_MAYWRITE; }
 export function vma_thp(): bool { return (vma_extra & VMA_THP_ELIGIBLE) != 0; }

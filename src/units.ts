@@ -11,10 +11,3 @@ export function parseSize(what: string, v: unknown): number {
   if (!m) throw new RangeError(`${what}: cannot parse '${v}' (use e.g. '512MiB' or '1GiB')`);
   return Number(m[1]) * UNITS[m[2]];
 }
-
-export function formatSize(bytes: number): string {
-  for (const u of ['TiB', 'GiB', 'MiB', 'KiB']) {
-    if (bytes >= UNITS[u] && bytes % UNITS[u] === 0) return `${bytes / UNITS[u]}${u}`;
-  }
-  return `${bytes}B`;
-}

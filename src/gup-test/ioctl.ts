@@ -1,0 +1,179 @@
+// The kernel side of gup_test: mm/gup_test.c's __gup_test_ioctl(), with
+// verify_dma_pinned(), dump_pages_test() and put_back_pages(), on pinsim's
+// public GUP API. Times come from performance.now() (ktime_get()).
+import * as C from '../../assembly/constants';
+import type { Kernel } from '../gup/kernel';
+import type { PageArray } from '../gup/page-array';
+import type { Task } from '../task';
+import { errnoName } from '../errors';
+import { GUP_TEST_FLAG_DUMP_PAGES_USE_PIN, GUP_TEST_MAX_PAGES_TO_DUMP, type GupTestCmd } from './options';
+
+const PAGE = C.PAGE_SIZE;
+
+// struct gup_test, as user space fills it in.
+export interface GupTestArgs {
+  addr: number;
+  size: number; // bytes
+  nrPagesPerCall: number;
+  gupFlags: number;
+  testFlags: number;
+  whichPages: readonly number[]; // 1-based, 0 = none
+}
+
+// struct gup_test as the ioctl hands it back, plus what pinsim measures.
+export interface GupTestIoctlResult {
+  getDeltaUsec: number; // ktime_us_delta() of the get loop
+  putDeltaUsec: number;
+  size: number; // bytes covered before the loop stopped (== args.size unless truncated)
+  nrPages: number; // pages obtained (and released)
+  calls: number; // GUP calls made
+  getNs: number; // the get loop, in ns (not truncated to µs)
+  putNs: number;
+  error: { ret: number; errno: string; call: number; addr: number; nr: number } | null; // a negative GUP return
+  verifyFailed: boolean; // verify_dma_pinned() WARNed
+  log: string[]; // what the kernel side printed (WARN, dump_page(), pr_info/pr_warn), in order
+}
+
+const hex = (n: number) => `0x${n.toString(16)}`;
+
+// The GUP call each command makes (the switch in __gup_test_ioctl()).
+function gupCall(k: Kernel, t: Task, cmd: GupTestCmd, testFlags: number) {
+  switch (cmd) {
+    case 'GUP_FAST_BENCHMARK': return (a: number, n: number, f: number, p: PageArray) => k.get_user_pages_fast(t, a, n, f, p);
+    case 'GUP_BASIC_TEST': return (a: number, n: number, f: number, p: PageArray) => k.get_user_pages(t, a, n, f, p);
+    case 'PIN_FAST_BENCHMARK': return (a: number, n: number, f: number, p: PageArray) => k.pin_user_pages_fast(t, a, n, f, p);
+    case 'PIN_BASIC_TEST': return (a: number, n: number, f: number, p: PageArray) => k.pin_user_pages(t, a, n, f, p);
+    case 'PIN_LONGTERM_BENCHMARK':
+      return (a: number, n: number, f: number, p: PageArray) => k.pin_user_pages(t, a, n, f | C.FOLL_LONGTERM, p);
+    case 'DUMP_USER_PAGES_TEST':
+      return testFlags & GUP_TEST_FLAG_DUMP_PAGES_USE_PIN
+        ? (a: number, n: number, f: number, p: PageArray) => k.pin_user_pages(t, a, n, f, p)
+        : (a: number, n: number, f: number, p: PageArray) => k.get_user_pages(t, a, n, f, p);
+  }
+}
+
+function usesPin(cmd: GupTestCmd, testFlags: number): boolean {
+  return cmd === 'PIN_FAST_BENCHMARK' || cmd === 'PIN_BASIC_TEST' || cmd === 'PIN_LONGTERM_BENCHMARK'
+    || (cmd === 'DUMP_USER_PAGES_TEST' && (testFlags & GUP_TEST_FLAG_DUMP_PAGES_USE_PIN) !== 0);
+}
+
+// dump_page(page, reason), as the kernel prints it.
+function dumpPage(k: Kernel, pfn: number, reason: string): string[] {
+  return [...k.dump_page(pfn).split('\n'), `page dumped because: ${reason}`];
+}
+
+export function gupTestIoctl(k: Kernel, t: Task, cmd: GupTestCmd, gup: GupTestArgs): GupTestIoctlResult {
+  const log: string[] = [];
+  const printk = (line: string) => {
+    log.push(line);
+    k.printk(line);
+  };
+  const end = gup.addr + gup.size;
+  const total = Math.floor(gup.size / PAGE);
+  const perCall = gup.nrPagesPerCall;
+  const call = gupCall(k, t, cmd, gup.testFlags);
+
+  // kvcalloc(nr_pages): pinsim's API cannot take `pages + i`, so the array is
+  // one PageArray per call, sized as the loop below will ask (untimed).
+  const arrays: PageArray[] = [];
+  for (let left = total; ;) {
+    const n = Math.min(perCall, left);
+    arrays.push(k.pageArray(n));
+    left -= n;
+    if (left <= 0 || n === 0) break;
+  }
+  const counts = new Int32Array(arrays.length);
+
+  // The timed get loop, as in __gup_test_ioctl().
+  let i = 0; // pages obtained
+  let c = 0; // calls made
+  let nr = perCall;
+  let addr = gup.addr;
+  let next = addr;
+  let error: GupTestIoctlResult['error'] = null;
+  const flags = gup.gupFlags;
+  const g0 = performance.now();
+  for (; addr < end; addr = next) {
+    if (nr !== perCall) break;
+    next = addr + nr * PAGE;
+    if (next > end) {
+      next = end;
+      nr = (next - addr) / PAGE;
+    }
+    const asked = nr;
+    nr = call(addr, nr, flags, arrays[c]);
+    if (nr <= 0) {
+      if (nr < 0) error = { ret: nr, errno: errnoName(-nr), call: c, addr, nr: asked };
+      break;
+    }
+    counts[c++] = nr;
+    i += nr;
+  }
+  const g1 = performance.now();
+  const nrPages = i;
+  const size = addr - gup.addr;
+  if (error) {
+    // pinsim: gup_test.c ignores a failed call (the size shows it); say why.
+    printk(`gup_test: ${cmd}: GUP call ${error.call} (addr ${hex(error.addr)}, ${error.nr} pages) returned ${error.ret} (-${error.errno})`);
+  }
+
+  // The pages, flat, as pages[] is in the kernel (untimed).
+  const pfns = new Int32Array(nrPages);
+  for (let j = 0, at = 0; j < c; j++) {
+    pfns.set(arrays[j].pfns.subarray(0, counts[j]), at);
+    at += counts[j];
+  }
+
+  // verify_dma_pinned(): untimed.
+  let verifyFailed = false;
+  if (cmd === 'PIN_FAST_BENCHMARK' || cmd === 'PIN_BASIC_TEST' || cmd === 'PIN_LONGTERM_BENCHMARK') {
+    for (let j = 0; j < nrPages; j++) {
+      let why = '';
+      if (!k.folio_maybe_dma_pinned(pfns[j])) why = `pages[${j}] is NOT dma-pinned`;
+      else if (cmd === 'PIN_LONGTERM_BENCHMARK' && !k.folio_is_longterm_pinnable(pfns[j])) {
+        why = `pages[${j}] is NOT pinnable but pinned`;
+      }
+      if (why) {
+        verifyFailed = true;
+        printk(why);
+        printk(`WARNING: CPU: 0 PID: ${t.pid} at mm/gup_test.c: verify_dma_pinned`);
+        for (const line of dumpPage(k, k.page(pfns[j]).head, 'gup_test failure')) printk(line);
+        break;
+      }
+    }
+  }
+
+  // dump_pages_test()
+  if (cmd === 'DUMP_USER_PAGES_TEST') {
+    const which = [...gup.whichPages];
+    for (let j = 0; j < GUP_TEST_MAX_PAGES_TO_DUMP; j++) {
+      if (which[j] > nrPages) {
+        printk(`ZEROING due to out of range: .which_pages[${j}]: ${which[j]}`);
+        which[j] = 0;
+      }
+    }
+    for (let j = 0; j < GUP_TEST_MAX_PAGES_TO_DUMP; j++) {
+      if (!which[j]) continue;
+      const index = which[j] - 1; // decode from 1-based
+      printk(`---- page #${index}, starting from user virt addr: ${hex(gup.addr)}`);
+      for (const line of dumpPage(k, pfns[index], 'gup_test: dump_pages() test')) printk(line);
+    }
+  }
+
+  // put_back_pages(): timed.
+  const pin = usesPin(cmd, gup.testFlags);
+  const p0 = performance.now();
+  if (pin) {
+    for (let j = 0; j < c; j++) k.unpin_user_pages(arrays[j], counts[j]);
+  } else {
+    for (let j = 0; j < nrPages; j++) k.put_page(pfns[j]);
+  }
+  const p1 = performance.now();
+
+  for (const pa of arrays) pa.free(); // kvfree(pages)
+  return {
+    getDeltaUsec: Math.trunc((g1 - g0) * 1000), putDeltaUsec: Math.trunc((p1 - p0) * 1000),
+    size, nrPages, calls: c + (nr <= 0 ? 1 : 0), getNs: (g1 - g0) * 1e6, putNs: (p1 - p0) * 1e6,
+    error, verifyFailed, log,
+  };
+}
