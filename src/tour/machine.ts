@@ -11,7 +11,7 @@ export async function tourMachine(out: (line: string) => void, backend: Backend 
     const p = k.page(pfn);
     out(`  ${what}: pfn ${pfn} refcount ${p.refcount} mapcount ${p.mapcount} [${p.flags.join(' ')}]`);
   };
-  out(`Booted ${k.meminfo().MemTotal / 1024} MiB with the ${k.backend} core; ${k.meminfo().MemFree / 1024} MiB free.`);
+  out(`Booted ${k.meminfo().MemTotal / 1024} MiB with the ${k.backend} core; MemFree ${k.meminfo().MemFree} kB (the 2 MiB hugetlb pool and the zero page are not free).`);
 
   const parent = k.spawn({ name: 'parent' });
   const buf = parent.mmap({ length: 16 * C.PAGE_SIZE, prot: C.PROT_READ | C.PROT_WRITE, flags: C.MAP_PRIVATE | C.MAP_ANONYMOUS });
