@@ -73,16 +73,8 @@ export function gupTestIoctl(k: Kernel, t: Task, cmd: GupTestCmd, gup: GupTestAr
   const perCall = gup.nrPagesPerCall;
   const call = gupCall(k, t, cmd, gup.testFlags);
 
-  // kvcalloc(nr_pages): pinsim's API cannot take `pages + i`, so the array is
-  // one PageArray per call, sized as the loop below will ask (untimed).
-  const arrays: PageArray[] = [];
-  for (let left = total; ;) {
-    const n = Math.min(perCall, left);
-    arrays.push(k.pageArray(n));
-    left -= n;
-    if (left <= 0 || n === 0) break;
-  }
-  const counts = new Int32Array(arrays.length);
+  // kvcalloc(nr_pages); each call fills `pages + i`.
+  const pages = k.pageArray(total);
 
   // The timed get loop, as in __gup_test_ioctl().
   let i = 0; // pages obtained
@@ -101,12 +93,12 @@ export function gupTestIoctl(k: Kernel, t: Task, cmd: GupTestCmd, gup: GupTestAr
       nr = (next - addr) / PAGE;
     }
     const asked = nr;
-    nr = call(addr, nr, flags, arrays[c]);
+    nr = call(addr, nr, flags, pages.subarray(i, i + nr));
     if (nr <= 0) {
       if (nr < 0) error = { ret: nr, errno: errnoName(-nr), call: c, addr, nr: asked };
       break;
     }
-    counts[c++] = nr;
+    c++;
     i += nr;
   }
   const g1 = performance.now();
@@ -117,12 +109,7 @@ export function gupTestIoctl(k: Kernel, t: Task, cmd: GupTestCmd, gup: GupTestAr
     printk(`gup_test: ${cmd}: GUP call ${error.call} (addr ${hex(error.addr)}, ${error.nr} pages) returned ${error.ret} (-${error.errno})`);
   }
 
-  // The pages, flat, as pages[] is in the kernel (untimed).
-  const pfns = new Int32Array(nrPages);
-  for (let j = 0, at = 0; j < c; j++) {
-    pfns.set(arrays[j].pfns.subarray(0, counts[j]), at);
-    at += counts[j];
-  }
+  const pfns = pages.pfns.subarray(0, nrPages);
 
   // verify_dma_pinned(): untimed.
   let verifyFailed = false;
@@ -164,13 +151,13 @@ export function gupTestIoctl(k: Kernel, t: Task, cmd: GupTestCmd, gup: GupTestAr
   const pin = usesPin(cmd, gup.testFlags);
   const p0 = performance.now();
   if (pin) {
-    for (let j = 0; j < c; j++) k.unpin_user_pages(arrays[j], counts[j]);
+    k.unpin_user_pages(pages, nrPages);
   } else {
     for (let j = 0; j < nrPages; j++) k.put_page(pfns[j]);
   }
   const p1 = performance.now();
 
-  for (const pa of arrays) pa.free(); // kvfree(pages)
+  pages.free(); // kvfree(pages)
   return {
     getDeltaUsec: Math.trunc((g1 - g0) * 1000), putDeltaUsec: Math.trunc((p1 - p0) * 1000),
     size, nrPages, calls: c + (nr <= 0 ? 1 : 0), getNs: (g1 - g0) * 1e6, putNs: (p1 - p0) * 1e6,

@@ -3,9 +3,20 @@
 // JS reads them through `pfns`, a view of the arena. NULL is -1.
 export class PageArray {
   #arena: PageArenaAllocator | null;
+  readonly #parent: PageArray | null;
 
-  constructor(arena: PageArenaAllocator, readonly offset: number, readonly length: number) {
+  constructor(arena: PageArenaAllocator, readonly offset: number, readonly length: number, parent: PageArray | null = null) {
     this.#arena = arena;
+    this.#parent = parent;
+  }
+
+  // `pages + start`: entries [start, end) as a PageArray of their own, for
+  // GUP calls to fill. It shares this array's storage and goes with it.
+  subarray(start: number, end: number = this.length): PageArray {
+    if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end < start || end > this.length) {
+      throw new RangeError(`subarray(${start}, ${end}) is outside a PageArray of ${this.length}`);
+    }
+    return new PageArray(this.#live(), this.offset + start, end - start, this.#parent ?? this);
   }
 
   // The pfns, as a view of the arena (valid until free()).
@@ -25,16 +36,17 @@ export class PageArray {
 
   // Gives the entries back to the arena (the pins stay: unpin first).
   free(): void {
+    if (this.#parent) throw new Error('free() the PageArray this one was taken from');
     this.#live().release(this);
     this.#arena = null;
   }
 
-  get freed(): boolean { return this.#arena === null; }
+  get freed(): boolean { return this.#parent ? this.#parent.freed : this.#arena === null; }
 
   owner(): PageArenaAllocator { return this.#live(); }
 
   #live(): PageArenaAllocator {
-    if (!this.#arena) throw new Error('PageArray used after free()');
+    if (!this.#arena || this.freed) throw new Error('PageArray used after free()');
     return this.#arena;
   }
 }

@@ -44,7 +44,7 @@ export function pageSnapshot(k: Host, pfn: number): PageSnapshot {
     pfn, head, order, refcount, pincount,
     mapcount: table ? 0 : v.mapcount[pfn] + (large ? v.mapping[head + 1] : 0),
     maybeDmaPinned: large ? pincount > 0 : refcount < 0 || refcount >= C.GUP_PIN_COUNTING_BIAS,
-    flags: FLAG_NAMES.filter(([b]) => bits & b).map(([, n]) => n).concat(pfn !== head ? [] : large ? ['head'] : []),
+    flags: FLAG_NAMES.filter(([b]) => bits & b).map(([, n]) => n),
     zone: ZONE_NAMES[pfn < v.flags.length - k.layout.pmem / C.PAGE_SIZE
       ? pfn < (k.layout.ram - k.layout.movable) / C.PAGE_SIZE ? C.ZONE_NORMAL : C.ZONE_MOVABLE : C.ZONE_DEVICE],
     migratetype: MIGRATETYPE_NAMES[v.migratetype[pfn >>> C.PAGEBLOCK_ORDER]],
