@@ -38,6 +38,6 @@ await build({
   outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' },
 });
 await build({
-  entryPoints: ['bench/boot.ts'], bundle: true, format: 'esm', platform: 'node', target: 'node20',
+  entryPoints: ['bench/boot.ts', 'bench/run.ts'], bundle: true, format: 'esm', platform: 'node', target: 'node20',
   outdir: 'dist/bench',
 });
