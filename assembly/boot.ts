@@ -4,6 +4,7 @@ import { HPAGE_PMD_ORDER, HPAGE_PUD_ORDER, GFP_KERNEL, HUGETLB_TOTAL, HUGETLB_TO
 import { mem_layout, movable_start, device_start, cma_start, stats } from './mem';
 import { free_range, alloc_pages } from './buddy';
 import { prep_hugetlb_folio } from './folio';
+import { raw_attach } from './raw';
 
 // Sizes in 4 KiB frames, each a multiple of 1024. Gigantic (1 GiB) pages
 // are carved from ZONE_NORMAL below the CMA area, top down, before the
@@ -35,4 +36,5 @@ export function boot(ram_frames: i32, movable_frames: i32, cma_frames: i32, devi
     n2m++;
   }
   stats[HUGETLB_TOTAL] = <f64>n2m;
+  raw_attach();
 }

@@ -9,14 +9,15 @@ import {
   PG_swapbacked, PG_referenced, PG_dirty, PG_head, _PAGE_PRESENT, _PAGE_RW, _PAGE_DIRTY, _PAGE_SPECIAL,
   FAULT_FLAG_WRITE, FAULT_FLAG_UNSHARE, FAULT_FLAG_REMOTE, VM_FAULT_OOM, VM_FAULT_HWPOISON, VM_SHARED, VM_MAYSHARE,
   VM_MAYWRITE, VM_WRITE, MIGRATE_CMA, MIGRATE_ISOLATE, ZONE_MOVABLE, ZONE_DEVICE, NR_FOLL_PIN_ACQUIRED,
-  NR_FOLL_PIN_RELEASED, GUP_WARN_REFCOUNT, GUP_WARN_UNPIN, BACKING_ANON,
+  NR_FOLL_PIN_RELEASED, GUP_WARN_REFCOUNT, GUP_WARN_UNPIN, BACKING_ANON, PG_ORDER_MASK, PG_ORDER_SHIFT,
 } from './constants';
-import {
-  pg_flags, pg_refcount, pg_mapping, pg_index, pg_head, pt_entries, gup_pages, stats, ZERO_PFN, page_zonenum,
-  get_pageblock_migratetype,
-} from './mem';
+import { pg_flags, pg_refcount, pg_mapping, pg_index, pt_entries, gup_pages, stats, ZERO_PFN, page_zonenum } from './mem';
 import { page_folio, folio_has_pincount, folio_put_refs, folio_order } from './folio';
 import { pt_walk, walk_level, leaf_subpage, level_span, pte_pfn } from './pgtable';
+import {
+  flags_at, set_flags_at, refcount_at, set_refcount_at, head_at, pincount_at, set_pincount_at, pte_at, page_slot,
+  set_page_slot, migratetype_at,
+} from './raw';
 import { is_huge_zero_pmd } from './huge_memory';
 import { handle_mm_fault } from './memory';
 import { folio_mark_dirty } from './pagecache';
@@ -76,7 +77,7 @@ export function gup_put_folio(head: i32, refs: i32, flags: i32): void {
 
 // Mirrors folio_is_longterm_pinnable().
 export function folio_is_longterm_pinnable(head: i32): bool {
-  const mt = get_pageblock_migratetype(head);
+  const mt = migratetype_at(head);
   if (mt == MIGRATE_CMA || mt == MIGRATE_ISOLATE) return false;
   if (head == ZERO_PFN) return true;
   const zone = page_zonenum(head);
@@ -166,21 +167,21 @@ function gup_slow_pages(pgd: i32, vpn: f64, nr: i32, flags: i32, out: i32): i32 
 // and drops them on failure; with no concurrency here the test comes first
 // and the refcount is written once.)
 function try_grab_folio_fast(pfn: i32, refs: i32, flags: i32): i32 {
-  const head = pg_head[pfn];
+  const head = head_at(pfn);
   const pin = (flags & FOLL_PIN) != 0;
   if (pin && head == ZERO_PFN) return head;
-  const rc = pg_refcount[head];
+  const rc = refcount_at(head);
   if (rc <= 0) return -1; // being freed, or overflowed: let the slow path decide
   if (!pin) {
-    pg_refcount[head] = (rc + refs) | 0;
+    set_refcount_at(head, (rc + refs) | 0);
     return head;
   }
   if ((flags & FOLL_LONGTERM) != 0 && !folio_is_longterm_pinnable(head)) return -1;
-  if ((pg_flags[head] & PG_head) != 0) {
-    pg_refcount[head] = (rc + refs) | 0;
-    pg_index[head + 1] += <f64>refs;
+  if ((flags_at(head) & PG_head) != 0) {
+    set_refcount_at(head, (rc + refs) | 0);
+    set_pincount_at(head, pincount_at(head) + <f64>refs);
   } else {
-    pg_refcount[head] = (rc + refs * GUP_PIN_COUNTING_BIAS) | 0;
+    set_refcount_at(head, (rc + refs * GUP_PIN_COUNTING_BIAS) | 0);
   }
   pins_acquired += refs;
   return head;
@@ -222,19 +223,19 @@ export function gup_fast(pgd: i32, vpn: f64, nr: i32, flags: i32, out: i32): i32
 function gup_fast_pte_range(ei: i32, n: i32, flags: i32, out: i32): i32 {
   const write = (flags & FOLL_WRITE) != 0;
   for (let j = 0; j < n; j++) {
-    const e = pt_entries[ei + j];
+    const e = pte_at(ei + j);
     // none, protnone, not permitted, or pte_special() (the zero page goes slow)
     if ((e & _PAGE_PRESENT) == 0 || (write && (e & _PAGE_RW) == 0) || (e & _PAGE_SPECIAL) != 0) return j;
     const pfn = pte_pfn(e);
     const head = try_grab_folio_fast(pfn, 1, flags);
     if (head < 0) return j;
-    const f = pg_flags[head];
+    const f = flags_at(head);
     if (!gup_fast_folio_allowed(head, f, flags) || ((e & _PAGE_RW) == 0 && gup_must_unshare(flags, pfn, head, false))) {
       gup_put_folio(head, 1, flags);
       return j;
     }
-    pg_flags[head] = f | PG_referenced;
-    gup_pages[out + j] = pfn;
+    set_flags_at(head, f | PG_referenced);
+    set_page_slot(out + j, pfn);
   }
   return n;
 }
@@ -252,8 +253,8 @@ function gup_fast_leaf(ei: i32, v: f64, level: i32, refs: i32, flags: i32, out: 
     gup_put_folio(head, refs, flags);
     return 0;
   }
-  pg_flags[head] |= PG_referenced;
-  for (let j = 0; j < refs; j++) gup_pages[out + j] = pfn + j;
+  set_flags_at(head, flags_at(head) | PG_referenced);
+  for (let j = 0; j < refs; j++) set_page_slot(out + j, pfn + j);
   return refs;
 }
 
@@ -266,18 +267,18 @@ function gup_fast_leaf(ei: i32, v: f64, level: i32, refs: i32, flags: i32, out: 
 export function unpin_pages(off: i32, n: i32, make_dirty: bool, flags: i32): void {
   let i = 0;
   while (i < n) {
-    const pfn = gup_pages[off + i];
+    const pfn = page_slot(off + i);
     if (pfn < 0) {
       i++;
       continue;
     }
-    const head = page_folio(pfn);
-    // gup_folio_next(): the run of entries that are pages of the same folio
-    // (consecutive pfns inside it, as pinning a range yields).
-    const folio_end = head + (1 << folio_order(head));
+    const head = head_at(pfn);
+    // gup_folio_next(): the run of entries that are pages of the same folio.
+    const hf = flags_at(head);
+    const folio_end = head + ((hf & PG_head) != 0 ? 1 << ((hf & PG_ORDER_MASK) >>> PG_ORDER_SHIFT) : 1);
     let batch = 1;
     while (i + batch < n) {
-      const next = gup_pages[off + i + batch];
+      const next = page_slot(off + i + batch);
       if (next < head || next >= folio_end) break;
       batch++;
     }
@@ -304,7 +305,7 @@ export function unpin_range(pfn: i32, n: i32, make_dirty: bool, flags: i32): voi
 function put_batch(head: i32, refs: i32, make_dirty: bool, flags: i32): void {
   const pin = (flags & FOLL_PIN) != 0;
   const zero = head == ZERO_PFN; // pinning the zero page counts nothing, so unpinning drops nothing
-  const f = pg_flags[head];
+  const f = flags_at(head);
   if (!(pin && zero) && !holds_refs(head, f, refs, flags)) {
     stats[GUP_WARN_UNPIN] += 1.0;
     return;
@@ -315,18 +316,20 @@ function put_batch(head: i32, refs: i32, make_dirty: bool, flags: i32): void {
   let put = refs;
   if (pin) {
     pins_released += refs;
-    if ((f & PG_head) != 0) pg_index[head + 1] -= <f64>refs;
+    if ((f & PG_head) != 0) set_pincount_at(head, pincount_at(head) - <f64>refs);
     else put = refs * GUP_PIN_COUNTING_BIAS;
   }
-  folio_put_refs(head, put);
+  const rc = (refcount_at(head) - put) | 0;
+  if (rc == 0) folio_put_refs(head, put); // the last reference: free it
+  else set_refcount_at(head, rc);
 }
 
 // Does the folio hold the refs about to be dropped? A pin must be there (a
 // wrapped, negative refcount still reads as pinned); a plain reference
 // needs a positive refcount.
 function holds_refs(head: i32, f: i32, refs: i32, flags: i32): bool {
-  const rc = pg_refcount[head];
+  const rc = refcount_at(head);
   if ((flags & FOLL_PIN) == 0) return rc > 0;
-  if ((f & PG_head) != 0) return pg_index[head + 1] >= <f64>refs;
+  if ((f & PG_head) != 0) return pincount_at(head) >= <f64>refs;
   return rc < 0 || rc >= GUP_PIN_COUNTING_BIAS;
 }

@@ -1,6 +1,6 @@
 // Read-only looks at the machine: address translation and a state digest.
 import { pt_walk, walk_level, leaf_subpage, pte_bits } from './pgtable';
-import { PG_head, GUP_PIN_COUNTING_BIAS } from './constants';
+import { count_maybe_pinned } from './raw';
 import {
   pg_flags, pg_refcount, pg_mapcount, pg_data, pg_mapping, pg_index, pg_head, pcache, pb_migratetype,
   pt_entries, free_area, zone_free, stats, hugetlb_pool, scratch,
@@ -20,20 +20,10 @@ export function translate(pgd: i32, vpn: f64): i32 {
 }
 
 // Counts the folios folio_maybe_dma_pinned() reports, over every frame
-// (what a "which pages are pinned?" scan costs).
+// (what a "which pages are pinned?" scan costs). The Wasm build does it
+// four frames per SIMD step (assembly/raw.ts).
 export function scan_maybe_pinned(): i32 {
-  let n = 0;
-  const frames = pg_refcount.length;
-  for (let pfn = 0; pfn < frames; pfn++) {
-    const rc = pg_refcount[pfn];
-    if (rc == 0) continue; // free, tail, or idle device pages
-    if ((pg_flags[pfn] & PG_head) != 0) {
-      if (pg_index[pfn + 1] > 0.0) n++;
-    } else if (rc < 0 || rc >= GUP_PIN_COUNTING_BIAS) {
-      n++;
-    }
-  }
-  return n;
+  return count_maybe_pinned(pg_refcount.length);
 }
 
 // FNV-1a over 32-bit words; the multiply by 16777619 written as shifts so

@@ -8,12 +8,13 @@ mkdirSync('dist', { recursive: true });
 
 // The pure-TS core: the shared core sources bundled into one function body,
 // so that each call creates a fresh, independent copy of the module state.
-// assembly/alloc.ts is Wasm-only; the TS build takes src/core/ts/alloc.ts.
+// assembly/alloc.ts and assembly/raw.ts are Wasm-only; the TS build takes
+// their namesakes in src/core/ts/.
 const tsAlloc = {
-  name: 'ts-alloc',
+  name: 'ts-only-modules',
   setup(b) {
-    b.onResolve({ filter: /^\.\/alloc$/ }, (args) => (args.resolveDir.endsWith('assembly')
-      ? { path: new URL('../src/core/ts/alloc.ts', import.meta.url).pathname } : undefined));
+    b.onResolve({ filter: /^\.\/(alloc|raw)$/ }, (args) => (args.resolveDir.endsWith('assembly')
+      ? { path: new URL(`../src/core/ts/${args.path.slice(2)}.ts`, import.meta.url).pathname } : undefined));
   },
 };
 const core = await build({

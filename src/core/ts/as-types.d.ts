@@ -14,6 +14,22 @@ type bool = boolean;
 declare function changetype<T>(value: unknown): T;
 declare function __new(size: number, id: number): number;
 declare function idof<T>(): number;
+declare function load<T>(ptr: number): T;
+declare function store<T>(ptr: number, value: T): void;
+type v128 = { readonly v128: unique symbol };
+declare namespace v128 {
+  function load(ptr: number): v128;
+  function and(a: v128, b: v128): v128;
+  function andnot(a: v128, b: v128): v128;
+  function any_true(a: v128): boolean;
+}
+declare namespace i32x4 {
+  function splat(x: number): v128;
+  function ne(a: v128, b: v128): v128;
+  function ge_u(a: v128, b: v128): v128;
+  function add(a: v128, b: v128): v128;
+  function extract_lane(a: v128, lane: number): number;
+}
 interface Int32ArrayConstructor { wrap(buffer: ArrayBuffer): Int32Array }
 interface Uint32ArrayConstructor { wrap(buffer: ArrayBuffer): Uint32Array }
 interface Float64ArrayConstructor { wrap(buffer: ArrayBuffer): Float64Array }

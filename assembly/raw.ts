@@ -1,0 +1,72 @@
+// Raw access to the hottest arrays (Wasm build). An AssemblyScript typed
+// array element costs two loads (the array's data pointer, then the
+// element); these accessors keep the data pointers in globals, taken once
+// after boot, so the GUP and unpin loops pay one. The pure-TS build uses
+// plain typed-array indexing instead (src/core/ts/raw.ts).
+import { pg_flags, pg_refcount, pg_head, pg_index, pt_entries, gup_pages, pb_migratetype } from './mem';
+import { PG_head, GUP_PIN_COUNTING_BIAS } from './constants';
+
+let flags_p: usize = 0;
+let refcount_p: usize = 0;
+let head_p: usize = 0;
+let index_p: usize = 0;
+let pte_p: usize = 0;
+let pages_p: usize = 0;
+let mt_p: usize = 0;
+
+// Each array wraps a whole ArrayBuffer of its own (assembly/alloc.ts), so
+// its data starts where its buffer does.
+function data(view: ArrayBufferView): usize { return changetype<usize>(view.buffer); }
+
+export function raw_attach(): void {
+  flags_p = data(pg_flags);
+  refcount_p = data(pg_refcount);
+  head_p = data(pg_head);
+  index_p = data(pg_index);
+  pte_p = data(pt_entries);
+  pages_p = data(gup_pages);
+  mt_p = data(pb_migratetype);
+}
+
+export function flags_at(pfn: i32): i32 { return load<i32>(flags_p + (<usize>pfn << 2)); }
+export function set_flags_at(pfn: i32, v: i32): void { store<i32>(flags_p + (<usize>pfn << 2), v); }
+export function refcount_at(pfn: i32): i32 { return load<i32>(refcount_p + (<usize>pfn << 2)); }
+export function set_refcount_at(pfn: i32, v: i32): void { store<i32>(refcount_p + (<usize>pfn << 2), v); }
+export function head_at(pfn: i32): i32 { return load<i32>(head_p + (<usize>pfn << 2)); }
+export function pincount_at(head: i32): f64 { return load<f64>(index_p + (<usize>(head + 1) << 3)); }
+export function set_pincount_at(head: i32, v: f64): void { store<f64>(index_p + (<usize>(head + 1) << 3), v); }
+export function pte_at(ei: i32): u32 { return load<u32>(pte_p + (<usize>ei << 2)); }
+export function page_slot(i: i32): i32 { return load<i32>(pages_p + (<usize>i << 2)); }
+export function set_page_slot(i: i32, pfn: i32): void { store<i32>(pages_p + (<usize>i << 2), pfn); }
+export function migratetype_at(pfn: i32): i32 { return <i32>load<u8>(mt_p + (<usize>pfn >>> 9)); }
+
+// The maybe-pinned count over frames [0, n) (scan_maybe_pinned()), four
+// frames per SIMD step: a small folio is pinned when its refcount, read as
+// unsigned, is at least GUP_PIN_COUNTING_BIAS; a large folio's head (rare)
+// is decided by its _pincount instead.
+export function count_maybe_pinned(n: i32): i32 {
+  const bias = i32x4.splat(GUP_PIN_COUNTING_BIAS);
+  const head_bit = i32x4.splat(PG_head);
+  const zero = i32x4.splat(0);
+  let acc = zero; // per lane: minus the number of pinned small folios seen
+  let count = 0;
+  let pfn = 0;
+  for (; pfn + 4 <= n; pfn += 4) {
+    const rc = v128.load(refcount_p + (<usize>pfn << 2));
+    const heads = i32x4.ne(v128.and(v128.load(flags_p + (<usize>pfn << 2)), head_bit), zero);
+    acc = i32x4.add(acc, v128.andnot(i32x4.ge_u(rc, bias), heads)); // true lanes are -1
+    if (v128.any_true(heads)) {
+      for (let j = pfn; j < pfn + 4; j++) if ((flags_at(j) & PG_head) != 0 && pincount_at(j) > 0.0) count++;
+    }
+  }
+  count -= i32x4.extract_lane(acc, 0) + i32x4.extract_lane(acc, 1) + i32x4.extract_lane(acc, 2) + i32x4.extract_lane(acc, 3);
+  for (; pfn < n; pfn++) {
+    const rc = refcount_at(pfn);
+    if ((flags_at(pfn) & PG_head) != 0) {
+      if (pincount_at(pfn) > 0.0) count++;
+    } else if (rc < 0 || rc >= GUP_PIN_COUNTING_BIAS) {
+      count++;
+    }
+  }
+  return count;
+}

@@ -1,0 +1,35 @@
+// Access to the hottest arrays (pure-TS build; see assembly/raw.ts): plain
+// typed-array indexing, which V8 compiles to one bounds-checked load.
+import {
+  pg_flags, pg_refcount, pg_head, pg_index, pt_entries, gup_pages, pb_migratetype,
+} from '../../../assembly/mem';
+import { PG_head, GUP_PIN_COUNTING_BIAS } from '../../../assembly/constants';
+
+export function raw_attach(): void {}
+
+export function flags_at(pfn: number): number { return pg_flags[pfn]; }
+export function set_flags_at(pfn: number, v: number): void { pg_flags[pfn] = v; }
+export function refcount_at(pfn: number): number { return pg_refcount[pfn]; }
+export function set_refcount_at(pfn: number, v: number): void { pg_refcount[pfn] = v; }
+export function head_at(pfn: number): number { return pg_head[pfn]; }
+export function pincount_at(head: number): number { return pg_index[head + 1]; }
+export function set_pincount_at(head: number, v: number): void { pg_index[head + 1] = v; }
+export function pte_at(ei: number): number { return pt_entries[ei]; }
+export function page_slot(i: number): number { return gup_pages[i]; }
+export function set_page_slot(i: number, pfn: number): void { gup_pages[i] = pfn; }
+export function migratetype_at(pfn: number): number { return pb_migratetype[pfn >>> 9]; }
+
+// scan_maybe_pinned() over frames [0, n), one frame at a time.
+export function count_maybe_pinned(n: number): number {
+  let count = 0;
+  for (let pfn = 0; pfn < n; pfn++) {
+    const rc = pg_refcount[pfn];
+    if (rc === 0) continue; // free, tail, or idle device pages
+    if ((pg_flags[pfn] & PG_head) !== 0) {
+      if (pg_index[pfn + 1] > 0) count++;
+    } else if (rc < 0 || rc >= GUP_PIN_COUNTING_BIAS) {
+      count++;
+    }
+  }
+  return count;
+}
