@@ -71,18 +71,27 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
   // Runs fn against the core. A trap or abort in the core means a pinsim bug
   // left the machine half-changed: the machine refuses all further work.
   guard<T>(fn: () => T): T {
-    if (this.#broken) throw new Error(`pinsim: this machine is unusable after an internal error: ${this.#broken.message}`);
+    this.checkAlive();
     try {
       return fn();
     } catch (e) {
-      // Validation errors are thrown before the core is touched; anything
-      // else (a Wasm trap, a CoreAbort) came from inside it.
-      if (!(e instanceof SyscallError || e instanceof TypeError || e instanceof RangeError)) {
-        this.#broken = e instanceof Error ? e : new Error(String(e));
-        this.#printk(`pinsim: core failure, machine halted: ${this.#broken.message}`);
-      }
-      throw e;
+      throw this.crashed(e);
     }
+  }
+
+  checkAlive(): void {
+    if (this.#broken) throw new Error(`pinsim: this machine is unusable after an internal error: ${this.#broken.message}`);
+  }
+
+  // What guard() does with an error: validation errors are thrown before
+  // the core is touched; anything else (a Wasm trap, a CoreAbort) came from
+  // inside it and halts the machine. Returns the error to rethrow.
+  crashed(e: unknown): unknown {
+    if (!(e instanceof SyscallError || e instanceof TypeError || e instanceof RangeError)) {
+      this.#broken = e instanceof Error ? e : new Error(String(e));
+      this.#printk(`pinsim: core failure, machine halted: ${this.#broken.message}`);
+    }
+    return e;
   }
 
   // ---- tasks ----

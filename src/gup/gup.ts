@@ -22,25 +22,27 @@ const FAST_FLAGS = C.FOLL_WRITE | C.FOLL_LONGTERM | C.FOLL_FORCE | C.FOLL_PIN | 
 export interface Locked { value: number }
 
 // Mirrors is_valid_gup_args(): the flags to use, or null after a WARN.
-export function isValidGupArgs(k: KernelBase, fn: string, pages: PageArray | null, locked: Locked | null,
-  flags: number, toSet: number, pid: number): number | null {
-  const warn = (why: string) => {
-    k.warnOnce('mm/gup.c:is_valid_gup_args', why, pid);
-    return null;
-  };
-  if (flags & INTERNAL_GUP_FLAGS) return warn('internal FOLL_* flags passed in');
+export function isValidGupArgs(k: KernelBase, pages: PageArray | null, locked: Locked | null, flags: number,
+  toSet: number, pid: number): number | null {
+  const why = invalidGupArgs(pages, locked, flags, toSet);
+  if (why === null) return flags | toSet | (locked ? C.FOLL_UNLOCKABLE : 0);
+  k.warnOnce('mm/gup.c:is_valid_gup_args', why, pid);
+  return null;
+}
+
+// The first check of is_valid_gup_args() that fails, or null.
+function invalidGupArgs(pages: PageArray | null, locked: Locked | null, flags: number, toSet: number): string | null {
+  if (flags & INTERNAL_GUP_FLAGS) return 'internal FOLL_* flags passed in';
   flags |= toSet;
   if (locked) {
-    if (locked.value !== 1) return warn('*locked must be 1');
+    if (locked.value !== 1) return '*locked must be 1';
     flags |= C.FOLL_UNLOCKABLE;
   }
-  if ((flags & (C.FOLL_GET | C.FOLL_PIN)) === (C.FOLL_GET | C.FOLL_PIN)) return warn('FOLL_GET and FOLL_PIN are mutually exclusive');
-  if ((flags & (C.FOLL_LONGTERM | C.FOLL_PIN)) === C.FOLL_LONGTERM) return warn('FOLL_LONGTERM requires FOLL_PIN');
-  if ((flags & (C.FOLL_GET | C.FOLL_PIN)) && !pages) return warn('FOLL_GET/FOLL_PIN without a pages array');
-  if ((flags & (C.FOLL_LONGTERM | C.FOLL_PCI_P2PDMA)) === (C.FOLL_LONGTERM | C.FOLL_PCI_P2PDMA)) {
-    return warn('FOLL_LONGTERM with FOLL_PCI_P2PDMA');
-  }
-  return flags;
+  if ((flags & (C.FOLL_GET | C.FOLL_PIN)) === (C.FOLL_GET | C.FOLL_PIN)) return 'FOLL_GET and FOLL_PIN are mutually exclusive';
+  if ((flags & (C.FOLL_LONGTERM | C.FOLL_PIN)) === C.FOLL_LONGTERM) return 'FOLL_LONGTERM requires FOLL_PIN';
+  if ((flags & (C.FOLL_GET | C.FOLL_PIN)) && !pages) return 'FOLL_GET/FOLL_PIN without a pages array';
+  if ((flags & (C.FOLL_LONGTERM | C.FOLL_PCI_P2PDMA)) === (C.FOLL_LONGTERM | C.FOLL_PCI_P2PDMA)) return 'FOLL_LONGTERM with FOLL_PCI_P2PDMA';
+  return null;
 }
 
 // Mirrors check_vma_flags(): 0 or -errno.

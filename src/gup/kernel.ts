@@ -120,7 +120,14 @@ export class Kernel extends KernelBase {
       this.warnOnce('mm/gup.c:unpin_user_pages', `npages ${n} looks like an error value`);
       return;
     }
-    this.#watch(() => this.core.unpin_pages(pages.offset, n, make_dirty, C.FOLL_PIN));
+    this.checkAlive();
+    const before = this.#warns();
+    try {
+      this.core.unpin_pages(pages.offset, n, make_dirty, C.FOLL_PIN);
+    } catch (e) {
+      throw this.crashed(e);
+    }
+    if (this.#warns() !== before) this.#reportWarns(before, this.v.stats[C.GUP_WARN_REFCOUNT]);
   }
 
   unpin_user_page_range_dirty_lock(pfn: number, npages: number, make_dirty: boolean): void {
@@ -215,7 +222,7 @@ export class Kernel extends KernelBase {
 
   #pages(pages: unknown, nullable: boolean): PageArray | null {
     if (pages === null && nullable) return null;
-    if (!(pages instanceof PageArray) || pages.freed || pages.owner() !== this.#arena) {
+    if (!(pages instanceof PageArray) || !this.#arena || !pages.livesIn(this.#arena)) {
       throw new TypeError('pages must be a live PageArray from this kernel\'s pageArray()');
     }
     return pages;
@@ -228,49 +235,72 @@ export class Kernel extends KernelBase {
     return n;
   }
 
-  #args(fn: string, target: Target, start: unknown, nr: unknown, flags: unknown, pages: unknown, nullable: boolean) {
+  // The checks every GUP entry point makes of its JS arguments; the mm.
+  #check(fn: string, target: Target, start: unknown, nr: unknown, flags: unknown, pages: unknown): Mm {
     const mm = this.#mm(fn, target);
-    const s = checkInt('start', start);
+    checkInt('start', start);
     const n = checkInt('nr_pages', nr);
     const f = checkInt('gup_flags', flags);
     if (f < 0 || f > 0xffffffff) throw new RangeError(`gup_flags must be an unsigned 32-bit value, got ${f}`);
-    return { mm, s, n, f, pa: this.#pages(pages, nullable), pid: target instanceof Task ? target.pid : 0 };
+    const pa = this.#pages(pages, true);
+    // A PageArray shorter than the pages asked for (in C, an overflow);
+    // nr_pages is unsigned long in the slow path, so a negative count is huge.
+    if (pa && (n > pa.length || (n < 0 && !fn.endsWith('fast') && !fn.endsWith('fast_only')))) {
+      throw new RangeError(`${fn}: nr_pages ${n} exceeds the PageArray (${pa.length})`);
+    }
+    return mm;
   }
 
-  // Warn once for core-side WARN_ON_ONCE()s counted during fn.
-  #watch<T>(fn: () => T): T {
-    const refc = this.v.stats[C.GUP_WARN_REFCOUNT];
-    const unpin = this.v.stats[C.GUP_WARN_UNPIN];
-    const r = this.guard(fn);
-    if (this.v.stats[C.GUP_WARN_REFCOUNT] > refc) this.warnOnce('mm/gup.c:try_grab_folio', 'folio refcount <= 0 (overflow?)');
-    if (this.v.stats[C.GUP_WARN_UNPIN] > unpin) {
+  // Core-side WARN_ON_ONCE()s are counted in stats; report the new ones.
+  #warns(): number { return this.v.stats[C.GUP_WARN_REFCOUNT] + this.v.stats[C.GUP_WARN_UNPIN]; }
+
+  #reportWarns(before: number, refcBefore: number): void {
+    if (this.#warns() === before) return;
+    if (this.v.stats[C.GUP_WARN_REFCOUNT] > refcBefore) this.warnOnce('mm/gup.c:try_grab_folio', 'folio refcount <= 0 (overflow?)');
+    if (this.#warns() - before > this.v.stats[C.GUP_WARN_REFCOUNT] - refcBefore) {
       this.warnOnce('mm/gup.c:gup_put_folio', 'unpinning a folio that holds no pin (pinsim leaves it untouched)');
     }
+  }
+
+  // Runs core work for a GUP entry point: refuses on a halted machine, halts
+  // it on a core failure, and logs the WARNs the core counted.
+  #watch<T>(fn: () => T): T {
+    const before = this.#warns();
+    const refc = this.v.stats[C.GUP_WARN_REFCOUNT];
+    const r = this.guard(fn);
+    this.#reportWarns(before, refc);
     return r;
   }
 
-
   #slow(fn: string, target: Target, start: number, nr: number, flags: number, pages: PageArray | null,
     locked: Locked | null, toSet: number, failValue: number): number {
-    const a = this.#args(fn, target, start, nr, flags, pages, true);
+    const mm = this.#check(fn, target, start, nr, flags, pages);
     if (locked !== null && (typeof locked !== 'object' || typeof locked.value !== 'number')) {
       throw new TypeError(`${fn}: locked must be { value: number } or null`);
     }
-    // nr_pages is unsigned long: a negative count is a huge one.
-    const n = a.n < 0 ? Number.MAX_SAFE_INTEGER : a.n;
-    if (a.pa && n > a.pa.length) {
-      throw new RangeError(`${fn}: nr_pages ${a.n} exceeds the PageArray (${a.pa.length})`);
-    }
-    const f = isValidGupArgs(this, fn, a.pa, locked, a.f, toSet, a.pid);
+    const pid = target instanceof Task ? target.pid : 0;
+    const f = isValidGupArgs(this, pages, locked, flags, toSet, pid);
     if (f === null) return failValue;
-    return this.#watch(() => gupLongtermLocked(this, a.mm, a.s, n, a.pa, 0, f));
+    const n = nr < 0 ? Number.MAX_SAFE_INTEGER : nr;
+    return this.#watch(() => gupLongtermLocked(this, mm, start, n, pages, 0, f));
   }
 
+  // The GUP-fast entry points, kept free of allocations: one page per call
+  // is the case where the JS layer's cost shows.
   #fast(fn: string, t: Task, start: number, nr: number, flags: number, pages: PageArray | null, toSet: number): number {
-    const a = this.#args(fn, t, start, nr, flags, pages, true);
-    if (a.pa && a.n > a.pa.length) throw new RangeError(`${fn}: nr_pages ${a.n} exceeds the PageArray (${a.pa.length})`);
-    const f = isValidGupArgs(this, fn, a.pa, null, a.f, toSet, a.pid);
+    const mm = this.#check(fn, t, start, nr, flags, pages);
+    const f = isValidGupArgs(this, pages, null, flags, toSet, t.pid);
     if (f === null) return -C.EINVAL;
-    return this.#watch(() => gupFastFallback(this, a.mm, a.s, a.n, f, a.pa!, a.pid));
+    this.checkAlive();
+    const before = this.#warns();
+    const refc = this.v.stats[C.GUP_WARN_REFCOUNT];
+    let r: number;
+    try {
+      r = gupFastFallback(this, mm, start, nr, f, pages!, t.pid);
+    } catch (e) {
+      throw this.crashed(e);
+    }
+    this.#reportWarns(before, refc);
+    return r;
   }
 }

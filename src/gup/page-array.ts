@@ -43,7 +43,10 @@ export class PageArray {
 
   get freed(): boolean { return this.#parent ? this.#parent.freed : this.#arena === null; }
 
-  owner(): PageArenaAllocator { return this.#live(); }
+  // Is this a live array of that arena?
+  livesIn(arena: PageArenaAllocator): boolean {
+    return this.#arena === arena && !this.freed;
+  }
 
   #live(): PageArenaAllocator {
     if (!this.#arena || this.freed) throw new Error('PageArray used after free()');
