@@ -16,7 +16,7 @@ import { page_folio, folio_has_pincount, folio_put_refs, folio_order } from './f
 import { pt_walk, walk_level, leaf_subpage, level_span, pte_pfn } from './pgtable';
 import {
   flags_at, set_flags_at, refcount_at, set_refcount_at, head_at, pincount_at, set_pincount_at, pte_at, page_slot,
-  set_page_slot, migratetype_at,
+  set_page_slot, migratetype_at, folio_run, fill_run,
 } from './raw';
 import { is_huge_zero_pmd } from './huge_memory';
 import { handle_mm_fault } from './memory';
@@ -162,29 +162,28 @@ function gup_slow_pages(pgd: i32, vpn: f64, nr: i32, flags: i32, out: i32): i32 
   return nr;
 }
 
-// Mirrors try_grab_folio_fast(): take refs on the folio of pfn, or -1.
-// (The kernel takes the references before testing long-term pinnability
-// and drops them on failure; with no concurrency here the test comes first
-// and the refcount is written once.)
-function try_grab_folio_fast(pfn: i32, refs: i32, flags: i32): i32 {
-  const head = head_at(pfn);
+// Mirrors try_grab_folio_fast(): take refs on folio `head` (flags f), or
+// return false. (The kernel takes the references before testing long-term
+// pinnability and drops them on failure; with no concurrency here the test
+// comes first and the refcount is written once.)
+function try_grab_folio_fast(head: i32, f: i32, refs: i32, flags: i32): bool {
   const pin = (flags & FOLL_PIN) != 0;
-  if (pin && head == ZERO_PFN) return head;
+  if (pin && head == ZERO_PFN) return true;
   const rc = refcount_at(head);
-  if (rc <= 0) return -1; // being freed, or overflowed: let the slow path decide
+  if (rc <= 0) return false; // being freed, or overflowed: let the slow path decide
   if (!pin) {
     set_refcount_at(head, (rc + refs) | 0);
-    return head;
+    return true;
   }
-  if ((flags & FOLL_LONGTERM) != 0 && !folio_is_longterm_pinnable(head)) return -1;
-  if ((flags_at(head) & PG_head) != 0) {
+  if ((flags & FOLL_LONGTERM) != 0 && !folio_is_longterm_pinnable(head)) return false;
+  if ((f & PG_head) != 0) {
     set_refcount_at(head, (rc + refs) | 0);
     set_pincount_at(head, pincount_at(head) + <f64>refs);
   } else {
     set_refcount_at(head, (rc + refs * GUP_PIN_COUNTING_BIAS) | 0);
   }
   pins_acquired += refs;
-  return head;
+  return true;
 }
 
 // Mirrors gup_fast_folio_allowed(): PIN|LONGTERM|WRITE refuses file-backed
@@ -227,9 +226,9 @@ function gup_fast_pte_range(ei: i32, n: i32, flags: i32, out: i32): i32 {
     // none, protnone, not permitted, or pte_special() (the zero page goes slow)
     if ((e & _PAGE_PRESENT) == 0 || (write && (e & _PAGE_RW) == 0) || (e & _PAGE_SPECIAL) != 0) return j;
     const pfn = pte_pfn(e);
-    const head = try_grab_folio_fast(pfn, 1, flags);
-    if (head < 0) return j;
+    const head = head_at(pfn);
     const f = flags_at(head);
+    if (!try_grab_folio_fast(head, f, 1, flags)) return j;
     if (!gup_fast_folio_allowed(head, f, flags) || ((e & _PAGE_RW) == 0 && gup_must_unshare(flags, pfn, head, false))) {
       gup_put_folio(head, 1, flags);
       return j;
@@ -247,14 +246,14 @@ function gup_fast_leaf(ei: i32, v: f64, level: i32, refs: i32, flags: i32, out: 
   if ((e & _PAGE_PRESENT) == 0 || ((flags & FOLL_WRITE) != 0 && (e & _PAGE_RW) == 0)) return 0;
   if ((e & _PAGE_SPECIAL) != 0 && !(level == 1 && is_huge_zero_pmd(e))) return 0;
   const pfn = leaf_subpage(ei, v, level);
-  const head = try_grab_folio_fast(pfn, refs, flags);
-  if (head < 0) return 0;
-  if (!gup_fast_folio_allowed(head, pg_flags[head], flags) || ((e & _PAGE_RW) == 0 && gup_must_unshare(flags, head, head, false))) {
+  const head = head_at(pfn);
+  if (!try_grab_folio_fast(head, flags_at(head), refs, flags)) return 0;
+  if (!gup_fast_folio_allowed(head, flags_at(head), flags) || ((e & _PAGE_RW) == 0 && gup_must_unshare(flags, head, head, false))) {
     gup_put_folio(head, refs, flags);
     return 0;
   }
   set_flags_at(head, flags_at(head) | PG_referenced);
-  for (let j = 0; j < refs; j++) set_page_slot(out + j, pfn + j);
+  fill_run(out, pfn, refs);
   return refs;
 }
 
@@ -274,15 +273,10 @@ export function unpin_pages(off: i32, n: i32, make_dirty: bool, flags: i32): voi
     }
     const head = head_at(pfn);
     // gup_folio_next(): the run of entries that are pages of the same folio.
-    const hf = flags_at(head);
-    const folio_end = head + ((hf & PG_head) != 0 ? 1 << ((hf & PG_ORDER_MASK) >>> PG_ORDER_SHIFT) : 1);
-    let batch = 1;
-    while (i + batch < n) {
-      const next = page_slot(off + i + batch);
-      if (next < head || next >= folio_end) break;
-      batch++;
-    }
-    put_batch(head, batch, make_dirty, flags);
+    const f = flags_at(head);
+    const folio_end = head + ((f & PG_head) != 0 ? 1 << ((f & PG_ORDER_MASK) >>> PG_ORDER_SHIFT) : 1);
+    const batch = 1 + folio_run(off + i + 1, n - i - 1, head, folio_end);
+    put_batch(head, f, batch, make_dirty, flags);
     i += batch;
   }
   flush_pin_stats();
@@ -296,17 +290,17 @@ export function unpin_range(pfn: i32, n: i32, make_dirty: bool, flags: i32): voi
     const head = page_folio(pfn + i);
     const end_of_folio = head + (1 << folio_order(head)) - (pfn + i);
     const batch = end_of_folio < n - i ? end_of_folio : n - i;
-    put_batch(head, batch, make_dirty, flags);
+    put_batch(head, flags_at(head), batch, make_dirty, flags);
     i += batch;
   }
   flush_pin_stats();
 }
 
-function put_batch(head: i32, refs: i32, make_dirty: bool, flags: i32): void {
+function put_batch(head: i32, f: i32, refs: i32, make_dirty: bool, flags: i32): void {
   const pin = (flags & FOLL_PIN) != 0;
   const zero = head == ZERO_PFN; // pinning the zero page counts nothing, so unpinning drops nothing
-  const f = flags_at(head);
-  if (!(pin && zero) && !holds_refs(head, f, refs, flags)) {
+  const rc = refcount_at(head);
+  if (!(pin && zero) && !holds_refs(head, f, rc, refs, flags)) {
     stats[GUP_WARN_UNPIN] += 1.0;
     return;
   }
@@ -319,16 +313,15 @@ function put_batch(head: i32, refs: i32, make_dirty: bool, flags: i32): void {
     if ((f & PG_head) != 0) set_pincount_at(head, pincount_at(head) - <f64>refs);
     else put = refs * GUP_PIN_COUNTING_BIAS;
   }
-  const rc = (refcount_at(head) - put) | 0;
-  if (rc == 0) folio_put_refs(head, put); // the last reference: free it
-  else set_refcount_at(head, rc);
+  const left = (rc - put) | 0;
+  if (left == 0) folio_put_refs(head, put); // the last reference: free it
+  else set_refcount_at(head, left);
 }
 
 // Does the folio hold the refs about to be dropped? A pin must be there (a
 // wrapped, negative refcount still reads as pinned); a plain reference
 // needs a positive refcount.
-function holds_refs(head: i32, f: i32, refs: i32, flags: i32): bool {
-  const rc = refcount_at(head);
+function holds_refs(head: i32, f: i32, rc: i32, refs: i32, flags: i32): bool {
   if ((flags & FOLL_PIN) == 0) return rc > 0;
   if ((f & PG_head) != 0) return pincount_at(head) >= <f64>refs;
   return rc < 0 || rc >= GUP_PIN_COUNTING_BIAS;

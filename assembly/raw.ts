@@ -40,6 +40,38 @@ export function page_slot(i: i32): i32 { return load<i32>(pages_p + (<usize>i <<
 export function set_page_slot(i: i32, pfn: i32): void { store<i32>(pages_p + (<usize>i << 2), pfn); }
 export function migratetype_at(pfn: i32): i32 { return <i32>load<u8>(mt_p + (<usize>pfn >>> 9)); }
 
+// How many of the n entries from gup_pages[off] are pages of the folio
+// [head, end) before one is not (gup_folio_next()'s run), four per SIMD step.
+export function folio_run(off: i32, n: i32, head: i32, end: i32): i32 {
+  // A small folio's run ends at once: test one entry before going wide.
+  if (n == 0 || page_slot(off) < head || page_slot(off) >= end) return 0;
+  const lo = i32x4.splat(head - 1);
+  const hi = i32x4.splat(end);
+  let i = 1;
+  for (; i + 4 <= n; i += 4) {
+    const v = v128.load(pages_p + (<usize>(off + i) << 2));
+    if (!i32x4.all_true(v128.and(i32x4.gt_s(v, lo), i32x4.lt_s(v, hi)))) break;
+  }
+  while (i < n) {
+    const pfn = page_slot(off + i);
+    if (pfn < head || pfn >= end) break;
+    i++;
+  }
+  return i;
+}
+
+// record_subpages(): gup_pages[out + j] = pfn + j for j < n, four per SIMD store.
+export function fill_run(out: i32, pfn: i32, n: i32): void {
+  let v = i32x4(pfn, pfn + 1, pfn + 2, pfn + 3);
+  const step = i32x4.splat(4);
+  let j = 0;
+  for (; j + 4 <= n; j += 4) {
+    v128.store(pages_p + (<usize>(out + j) << 2), v);
+    v = i32x4.add(v, step);
+  }
+  for (; j < n; j++) set_page_slot(out + j, pfn + j);
+}
+
 // The maybe-pinned count over frames [0, n) (scan_maybe_pinned()), four
 // frames per SIMD step: a small folio is pinned when its refcount, read as
 // unsigned, is at least GUP_PIN_COUNTING_BIAS; a large folio's head (rare)

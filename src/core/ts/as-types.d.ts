@@ -17,8 +17,10 @@ declare function idof<T>(): number;
 declare function load<T>(ptr: number): T;
 declare function store<T>(ptr: number, value: T): void;
 type v128 = { readonly v128: unique symbol };
+declare function i32x4(a: number, b: number, c: number, d: number): v128;
 declare namespace v128 {
   function load(ptr: number): v128;
+  function store(ptr: number, v: v128): void;
   function and(a: v128, b: v128): v128;
   function andnot(a: v128, b: v128): v128;
   function any_true(a: v128): boolean;
@@ -27,6 +29,9 @@ declare namespace i32x4 {
   function splat(x: number): v128;
   function ne(a: v128, b: v128): v128;
   function ge_u(a: v128, b: v128): v128;
+  function gt_s(a: v128, b: v128): v128;
+  function lt_s(a: v128, b: v128): v128;
+  function all_true(a: v128): boolean;
   function add(a: v128, b: v128): v128;
   function extract_lane(a: v128, lane: number): number;
 }

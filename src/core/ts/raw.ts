@@ -19,6 +19,22 @@ export function page_slot(i: number): number { return gup_pages[i]; }
 export function set_page_slot(i: number, pfn: number): void { gup_pages[i] = pfn; }
 export function migratetype_at(pfn: number): number { return pb_migratetype[pfn >>> 9]; }
 
+// gup_folio_next()'s run: entries from gup_pages[off] inside [head, end).
+export function folio_run(off: number, n: number, head: number, end: number): number {
+  let i = 0;
+  while (i < n) {
+    const pfn = gup_pages[off + i];
+    if (pfn < head || pfn >= end) break;
+    i++;
+  }
+  return i;
+}
+
+// record_subpages(): gup_pages[out + j] = pfn + j for j < n.
+export function fill_run(out: number, pfn: number, n: number): void {
+  for (let j = 0; j < n; j++) gup_pages[out + j] = pfn + j;
+}
+
 // scan_maybe_pinned() over frames [0, n), one frame at a time.
 export function count_maybe_pinned(n: number): number {
   let count = 0;
