@@ -3,13 +3,15 @@
 // touch) and cpu_access() (one user load or store).
 import {
   PG_anon, PG_anon_exclusive, PG_private, GFP_ZERO, VM_FAULT_OOM, VM_FAULT_SIGBUS, VM_FAULT_FALLBACK,
-  FAULT_FLAG_WRITE, FAULT_FLAG_UNSHARE, _PAGE_PRESENT, _PAGE_RW, _PAGE_DIRTY, _PAGE_ACCESSED, _PAGE_SPECIAL,
+  FAULT_FLAG_WRITE, FAULT_FLAG_UNSHARE, _PAGE_PRESENT, _PAGE_RW, _PAGE_DIRTY, _PAGE_ACCESSED, _PAGE_SPECIAL, _PAGE_TABLE,
   BACKING_ANON, BACKING_DAX, COW_COPIES, COW_REUSES, PAGE_MKWRITE, PGFAULT,
 } from './constants';
 import { pg_flags, pg_refcount, pg_mapcount, pg_data, pt_entries, scratch, stats, ZERO_PFN } from './mem';
 import { alloc_pages } from './buddy';
 import { page_folio, folio_make_anon, folio_get, folio_put_refs, folio_order } from './folio';
-import { mk_pte, pte_pfn, pt_walk, pt_set, pmd_is_leaf, walk_level, leaf_subpage } from './pgtable';
+import {
+  mk_pte, pte_pfn, pt_walk, pt_set, pmd_is_leaf, walk_level, leaf_subpage, pt_alloc, table_base, vpn_index,
+} from './pgtable';
 import { pc_get_folio, folio_mark_dirty } from './pagecache';
 import { do_huge_pmd_anonymous_page, do_huge_pmd_wp_page } from './huge_memory';
 import { hugetlb_fault } from './hugetlb';
@@ -44,8 +46,8 @@ export function handle_mm_fault(pgd: i32, vpn: f64, flags: i32): i32 {
     const r = do_huge_pmd_wp_page(pmd_ei, haddr, unshare);
     if (r != VM_FAULT_FALLBACK) return r;
   }
-  const ei = pt_walk(pgd, vpn, 0, true);
-  if (ei == -2) return VM_FAULT_OOM;
+  const ei = pte_entry(pmd_ei, vpn);
+  if (ei < 0) return VM_FAULT_OOM;
   const e = pt_entries[ei];
   if (e == 0) {
     return vma_backing == BACKING_ANON ? do_anonymous_page(ei, vpn, write) : do_fault(ei, vpn, write);
@@ -55,6 +57,19 @@ export function handle_mm_fault(pgd: i32, vpn: f64, flags: i32): i32 {
   }
   pt_set(ei, e | <u32>(_PAGE_ACCESSED | (write ? _PAGE_DIRTY : 0)));
   return 0;
+}
+
+// The PTE for vpn under PMD entry pmd_ei, allocating the PTE table if the
+// PMD is empty (pte_alloc()); -1 when that fails.
+function pte_entry(pmd_ei: i32, vpn: f64): i32 {
+  let pmd = pt_entries[pmd_ei];
+  if (pmd == 0) {
+    const t = pt_alloc();
+    if (t < 0) return -1;
+    pmd = mk_pte(t, _PAGE_TABLE);
+    pt_set(pmd_ei, pmd);
+  }
+  return table_base(pte_pfn(pmd)) + vpn_index(vpn, 0);
 }
 
 // Mirrors do_anonymous_page(): reads map the shared zero page, writes a
@@ -178,16 +193,11 @@ export function fault_range(pgd: i32, vpn: f64, nr: i32, flags: i32): i32 {
 }
 
 // Access one page, faulting as needed; marks the entry young (and dirty).
+// A fault that succeeds leaves an entry that allows the access.
 function fault_one(pgd: i32, vpn: f64, flags: i32, write: bool): i32 {
-  for (let tries = 0; tries < 3; tries++) {
-    const ei = access_ok_leaf(pgd, vpn, write);
-    if (ei >= 0) {
-      pt_set(ei, pt_entries[ei] | <u32>(_PAGE_ACCESSED | (write ? _PAGE_DIRTY : 0)));
-      return 0;
-    }
-    const r = handle_mm_fault(pgd, vpn, flags);
-    if (r != 0) return r;
-  }
+  const ei = access_ok_leaf(pgd, vpn, write);
+  if (ei < 0) return handle_mm_fault(pgd, vpn, flags);
+  pt_set(ei, pt_entries[ei] | <u32>(_PAGE_ACCESSED | (write ? _PAGE_DIRTY : 0)));
   return 0;
 }
 

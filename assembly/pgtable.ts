@@ -14,6 +14,7 @@ import {
   set_pt_free_top, stats,
 } from './mem';
 import { alloc_pages, free_folio_pages } from './buddy';
+import { mapping_at, pte_at } from './raw';
 
 export let walk_level = 0; // level of the entry pt_walk() returned
 
@@ -26,7 +27,7 @@ export function pmd_is_leaf(e: u32): bool { return (e & _PAGE_PSE) != 0; }
 
 // Index of a table's first entry in pt_entries (a table page's slot is in
 // its pg_mapping).
-export function table_base(table_pfn: i32): i32 { return pg_mapping[table_pfn] << 10; }
+export function table_base(table_pfn: i32): i32 { return mapping_at(table_pfn) << 10; }
 
 // A vpn has at most 36 bits; split in two integers, its table indices are
 // plain bit fields: PGD hi >>> 9, PUD hi & 511, PMD lo >>> 9, PTE lo & 511.
@@ -102,7 +103,7 @@ export function pt_walk(pgd: i32, vpn: f64, stop_level: i32, alloc: bool): i32 {
     const ei = table_base(table) + index_of(hi, lo, level);
     walk_level = level;
     if (level == stop_level) return ei;
-    const e = pt_entries[ei];
+    const e = pte_at(ei);
     if (e == 0) {
       if (!alloc) return -1;
       const t = pt_alloc();

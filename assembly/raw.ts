@@ -3,12 +3,13 @@
 // element); these accessors keep the data pointers in globals, taken once
 // after boot, so the GUP and unpin loops pay one. The pure-TS build uses
 // plain typed-array indexing instead (src/core/ts/raw.ts).
-import { pg_flags, pg_refcount, pg_head, pg_index, pt_entries, gup_pages, pb_migratetype } from './mem';
+import { pg_flags, pg_refcount, pg_head, pg_index, pg_mapping, pt_entries, gup_pages, pb_migratetype } from './mem';
 import { PG_head, GUP_PIN_COUNTING_BIAS } from './constants';
 
 let flags_p: usize = 0;
 let refcount_p: usize = 0;
 let head_p: usize = 0;
+let mapping_p: usize = 0;
 let index_p: usize = 0;
 let pte_p: usize = 0;
 let pages_p: usize = 0;
@@ -22,6 +23,7 @@ export function raw_attach(): void {
   flags_p = data(pg_flags);
   refcount_p = data(pg_refcount);
   head_p = data(pg_head);
+  mapping_p = data(pg_mapping);
   index_p = data(pg_index);
   pte_p = data(pt_entries);
   pages_p = data(gup_pages);
@@ -33,6 +35,7 @@ export function set_flags_at(pfn: i32, v: i32): void { store<i32>(flags_p + (<us
 export function refcount_at(pfn: i32): i32 { return load<i32>(refcount_p + (<usize>pfn << 2)); }
 export function set_refcount_at(pfn: i32, v: i32): void { store<i32>(refcount_p + (<usize>pfn << 2), v); }
 export function head_at(pfn: i32): i32 { return load<i32>(head_p + (<usize>pfn << 2)); }
+export function mapping_at(pfn: i32): i32 { return load<i32>(mapping_p + (<usize>pfn << 2)); }
 export function pincount_at(head: i32): f64 { return load<f64>(index_p + (<usize>(head + 1) << 3)); }
 export function set_pincount_at(head: i32, v: f64): void { store<f64>(index_p + (<usize>(head + 1) << 3), v); }
 export function pte_at(ei: i32): u32 { return load<u32>(pte_p + (<usize>ei << 2)); }

@@ -1,7 +1,7 @@
 // Access to the hottest arrays (pure-TS build; see assembly/raw.ts): plain
 // typed-array indexing, which V8 compiles to one bounds-checked load.
 import {
-  pg_flags, pg_refcount, pg_head, pg_index, pt_entries, gup_pages, pb_migratetype,
+  pg_flags, pg_refcount, pg_head, pg_index, pg_mapping, pt_entries, gup_pages, pb_migratetype,
 } from '../../../assembly/mem';
 import { PG_head, GUP_PIN_COUNTING_BIAS } from '../../../assembly/constants';
 
@@ -12,6 +12,7 @@ export function set_flags_at(pfn: number, v: number): void { pg_flags[pfn] = v; 
 export function refcount_at(pfn: number): number { return pg_refcount[pfn]; }
 export function set_refcount_at(pfn: number, v: number): void { pg_refcount[pfn] = v; }
 export function head_at(pfn: number): number { return pg_head[pfn]; }
+export function mapping_at(pfn: number): number { return pg_mapping[pfn]; }
 export function pincount_at(head: number): number { return pg_index[head + 1]; }
 export function set_pincount_at(head: number, v: number): void { pg_index[head + 1] = v; }
 export function pte_at(ei: number): number { return pt_entries[ei]; }
