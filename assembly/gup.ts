@@ -182,8 +182,7 @@ function try_grab_folio_fast(head: i32, f: i32, refs: i32, flags: i32): bool {
   } else {
     set_refcount_at(head, (rc + refs * GUP_PIN_COUNTING_BIAS) | 0);
   }
-  pins_acquired += refs;
-  return true;
+  return true; // the caller counts the pins (NR_FOLL_PIN_ACQUIRED)
 }
 
 // Mirrors gup_fast_folio_allowed(): PIN|LONGTERM|WRITE refuses file-backed
@@ -221,22 +220,26 @@ export function gup_fast(pgd: i32, vpn: f64, nr: i32, flags: i32, out: i32): i32
 // returns how many were taken before a refusal.
 function gup_fast_pte_range(ei: i32, n: i32, flags: i32, out: i32): i32 {
   const write = (flags & FOLL_WRITE) != 0;
-  for (let j = 0; j < n; j++) {
+  const pin = (flags & FOLL_PIN) != 0 ? 1 : 0;
+  let j = 0;
+  for (; j < n; j++) {
     const e = pte_at(ei + j);
     // none, protnone, not permitted, or pte_special() (the zero page goes slow)
-    if ((e & _PAGE_PRESENT) == 0 || (write && (e & _PAGE_RW) == 0) || (e & _PAGE_SPECIAL) != 0) return j;
+    if ((e & _PAGE_PRESENT) == 0 || (write && (e & _PAGE_RW) == 0) || (e & _PAGE_SPECIAL) != 0) break;
     const pfn = pte_pfn(e);
     const head = head_at(pfn);
     const f = flags_at(head);
-    if (!try_grab_folio_fast(head, f, 1, flags)) return j;
+    if (!try_grab_folio_fast(head, f, 1, flags)) break;
     if (!gup_fast_folio_allowed(head, f, flags) || ((e & _PAGE_RW) == 0 && gup_must_unshare(flags, pfn, head, false))) {
+      pins_acquired += pin; // the rollback releases what was acquired
       gup_put_folio(head, 1, flags);
-      return j;
+      break;
     }
-    set_flags_at(head, f | PG_referenced);
+    if ((f & PG_referenced) == 0) set_flags_at(head, f | PG_referenced);
     set_page_slot(out + j, pfn);
   }
-  return n;
+  pins_acquired += pin * j; // the zero page, never pin-counted, is special: it stopped the walk
+  return j;
 }
 
 // Mirrors gup_fast_pmd_leaf() / gup_fast_pud_leaf(): refs pages of one huge
@@ -248,6 +251,7 @@ function gup_fast_leaf(ei: i32, v: f64, level: i32, refs: i32, flags: i32, out: 
   const pfn = leaf_subpage(ei, v, level);
   const head = head_at(pfn);
   if (!try_grab_folio_fast(head, flags_at(head), refs, flags)) return 0;
+  if ((flags & FOLL_PIN) != 0) pins_acquired += refs;
   if (!gup_fast_folio_allowed(head, flags_at(head), flags) || ((e & _PAGE_RW) == 0 && gup_must_unshare(flags, head, head, false))) {
     gup_put_folio(head, refs, flags);
     return 0;
