@@ -14,6 +14,7 @@ import { raw_attach } from './raw';
 export function boot(ram_frames: i32, movable_frames: i32, cma_frames: i32, device_frames: i32, pool_2m: i32,
   pool_1g: i32): void {
   mem_layout(ram_frames, movable_frames, cma_frames, device_frames, pool_2m, pool_1g);
+  raw_attach(); // before anything below reads the arrays through assembly/raw.ts
   const giant = 1 << HPAGE_PUD_ORDER;
   const gig_top = (cma_start >>> HPAGE_PUD_ORDER) << HPAGE_PUD_ORDER;
   let gig_low = gig_top;
@@ -36,5 +37,4 @@ export function boot(ram_frames: i32, movable_frames: i32, cma_frames: i32, devi
     n2m++;
   }
   stats[HUGETLB_TOTAL] = <f64>n2m;
-  raw_attach();
 }

@@ -11,6 +11,7 @@ import {
   pg_flags, pg_refcount, pg_mapcount, pg_data, pg_mapping, pg_index, pg_head, free_area, zone_free, stats,
   page_zonenum, is_migrate_cma_page, movable_start, device_start,
 } from './mem';
+import { flags_at, mapping_at } from './raw';
 
 function area(zone: i32, cma: i32, order: i32): i32 {
   return (zone * 2 + cma) * NR_PAGE_ORDERS + order;
@@ -34,7 +35,7 @@ function add_to_free_list(pfn: i32, zone: i32, cma: i32, order: i32): void {
 }
 
 function del_from_free_list(pfn: i32, zone: i32, cma: i32, order: i32): void {
-  const next = pg_mapping[pfn];
+  const next = mapping_at(pfn);
   const prev = <i32>pg_index[pfn];
   if (prev >= 0) pg_mapping[prev] = next;
   else free_area[area(zone, cma, order)] = next;
@@ -45,7 +46,7 @@ function del_from_free_list(pfn: i32, zone: i32, cma: i32, order: i32): void {
 }
 
 function buddy_order(pfn: i32): i32 {
-  return (pg_flags[pfn] & PG_ORDER_MASK) >>> PG_ORDER_SHIFT;
+  return (flags_at(pfn) & PG_ORDER_MASK) >>> PG_ORDER_SHIFT;
 }
 
 // Mirrors __free_one_page(): merge with free buddies of the same zone and
@@ -57,7 +58,7 @@ export function free_pages(pfn: i32, order: i32): void {
   while (order < MAX_PAGE_ORDER) {
     const buddy = pfn ^ (1 << order);
     if (buddy < 0 || buddy >= device_start) break;
-    if ((pg_flags[buddy] & PG_buddy) == 0 || buddy_order(buddy) != order) break;
+    if ((flags_at(buddy) & PG_buddy) == 0 || buddy_order(buddy) != order) break;
     if (page_zonenum(buddy) != zone || (is_migrate_cma_page(buddy) ? 1 : 0) != cma) break;
     del_from_free_list(buddy, zone, cma, order);
     pfn = pfn & buddy;

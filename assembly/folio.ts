@@ -8,41 +8,42 @@ import {
   GFP_ZERO,
 } from './constants';
 import {
-  pg_flags, pg_refcount, pg_mapcount, pg_mapping, pg_index, pg_head, pg_data, stats, hugetlb_pool,
+  pg_flags, pg_refcount, pg_mapcount, pg_mapping, pg_index, pg_data, stats, hugetlb_pool,
   hugetlb_cap_2m, page_zonenum,
 } from './mem';
 import { free_folio_pages, prep_new_folio } from './buddy';
+import { flags_at, head_at, mapping_at, refcount_at } from './raw';
 
-export function page_folio(pfn: i32): i32 { return pg_head[pfn]; }
+export function page_folio(pfn: i32): i32 { return head_at(pfn); }
 
 export function folio_order(head: i32): i32 {
-  return (pg_flags[head] & PG_head) != 0 ? (pg_flags[head] & PG_ORDER_MASK) >>> PG_ORDER_SHIFT : 0;
+  return (flags_at(head) & PG_head) != 0 ? (flags_at(head) & PG_ORDER_MASK) >>> PG_ORDER_SHIFT : 0;
 }
 
 export function folio_entire_mapcount(head: i32): i32 {
-  return (pg_flags[head] & PG_head) != 0 ? pg_mapping[head + 1] : 0;
+  return (flags_at(head) & PG_head) != 0 ? mapping_at(head + 1) : 0;
 }
 
 // Adds PMD/PUD mappings of the whole folio. NR_ANON_THPS counts anon THPs
 // that are PMD-mapped at least once (AnonHugePages), as __folio_add_anon_rmap()
 // and __folio_remove_rmap() keep it.
 export function folio_add_entire_mapcount(head: i32, n: i32): void {
-  const before = pg_mapping[head + 1];
+  const before = mapping_at(head + 1);
   pg_mapping[head + 1] = before + n;
-  if ((pg_flags[head] & (PG_anon | PG_hugetlb)) == PG_anon && (before == 0) != (before + n == 0)) {
+  if ((flags_at(head) & (PG_anon | PG_hugetlb)) == PG_anon && (before == 0) != (before + n == 0)) {
     stats[NR_ANON_THPS] += before == 0 ? 1.0 : -1.0;
   }
 }
 
 // folio_has_pincount(): any large folio on 64-bit.
-export function folio_has_pincount(head: i32): bool { return (pg_flags[head] & PG_head) != 0; }
+export function folio_has_pincount(head: i32): bool { return (flags_at(head) & PG_head) != 0; }
 
 // Mirrors folio_maybe_dma_pinned(): exact for large folios; for small ones
 // the refcount read as unsigned against GUP_PIN_COUNTING_BIAS, so a
 // negative (overflowed) refcount also reads as pinned.
 export function folio_maybe_dma_pinned(head: i32): bool {
   if (folio_has_pincount(head)) return pg_index[head + 1] > 0.0;
-  const rc = pg_refcount[head];
+  const rc = refcount_at(head);
   return rc < 0 || rc >= GUP_PIN_COUNTING_BIAS;
 }
 
@@ -50,7 +51,7 @@ export function folio_get(head: i32, refs: i32): void { pg_refcount[head] += ref
 
 // Mirrors folio_put_refs(): drop refs, free the folio when none are left.
 export function folio_put_refs(head: i32, refs: i32): void {
-  const rc = pg_refcount[head] - refs;
+  const rc = refcount_at(head) - refs;
   pg_refcount[head] = rc;
   if (rc == 0) free_folio(head);
 }
@@ -62,11 +63,11 @@ function free_folio(head: i32): void {
     // An fsdax page going idle: it stays the file's block (free_zone_device_folio()).
     return;
   }
-  if ((pg_flags[head] & PG_hugetlb) != 0) {
+  if ((flags_at(head) & PG_hugetlb) != 0) {
     free_huge_folio(head, order);
     return;
   }
-  if ((pg_flags[head] & PG_anon) != 0) {
+  if ((flags_at(head) & PG_anon) != 0) {
     stats[NR_ANON_PAGES] -= <f64>(1 << order);
   }
   free_folio_pages(head, order);
@@ -81,7 +82,7 @@ export function folio_make_anon(head: i32, av: i32, vpn: f64, exclusive_flag: i3
   pg_mapping[head] = av;
   pg_index[head] = vpn;
   for (let i = 0; i < nr; i++) pg_flags[head + i] |= exclusive_flag;
-  if ((pg_flags[head] & PG_hugetlb) == 0) {
+  if ((flags_at(head) & PG_hugetlb) == 0) {
     stats[NR_ANON_PAGES] += <f64>nr;
   }
 }

@@ -9,7 +9,7 @@ import {
   PG_anon, PG_anon_exclusive, PG_hugetlb, _PAGE_PRESENT, _PAGE_RW, _PAGE_DIRTY, _PAGE_ACCESSED, _PAGE_PSE,
   _PAGE_SPECIAL, ENOMEM, COW_COPIES,
 } from './constants';
-import { pg_flags, pg_mapcount, pg_data, pt_entries, stats } from './mem';
+import { pg_flags, pg_mapcount, pg_data, stats } from './mem';
 import { alloc_pages } from './buddy';
 import {
   page_folio, folio_get, folio_maybe_dma_pinned, folio_make_anon, folio_add_entire_mapcount,
@@ -21,16 +21,17 @@ import {
 import { split_huge_pmd, copy_huge_pmd, is_huge_zero_pmd } from './huge_memory';
 import { hugetlb_copy } from './hugetlb';
 import { alloc_gfp, vma_anon_vma, vma_is_cow, vma_is_shared, vma_rw_bit } from './vma';
+import { flags_at, pte_at } from './raw';
 
 // folio_needs_cow_for_dma(): only in an mm that has ever pinned (MMF_HAS_PINNED).
 function needs_cow_for_dma(head: i32, page: i32, has_pinned: bool): bool {
-  return has_pinned && (pg_flags[head] & PG_anon) != 0 && (pg_flags[page] & PG_anon_exclusive) != 0
+  return has_pinned && (flags_at(head) & PG_anon) != 0 && (flags_at(page) & PG_anon_exclusive) != 0
     && folio_maybe_dma_pinned(head);
 }
 
 // copy_present_pte() / copy_present_page() for one PTE.
 function copy_pte(src_ei: i32, dst_ei: i32, vpn: f64, has_pinned: bool): i32 {
-  let e = pt_entries[src_ei];
+  let e = pte_at(src_ei);
   if ((e & _PAGE_SPECIAL) != 0) {
     pt_set(dst_ei, e & ~(<u32>_PAGE_ACCESSED));
     return 0;
@@ -49,7 +50,7 @@ function copy_pte(src_ei: i32, dst_ei: i32, vpn: f64, has_pinned: bool): i32 {
   }
   folio_get(head, 1);
   pg_mapcount[pfn] += 1;
-  if ((pg_flags[head] & PG_anon) != 0) pg_flags[pfn] &= ~PG_anon_exclusive;
+  if ((flags_at(head) & PG_anon) != 0) pg_flags[pfn] &= ~PG_anon_exclusive;
   if (vma_is_cow() && (e & _PAGE_RW) != 0) {
     e = e & ~(<u32>_PAGE_RW);
     pt_set(src_ei, e);
@@ -64,7 +65,7 @@ function copy_pte(src_ei: i32, dst_ei: i32, vpn: f64, has_pinned: bool): i32 {
 function copy_hugetlb_leaf(src_ei: i32, dst: i32, haddr: f64, level: i32, has_pinned: bool): i32 {
   const dst_ei = pt_walk(dst, haddr, level, true);
   if (dst_ei == -2) return -ENOMEM;
-  let e = pt_entries[src_ei];
+  let e = pte_at(src_ei);
   const head = pte_pfn(e);
   if (needs_cow_for_dma(head, head, has_pinned)) {
     const fresh = hugetlb_copy(head, folio_order(head));
@@ -76,7 +77,7 @@ function copy_hugetlb_leaf(src_ei: i32, dst: i32, haddr: f64, level: i32, has_pi
   }
   folio_get(head, 1);
   folio_add_entire_mapcount(head, 1);
-  if ((pg_flags[head] & PG_anon) != 0) folio_set_exclusive(head, false);
+  if ((flags_at(head) & PG_anon) != 0) folio_set_exclusive(head, false);
   if (vma_is_cow() && (e & _PAGE_RW) != 0) {
     e = e & ~(<u32>_PAGE_RW);
     pt_set(src_ei, e);
@@ -92,10 +93,10 @@ export function copy_page_range(src: i32, dst: i32, vpn: f64, nr: f64, has_pinne
     const ei = range_step(src, addr, end);
     if (ei >= 0 && step_level > 0) {
       const haddr = step_next - level_span(step_level);
-      const e = pt_entries[ei];
+      const e = pte_at(ei);
       const head = pte_pfn(e);
       let r = 0;
-      if (!is_huge_zero_pmd(e) && (pg_flags[head] & PG_hugetlb) != 0) {
+      if (!is_huge_zero_pmd(e) && (flags_at(head) & PG_hugetlb) != 0) {
         r = copy_hugetlb_leaf(ei, dst, haddr, step_level, has_pinned);
       } else if (!is_huge_zero_pmd(e) && needs_cow_for_dma(head, head, has_pinned)) {
         split_huge_pmd(ei); // then copied page by page, like copy_huge_pmd()'s -EAGAIN
@@ -109,7 +110,7 @@ export function copy_page_range(src: i32, dst: i32, vpn: f64, nr: f64, has_pinne
       const dst_ei = pt_walk(dst, addr, 0, true);
       if (dst_ei == -2) return -ENOMEM;
       for (let k = 0; k < step_count; k++) {
-        if (pt_entries[ei + k] == 0) continue;
+        if (pte_at(ei + k) == 0) continue;
         if (copy_pte(ei + k, dst_ei + k, addr + <f64>k, has_pinned) < 0) return -ENOMEM;
       }
     }

@@ -6,11 +6,12 @@ import {
   _PAGE_PRESENT, _PAGE_RW, _PAGE_DIRTY, _PAGE_ACCESSED, _PAGE_PSE, _PAGE_SPECIAL, _PAGE_TABLE,
   THP_FAULT_ALLOC, THP_FAULT_FALLBACK, THP_SPLIT_PMD, COW_REUSES, PG_hugetlb,
 } from './constants';
-import { pg_flags, pg_refcount, pg_mapcount, pt_entries, stats, huge_zero_pfn, set_huge_zero_pfn, ZERO_PFN } from './mem';
+import { pg_mapcount, pt_entries, stats, huge_zero_pfn, set_huge_zero_pfn, ZERO_PFN } from './mem';
 import { alloc_pages } from './buddy';
 import { folio_make_anon, folio_set_exclusive, folio_add_entire_mapcount, folio_put_refs, folio_get } from './folio';
 import { mk_pte, pte_pfn, pt_alloc, pt_free, pt_set, table_base, pt_walk, walk_level, pmd_is_leaf } from './pgtable';
 import { alloc_gfp, vma_anon_vma, wp_bits } from './vma';
+import { flags_at, pte_at, refcount_at } from './raw';
 
 // mm_get_huge_zero_folio(): allocated on first use, kept for the machine's life.
 function get_huge_zero(): i32 {
@@ -26,7 +27,7 @@ export function is_huge_zero_pmd(e: u32): bool { return huge_zero_pfn >= 0 && pt
 function deposit(pmd_ei: i32, table: i32): void { pt_entries[pmd_ei + 512] = <u32>table; }
 
 function withdraw(pmd_ei: i32): i32 {
-  const t = <i32>pt_entries[pmd_ei + 512];
+  const t = <i32>pte_at(pmd_ei + 512);
   pt_entries[pmd_ei + 512] = 0;
   return t;
 }
@@ -65,7 +66,7 @@ export function do_huge_pmd_anonymous_page(pmd_ei: i32, haddr: f64, write: bool)
 // one base page. A write to the huge zero folio gets a fresh THP
 // (do_huge_zero_wp_pmd(), v6.13+); an unshare of it falls back to PTEs.
 export function do_huge_pmd_wp_page(pmd_ei: i32, haddr: f64, unshare: bool): i32 {
-  const e = pt_entries[pmd_ei];
+  const e = pte_at(pmd_ei);
   const head = pte_pfn(e);
   if (is_huge_zero_pmd(e) && unshare) {
     split_huge_pmd(pmd_ei);
@@ -84,7 +85,7 @@ export function do_huge_pmd_wp_page(pmd_ei: i32, haddr: f64, unshare: bool): i32
     stats[THP_FAULT_ALLOC] += 1.0;
     return 0;
   }
-  if ((pg_flags[head] & PG_anon_exclusive) != 0 || pg_refcount[head] == 1) {
+  if ((flags_at(head) & PG_anon_exclusive) != 0 || refcount_at(head) == 1) {
     folio_set_exclusive(head, true);
     pt_set(pmd_ei, e | <u32>wp_bits(unshare));
     stats[COW_REUSES] += 1.0;
@@ -97,7 +98,7 @@ export function do_huge_pmd_wp_page(pmd_ei: i32, haddr: f64, unshare: bool): i32
 // Mirrors __split_huge_pmd(): the deposited table takes over, one PTE per
 // subpage with the PMD's bits; each PTE holds a reference and a mapcount.
 export function split_huge_pmd(pmd_ei: i32): void {
-  const e = pt_entries[pmd_ei];
+  const e = pte_at(pmd_ei);
   const head = pte_pfn(e);
   const table = withdraw(pmd_ei);
   const base = table_base(table);
@@ -123,13 +124,13 @@ export function split_huge_pmd(pmd_ei: i32): void {
 export function split_huge_pmd_address(pgd: i32, vpn: f64): void {
   const ei = pt_walk(pgd, vpn, 1, false);
   if (ei < 0 || walk_level != 1) return;
-  const e = pt_entries[ei];
-  if (e != 0 && pmd_is_leaf(e) && (pg_flags[pte_pfn(e)] & PG_hugetlb) == 0) split_huge_pmd(ei);
+  const e = pte_at(ei);
+  if (e != 0 && pmd_is_leaf(e) && (flags_at(pte_pfn(e)) & PG_hugetlb) == 0) split_huge_pmd(ei);
 }
 
 // Mirrors zap_huge_pmd(): drop the mapping and its deposited table.
 export function zap_huge_pmd(pmd_ei: i32): void {
-  const e = pt_entries[pmd_ei];
+  const e = pte_at(pmd_ei);
   pt_free(withdraw(pmd_ei));
   pt_set(pmd_ei, 0);
   if (is_huge_zero_pmd(e)) return;
@@ -144,7 +145,7 @@ export function zap_huge_pmd(pmd_ei: i32): void {
 export function copy_huge_pmd(src_ei: i32, dst_ei: i32, cow: bool): i32 {
   const table = pt_alloc();
   if (table < 0) return -1;
-  let e = pt_entries[src_ei];
+  let e = pte_at(src_ei);
   if (!is_huge_zero_pmd(e)) {
     const head = pte_pfn(e);
     folio_get(head, 1);

@@ -6,7 +6,7 @@ import {
   PG_anon_exclusive, GFP_ZERO, VM_FAULT_OOM, VM_FAULT_SIGBUS, _PAGE_PRESENT, _PAGE_PSE, _PAGE_RW, _PAGE_DIRTY,
   _PAGE_ACCESSED, FAULT_FLAG_WRITE, FAULT_FLAG_UNSHARE, COW_COPIES, COW_REUSES, HPAGE_PUD_ORDER, PG_uptodate,
 } from './constants';
-import { pg_flags, pg_refcount, pg_data, pt_entries, stats } from './mem';
+import { pg_flags, pg_data, stats } from './mem';
 import {
   alloc_hugetlb_folio, folio_make_anon, folio_set_exclusive, folio_add_entire_mapcount, folio_get, folio_put_refs,
 } from './folio';
@@ -16,6 +16,7 @@ import {
   vma_is_shared, vma_rw_bit, vma_huge_order, vma_mapping, vma_backing, vma_file_index, vma_file_pages,
   vma_anon_vma, wp_bits,
 } from './vma';
+import { flags_at, pte_at, refcount_at } from './raw';
 
 function leaf_level(order: i32): i32 { return order == HPAGE_PUD_ORDER ? 2 : 1; }
 
@@ -38,7 +39,7 @@ export function hugetlb_fault(pgd: i32, vpn: f64, flags: i32): i32 {
   const span = level_span(level);
   const haddr = Math.floor(vpn / span) * span;
   const write = (flags & FAULT_FLAG_WRITE) != 0;
-  const e = pt_entries[ei];
+  const e = pte_at(ei);
   if (e == 0) return hugetlb_no_page(ei, haddr, order, write);
   const unshare = (flags & FAULT_FLAG_UNSHARE) != 0;
   if ((write || unshare) && (e & _PAGE_RW) == 0) return hugetlb_wp(ei, haddr, order, unshare);
@@ -76,7 +77,7 @@ function hugetlb_no_page(ei: i32, haddr: f64, order: i32, write: bool): i32 {
 }
 
 function hugetlb_wp(ei: i32, haddr: f64, order: i32, unshare: bool): i32 {
-  const e = pt_entries[ei];
+  const e = pte_at(ei);
   const head = pte_pfn(e);
   if (vma_is_shared()) {
     if (unshare) return 0;
@@ -84,7 +85,7 @@ function hugetlb_wp(ei: i32, haddr: f64, order: i32, unshare: bool): i32 {
     pt_set(ei, e | <u32>wp_bits(false));
     return 0;
   }
-  if ((pg_flags[head] & PG_anon_exclusive) != 0 || pg_refcount[head] == 1) {
+  if ((flags_at(head) & PG_anon_exclusive) != 0 || refcount_at(head) == 1) {
     folio_set_exclusive(head, true);
     pt_set(ei, e | <u32>wp_bits(unshare));
     stats[COW_REUSES] += 1.0;

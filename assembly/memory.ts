@@ -6,7 +6,7 @@ import {
   FAULT_FLAG_WRITE, FAULT_FLAG_UNSHARE, _PAGE_PRESENT, _PAGE_RW, _PAGE_DIRTY, _PAGE_ACCESSED, _PAGE_SPECIAL, _PAGE_TABLE,
   BACKING_ANON, BACKING_DAX, COW_COPIES, COW_REUSES, PAGE_MKWRITE, PGFAULT,
 } from './constants';
-import { pg_flags, pg_refcount, pg_mapcount, pg_data, pt_entries, scratch, stats, ZERO_PFN } from './mem';
+import { pg_flags, pg_mapcount, pg_data, scratch, stats, ZERO_PFN } from './mem';
 import { alloc_pages } from './buddy';
 import { page_folio, folio_make_anon, folio_get, folio_put_refs, folio_order } from './folio';
 import {
@@ -19,6 +19,7 @@ import {
   alloc_gfp, vma_backing, vma_start, vma_end, vma_mapping, vma_file_pages, vma_dax_base, vma_anon_vma,
   vma_is_shared, vma_rw_bit, vma_thp, vma_writenotify, vma_is_hugetlb, vma_file_index, wp_bits,
 } from './vma';
+import { flags_at, pte_at, refcount_at } from './raw';
 
 let last_fault = 0;
 
@@ -32,7 +33,7 @@ export function handle_mm_fault(pgd: i32, vpn: f64, flags: i32): i32 {
   const write = (flags & FAULT_FLAG_WRITE) != 0;
   const pmd_ei = pt_walk(pgd, vpn, 1, true);
   if (pmd_ei == -2) return VM_FAULT_OOM;
-  const pmd = pt_entries[pmd_ei];
+  const pmd = pte_at(pmd_ei);
   const haddr = Math.floor(vpn / 512.0) * 512.0;
   if (pmd == 0 && vma_thp() && vma_backing == BACKING_ANON && haddr >= vma_start && haddr + 512.0 <= vma_end) {
     const r = do_huge_pmd_anonymous_page(pmd_ei, haddr, write);
@@ -48,7 +49,7 @@ export function handle_mm_fault(pgd: i32, vpn: f64, flags: i32): i32 {
   }
   const ei = pte_entry(pmd_ei, vpn);
   if (ei < 0) return VM_FAULT_OOM;
-  const e = pt_entries[ei];
+  const e = pte_at(ei);
   if (e == 0) {
     return vma_backing == BACKING_ANON ? do_anonymous_page(ei, vpn, write) : do_fault(ei, vpn, write);
   }
@@ -62,7 +63,7 @@ export function handle_mm_fault(pgd: i32, vpn: f64, flags: i32): i32 {
 // The PTE for vpn under PMD entry pmd_ei, allocating the PTE table if the
 // PMD is empty (pte_alloc()); -1 when that fails.
 function pte_entry(pmd_ei: i32, vpn: f64): i32 {
-  let pmd = pt_entries[pmd_ei];
+  let pmd = pte_at(pmd_ei);
   if (pmd == 0) {
     const t = pt_alloc();
     if (t < 0) return -1;
@@ -123,14 +124,14 @@ function do_fault(ei: i32, vpn: f64, write: bool): i32 {
 // Mirrors do_wp_page(): a write (or, for unshare, a read-only pin) hits a
 // present PTE without write permission.
 function do_wp_page(ei: i32, vpn: f64, unshare: bool): i32 {
-  const e = pt_entries[ei];
+  const e = pte_at(ei);
   const pfn = pte_pfn(e);
   if ((e & _PAGE_SPECIAL) != 0) return wp_page_copy(ei, vpn, pfn, unshare);
   const head = page_folio(pfn);
-  if ((pg_flags[head] & PG_anon) != 0) {
+  if ((flags_at(head) & PG_anon) != 0) {
     // wp_can_reuse_anon_folio(): exclusive, or a small folio whose only
     // reference is this mapping. Any extra reference (GUP, pins) forces a copy.
-    if ((pg_flags[pfn] & PG_anon_exclusive) != 0 || (folio_order(head) == 0 && pg_refcount[head] == 1)) {
+    if ((flags_at(pfn) & PG_anon_exclusive) != 0 || (folio_order(head) == 0 && refcount_at(head) == 1)) {
       pg_flags[pfn] |= PG_anon_exclusive;
       pt_set(ei, e | <u32>wp_bits(unshare));
       stats[COW_REUSES] += 1.0;
@@ -156,7 +157,7 @@ function wp_page_copy(ei: i32, vpn: f64, old: i32, unshare: bool): i32 {
   pg_data[fresh] = old == ZERO_PFN ? 0 : pg_data[old];
   folio_make_anon(fresh, vma_anon_vma, vpn, PG_anon_exclusive);
   pg_mapcount[fresh] = 1;
-  const e = pt_entries[ei];
+  const e = pte_at(ei);
   if (e != 0 && (e & _PAGE_SPECIAL) == 0) {
     pg_mapcount[old] -= 1;
     folio_put_refs(page_folio(old), 1);
@@ -171,7 +172,7 @@ function wp_page_copy(ei: i32, vpn: f64, old: i32, unshare: bool): i32 {
 function access_ok_leaf(pgd: i32, vpn: f64, write: bool): i32 {
   const ei = pt_walk(pgd, vpn, 0, false);
   if (ei < 0) return -1;
-  const e = pt_entries[ei];
+  const e = pte_at(ei);
   if ((e & _PAGE_PRESENT) == 0 || (write && (e & _PAGE_RW) == 0)) return -1;
   return ei;
 }
@@ -197,7 +198,7 @@ export function fault_range(pgd: i32, vpn: f64, nr: i32, flags: i32): i32 {
 function fault_one(pgd: i32, vpn: f64, flags: i32, write: bool): i32 {
   const ei = access_ok_leaf(pgd, vpn, write);
   if (ei < 0) return handle_mm_fault(pgd, vpn, flags);
-  pt_set(ei, pt_entries[ei] | <u32>(_PAGE_ACCESSED | (write ? _PAGE_DIRTY : 0)));
+  pt_set(ei, pte_at(ei) | <u32>(_PAGE_ACCESSED | (write ? _PAGE_DIRTY : 0)));
   return 0;
 }
 

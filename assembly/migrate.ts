@@ -7,13 +7,14 @@ import {
   PG_anon, PG_hugetlb, PTE_PFN_SHIFT,
 } from './constants';
 import {
-  pg_flags, pg_refcount, pg_mapcount, pg_data, pg_mapping, pg_index, gup_pages, pt_entries, scratch, stats,
+  pg_flags, pg_refcount, pg_mapcount, pg_data, pg_mapping, pg_index, gup_pages, scratch, stats,
 } from './mem';
 import { alloc_pages, free_folio_pages } from './buddy';
 import { page_folio, folio_order, folio_entire_mapcount } from './folio';
 import { pt_walk, walk_level, pte_pfn, pt_set, level_span } from './pgtable';
 import { pc_lookup, pc_replace } from './pagecache';
 import { folio_is_longterm_pinnable } from './gup';
+import { flags_at, mapping_at, pte_at, refcount_at } from './raw';
 
 // Distinct folios of gup_pages[off, off + n) that may not be long-term
 // pinned, isolated from the LRU (PG_isolated) and listed in scratch.
@@ -28,9 +29,9 @@ export function collect_unpinnable(off: i32, n: i32): i32 {
     const head = page_folio(pfn);
     if (head == prev) continue;
     prev = head;
-    if (folio_is_longterm_pinnable(head) || (pg_flags[head] & PG_isolated) != 0) continue;
-    if ((pg_flags[head] & PG_hugetlb) != 0) continue; // hugetlb pools never sit in CMA or ZONE_MOVABLE here
-    pg_flags[head] = (pg_flags[head] | PG_isolated) & ~PG_lru;
+    if (folio_is_longterm_pinnable(head) || (flags_at(head) & PG_isolated) != 0) continue;
+    if ((flags_at(head) & PG_hugetlb) != 0) continue; // hugetlb pools never sit in CMA or ZONE_MOVABLE here
+    pg_flags[head] = (flags_at(head) | PG_isolated) & ~PG_lru;
     stats[NR_ISOLATED] += 1.0;
     scratch[count++] = <u32>head;
   }
@@ -39,8 +40,8 @@ export function collect_unpinnable(off: i32, n: i32): i32 {
 
 // folio_putback_lru(): back on the LRU after (failed or skipped) migration.
 export function putback_folio(head: i32): void {
-  if ((pg_flags[head] & PG_isolated) == 0) return;
-  pg_flags[head] = (pg_flags[head] & ~PG_isolated) | PG_lru;
+  if ((flags_at(head) & PG_isolated) == 0) return;
+  pg_flags[head] = (flags_at(head) & ~PG_isolated) | PG_lru;
   stats[NR_ISOLATED] -= 1.0;
 }
 
@@ -50,7 +51,7 @@ function expected_refs(head: i32): i32 {
   const nr = 1 << folio_order(head);
   let refs = folio_entire_mapcount(head);
   for (let i = 0; i < nr; i++) refs += pg_mapcount[head + i];
-  if ((pg_flags[head] & PG_anon) == 0 && pg_mapping[head] != 0 && pc_lookup(pg_mapping[head], <i32>pg_index[head]) == head) {
+  if ((flags_at(head) & PG_anon) == 0 && mapping_at(head) != 0 && pc_lookup(mapping_at(head), <i32>pg_index[head]) == head) {
     refs += nr;
   }
   return refs;
@@ -61,7 +62,7 @@ function expected_refs(head: i32): i32 {
 // refcount freeze fail: -EAGAIN); then a target outside ZONE_MOVABLE and
 // CMA gets its contents and state. Returns the target's pfn, or -errno.
 export function migrate_folio_start(head: i32): i32 {
-  if (pg_refcount[head] != expected_refs(head)) {
+  if (refcount_at(head) != expected_refs(head)) {
     stats[PGMIGRATE_FAIL] += 1.0;
     return -EAGAIN;
   }
@@ -73,16 +74,16 @@ export function migrate_folio_start(head: i32): i32 {
   }
   const nr = 1 << order;
   for (let i = 0; i < nr; i++) {
-    pg_flags[dst + i] = pg_flags[head + i] & ~PG_isolated;
+    pg_flags[dst + i] = flags_at(head + i) & ~PG_isolated;
     pg_mapcount[dst + i] = pg_mapcount[head + i];
     pg_data[dst + i] = pg_data[head + i];
   }
   pg_flags[dst] |= PG_lru;
-  pg_refcount[dst] = pg_refcount[head];
-  pg_mapping[dst] = pg_mapping[head];
+  pg_refcount[dst] = refcount_at(head);
+  pg_mapping[dst] = mapping_at(head);
   pg_index[dst] = pg_index[head];
-  if ((pg_flags[head] & PG_head) != 0) {
-    pg_mapping[dst + 1] = pg_mapping[head + 1];
+  if ((flags_at(head) & PG_head) != 0) {
+    pg_mapping[dst + 1] = mapping_at(head + 1);
     pg_index[dst + 1] = pg_index[head + 1];
   }
   return dst;
@@ -100,7 +101,7 @@ export function remap_folio(pgd: i32, vpn: f64, nr: i32, old_head: i32, new_head
     let step = 1;
     if (level > 0) step = <i32>(Math.floor(v / level_span(level)) * level_span(level) + level_span(level) - v);
     if (ei >= 0) {
-      const e = pt_entries[ei];
+      const e = pte_at(ei);
       const off = pte_pfn(e) - old_head;
       if (e != 0 && off >= 0 && off < old_nr) pt_set(ei, <u32>(((new_head + off) << PTE_PFN_SHIFT) | <i32>(e & 255)));
     }
@@ -111,7 +112,7 @@ export function remap_folio(pgd: i32, vpn: f64, nr: i32, old_head: i32, new_head
 // Second half: the page cache points at the new folio, the old one is freed.
 export function migrate_folio_finish(old_head: i32, new_head: i32): void {
   const order = folio_order(old_head);
-  if ((pg_flags[old_head] & PG_anon) == 0 && pg_mapping[old_head] != 0) pc_replace(old_head, new_head);
+  if ((flags_at(old_head) & PG_anon) == 0 && mapping_at(old_head) != 0) pc_replace(old_head, new_head);
   putback_folio(old_head);
   pg_refcount[old_head] = 0;
   free_folio_pages(old_head, order);

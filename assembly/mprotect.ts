@@ -4,12 +4,12 @@ import {
   PG_anon, PG_anon_exclusive, _PAGE_PRESENT, _PAGE_RW, _PAGE_DIRTY, _PAGE_PROTNONE, _PAGE_SPECIAL,
   VM_READ, VM_WRITE, VM_EXEC,
 } from './constants';
-import { pg_flags, pg_mapping, pt_entries } from './mem';
 import { page_folio } from './folio';
 import { pte_pfn, pte_present, pt_set, range_step, step_level, step_next, step_count, step_covers_leaf } from './pgtable';
 import { split_huge_pmd } from './huge_memory';
 import { folio_mark_dirty } from './pagecache';
 import { vma_flags, vma_is_shared, vma_writenotify } from './vma';
+import { flags_at, mapping_at, pte_at } from './raw';
 
 // can_change_pte_writable(): may mprotect() make this entry writable
 // without a write fault?
@@ -17,7 +17,7 @@ function can_change_pte_writable(e: u32): bool {
   if ((e & _PAGE_SPECIAL) != 0) return false;
   if (vma_is_shared()) return !vma_writenotify() || (e & _PAGE_DIRTY) != 0;
   const pfn = pte_pfn(e);
-  return (pg_flags[page_folio(pfn)] & PG_anon) != 0 && (pg_flags[pfn] & PG_anon_exclusive) != 0;
+  return (flags_at(page_folio(pfn)) & PG_anon) != 0 && (flags_at(pfn) & PG_anon_exclusive) != 0;
 }
 
 // The entry under the VMA's new protection (pte_modify() + the writable upgrade).
@@ -42,10 +42,10 @@ export function change_protection(pgd: i32, vpn: f64, nr: f64): void {
         split_huge_pmd(ei);
         continue;
       }
-      pt_set(ei, prot_entry(pt_entries[ei]));
+      pt_set(ei, prot_entry(pte_at(ei)));
     } else if (ei >= 0) {
       for (let k = 0; k < step_count; k++) {
-        const e = pt_entries[ei + k];
+        const e = pte_at(ei + k);
         if (e != 0) pt_set(ei + k, prot_entry(e));
       }
     }
@@ -63,10 +63,10 @@ export function mkclean_range(pgd: i32, vpn: f64, nr: f64, mapping: i32): i32 {
   while (addr < end) {
     const ei = range_step(pgd, addr, end);
     for (let k = 0; ei >= 0 && k < step_count; k++) {
-      const e = pt_entries[ei + k];
+      const e = pte_at(ei + k);
       if (e == 0 || (e & _PAGE_SPECIAL) != 0 || (e & <u32>(_PAGE_RW | _PAGE_DIRTY)) == 0) continue;
       const head = page_folio(pte_pfn(e));
-      if ((pg_flags[head] & PG_anon) != 0 || pg_mapping[head] != mapping) continue;
+      if ((flags_at(head) & PG_anon) != 0 || mapping_at(head) != mapping) continue;
       if ((e & _PAGE_DIRTY) != 0) folio_mark_dirty(head);
       pt_set(ei + k, e & ~(<u32>(_PAGE_RW | _PAGE_DIRTY)));
       cleaned++;

@@ -10,6 +10,7 @@ import { pg_flags, pg_mapping, pg_index, pg_data, pcache, pcache_mask, scratch, 
 import { alloc_pages } from './buddy';
 import { folio_get, folio_order, folio_put_refs, alloc_hugetlb_folio } from './folio';
 import { alloc_gfp } from './vma';
+import { flags_at, mapping_at } from './raw';
 
 function pc_hash(mapping: i32, index: i32): i32 {
   let h = index ^ (mapping << 20) ^ (mapping >>> 12);
@@ -25,7 +26,7 @@ export function pc_lookup(mapping: i32, index: i32): i32 {
   let v = pcache[i];
   while (v != 0) {
     const pfn = v - 1;
-    if (pg_mapping[pfn] == mapping && <i32>pg_index[pfn] == index) return pfn;
+    if (mapping_at(pfn) == mapping && <i32>pg_index[pfn] == index) return pfn;
     i = (i + 1) & pcache_mask;
     v = pcache[i];
   }
@@ -33,21 +34,21 @@ export function pc_lookup(mapping: i32, index: i32): i32 {
 }
 
 function pc_insert(pfn: i32): void {
-  let i = pc_hash(pg_mapping[pfn], <i32>pg_index[pfn]);
+  let i = pc_hash(mapping_at(pfn), <i32>pg_index[pfn]);
   while (pcache[i] != 0) i = (i + 1) & pcache_mask;
   pcache[i] = pfn + 1;
 }
 
 // Removes pfn from the hash, shifting later members of its probe run back.
 export function pc_delete(pfn: i32): void {
-  let i = pc_hash(pg_mapping[pfn], <i32>pg_index[pfn]);
+  let i = pc_hash(mapping_at(pfn), <i32>pg_index[pfn]);
   while (pcache[i] != pfn + 1) i = (i + 1) & pcache_mask;
   let j = i;
   for (;;) {
     j = (j + 1) & pcache_mask;
     const v = pcache[j];
     if (v == 0) break;
-    const home = pc_hash(pg_mapping[v - 1], <i32>pg_index[v - 1]);
+    const home = pc_hash(mapping_at(v - 1), <i32>pg_index[v - 1]);
     // Move v into the hole at i unless its home lies cyclically in (i, j].
     const in_between = i <= j ? (home > i && home <= j) : (home > i || home <= j);
     if (!in_between) {
@@ -124,7 +125,7 @@ export function pc_fill(mapping: i32, index: i32, n: i32, backing: i32): i32 {
 
 // folio_mark_dirty(): count a clean->dirty transition.
 export function folio_mark_dirty(head: i32): void {
-  if ((pg_flags[head] & PG_dirty) == 0) {
+  if ((flags_at(head) & PG_dirty) == 0) {
     pg_flags[head] |= PG_dirty;
     stats[NR_DIRTIED] += 1.0;
   }
@@ -158,8 +159,8 @@ export function writeback_range(mapping: i32, index: i32, n: i32): i32 {
   let out = 0;
   for (let i = 0; i < n; i++) {
     const pfn = pc_lookup(mapping, index + i);
-    if (pfn < 0 || (pg_flags[pfn] & PG_dirty) == 0) continue;
-    const had_state = (pg_flags[pfn] & PG_private) != 0;
+    if (pfn < 0 || (flags_at(pfn) & PG_dirty) == 0) continue;
+    const had_state = (flags_at(pfn) & PG_private) != 0;
     if (!had_state) stats[WB_NO_MKWRITE] += 1.0;
     pg_flags[pfn] &= ~(PG_dirty | PG_private);
     stats[NR_WRITTEN] += 1.0;

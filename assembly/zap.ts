@@ -1,7 +1,7 @@
 // Unmapping (mm/memory.c zap_page_range / unmap_page_range) and freeing
 // page tables (free_pgtables / free_pgd_range).
 import { PG_anon, PG_hugetlb, _PAGE_SPECIAL, _PAGE_DIRTY } from './constants';
-import { pg_flags, pg_mapcount, pt_entries } from './mem';
+import { pg_mapcount } from './mem';
 import { page_folio, folio_put_refs, folio_add_entire_mapcount } from './folio';
 import {
   pte_pfn, pte_is_table, pt_set, pt_free, level_span, table_base, vpn_index, range_step, step_level, step_next,
@@ -9,15 +9,16 @@ import {
 } from './pgtable';
 import { split_huge_pmd, zap_huge_pmd } from './huge_memory';
 import { folio_mark_dirty } from './pagecache';
+import { flags_at, pte_at } from './raw';
 
 // zap_pte_range() for one entry: the mapping's reference and mapcount go;
 // a dirty PTE of a file page dirties its folio first.
 function zap_pte(ei: i32): void {
-  const e = pt_entries[ei];
+  const e = pte_at(ei);
   if ((e & _PAGE_SPECIAL) == 0) {
     const pfn = pte_pfn(e);
     const head = page_folio(pfn);
-    if ((pg_flags[head] & PG_anon) == 0 && (e & _PAGE_DIRTY) != 0) folio_mark_dirty(head);
+    if ((flags_at(head) & PG_anon) == 0 && (e & _PAGE_DIRTY) != 0) folio_mark_dirty(head);
     pg_mapcount[pfn] -= 1;
     folio_put_refs(head, 1);
   }
@@ -32,8 +33,8 @@ export function zap_range(pgd: i32, vpn: f64, nr: f64): void {
   while (addr < end) {
     const ei = range_step(pgd, addr, end);
     if (ei >= 0 && step_level > 0) {
-      const head = pte_pfn(pt_entries[ei]);
-      if ((pg_flags[head] & PG_hugetlb) != 0) {
+      const head = pte_pfn(pte_at(ei));
+      if ((flags_at(head) & PG_hugetlb) != 0) {
         folio_add_entire_mapcount(head, -1);
         folio_put_refs(head, 1);
         pt_set(ei, 0);
@@ -44,7 +45,7 @@ export function zap_range(pgd: i32, vpn: f64, nr: f64): void {
         continue;
       }
     } else if (ei >= 0) {
-      for (let k = 0; k < step_count; k++) if (pt_entries[ei + k] != 0) zap_pte(ei + k);
+      for (let k = 0; k < step_count; k++) if (pte_at(ei + k) != 0) zap_pte(ei + k);
     }
     addr = step_next;
   }
@@ -54,7 +55,7 @@ function free_subtree(table: i32, level: i32): void {
   if (level > 0) {
     const base = table_base(table);
     for (let i = 0; i < 512; i++) {
-      const e = pt_entries[base + i];
+      const e = pte_at(base + i);
       if (e != 0 && pte_is_table(e)) {
         free_subtree(pte_pfn(e), level - 1);
         pt_set(base + i, 0);
@@ -73,7 +74,7 @@ function free_level(table: i32, level: i32, table_vpn: f64, floor: f64, ceil: f6
   const last_vpn = ceil - 1.0 < table_vpn + span * 512.0 - 1.0 ? ceil - 1.0 : table_vpn + span * 512.0 - 1.0;
   const last = vpn_index(last_vpn, level);
   for (let i = first; i <= last; i++) {
-    const e = pt_entries[base + i];
+    const e = pte_at(base + i);
     if (e == 0 || !pte_is_table(e) || level == 0) continue;
     const b = table_vpn + <f64>i * span;
     if (b >= floor && b + span <= ceil) {
