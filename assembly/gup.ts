@@ -276,14 +276,31 @@ export function unpin_pages(off: i32, n: i32, make_dirty: bool, flags: i32): voi
       continue;
     }
     const head = head_at(pfn);
-    // gup_folio_next(): the run of entries that are pages of the same folio.
     const f = flags_at(head);
+    if ((f & PG_head) == 0 && !make_dirty && put_small_pin(head, flags, i + 1 < n ? page_slot(off + i + 1) : -1)) {
+      i++;
+      continue;
+    }
+    // gup_folio_next(): the run of entries that are pages of the same folio.
     const folio_end = head + ((f & PG_head) != 0 ? 1 << ((f & PG_ORDER_MASK) >>> PG_ORDER_SHIFT) : 1);
     const batch = 1 + folio_run(off + i + 1, n - i - 1, head, folio_end);
     put_batch(head, f, batch, make_dirty, flags);
     i += batch;
   }
   flush_pin_stats();
+}
+
+// The common case of unpin_user_pages(), done inline: one pin of a small
+// folio that stays referenced, its batch of one (the next entry is another
+// folio). Returns false to leave anything else to put_batch().
+function put_small_pin(head: i32, flags: i32, next: i32): bool {
+  if ((flags & FOLL_PIN) == 0 || head == ZERO_PFN || next == head) return false;
+  const rc = refcount_at(head);
+  const left = rc - GUP_PIN_COUNTING_BIAS;
+  if (left <= 0 || rc < 0) return false; // not pinned, or the last reference: the general path
+  set_refcount_at(head, left);
+  pins_released++;
+  return true;
 }
 
 // unpin_user_page_range_dirty_lock() (flags FOLL_PIN) or put_page() (0):
