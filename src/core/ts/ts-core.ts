@@ -7,7 +7,8 @@ type TsCoreModule = CoreFunctions & { view_list(): ArrayBufferView[] };
 
 export function createTsCore(): Core {
   const m = createTsCoreModule() as TsCoreModule;
-  const core = Object.create(m) as Core;
+  // Own data properties: the bundle's exports are getters.
+  const core = Object.fromEntries(Object.keys(m).map((name) => [name, (m as Record<string, unknown>)[name]])) as unknown as Core;
   const views = (): CoreViews => {
     const [flags, refcount, mapcount, data, mapping, index, head, migratetype, scratch, stats, zoneFree, pages] = m.view_list();
     return { flags, refcount, mapcount, data, mapping, index, head, migratetype, scratch, stats, zoneFree, pages } as CoreViews;

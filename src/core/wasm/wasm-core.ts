@@ -33,7 +33,9 @@ export function createWasmCore(module: WebAssembly.Module, nrFrames: () => numbe
   const instance = new WebAssembly.Instance(module, imports);
   const exp = instance.exports as unknown as WasmExports;
   memory = exp.memory;
-  const core = Object.create(exp) as Core;
+  // Own data properties, not a prototype chain to the frozen exports object:
+  // one JS→Wasm call per GUP call is the hot path.
+  const core = Object.fromEntries(Object.entries(exp).filter(([, v]) => typeof v === 'function')) as unknown as Core;
   const views = (): CoreViews => {
     const buf = exp.memory.buffer;
     const n = nrFrames();
