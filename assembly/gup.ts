@@ -11,12 +11,12 @@ import {
   VM_MAYWRITE, VM_WRITE, MIGRATE_CMA, MIGRATE_ISOLATE, ZONE_MOVABLE, ZONE_DEVICE, NR_FOLL_PIN_ACQUIRED,
   NR_FOLL_PIN_RELEASED, GUP_WARN_REFCOUNT, GUP_WARN_UNPIN, BACKING_ANON, PG_ORDER_MASK, PG_ORDER_SHIFT,
 } from './constants';
-import { pg_flags, pg_refcount, pg_mapping, pg_index, pt_entries, gup_pages, stats, ZERO_PFN, page_zonenum } from './mem';
+import { pg_flags, pg_refcount, pg_index, gup_pages, stats, ZERO_PFN, page_zonenum } from './mem';
 import { page_folio, folio_has_pincount, folio_put_refs, folio_order } from './folio';
-import { pt_walk, walk_level, leaf_subpage, level_span, pte_pfn } from './pgtable';
+import { pt_walk, walk_level, leaf_subpage, level_span, pte_pfn, next_boundary } from './pgtable';
 import {
   flags_at, set_flags_at, refcount_at, set_refcount_at, head_at, pincount_at, set_pincount_at, pte_at, page_slot,
-  set_page_slot, migratetype_at, folio_run, fill_run,
+  set_page_slot, migratetype_at, folio_run, fill_run, mapping_at,
 } from './raw';
 import { is_huge_zero_pmd } from './huge_memory';
 import { handle_mm_fault } from './memory';
@@ -43,7 +43,7 @@ const FOLLOW_UNSHARE = -1001; // -EMLINK: a read-only pin must unshare first
 // façade's WARN_ON_ONCE).
 export function try_grab_folio(head: i32, refs: i32, flags: i32): i32 {
   if ((flags & (FOLL_GET | FOLL_PIN)) == 0) return 0;
-  const rc = pg_refcount[head];
+  const rc = refcount_at(head);
   if (rc <= 0) {
     stats[GUP_WARN_REFCOUNT] += 1.0;
     return -ENOMEM;
@@ -89,12 +89,12 @@ export function folio_is_longterm_pinnable(head: i32): bool {
 // long-term pin of a non-anon page always must (the fast path falls back).
 function gup_must_unshare(flags: i32, pfn: i32, head: i32, have_vma: bool): bool {
   if ((flags & (FOLL_PIN | FOLL_WRITE)) != FOLL_PIN) return false;
-  if ((pg_flags[head] & PG_anon) == 0) {
+  if ((flags_at(head) & PG_anon) == 0) {
     if ((flags & FOLL_LONGTERM) == 0) return false;
     return have_vma ? vma_is_cow() : true;
   }
-  const page = (pg_flags[head] & PG_hugetlb) != 0 ? head : pfn;
-  return (pg_flags[page] & PG_anon_exclusive) == 0;
+  const page = (flags_at(head) & PG_hugetlb) != 0 ? head : pfn;
+  return (flags_at(page) & PG_anon_exclusive) == 0;
 }
 
 // Mirrors can_follow_write_pte(): a FOLL_FORCE write may use a read-only
@@ -104,18 +104,18 @@ function can_follow_write(e: u32, pfn: i32, head: i32, flags: i32): bool {
   if ((flags & FOLL_FORCE) == 0) return false;
   if ((vma_flags & (VM_SHARED | VM_MAYSHARE)) != 0 || (vma_flags & VM_MAYWRITE) == 0) return false;
   if ((vma_flags & VM_WRITE) != 0) return false; // a write fault will make it writable
-  return (pg_flags[head] & PG_anon) != 0 && (pg_flags[pfn] & PG_anon_exclusive) != 0;
+  return (flags_at(head) & PG_anon) != 0 && (flags_at(pfn) & PG_anon_exclusive) != 0;
 }
 
 // Mirrors follow_page_mask() -> follow_page_pte() / follow_huge_pmd():
 // the pfn at vpn with its reference taken, FOLLOW_FAULT, FOLLOW_UNSHARE,
 // or -errno.
 function follow_page(pgd: i32, vpn: f64, flags: i32): i32 {
-  const ei = pt_walk(pgd, vpn, 0, false);
-  const e = ei < 0 ? <u32>0 : pt_entries[ei];
+  const ei = follow_entry(pgd, vpn);
+  const e = ei < 0 ? <u32>0 : pte_at(ei);
   // no_page_table(): a core dump does not fault in anonymous holes.
   if (e == 0) return (flags & FOLL_DUMP) != 0 && vma_backing == BACKING_ANON ? -EFAULT : FOLLOW_FAULT;
-  const pfn = leaf_subpage(ei, vpn, walk_level);
+  const pfn = leaf_subpage(ei, vpn, fw_level);
   const head = page_folio(pfn);
   if ((flags & FOLL_WRITE) != 0 && !can_follow_write(e, pfn, head, flags)) return FOLLOW_FAULT;
   if ((e & _PAGE_SPECIAL) != 0 && (flags & FOLL_DUMP) != 0) return -EFAULT; // zero pages are holes in a core dump
@@ -123,10 +123,30 @@ function follow_page(pgd: i32, vpn: f64, flags: i32): i32 {
   const r = try_grab_folio(head, 1, flags);
   if (r < 0) return r;
   if ((flags & FOLL_TOUCH) != 0 && head != ZERO_PFN) {
-    if ((flags & FOLL_WRITE) != 0 && (e & _PAGE_DIRTY) == 0 && (pg_flags[head] & PG_dirty) == 0) folio_mark_dirty(head);
+    if ((flags & FOLL_WRITE) != 0 && (e & _PAGE_DIRTY) == 0 && (flags_at(head) & PG_dirty) == 0) folio_mark_dirty(head);
     pg_flags[head] |= PG_referenced; // folio_mark_accessed()
   }
   return pfn;
+}
+
+// follow_page_mask()'s walk, remembered for the pages that share a PTE
+// table (or a huge leaf) until a fault may have changed the tables.
+let fw_ei = -1; // entry found for fw_vpn, or -1: walk again
+let fw_level = 0;
+let fw_vpn = 0.0;
+let fw_end = 0.0; // first vpn the remembered table or leaf does not cover
+
+function follow_entry(pgd: i32, vpn: f64): i32 {
+  if (fw_ei >= 0 && vpn >= fw_vpn && vpn < fw_end) {
+    const step = <i32>(vpn - fw_vpn);
+    return fw_level == 0 ? fw_ei + step : fw_ei;
+  }
+  const ei = pt_walk(pgd, vpn, 0, false);
+  fw_level = walk_level;
+  fw_ei = ei;
+  fw_vpn = vpn;
+  fw_end = next_boundary(vpn, walk_level == 0 ? 1 : walk_level);
+  return ei;
 }
 
 // The slow path over [vpn, vpn + nr) of the current VMA (__get_user_pages()
@@ -134,6 +154,7 @@ function follow_page(pgd: i32, vpn: f64, flags: i32): i32 {
 // it) until it can be taken. Results go to gup_pages[out..] (out < 0: no
 // array, populate only). Returns the number taken, or -errno if none.
 export function gup_slow(pgd: i32, vpn: f64, nr: i32, flags: i32, out: i32): i32 {
+  fw_ei = -1; // the tables may have changed since the last call
   const r = gup_slow_pages(pgd, vpn, nr, flags, out);
   flush_pin_stats();
   return r;
@@ -148,6 +169,7 @@ function gup_slow_pages(pgd: i32, vpn: f64, nr: i32, flags: i32, out: i32): i32 
       let ff = pfn == FOLLOW_UNSHARE ? FAULT_FLAG_UNSHARE : (flags & FOLL_WRITE) != 0 ? FAULT_FLAG_WRITE : 0;
       if ((flags & FOLL_REMOTE) != 0) ff |= FAULT_FLAG_REMOTE;
       const r = handle_mm_fault(pgd, v, ff); // faultin_page()
+      fw_ei = -1; // the fault may have changed the tables
       if (r != 0) {
         let err = -EFAULT; // VM_FAULT_SIGBUS / SIGSEGV
         if ((r & VM_FAULT_OOM) != 0) err = -ENOMEM;
@@ -190,7 +212,7 @@ function try_grab_folio_fast(head: i32, f: i32, refs: i32, flags: i32): bool {
 function gup_fast_folio_allowed(head: i32, f: i32, flags: i32): bool {
   if ((flags & (FOLL_PIN | FOLL_LONGTERM | FOLL_WRITE)) != (FOLL_PIN | FOLL_LONGTERM | FOLL_WRITE)) return true;
   if ((f & (PG_hugetlb | PG_anon)) != 0) return true;
-  if (pg_mapping[head] == 0) return false; // truncated
+  if (mapping_at(head) == 0) return false; // truncated
   return (f & PG_swapbacked) != 0; // shmem
 }
 
@@ -245,7 +267,7 @@ function gup_fast_pte_range(ei: i32, n: i32, flags: i32, out: i32): i32 {
 // Mirrors gup_fast_pmd_leaf() / gup_fast_pud_leaf(): refs pages of one huge
 // leaf, taken with one grab (record_subpages()). 0 if refused.
 function gup_fast_leaf(ei: i32, v: f64, level: i32, refs: i32, flags: i32, out: i32): i32 {
-  const e = pt_entries[ei];
+  const e = pte_at(ei);
   if ((e & _PAGE_PRESENT) == 0 || ((flags & FOLL_WRITE) != 0 && (e & _PAGE_RW) == 0)) return 0;
   if ((e & _PAGE_SPECIAL) != 0 && !(level == 1 && is_huge_zero_pmd(e))) return 0;
   const pfn = leaf_subpage(ei, v, level);
