@@ -12,7 +12,7 @@ import {
   hugetlb_cap_2m, page_zonenum,
 } from './mem';
 import { free_folio_pages, prep_new_folio } from './buddy';
-import { flags_at, head_at, mapping_at, refcount_at } from './raw';
+import { flags_at, head_at, mapping_at, refcount_at, set_refcount_at } from './raw';
 
 export function page_folio(pfn: i32): i32 { return head_at(pfn); }
 
@@ -47,12 +47,12 @@ export function folio_maybe_dma_pinned(head: i32): bool {
   return rc < 0 || rc >= GUP_PIN_COUNTING_BIAS;
 }
 
-export function folio_get(head: i32, refs: i32): void { pg_refcount[head] += refs; }
+export function folio_get(head: i32, refs: i32): void { set_refcount_at(head, refcount_at(head) + refs); }
 
 // Mirrors folio_put_refs(): drop refs, free the folio when none are left.
 export function folio_put_refs(head: i32, refs: i32): void {
   const rc = refcount_at(head) - refs;
-  pg_refcount[head] = rc;
+  set_refcount_at(head, rc);
   if (rc == 0) free_folio(head);
 }
 

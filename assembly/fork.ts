@@ -21,7 +21,7 @@ import {
 import { split_huge_pmd, copy_huge_pmd, is_huge_zero_pmd } from './huge_memory';
 import { hugetlb_copy } from './hugetlb';
 import { alloc_gfp, vma_anon_vma, vma_is_cow, vma_is_shared, vma_rw_bit } from './vma';
-import { flags_at, pte_at } from './raw';
+import { flags_at, pte_at, mapcount_at, set_mapcount_at } from './raw';
 
 // folio_needs_cow_for_dma(): only in an mm that has ever pinned (MMF_HAS_PINNED).
 function needs_cow_for_dma(head: i32, page: i32, has_pinned: bool): bool {
@@ -49,7 +49,7 @@ function copy_pte(src_ei: i32, dst_ei: i32, vpn: f64, has_pinned: bool): i32 {
     return 0;
   }
   folio_get(head, 1);
-  pg_mapcount[pfn] += 1;
+  set_mapcount_at(pfn, mapcount_at(pfn) + 1);
   if ((flags_at(head) & PG_anon) != 0) pg_flags[pfn] &= ~PG_anon_exclusive;
   if (vma_is_cow() && (e & _PAGE_RW) != 0) {
     e = e & ~(<u32>_PAGE_RW);

@@ -19,7 +19,7 @@ import {
   alloc_gfp, vma_backing, vma_start, vma_end, vma_mapping, vma_file_pages, vma_dax_base, vma_anon_vma,
   vma_is_shared, vma_rw_bit, vma_thp, vma_writenotify, vma_is_hugetlb, vma_file_index, wp_bits,
 } from './vma';
-import { flags_at, pte_at, refcount_at } from './raw';
+import { flags_at, pte_at, refcount_at, mapcount_at, set_mapcount_at } from './raw';
 
 let last_fault = 0;
 
@@ -116,7 +116,7 @@ function do_fault(ei: i32, vpn: f64, write: bool): i32 {
     bits |= vma_rw_bit();
   }
   folio_get(head, 1);
-  pg_mapcount[pfn] += 1;
+  set_mapcount_at(pfn, mapcount_at(pfn) + 1);
   pt_set(ei, mk_pte(pfn, bits));
   return 0;
 }
@@ -159,7 +159,7 @@ function wp_page_copy(ei: i32, vpn: f64, old: i32, unshare: bool): i32 {
   pg_mapcount[fresh] = 1;
   const e = pte_at(ei);
   if (e != 0 && (e & _PAGE_SPECIAL) == 0) {
-    pg_mapcount[old] -= 1;
+    set_mapcount_at(old, mapcount_at(old) - 1);
     folio_put_refs(page_folio(old), 1);
   }
   pt_set(ei, mk_pte(fresh, _PAGE_PRESENT | wp_bits(unshare)));

@@ -14,7 +14,7 @@ import {
   set_pt_free_top, stats,
 } from './mem';
 import { alloc_pages, free_folio_pages } from './buddy';
-import { mapping_at, pte_at } from './raw';
+import { mapping_at, pte_at, set_pte_at, slot_owner_at, mapcount_at, set_mapcount_at } from './raw';
 
 export let walk_level = 0; // level of the entry pt_walk() returned
 
@@ -83,11 +83,11 @@ export function pt_free(pfn: i32): void {
 
 // Writes entry ei, keeping the owning table's count of non-empty entries.
 export function pt_set(ei: i32, v: u32): void {
-  const old = pt_entries[ei];
-  pt_entries[ei] = v;
+  const old = pte_at(ei);
+  set_pte_at(ei, v);
   if ((old == 0) != (v == 0)) {
-    const owner = pt_slot_owner[ei >>> 10];
-    pg_mapcount[owner] += v == 0 ? -1 : 1;
+    const owner = slot_owner_at(ei >>> 10);
+    set_mapcount_at(owner, mapcount_at(owner) + (v == 0 ? -1 : 1));
   }
 }
 

@@ -3,13 +3,17 @@
 // element); these accessors keep the data pointers in globals, taken once
 // after boot, so the GUP and unpin loops pay one. The pure-TS build uses
 // plain typed-array indexing instead (src/core/ts/raw.ts).
-import { pg_flags, pg_refcount, pg_head, pg_index, pg_mapping, pt_entries, gup_pages, pb_migratetype } from './mem';
+import {
+  pg_flags, pg_refcount, pg_head, pg_index, pg_mapping, pg_mapcount, pt_entries, pt_slot_owner, gup_pages, pb_migratetype,
+} from './mem';
 import { PG_head, GUP_PIN_COUNTING_BIAS } from './constants';
 
 let flags_p: usize = 0;
 let refcount_p: usize = 0;
 let head_p: usize = 0;
 let mapping_p: usize = 0;
+let mapcount_p: usize = 0;
+let owner_p: usize = 0;
 let index_p: usize = 0;
 let pte_p: usize = 0;
 let pages_p: usize = 0;
@@ -24,6 +28,8 @@ export function raw_attach(): void {
   refcount_p = data(pg_refcount);
   head_p = data(pg_head);
   mapping_p = data(pg_mapping);
+  mapcount_p = data(pg_mapcount);
+  owner_p = data(pt_slot_owner);
   index_p = data(pg_index);
   pte_p = data(pt_entries);
   pages_p = data(gup_pages);
@@ -39,6 +45,10 @@ export function mapping_at(pfn: i32): i32 { return load<i32>(mapping_p + (<usize
 export function pincount_at(head: i32): f64 { return load<f64>(index_p + (<usize>(head + 1) << 3)); }
 export function set_pincount_at(head: i32, v: f64): void { store<f64>(index_p + (<usize>(head + 1) << 3), v); }
 export function pte_at(ei: i32): u32 { return load<u32>(pte_p + (<usize>ei << 2)); }
+export function set_pte_at(ei: i32, v: u32): void { store<u32>(pte_p + (<usize>ei << 2), v); }
+export function mapcount_at(pfn: i32): i32 { return load<i32>(mapcount_p + (<usize>pfn << 2)); }
+export function set_mapcount_at(pfn: i32, v: i32): void { store<i32>(mapcount_p + (<usize>pfn << 2), v); }
+export function slot_owner_at(slot: i32): i32 { return load<i32>(owner_p + (<usize>slot << 2)); }
 export function page_slot(i: i32): i32 { return load<i32>(pages_p + (<usize>i << 2)); }
 export function set_page_slot(i: i32, pfn: i32): void { store<i32>(pages_p + (<usize>i << 2), pfn); }
 export function migratetype_at(pfn: i32): i32 { return <i32>load<u8>(mt_p + (<usize>pfn >>> 9)); }

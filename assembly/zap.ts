@@ -1,7 +1,6 @@
 // Unmapping (mm/memory.c zap_page_range / unmap_page_range) and freeing
 // page tables (free_pgtables / free_pgd_range).
 import { PG_anon, PG_hugetlb, _PAGE_SPECIAL, _PAGE_DIRTY } from './constants';
-import { pg_mapcount } from './mem';
 import { page_folio, folio_put_refs, folio_add_entire_mapcount } from './folio';
 import {
   pte_pfn, pte_is_table, pt_set, pt_free, level_span, table_base, vpn_index, range_step, step_level, step_next,
@@ -9,7 +8,7 @@ import {
 } from './pgtable';
 import { split_huge_pmd, zap_huge_pmd } from './huge_memory';
 import { folio_mark_dirty } from './pagecache';
-import { flags_at, pte_at } from './raw';
+import { flags_at, pte_at, mapcount_at, set_mapcount_at } from './raw';
 
 // zap_pte_range() for one entry: the mapping's reference and mapcount go;
 // a dirty PTE of a file page dirties its folio first.
@@ -19,7 +18,7 @@ function zap_pte(ei: i32): void {
     const pfn = pte_pfn(e);
     const head = page_folio(pfn);
     if ((flags_at(head) & PG_anon) == 0 && (e & _PAGE_DIRTY) != 0) folio_mark_dirty(head);
-    pg_mapcount[pfn] -= 1;
+    set_mapcount_at(pfn, mapcount_at(pfn) - 1);
     folio_put_refs(head, 1);
   }
   pt_set(ei, 0);

@@ -1,7 +1,7 @@
 // Access to the hottest arrays (pure-TS build; see assembly/raw.ts): plain
 // typed-array indexing, which V8 compiles to one bounds-checked load.
 import {
-  pg_flags, pg_refcount, pg_head, pg_index, pg_mapping, pt_entries, gup_pages, pb_migratetype,
+  pg_flags, pg_refcount, pg_head, pg_index, pg_mapping, pg_mapcount, pt_entries, pt_slot_owner, gup_pages, pb_migratetype,
 } from '../../../assembly/mem';
 import { PG_head, GUP_PIN_COUNTING_BIAS } from '../../../assembly/constants';
 
@@ -16,6 +16,10 @@ export function mapping_at(pfn: number): number { return pg_mapping[pfn]; }
 export function pincount_at(head: number): number { return pg_index[head + 1]; }
 export function set_pincount_at(head: number, v: number): void { pg_index[head + 1] = v; }
 export function pte_at(ei: number): number { return pt_entries[ei]; }
+export function set_pte_at(ei: number, v: number): void { pt_entries[ei] = v; }
+export function mapcount_at(pfn: number): number { return pg_mapcount[pfn]; }
+export function set_mapcount_at(pfn: number, v: number): void { pg_mapcount[pfn] = v; }
+export function slot_owner_at(slot: number): number { return pt_slot_owner[slot]; }
 export function page_slot(i: number): number { return gup_pages[i]; }
 export function set_page_slot(i: number, pfn: number): void { gup_pages[i] = pfn; }
 export function migratetype_at(pfn: number): number { return pb_migratetype[pfn >>> 9]; }
