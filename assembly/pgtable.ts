@@ -145,7 +145,9 @@ export function range_step(pgd: i32, addr: f64, end: f64): i32 {
   const ei = pt_walk(pgd, addr, 0, false);
   step_level = walk_level;
   step_count = 0;
-  step_next = next_boundary(addr, walk_level);
+  // A PTE table covers up to the next PMD boundary; a missing table or a
+  // huge leaf at level L covers up to the next boundary of level L.
+  step_next = next_boundary(addr, ei >= 0 && walk_level == 0 ? 1 : walk_level);
   if (ei >= 0 && walk_level == 0) {
     if (step_next > end) step_next = end;
     step_count = <i32>(step_next - addr);
