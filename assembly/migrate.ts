@@ -17,13 +17,16 @@ import { folio_is_longterm_pinnable } from './gup';
 import { flags_at, mapping_at, pte_at, refcount_at } from './raw';
 
 // Distinct folios of gup_pages[off, off + n) that may not be long-term
-// pinned, isolated from the LRU (PG_isolated) and listed in scratch.
-// Returns how many. A folio that is already isolated is skipped, as a
+// pinned, isolated from the LRU (PG_isolated) and listed in scratch (as
+// many as it holds). Returns how many. A folio that is already isolated is skipped, as a
 // failed folio_isolate_lru() is.
 export function collect_unpinnable(off: i32, n: i32): i32 {
   let count = 0;
   let prev = -1;
-  for (let i = 0; i < n; i++) {
+  // At most a scratch-full per round: the caller re-pins after migrating
+  // them (-EAGAIN) and the next round collects the rest.
+  const cap = <i32>scratch.length;
+  for (let i = 0; i < n && count < cap; i++) {
     const pfn = gup_pages[off + i];
     if (pfn < 0) continue;
     const head = page_folio(pfn);
