@@ -19,6 +19,14 @@ let pte_p: usize = 0;
 let pages_p: usize = 0;
 let mt_p: usize = 0;
 
+// Bounds, checked by assert() in the debug build (--noAssert drops them
+// from the release build), so that raw access keeps the debug build's
+// guarantee that every array access is bounds-checked.
+let frames_n: u32 = 0;
+let pte_n: u32 = 0;
+let pages_n: u32 = 0;
+let slots_n: u32 = 0;
+
 // Each array wraps a whole ArrayBuffer of its own (assembly/alloc.ts), so
 // its data starts where its buffer does.
 function data(view: ArrayBufferView): usize { return changetype<usize>(view.buffer); }
@@ -34,24 +42,33 @@ export function raw_attach(): void {
   pte_p = data(pt_entries);
   pages_p = data(gup_pages);
   mt_p = data(pb_migratetype);
+  frames_n = <u32>pg_flags.length;
+  pte_n = <u32>pt_entries.length;
+  pages_n = <u32>gup_pages.length;
+  slots_n = <u32>pt_slot_owner.length;
 }
 
-export function flags_at(pfn: i32): i32 { return load<i32>(flags_p + (<usize>pfn << 2)); }
-export function set_flags_at(pfn: i32, v: i32): void { store<i32>(flags_p + (<usize>pfn << 2), v); }
-export function refcount_at(pfn: i32): i32 { return load<i32>(refcount_p + (<usize>pfn << 2)); }
-export function set_refcount_at(pfn: i32, v: i32): void { store<i32>(refcount_p + (<usize>pfn << 2), v); }
-export function head_at(pfn: i32): i32 { return load<i32>(head_p + (<usize>pfn << 2)); }
-export function mapping_at(pfn: i32): i32 { return load<i32>(mapping_p + (<usize>pfn << 2)); }
-export function pincount_at(head: i32): f64 { return load<f64>(index_p + (<usize>(head + 1) << 3)); }
-export function set_pincount_at(head: i32, v: f64): void { store<f64>(index_p + (<usize>(head + 1) << 3), v); }
-export function pte_at(ei: i32): u32 { return load<u32>(pte_p + (<usize>ei << 2)); }
-export function set_pte_at(ei: i32, v: u32): void { store<u32>(pte_p + (<usize>ei << 2), v); }
-export function mapcount_at(pfn: i32): i32 { return load<i32>(mapcount_p + (<usize>pfn << 2)); }
-export function set_mapcount_at(pfn: i32, v: i32): void { store<i32>(mapcount_p + (<usize>pfn << 2), v); }
-export function slot_owner_at(slot: i32): i32 { return load<i32>(owner_p + (<usize>slot << 2)); }
-export function page_slot(i: i32): i32 { return load<i32>(pages_p + (<usize>i << 2)); }
-export function set_page_slot(i: i32, pfn: i32): void { store<i32>(pages_p + (<usize>i << 2), pfn); }
-export function migratetype_at(pfn: i32): i32 { return <i32>load<u8>(mt_p + (<usize>pfn >>> 9)); }
+function frame(pfn: i32): usize { assert(<u32>pfn < frames_n, 'pfn out of range'); return <usize>pfn; }
+function entry(ei: i32): usize { assert(<u32>ei < pte_n, 'page-table entry out of range'); return <usize>ei; }
+function slot(i: i32): usize { assert(<u32>i < pages_n, 'page-array index out of range'); return <usize>i; }
+function slot_index(s: i32): usize { assert(<u32>s < slots_n, 'table slot out of range'); return <usize>s; }
+
+export function flags_at(pfn: i32): i32 { return load<i32>(flags_p + (frame(pfn) << 2)); }
+export function set_flags_at(pfn: i32, v: i32): void { store<i32>(flags_p + (frame(pfn) << 2), v); }
+export function refcount_at(pfn: i32): i32 { return load<i32>(refcount_p + (frame(pfn) << 2)); }
+export function set_refcount_at(pfn: i32, v: i32): void { store<i32>(refcount_p + (frame(pfn) << 2), v); }
+export function head_at(pfn: i32): i32 { return load<i32>(head_p + (frame(pfn) << 2)); }
+export function mapping_at(pfn: i32): i32 { return load<i32>(mapping_p + (frame(pfn) << 2)); }
+export function pincount_at(head: i32): f64 { return load<f64>(index_p + (frame(head + 1) << 3)); }
+export function set_pincount_at(head: i32, v: f64): void { store<f64>(index_p + (frame(head + 1) << 3), v); }
+export function pte_at(ei: i32): u32 { return load<u32>(pte_p + (entry(ei) << 2)); }
+export function set_pte_at(ei: i32, v: u32): void { store<u32>(pte_p + (entry(ei) << 2), v); }
+export function mapcount_at(pfn: i32): i32 { return load<i32>(mapcount_p + (frame(pfn) << 2)); }
+export function set_mapcount_at(pfn: i32, v: i32): void { store<i32>(mapcount_p + (frame(pfn) << 2), v); }
+export function slot_owner_at(slot: i32): i32 { return load<i32>(owner_p + (<usize>slot_index(slot) << 2)); }
+export function page_slot(i: i32): i32 { return load<i32>(pages_p + (slot(i) << 2)); }
+export function set_page_slot(i: i32, pfn: i32): void { store<i32>(pages_p + (slot(i) << 2), pfn); }
+export function migratetype_at(pfn: i32): i32 { return <i32>load<u8>(mt_p + (frame(pfn) >>> 9)); }
 
 // How many of the n entries from gup_pages[off] are pages of the folio
 // [head, end) before one is not (gup_folio_next()'s run), four per SIMD step.
@@ -62,7 +79,7 @@ export function folio_run(off: i32, n: i32, head: i32, end: i32): i32 {
   const hi = i32x4.splat(end);
   let i = 1;
   for (; i + 4 <= n; i += 4) {
-    const v = v128.load(pages_p + (<usize>(off + i) << 2));
+    const v = v128.load(pages_p + ((slot(off + i + 3) - 3) << 2));
     if (!i32x4.all_true(v128.and(i32x4.gt_s(v, lo), i32x4.lt_s(v, hi)))) break;
   }
   while (i < n) {
@@ -79,7 +96,7 @@ export function fill_run(out: i32, pfn: i32, n: i32): void {
   const step = i32x4.splat(4);
   let j = 0;
   for (; j + 4 <= n; j += 4) {
-    v128.store(pages_p + (<usize>(out + j) << 2), v);
+    v128.store(pages_p + ((slot(out + j + 3) - 3) << 2), v);
     v = i32x4.add(v, step);
   }
   for (; j < n; j++) set_page_slot(out + j, pfn + j);
@@ -97,8 +114,8 @@ export function count_maybe_pinned(n: i32): i32 {
   let count = 0;
   let pfn = 0;
   for (; pfn + 4 <= n; pfn += 4) {
-    const rc = v128.load(refcount_p + (<usize>pfn << 2));
-    const heads = i32x4.ne(v128.and(v128.load(flags_p + (<usize>pfn << 2)), head_bit), zero);
+    const rc = v128.load(refcount_p + ((frame(pfn + 3) - 3) << 2));
+    const heads = i32x4.ne(v128.and(v128.load(flags_p + (frame(pfn) << 2)), head_bit), zero);
     acc = i32x4.add(acc, v128.andnot(i32x4.ge_u(rc, bias), heads)); // true lanes are -1
     if (v128.any_true(heads)) {
       for (let j = pfn; j < pfn + 4; j++) if ((flags_at(j) & PG_head) != 0 && pincount_at(j) > 0.0) count++;
