@@ -97,10 +97,6 @@ export function page_zonenum(pfn: i32): i32 {
   return ZONE_DEVICE;
 }
 
-export function get_pageblock_migratetype(pfn: i32): i32 {
-  return pb_migratetype[pfn >>> PAGEBLOCK_ORDER];
-}
-
 export function is_migrate_cma_page(pfn: i32): bool {
   return pb_migratetype[pfn >>> PAGEBLOCK_ORDER] == MIGRATE_CMA;
 }
