@@ -2,6 +2,7 @@
 // library bundle for Node and browsers, and the CLI.
 import { build } from 'esbuild';
 import { mkdirSync, writeFileSync, copyFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 
 mkdirSync('build', { recursive: true });
 mkdirSync('dist', { recursive: true });
@@ -15,6 +16,10 @@ const tsAlloc = {
   setup(b) {
     b.onResolve({ filter: /^\.\/(alloc|raw)$/ }, (args) => (args.resolveDir.endsWith('assembly')
       ? { path: new URL(`../src/core/ts/${args.path.slice(2)}.ts`, import.meta.url).pathname } : undefined));
+    // AssemblyScript's @inline decorator is no JS: drop it (V8 inlines by itself).
+    b.onLoad({ filter: /\/assembly\/[a-z_]+\.ts$/ }, async (args) => ({
+      contents: (await readFile(args.path, 'utf8')).replace(/^\s*@inline$/gm, ''), loader: 'ts',
+    }));
   },
 };
 const core = await build({

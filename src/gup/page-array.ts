@@ -2,12 +2,12 @@
 // the core's page-array arena, so the core writes pfns straight into them;
 // JS reads them through `pfns`, a view of the arena. NULL is -1.
 export class PageArray {
-  #arena: PageArenaAllocator | null;
-  readonly #parent: PageArray | null;
+  #arena: PageArenaAllocator | null; // the root's: null once freed
+  readonly #root: PageArray; // this, or the array a subarray was taken from
 
-  constructor(arena: PageArenaAllocator, readonly offset: number, readonly length: number, parent: PageArray | null = null) {
+  constructor(arena: PageArenaAllocator, readonly offset: number, readonly length: number, root: PageArray | null = null) {
     this.#arena = arena;
-    this.#parent = parent;
+    this.#root = root ?? this;
   }
 
   // `pages + start`: entries [start, end) as a PageArray of their own, for
@@ -16,7 +16,7 @@ export class PageArray {
     if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end < start || end > this.length) {
       throw new RangeError(`subarray(${start}, ${end}) is outside a PageArray of ${this.length}`);
     }
-    return new PageArray(this.#live(), this.offset + start, end - start, this.#parent ?? this);
+    return new PageArray(this.#live(), this.offset + start, end - start, this.#root);
   }
 
   // The pfns, as a view of the arena (valid until free()).
@@ -36,21 +36,23 @@ export class PageArray {
 
   // Gives the entries back to the arena (the pins stay: unpin first).
   free(): void {
-    if (this.#parent) throw new Error('free() the PageArray this one was taken from');
+    if (this.#root !== this) throw new Error('free() the PageArray this one was taken from');
     this.#live().release(this);
     this.#arena = null;
   }
 
-  get freed(): boolean { return this.#parent ? this.#parent.freed : this.#arena === null; }
+  get freed(): boolean { return this.#root.#arena === null; }
 
-  // Is this a live array of that arena?
+  // Is this a live array of that arena? (Checked on every GUP call: one load
+  // through the root.)
   livesIn(arena: PageArenaAllocator): boolean {
-    return this.#arena === arena && !this.freed;
+    return this.#root.#arena === arena;
   }
 
   #live(): PageArenaAllocator {
-    if (!this.#arena || this.freed) throw new Error('PageArray used after free()');
-    return this.#arena;
+    const arena = this.#root.#arena;
+    if (!arena) throw new Error('PageArray used after free()');
+    return arena;
   }
 }
 
