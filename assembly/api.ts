@@ -19,7 +19,9 @@ export { split_huge_pmd_address } from './huge_memory';
 export { pc_fill, pc_read, pc_write, pc_lookup, pc_truncate, writeback_range } from './pagecache';
 export { translate, digest, scan_maybe_pinned } from './inspect';
 export { gup_fast, gup_slow, unpin_pages, unpin_range, folio_is_longterm_pinnable } from './gup';
-export { collect_unpinnable, putback_folio, migrate_folio_start, remap_folio, migrate_folio_finish } from './migrate';
+export {
+  collect_unpinnable, putback_folio, migrate_folios_start, mapping_run, migrate_folios_remap, migrate_folios_finish,
+} from './migrate';
 export { folio_maybe_dma_pinned } from './folio';
 
 // mm_alloc()'s pgd_alloc(): the new mm's PGD page, or -ENOMEM.

@@ -13,7 +13,9 @@ import {
 } from './constants';
 import { pg_flags, pg_refcount, pg_index, gup_pages, stats, ZERO_PFN, page_zonenum } from './mem';
 import { page_folio, folio_has_pincount, folio_put_refs, folio_order } from './folio';
-import { pt_walk, walk_level, leaf_subpage, level_span, pte_pfn, next_boundary } from './pgtable';
+import {
+  pt_walk, walk_level, leaf_subpage, level_span, pte_pfn, walk_cached, cached_level, walk_cache_reset,
+} from './pgtable';
 import {
   flags_at, set_flags_at, refcount_at, set_refcount_at, head_at, pincount_at, set_pincount_at, pte_at, page_slot,
   set_page_slot, migratetype_at, folio_run, fill_run, mapping_at,
@@ -111,11 +113,11 @@ function can_follow_write(e: u32, pfn: i32, head: i32, flags: i32): bool {
 // the pfn at vpn with its reference taken, FOLLOW_FAULT, FOLLOW_UNSHARE,
 // or -errno.
 function follow_page(pgd: i32, vpn: f64, flags: i32): i32 {
-  const ei = follow_entry(pgd, vpn);
+  const ei = walk_cached(pgd, vpn);
   const e = ei < 0 ? <u32>0 : pte_at(ei);
   // no_page_table(): a core dump does not fault in anonymous holes.
   if (e == 0) return (flags & FOLL_DUMP) != 0 && vma_backing == BACKING_ANON ? -EFAULT : FOLLOW_FAULT;
-  const pfn = leaf_subpage(ei, vpn, fw_level);
+  const pfn = leaf_subpage(ei, vpn, cached_level);
   const head = page_folio(pfn);
   if ((flags & FOLL_WRITE) != 0 && !can_follow_write(e, pfn, head, flags)) return FOLLOW_FAULT;
   if ((e & _PAGE_SPECIAL) != 0 && (flags & FOLL_DUMP) != 0) return -EFAULT; // zero pages are holes in a core dump
@@ -129,32 +131,12 @@ function follow_page(pgd: i32, vpn: f64, flags: i32): i32 {
   return pfn;
 }
 
-// follow_page_mask()'s walk, remembered for the pages that share a PTE
-// table (or a huge leaf) until a fault may have changed the tables.
-let fw_ei = -1; // entry found for fw_vpn, or -1: walk again
-let fw_level = 0;
-let fw_vpn = 0.0;
-let fw_end = 0.0; // first vpn the remembered table or leaf does not cover
-
-function follow_entry(pgd: i32, vpn: f64): i32 {
-  if (fw_ei >= 0 && vpn >= fw_vpn && vpn < fw_end) {
-    const step = <i32>(vpn - fw_vpn);
-    return fw_level == 0 ? fw_ei + step : fw_ei;
-  }
-  const ei = pt_walk(pgd, vpn, 0, false);
-  fw_level = walk_level;
-  fw_ei = ei;
-  fw_vpn = vpn;
-  fw_end = next_boundary(vpn, walk_level == 0 ? 1 : walk_level);
-  return ei;
-}
-
 // The slow path over [vpn, vpn + nr) of the current VMA (__get_user_pages()
 // after check_vma_flags()): follow each page, faulting it in (or unsharing
 // it) until it can be taken. Results go to gup_pages[out..] (out < 0: no
 // array, populate only). Returns the number taken, or -errno if none.
 export function gup_slow(pgd: i32, vpn: f64, nr: i32, flags: i32, out: i32): i32 {
-  fw_ei = -1; // the tables may have changed since the last call
+  walk_cache_reset(); // the tables may have changed since the last call
   const r = gup_slow_pages(pgd, vpn, nr, flags, out);
   flush_pin_stats();
   return r;
@@ -169,7 +151,7 @@ function gup_slow_pages(pgd: i32, vpn: f64, nr: i32, flags: i32, out: i32): i32 
       let ff = pfn == FOLLOW_UNSHARE ? FAULT_FLAG_UNSHARE : (flags & FOLL_WRITE) != 0 ? FAULT_FLAG_WRITE : 0;
       if ((flags & FOLL_REMOTE) != 0) ff |= FAULT_FLAG_REMOTE;
       const r = handle_mm_fault(pgd, v, ff); // faultin_page()
-      fw_ei = -1; // the fault may have changed the tables
+      walk_cache_reset(); // the fault may have changed the tables
       if (r != 0) {
         let err = -EFAULT; // VM_FAULT_SIGBUS / SIGSEGV
         if ((r & VM_FAULT_OOM) != 0) err = -ENOMEM;

@@ -1,31 +1,33 @@
 // Migration for FOLL_LONGTERM (mm/gup.c collect_longterm_unpinnable_folios,
-// migrate_longterm_unpinnable_folios; mm/migrate.c). The façade walks the
-// rmap (which mms map a folio, and where) and calls remap_folio() for each
-// mapping; the core checks references, copies and swaps the folios.
+// migrate_longterm_unpinnable_folios; mm/migrate.c migrate_pages_batch()).
+// A batch of folios is listed in scratch[0, count); their targets go to
+// scratch[MIGRATE_BATCH + i]. The core checks references, copies and swaps
+// the folios; the façade walks the rmap (which mms map a run of folios of
+// one anon_vma or file, and where) and has the core repoint those PTEs.
 import {
   PG_isolated, PG_head, PG_lru, GFP_HIGHUSER_PIN, EAGAIN, ENOMEM, NR_ISOLATED, PGMIGRATE_SUCCESS, PGMIGRATE_FAIL,
-  PG_anon, PG_hugetlb, PTE_PFN_SHIFT,
+  PG_anon, PG_hugetlb, PTE_PFN_SHIFT, MIGRATE_BATCH,
 } from './constants';
 import {
   pg_flags, pg_refcount, pg_mapcount, pg_data, pg_mapping, pg_index, gup_pages, scratch, stats,
 } from './mem';
 import { alloc_pages, free_folio_pages } from './buddy';
 import { page_folio, folio_order, folio_entire_mapcount } from './folio';
-import { pt_walk, walk_level, pte_pfn, pt_set, level_span } from './pgtable';
+import { walk_cached, cached_level, walk_cache_reset, pte_pfn, pt_set, level_span } from './pgtable';
 import { pc_lookup, pc_replace } from './pagecache';
 import { folio_is_longterm_pinnable } from './gup';
 import { flags_at, mapping_at, pte_at, refcount_at } from './raw';
 
 // Distinct folios of gup_pages[off, off + n) that may not be long-term
 // pinned, isolated from the LRU (PG_isolated) and listed in scratch (as
-// many as it holds). Returns how many. A folio that is already isolated is skipped, as a
+// many as a batch holds). Returns how many. A folio that is already isolated is skipped, as a
 // failed folio_isolate_lru() is.
 export function collect_unpinnable(off: i32, n: i32): i32 {
   let count = 0;
   let prev = -1;
-  // At most a scratch-full per round: the caller re-pins after migrating
-  // them (-EAGAIN) and the next round collects the rest.
-  const cap = <i32>scratch.length;
+  // At most a batch per round: the caller re-pins after migrating them
+  // (-EAGAIN) and the next round collects the rest.
+  const cap = MIGRATE_BATCH;
   for (let i = 0; i < n && count < cap; i++) {
     const pfn = gup_pages[off + i];
     if (pfn < 0) continue;
@@ -64,7 +66,7 @@ function expected_refs(head: i32): i32 {
 // its mappings and the page cache (a pin or GUP reference makes the
 // refcount freeze fail: -EAGAIN); then a target outside ZONE_MOVABLE and
 // CMA gets its contents and state. Returns the target's pfn, or -errno.
-export function migrate_folio_start(head: i32): i32 {
+function migrate_folio_start(head: i32): i32 {
   if (refcount_at(head) != expected_refs(head)) {
     stats[PGMIGRATE_FAIL] += 1.0;
     return -EAGAIN;
@@ -94,13 +96,13 @@ export function migrate_folio_start(head: i32): i32 {
 
 // remove_migration_ptes() for one mapping: entries at [vpn, vpn + nr) that
 // map the old folio are pointed at the new one, their bits kept.
-export function remap_folio(pgd: i32, vpn: f64, nr: i32, old_head: i32, new_head: i32): void {
+function remap_folio(pgd: i32, vpn: f64, nr: i32, old_head: i32, new_head: i32): void {
   const old_nr = 1 << folio_order(old_head);
   let i = 0;
   while (i < nr) {
     const v = vpn + <f64>i;
-    const ei = pt_walk(pgd, v, 0, false);
-    const level = walk_level;
+    const ei = walk_cached(pgd, v);
+    const level = cached_level;
     let step = 1;
     if (level > 0) step = <i32>(Math.floor(v / level_span(level)) * level_span(level) + level_span(level) - v);
     if (ei >= 0) {
@@ -113,11 +115,61 @@ export function remap_folio(pgd: i32, vpn: f64, nr: i32, old_head: i32, new_head
 }
 
 // Second half: the page cache points at the new folio, the old one is freed.
-export function migrate_folio_finish(old_head: i32, new_head: i32): void {
+function migrate_folio_finish(old_head: i32, new_head: i32): void {
   const order = folio_order(old_head);
   if ((flags_at(old_head) & PG_anon) == 0 && mapping_at(old_head) != 0) pc_replace(old_head, new_head);
   putback_folio(old_head);
   pg_refcount[old_head] = 0;
   free_folio_pages(old_head, order);
   stats[PGMIGRATE_SUCCESS] += <f64>(1 << order);
+}
+
+// The unmap-and-copy half of migrate_pages_batch() for the listed folios:
+// each target (or -errno) goes to scratch[MIGRATE_BATCH + i]; a folio that
+// cannot move goes back to the LRU. Returns how many failed.
+export function migrate_folios_start(count: i32): i32 {
+  let failed = 0;
+  for (let i = 0; i < count; i++) {
+    const head = <i32>scratch[i];
+    const dst = migrate_folio_start(head);
+    scratch[MIGRATE_BATCH + i] = <u32>dst;
+    if (dst < 0) {
+      putback_folio(head);
+      failed++;
+    }
+  }
+  return failed;
+}
+
+// Where the run of listed folios from `from` that share one mapping (an
+// anon_vma, or a file) ends: they have the same rmap.
+export function mapping_run(from: i32, count: i32): i32 {
+  const mapping = mapping_at(<i32>scratch[from]);
+  let i = from + 1;
+  while (i < count && mapping_at(<i32>scratch[i]) == mapping) i++;
+  return i;
+}
+
+// remove_migration_ptes() for listed folios [from, to) in one VMA of the
+// mm at pgd, covering vpns [vstart, vend): a folio with index x sits at
+// vpn x + delta (delta 0 for anon folios, whose index is their vpn).
+export function migrate_folios_remap(from: i32, to: i32, pgd: i32, vstart: f64, vend: f64, delta: f64): void {
+  walk_cache_reset(); // only PTE values change below, never tables
+  for (let i = from; i < to; i++) {
+    const dst = <i32>scratch[MIGRATE_BATCH + i] | 0; // | 0: -errno in the pure-TS build too
+    if (dst < 0) continue;
+    const head = <i32>scratch[i];
+    const nr = 1 << folio_order(head);
+    const vpn = pg_index[head] + delta;
+    if (vpn + <f64>nr > vstart && vpn < vend) remap_folio(pgd, vpn, nr, head, dst);
+  }
+}
+
+// The move half: the page cache points at the targets, the old folios are
+// freed.
+export function migrate_folios_finish(count: i32): void {
+  for (let i = 0; i < count; i++) {
+    const dst = <i32>scratch[MIGRATE_BATCH + i] | 0; // | 0: -errno in the pure-TS build too
+    if (dst >= 0) migrate_folio_finish(<i32>scratch[i], dst);
+  }
 }

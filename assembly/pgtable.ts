@@ -133,6 +133,34 @@ export function next_boundary(vpn: f64, level: i32): f64 {
   return (Math.floor(vpn / span) + 1.0) * span;
 }
 
+// A walk remembered for the vpns that share its PTE table (or huge leaf),
+// for loops over one mm's pages (the GUP slow path's follow_page_mask(),
+// migration's remove_migration_ptes()). Valid while no table is allocated,
+// freed or replaced: walk_cache_reset() at the start of each such loop and
+// after anything that may change the tables (a fault).
+let cw_ei = -1; // entry found for cw_vpn, or -1: walk again
+let cw_pgd = -1;
+let cw_vpn = 0.0;
+let cw_end = 0.0; // first vpn the remembered table or leaf does not cover
+export let cached_level = 0; // level of the entry walk_cached() returned
+
+export function walk_cache_reset(): void { cw_ei = -1; }
+
+// pt_walk(pgd, vpn, 0, false) through the cache.
+export function walk_cached(pgd: i32, vpn: f64): i32 {
+  if (cw_ei >= 0 && pgd == cw_pgd && vpn >= cw_vpn && vpn < cw_end) {
+    const step = <i32>(vpn - cw_vpn);
+    return cached_level == 0 ? cw_ei + step : cw_ei;
+  }
+  const ei = pt_walk(pgd, vpn, 0, false);
+  cached_level = walk_level;
+  cw_ei = ei;
+  cw_pgd = pgd;
+  cw_vpn = vpn;
+  cw_end = next_boundary(vpn, walk_level == 0 ? 1 : walk_level);
+  return ei;
+}
+
 // Range walks (zap, mprotect, fork, mkclean) go one PTE table or huge leaf
 // at a time. range_step() returns the entry covering addr (or -1 where no
 // table is) and says where the next step starts; at level 0, step_count

@@ -5,7 +5,7 @@
 import * as C from '../../assembly/constants';
 import type { Mm } from '../mm/mm';
 import type { Vma } from '../mm/vma';
-import { rmapWalk } from '../mm/rmap';
+import { migrateListed } from '../mm/migrate';
 import { TASK_SIZE } from '../mm/mm';
 import type { KernelBase } from '../kernel';
 import type { PageArray } from './page-array';
@@ -129,22 +129,10 @@ function checkAndMigrate(k: KernelBase, pages: PageArray, at: number, nr: number
   const core = k.core;
   const count = core.collect_unpinnable(pages.offset + at, nr);
   if (count === 0) return 0;
-  const heads = Array.from(k.v.scratch.subarray(0, count));
   core.unpin_pages(pages.offset + at, nr, false, C.FOLL_PIN);
   pages.pfns.fill(-1, at, at + nr);
   // migrate_pages() tries every folio; those that fail go back to the LRU.
-  let failed = false;
-  for (const head of heads) {
-    const dst = core.migrate_folio_start(head);
-    if (dst < 0) {
-      core.putback_folio(head);
-      failed = true;
-      continue;
-    }
-    rmapWalk(k, head, (mm, _vma, vpn, n) => core.remap_folio(mm.pgd, vpn, n, head, dst));
-    core.migrate_folio_finish(head, dst);
-  }
-  return failed ? -C.ENOMEM : -C.EAGAIN;
+  return migrateListed(k, count) ? -C.ENOMEM : -C.EAGAIN;
 }
 
 // Mirrors __gup_longterm_locked(): with FOLL_LONGTERM, pin, then move what

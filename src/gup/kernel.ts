@@ -7,7 +7,7 @@ import { KernelBase } from '../kernel';
 import { Mm } from '../mm/mm';
 import { Task } from '../task';
 import { checkInt, checkBool } from '../errors';
-import { rmapWalk } from '../mm/rmap';
+import { migrateListed } from '../mm/migrate';
 import { PageArray, PageArenaAllocator } from './page-array';
 import { isValidGupArgs, gupLongtermLocked, gupFastFallback, type Locked } from './gup';
 
@@ -163,11 +163,8 @@ export class Kernel extends KernelBase {
     const head = this.v.head[this.#pfn(pfn)];
     return this.guard(() => {
       if (!(this.v.flags[head] & (C.PG_anon | C.PG_lru)) || this.v.flags[head] & C.PG_hugetlb) return -C.EBUSY;
-      const dst = this.core.migrate_folio_start(head);
-      if (dst < 0) return dst;
-      rmapWalk(this, head, (mm, _vma, vpn, n) => this.core.remap_folio(mm.pgd, vpn, n, head, dst));
-      this.core.migrate_folio_finish(head, dst);
-      return 0;
+      this.v.scratch[0] = head;
+      return migrateListed(this, 1) ? this.v.scratch[C.MIGRATE_BATCH] | 0 : 0;
     });
   }
 

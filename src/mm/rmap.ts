@@ -1,8 +1,8 @@
-// The reverse map (mm/rmap.c rmap_walk): every place a folio is mapped.
+// The reverse map (mm/rmap.c rmap_walk): every place a folio may be mapped.
 // Anon folios point at an anon_vma; the VMAs whose anon_vma chain holds it
 // map the folio at its index (a virtual page number). File folios are found
 // through the file's VMAs (its i_mmap) at their page offset.
-import { PAGE_SIZE, PG_anon, PG_head, PG_ORDER_MASK, PG_ORDER_SHIFT } from '../../assembly/constants';
+import { PAGE_SIZE, PG_anon } from '../../assembly/constants';
 import type { CoreViews } from '../core/core';
 import type { Mm } from './mm';
 import type { Vma } from './vma';
@@ -17,24 +17,17 @@ function chainHas(vma: Vma, anonVmaId: number): boolean {
   return false;
 }
 
-// Calls fn(mm, vma, vpn, nr) for each VMA that may map the folio at `head`,
-// with the virtual page range [vpn, vpn + nr) where it would sit.
-export function rmapWalk(k: RmapHost, head: number, fn: (mm: Mm, vma: Vma, vpn: number, nr: number) => void): void {
-  const flags = k.v.flags[head];
-  const nr = flags & PG_head ? 2 ** ((flags & PG_ORDER_MASK) >>> PG_ORDER_SHIFT) : 1;
+// Calls fn(mm, vma, delta) for each VMA that may map folios of the mapping
+// (anon_vma or file) of the folio at `head`: a folio of that mapping with
+// index x would sit there at vpn x + delta.
+export function rmapVmas(k: RmapHost, head: number, fn: (mm: Mm, vma: Vma, delta: number) => void): void {
+  const anon = (k.v.flags[head] & PG_anon) !== 0;
   const mapping = k.v.mapping[head];
-  const index = k.v.index[head];
   for (const t of k.tasks) {
     for (const vma of t.mm.vmas) {
-      let vpn: number;
-      if (flags & PG_anon) {
-        if (!chainHas(vma, mapping)) continue;
-        vpn = index;
-      } else {
-        if (!vma.file || vma.file.id !== mapping) continue;
-        vpn = vma.start / PAGE_SIZE + (index - vma.pgoff);
+      if (anon ? chainHas(vma, mapping) : vma.file?.id === mapping) {
+        fn(t.mm, vma, anon ? 0 : vma.start / PAGE_SIZE - vma.pgoff);
       }
-      if (vpn + nr > vma.start / PAGE_SIZE && vpn < vma.end / PAGE_SIZE) fn(t.mm, vma, vpn, nr);
     }
   }
 }
