@@ -4,7 +4,7 @@
 // interplay of pins with fork, COW, munmap/MADV_DONTNEED and writeback.
 import { describe, expect, it } from 'vitest';
 import type { Kernel, Task, PageArray } from '../src/index';
-import { BACKENDS, bootTest, anon, C, PAGE, RW, pageAt } from './helpers';
+import { BACKENDS, bootTest, anon, C, PAGE, RW, ANON_PRIVATE, pageAt } from './helpers';
 
 const MIB = 1 << 20;
 const { FOLL_WRITE, FOLL_FORCE, FOLL_ANON, FOLL_LONGTERM, FOLL_SPLIT_PMD, FOLL_NOFAULT } = C;
@@ -1067,6 +1067,58 @@ describe.each(BACKENDS)('FOLL_LONGTERM (%s core)', (backend) => {
     expect(k.page(now).refcount).toBe(2);
     c.write(a, 5);
     expect(t.read(a)).toBe(4);
+  });
+
+  it('migrate_folio of a tmpfs page mapped at two file offsets and by a child remaps all three (file rmap)', async () => {
+    const k = await bootTest(backend, { movable: '16MiB', thp: 'never' });
+    const t = k.spawn();
+    const fd = t.memfd_create('m');
+    t.ftruncate(fd, 4 * PAGE);
+    const a = t.mmap({ length: 4 * PAGE, prot: RW, flags: C.MAP_SHARED, fd }); // file pages 0-3
+    const b = t.mmap({ length: 2 * PAGE, prot: RW, flags: C.MAP_SHARED, fd, offset: 2 * PAGE }); // pages 2-3
+    t.write(a + 3 * PAGE, 7);
+    expect(t.read(b + PAGE)).toBe(7);
+    const c = t.fork(); // shared file PTEs are not copied: the child faults them
+    expect(c.read(a + 3 * PAGE) + c.read(b + PAGE)).toBe(14);
+    const pfn = t.translate(b + PAGE)!;
+    expect(t.translate(a + 3 * PAGE)).toBe(pfn);
+    expect(k.page(pfn).zone).toBe('Movable');
+    expect(k.migrate_folio(pfn)).toBe(0);
+    const now = t.translate(b + PAGE)!;
+    expect(now).not.toBe(pfn);
+    expect(t.translate(a + 3 * PAGE)).toBe(now);
+    expect(c.translate(a + 3 * PAGE)).toBe(now);
+    expect(c.translate(b + PAGE)).toBe(now);
+    expect(k.page(now).mapcount).toBe(4);
+    expect(c.read(b + PAGE)).toBe(7);
+  });
+
+  it('FOLL_LONGTERM over adjacent VMAs of two anon_vmas and a file migrates every run of folios', async () => {
+    const k = await bootTest(backend, { movable: '16MiB', thp: 'never' });
+    const t = k.spawn();
+    const a = t.mmap({ length: 6 * PAGE, prot: RW, flags: ANON_PRIVATE });
+    const fd = t.memfd_create('m');
+    t.ftruncate(fd, 2 * PAGE);
+    // [a, a+2): anon; [a+2, a+4): the file; [a+4, a+6): anon of another anon_vma.
+    t.mmap({ addr: a + 2 * PAGE, length: 2 * PAGE, prot: RW, flags: C.MAP_SHARED | C.MAP_FIXED, fd });
+    t.mprotect(a + 4 * PAGE, 2 * PAGE, C.PROT_READ);
+    t.mprotect(a + 4 * PAGE, 2 * PAGE, RW);
+    for (let i = 0; i < 6; i++) t.write(a + i * PAGE, 10 + i);
+    const before = Array.from({ length: 6 }, (_, i) => t.translate(a + i * PAGE)!);
+    expect(before.every((p) => k.page(p).zone === 'Movable')).toBe(true);
+    const pa = k.pageArray(6);
+    const migrated = stats(k).pgmigrate_success;
+    expect(k.pin_user_pages(t, a, 6, FOLL_WRITE | FOLL_LONGTERM, pa)).toBe(6);
+    expect(stats(k).pgmigrate_success - migrated).toBe(6);
+    for (let i = 0; i < 6; i++) {
+      const p = pa.get(i)!;
+      expect(p).not.toBe(before[i]);
+      expect(k.page(p).zone).toBe('Normal');
+      expect(t.translate(a + i * PAGE)).toBe(p);
+      expect(t.read(a + i * PAGE)).toBe(10 + i);
+    }
+    k.unpin_user_pages(pa, 6);
+    expect(pinsHeld(k)).toBe(0);
   });
 
   it('a R/O long-term pin of a reusable COW page in ZONE_MOVABLE: unshare reuses it, then it migrates', async () => {
