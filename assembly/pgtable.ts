@@ -146,7 +146,10 @@ export let cached_level = 0; // level of the entry walk_cached() returned
 
 export function walk_cache_reset(): void { cw_ei = -1; }
 
-// pt_walk(pgd, vpn, 0, false) through the cache.
+// pt_walk(pgd, vpn, 0, false) through the cache. Inlined: it runs once per
+// page of the slow path.
+// @ts-ignore: decorator (AssemblyScript's; scripts/build.mjs drops it for the TS build)
+@inline
 export function walk_cached(pgd: i32, vpn: f64): i32 {
   if (cw_ei >= 0 && pgd == cw_pgd && vpn >= cw_vpn && vpn < cw_end) {
     const step = <i32>(vpn - cw_vpn);

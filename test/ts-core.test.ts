@@ -1,0 +1,41 @@
+// The pure-TS core gives each machine its own copy of the code (see
+// src/core/ts/ts-core.ts), falling back to shared code where eval is
+// forbidden.
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createTsCore } from '../src/core/ts/ts-core';
+import { bootTest, anon, C } from './helpers';
+
+describe('pure-TS core instances', () => {
+  afterEach(() => vi.unstubAllGlobals());
+
+  it('each core compiles the factory afresh, from source that V8 cannot take from its eval cache', () => {
+    const RealFunction = Function;
+    const bodies: string[] = [];
+    vi.stubGlobal('Function', function (body: string) {
+      bodies.push(body);
+      return new RealFunction(body);
+    });
+    const a = createTsCore();
+    const b = createTsCore();
+    expect(a.gup_fast).not.toBe(b.gup_fast);
+    expect(bodies).toHaveLength(2);
+    expect(bodies[0]).not.toBe(bodies[1]);
+    expect(bodies[0]).toContain('function gup_fast(');
+  });
+
+  it('where eval is forbidden (CSP), cores share the code and still work', async () => {
+    vi.stubGlobal('Function', function () { throw new EvalError('Refused to evaluate a string as JavaScript'); });
+    const k = await bootTest('ts');
+    const t = k.spawn();
+    const a = anon(t, 2);
+    t.touch(a, 2 * C.PAGE_SIZE, { write: true });
+    const pa = k.pageArray(2);
+    expect(k.pin_user_pages_fast(t, a, 2, C.FOLL_WRITE, pa)).toBe(2);
+    k.unpin_user_pages(pa, 2);
+  });
+
+  it('errors other than EvalError are not swallowed', () => {
+    vi.stubGlobal('Function', function () { throw new SyntaxError('broken bundle'); });
+    expect(() => createTsCore()).toThrow(SyntaxError);
+  });
+});
