@@ -14,7 +14,7 @@ import {
 import { pg_flags, pg_refcount, pg_index, gup_pages, stats, ZERO_PFN, page_zonenum } from './mem';
 import { page_folio, folio_has_pincount, folio_put_refs, folio_order } from './folio';
 import {
-  pt_walk, walk_level, leaf_subpage, level_span, pte_pfn, walk_cached, cached_level, walk_cache_reset,
+  pt_walk, walk_level, leaf_subpage, level_span, pte_pfn, walk_cached, cached_level,
 } from './pgtable';
 import {
   flags_at, set_flags_at, refcount_at, set_refcount_at, head_at, pincount_at, set_pincount_at, pte_at, page_slot,
@@ -136,7 +136,6 @@ function follow_page(pgd: i32, vpn: f64, flags: i32): i32 {
 // it) until it can be taken. Results go to gup_pages[out..] (out < 0: no
 // array, populate only). Returns the number taken, or -errno if none.
 export function gup_slow(pgd: i32, vpn: f64, nr: i32, flags: i32, out: i32): i32 {
-  walk_cache_reset(); // the tables may have changed since the last call
   const r = gup_slow_pages(pgd, vpn, nr, flags, out);
   flush_pin_stats();
   return r;
@@ -151,7 +150,6 @@ function gup_slow_pages(pgd: i32, vpn: f64, nr: i32, flags: i32, out: i32): i32 
       let ff = pfn == FOLLOW_UNSHARE ? FAULT_FLAG_UNSHARE : (flags & FOLL_WRITE) != 0 ? FAULT_FLAG_WRITE : 0;
       if ((flags & FOLL_REMOTE) != 0) ff |= FAULT_FLAG_REMOTE;
       const r = handle_mm_fault(pgd, v, ff); // faultin_page()
-      walk_cache_reset(); // the fault may have changed the tables
       if (r != 0) {
         let err = -EFAULT; // VM_FAULT_SIGBUS / SIGSEGV
         if ((r & VM_FAULT_OOM) != 0) err = -ENOMEM;

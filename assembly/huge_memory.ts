@@ -9,7 +9,9 @@ import {
 import { pg_mapcount, pt_entries, stats, huge_zero_pfn, set_huge_zero_pfn, ZERO_PFN } from './mem';
 import { alloc_pages } from './buddy';
 import { folio_make_anon, folio_set_exclusive, folio_add_entire_mapcount, folio_put_refs, folio_get } from './folio';
-import { mk_pte, pte_pfn, pt_alloc, pt_free, pt_set, table_base, pt_walk, walk_level, pmd_is_leaf } from './pgtable';
+import {
+  mk_pte, pte_pfn, pt_alloc, pt_free, pt_set, table_base, pt_walk, walk_level, pmd_is_leaf, walk_cache_reset,
+} from './pgtable';
 import { alloc_gfp, vma_anon_vma, wp_bits } from './vma';
 import { flags_at, pte_at, refcount_at } from './raw';
 
@@ -116,6 +118,7 @@ export function split_huge_pmd(pmd_ei: i32): void {
     folio_get(head, HPAGE_PMD_NR - 1);
   }
   pt_set(pmd_ei, mk_pte(table, _PAGE_TABLE));
+  walk_cache_reset(); // the PMD no longer maps a leaf
   stats[THP_SPLIT_PMD] += 1.0;
 }
 

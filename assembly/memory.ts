@@ -10,7 +10,8 @@ import { pg_flags, pg_mapcount, pg_data, scratch, stats, ZERO_PFN } from './mem'
 import { alloc_pages } from './buddy';
 import { page_folio, folio_make_anon, folio_get, folio_put_refs, folio_order } from './folio';
 import {
-  mk_pte, pte_pfn, pt_walk, pt_set, pmd_is_leaf, walk_level, leaf_subpage, pt_alloc, table_base, vpn_index,
+  mk_pte, pte_pfn, pt_walk, pt_set, pmd_is_leaf, leaf_subpage, pt_alloc, table_base, vpn_index, walk_cached,
+  cached_level,
 } from './pgtable';
 import { pc_get_folio, folio_mark_dirty } from './pagecache';
 import { do_huge_pmd_anonymous_page, do_huge_pmd_wp_page } from './huge_memory';
@@ -31,24 +32,29 @@ export function handle_mm_fault(pgd: i32, vpn: f64, flags: i32): i32 {
   stats[PGFAULT] += 1.0;
   if (vma_is_hugetlb()) return hugetlb_fault(pgd, vpn, flags);
   const write = (flags & FAULT_FLAG_WRITE) != 0;
-  const pmd_ei = pt_walk(pgd, vpn, 1, true);
-  if (pmd_ei == -2) return VM_FAULT_OOM;
-  const pmd = pte_at(pmd_ei);
-  const haddr = Math.floor(vpn / 512.0) * 512.0;
-  if (pmd == 0 && vma_thp() && vma_backing == BACKING_ANON && haddr >= vma_start && haddr + 512.0 <= vma_end) {
-    const r = do_huge_pmd_anonymous_page(pmd_ei, haddr, write);
-    if (r != VM_FAULT_FALLBACK) return r;
-  } else if (pmd != 0 && pmd_is_leaf(pmd)) {
-    const unshare = (flags & FAULT_FLAG_UNSHARE) != 0;
-    if ((!write && !unshare) || (pmd & _PAGE_RW) != 0) {
-      pt_set(pmd_ei, pmd | <u32>(_PAGE_ACCESSED | (write ? _PAGE_DIRTY : 0)));
-      return 0;
+  // Where a PTE table already covers vpn (faulting a range in), its PMD is
+  // neither empty nor a huge leaf: straight to the PTE.
+  let ei = walk_cached(pgd, vpn);
+  if (ei < 0 || cached_level != 0) {
+    const pmd_ei = pt_walk(pgd, vpn, 1, true);
+    if (pmd_ei == -2) return VM_FAULT_OOM;
+    const pmd = pte_at(pmd_ei);
+    const haddr = Math.floor(vpn / 512.0) * 512.0;
+    if (pmd == 0 && vma_thp() && vma_backing == BACKING_ANON && haddr >= vma_start && haddr + 512.0 <= vma_end) {
+      const r = do_huge_pmd_anonymous_page(pmd_ei, haddr, write);
+      if (r != VM_FAULT_FALLBACK) return r;
+    } else if (pmd != 0 && pmd_is_leaf(pmd)) {
+      const unshare = (flags & FAULT_FLAG_UNSHARE) != 0;
+      if ((!write && !unshare) || (pmd & _PAGE_RW) != 0) {
+        pt_set(pmd_ei, pmd | <u32>(_PAGE_ACCESSED | (write ? _PAGE_DIRTY : 0)));
+        return 0;
+      }
+      const r = do_huge_pmd_wp_page(pmd_ei, haddr, unshare);
+      if (r != VM_FAULT_FALLBACK) return r;
     }
-    const r = do_huge_pmd_wp_page(pmd_ei, haddr, unshare);
-    if (r != VM_FAULT_FALLBACK) return r;
+    ei = pte_entry(pmd_ei, vpn);
+    if (ei < 0) return VM_FAULT_OOM;
   }
-  const ei = pte_entry(pmd_ei, vpn);
-  if (ei < 0) return VM_FAULT_OOM;
   const e = pte_at(ei);
   if (e == 0) {
     return vma_backing == BACKING_ANON ? do_anonymous_page(ei, vpn, write) : do_fault(ei, vpn, write);
@@ -170,7 +176,7 @@ function wp_page_copy(ei: i32, vpn: f64, old: i32, unshare: bool): i32 {
 // Does the mapping at vpn already allow this access? Returns the leaf entry
 // index or -1 when a fault is needed.
 function access_ok_leaf(pgd: i32, vpn: f64, write: bool): i32 {
-  const ei = pt_walk(pgd, vpn, 0, false);
+  const ei = walk_cached(pgd, vpn);
   if (ei < 0) return -1;
   const e = pte_at(ei);
   if ((e & _PAGE_PRESENT) == 0 || (write && (e & _PAGE_RW) == 0)) return -1;
@@ -208,8 +214,8 @@ export function cpu_access(pgd: i32, vpn: f64, write: bool, word: u32): i32 {
   const r = fault_one(pgd, vpn, write ? FAULT_FLAG_WRITE : 0, write);
   last_fault = r;
   if (r != 0) return r;
-  const ei = pt_walk(pgd, vpn, 0, false);
-  const pfn = leaf_subpage(ei, vpn, walk_level);
+  const ei = walk_cached(pgd, vpn);
+  const pfn = leaf_subpage(ei, vpn, cached_level);
   if (write) pg_data[pfn] = word;
   else scratch[0] = pfn == ZERO_PFN ? 0 : pg_data[pfn];
   return 0;

@@ -13,7 +13,7 @@ import {
 } from './mem';
 import { alloc_pages, free_folio_pages } from './buddy';
 import { page_folio, folio_order, folio_entire_mapcount } from './folio';
-import { walk_cached, cached_level, walk_cache_reset, pte_pfn, pt_set, level_span } from './pgtable';
+import { walk_cached, cached_level, pte_pfn, pt_set, level_span } from './pgtable';
 import { pc_lookup, pc_replace } from './pagecache';
 import { folio_is_longterm_pinnable } from './gup';
 import { flags_at, mapping_at, pte_at, refcount_at } from './raw';
@@ -154,7 +154,6 @@ export function mapping_run(from: i32, count: i32): i32 {
 // mm at pgd, covering vpns [vstart, vend): a folio with index x sits at
 // vpn x + delta (delta 0 for anon folios, whose index is their vpn).
 export function migrate_folios_remap(from: i32, to: i32, pgd: i32, vstart: f64, vend: f64, delta: f64): void {
-  walk_cache_reset(); // only PTE values change below, never tables
   for (let i = from; i < to; i++) {
     const dst = <i32>scratch[MIGRATE_BATCH + i] | 0; // | 0: -errno in the pure-TS build too
     if (dst < 0) continue;

@@ -59,6 +59,7 @@ export function level_span(level: i32): f64 {
 // Mirrors pte_alloc_one(): a zeroed table page, or -1.
 export function pt_alloc(): i32 {
   if (pt_free_top == 0) return -1;
+  walk_cache_reset();
   const pfn = alloc_pages(0, GFP_KERNEL);
   if (pfn < 0) return -1;
   const slot = pt_free_slots[pt_free_top - 1];
@@ -73,6 +74,7 @@ export function pt_alloc(): i32 {
 
 // Mirrors pte_free(): the table must be empty (entries and deposits zero).
 export function pt_free(pfn: i32): void {
+  walk_cache_reset();
   const slot = pg_mapping[pfn];
   pt_free_slots[pt_free_top] = slot;
   set_pt_free_top(pt_free_top + 1);
@@ -133,11 +135,13 @@ export function next_boundary(vpn: f64, level: i32): f64 {
   return (Math.floor(vpn / span) + 1.0) * span;
 }
 
-// A walk remembered for the vpns that share its PTE table (or huge leaf),
-// for loops over one mm's pages (the GUP slow path's follow_page_mask(),
-// migration's remove_migration_ptes()). Valid while no table is allocated,
-// freed or replaced: walk_cache_reset() at the start of each such loop and
-// after anything that may change the tables (a fault).
+// A walk remembered for the vpns that share its PTE table (or huge leaf):
+// loops over one mm's pages (faults, the GUP slow path's
+// follow_page_mask(), remove_migration_ptes()) walk once per table, not
+// once per page. Whatever can make it stale resets it: allocating or
+// freeing a table (pt_alloc(), pt_free()) and a split handing a huge PMD's
+// deposited table to the PMD. A remembered huge leaf may since have been
+// zapped: callers treat an empty entry as no mapping, whatever its level.
 let cw_ei = -1; // entry found for cw_vpn, or -1: walk again
 let cw_pgd = -1;
 let cw_vpn = 0.0;
@@ -147,13 +151,15 @@ export let cached_level = 0; // level of the entry walk_cached() returned
 export function walk_cache_reset(): void { cw_ei = -1; }
 
 // pt_walk(pgd, vpn, 0, false) through the cache. Inlined: it runs once per
-// page of the slow path.
+// page of faults and of the slow path.
 // @ts-ignore: decorator (AssemblyScript's; scripts/build.mjs drops it for the TS build)
 @inline
 export function walk_cached(pgd: i32, vpn: f64): i32 {
   if (cw_ei >= 0 && pgd == cw_pgd && vpn >= cw_vpn && vpn < cw_end) {
     const step = <i32>(vpn - cw_vpn);
-    return cached_level == 0 ? cw_ei + step : cw_ei;
+    const ei = cached_level == 0 ? cw_ei + step : cw_ei;
+    if (!ASC_NO_ASSERT) check_cached(pgd, vpn, ei); // the debug Wasm build checks every hit
+    return ei;
   }
   const ei = pt_walk(pgd, vpn, 0, false);
   cached_level = walk_level;
@@ -162,6 +168,12 @@ export function walk_cached(pgd: i32, vpn: f64): i32 {
   cw_vpn = vpn;
   cw_end = next_boundary(vpn, walk_level == 0 ? 1 : walk_level);
   return ei;
+}
+
+function check_cached(pgd: i32, vpn: f64, ei: i32): void {
+  const fresh = pt_walk(pgd, vpn, 0, false);
+  const same = fresh == ei && walk_level == cached_level;
+  assert(same || (fresh < 0 && cached_level > 0 && pte_at(ei) == 0), 'stale page-table walk cache');
 }
 
 // Range walks (zap, mprotect, fork, mkclean) go one PTE table or huge leaf

@@ -176,8 +176,11 @@ async function machine(backend: 'wasm' | 'ts', thp: 'always' | 'madvise'): Promi
   return new Machine(await boot({ backend, wasm: 'debug', memory: '32MiB', thp, hugepages: { '2MiB': 3 }, movable: '8MiB', cma: '8MiB' }));
 }
 
+// PINSIM_FUZZ_RUNS=2000 for a longer fuzz (about 20 runs a second here).
+const RUNS = Number(process.env.PINSIM_FUZZ_RUNS ?? 150);
+
 describe('differential: Wasm core vs pure-TS core', () => {
-  it('agree on every result and on the whole machine state, and leak nothing', async () => {
+  it('agree on every result and on the whole machine state, and leak nothing', { timeout: Math.max(60_000, RUNS * 200) }, async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(opArb, { minLength: 5, maxLength: 80, size: 'max' }), fc.constantFrom('always' as const, 'madvise' as const), async (ops, thp) => {
         const a = await machine('wasm', thp);
@@ -204,7 +207,7 @@ describe('differential: Wasm core vs pure-TS core', () => {
         }
         expect(b.k.digest()).toBe(a.k.digest());
       }),
-      { numRuns: Number(process.env.PINSIM_FUZZ_RUNS ?? 150) },
+      { numRuns: RUNS },
     );
   });
 });

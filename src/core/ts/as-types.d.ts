@@ -15,6 +15,7 @@ declare function changetype<T>(value: unknown): T;
 declare function __new(size: number, id: number): number;
 declare function idof<T>(): number;
 declare function assert<T>(value: T, message?: string): T;
+declare const ASC_NO_ASSERT: boolean; // AssemblyScript's; the TS build defines it true (scripts/build.mjs)
 declare function load<T>(ptr: number): T;
 declare function store<T>(ptr: number, value: T): void;
 type v128 = { readonly v128: unique symbol };
