@@ -8,10 +8,13 @@ import {
   PG_head, PG_tail, GFP_HIGHUSER_MOVABLE, GFP_ZERO, NR_FREE_PAGES, NR_FREE_CMA_PAGES, NR_FREE_MOVABLE,
 } from './constants';
 import {
-  pg_flags, pg_refcount, pg_mapcount, pg_data, pg_mapping, pg_index, pg_head, free_area, zone_free, stats,
+  pg_data, free_area, zone_free, stats,
   page_zonenum, is_migrate_cma_page, movable_start, device_start,
 } from './mem';
-import { flags_at, mapping_at } from './raw';
+import {
+  flags_at, set_flags_at, set_refcount_at, set_mapcount_at, mapping_at, set_mapping_at, index_at, set_index_at,
+  set_head_at,
+} from './raw';
 
 function area(zone: i32, cma: i32, order: i32): i32 {
   return (zone * 2 + cma) * NR_PAGE_ORDERS + order;
@@ -27,22 +30,22 @@ function account_free(zone: i32, cma: i32, nr: i32): void {
 function add_to_free_list(pfn: i32, zone: i32, cma: i32, order: i32): void {
   const a = area(zone, cma, order);
   const first = free_area[a];
-  pg_flags[pfn] = PG_buddy | (order << PG_ORDER_SHIFT);
-  pg_mapping[pfn] = first;
-  pg_index[pfn] = -1.0;
-  if (first >= 0) pg_index[first] = <f64>pfn;
+  set_flags_at(pfn, PG_buddy | (order << PG_ORDER_SHIFT));
+  set_mapping_at(pfn, first);
+  set_index_at(pfn, -1.0);
+  if (first >= 0) set_index_at(first, <f64>pfn);
   free_area[a] = pfn;
 }
 
 function del_from_free_list(pfn: i32, zone: i32, cma: i32, order: i32): void {
   const next = mapping_at(pfn);
-  const prev = <i32>pg_index[pfn];
-  if (prev >= 0) pg_mapping[prev] = next;
+  const prev = <i32>index_at(pfn);
+  if (prev >= 0) set_mapping_at(prev, next);
   else free_area[area(zone, cma, order)] = next;
-  if (next >= 0) pg_index[next] = <f64>prev;
-  pg_flags[pfn] = 0;
-  pg_mapping[pfn] = 0;
-  pg_index[pfn] = 0.0;
+  if (next >= 0) set_index_at(next, <f64>prev);
+  set_flags_at(pfn, 0);
+  set_mapping_at(pfn, 0);
+  set_index_at(pfn, 0.0);
 }
 
 function buddy_order(pfn: i32): i32 {
@@ -135,16 +138,16 @@ export function prep_new_folio(pfn: i32, order: i32, zero: bool): void {
   const nr = 1 << order;
   for (let i = 0; i < nr; i++) {
     const p = pfn + i;
-    pg_flags[p] = i == 0 ? 0 : PG_tail;
-    pg_refcount[p] = 0;
-    pg_mapcount[p] = 0;
-    pg_mapping[p] = 0;
-    pg_index[p] = 0.0;
-    pg_head[p] = pfn;
+    set_flags_at(p, i == 0 ? 0 : PG_tail);
+    set_refcount_at(p, 0);
+    set_mapcount_at(p, 0);
+    set_mapping_at(p, 0);
+    set_index_at(p, 0.0);
+    set_head_at(p, pfn);
     if (zero) pg_data[p] = 0;
   }
-  pg_refcount[pfn] = 1;
-  if (order > 0) pg_flags[pfn] = PG_head | (order << PG_ORDER_SHIFT);
+  set_refcount_at(pfn, 1);
+  if (order > 0) set_flags_at(pfn, PG_head | (order << PG_ORDER_SHIFT));
 }
 
 // Releases a folio whose refcount reached zero to the buddy allocator.
@@ -152,11 +155,11 @@ export function free_folio_pages(pfn: i32, order: i32): void {
   const nr = 1 << order;
   for (let i = 0; i < nr; i++) {
     const p = pfn + i;
-    pg_flags[p] = 0;
-    pg_mapcount[p] = 0;
-    pg_mapping[p] = 0;
-    pg_index[p] = 0.0;
-    pg_head[p] = p;
+    set_flags_at(p, 0);
+    set_mapcount_at(p, 0);
+    set_mapping_at(p, 0);
+    set_index_at(p, 0.0);
+    set_head_at(p, p);
   }
   free_pages(pfn, order);
 }

@@ -59,6 +59,10 @@ export function refcount_at(pfn: i32): i32 { return load<i32>(refcount_p + (fram
 export function set_refcount_at(pfn: i32, v: i32): void { store<i32>(refcount_p + (frame(pfn) << 2), v); }
 export function head_at(pfn: i32): i32 { return load<i32>(head_p + (frame(pfn) << 2)); }
 export function mapping_at(pfn: i32): i32 { return load<i32>(mapping_p + (frame(pfn) << 2)); }
+export function set_mapping_at(pfn: i32, v: i32): void { store<i32>(mapping_p + (frame(pfn) << 2), v); }
+export function set_head_at(pfn: i32, v: i32): void { store<i32>(head_p + (frame(pfn) << 2), v); }
+export function index_at(pfn: i32): f64 { return load<f64>(index_p + (frame(pfn) << 3)); }
+export function set_index_at(pfn: i32, v: f64): void { store<f64>(index_p + (frame(pfn) << 3), v); }
 export function pincount_at(head: i32): f64 { return load<f64>(index_p + (frame(head + 1) << 3)); }
 export function set_pincount_at(head: i32, v: f64): void { store<f64>(index_p + (frame(head + 1) << 3), v); }
 export function pte_at(ei: i32): u32 { return load<u32>(pte_p + (entry(ei) << 2)); }

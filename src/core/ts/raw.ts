@@ -13,6 +13,10 @@ export function refcount_at(pfn: number): number { return pg_refcount[pfn]; }
 export function set_refcount_at(pfn: number, v: number): void { pg_refcount[pfn] = v; }
 export function head_at(pfn: number): number { return pg_head[pfn]; }
 export function mapping_at(pfn: number): number { return pg_mapping[pfn]; }
+export function set_mapping_at(pfn: number, v: number): void { pg_mapping[pfn] = v; }
+export function set_head_at(pfn: number, v: number): void { pg_head[pfn] = v; }
+export function index_at(pfn: number): number { return pg_index[pfn]; }
+export function set_index_at(pfn: number, v: number): void { pg_index[pfn] = v; }
 export function pincount_at(head: number): number { return pg_index[head + 1]; }
 export function set_pincount_at(head: number, v: number): void { pg_index[head + 1] = v; }
 export function pte_at(ei: number): number { return pt_entries[ei]; }
