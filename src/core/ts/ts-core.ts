@@ -12,8 +12,10 @@ type TsCoreModule = CoreFunctions & { view_list(): ArrayBufferView[] };
 // machine's 4 KiB GUP-fast loop runs 3x slower (4.8 -> 14.7 ns/page).
 // Compiling the factory's source text afresh (a unique trailing comment
 // keeps V8's eval cache from handing back the same functions) costs about
-// a millisecond per boot. Where eval is forbidden (a Content-Security-Policy
-// without 'unsafe-eval'), machines share the code and run slower.
+// a millisecond per boot. Where that fails — eval forbidden by a
+// Content-Security-Policy without 'unsafe-eval', or a bundler that rewrote
+// the factory to use helpers outside it — machines share the code, which is
+// always correct, only slower.
 let instances = 0;
 
 function freshModule(): TsCoreModule {
@@ -21,9 +23,8 @@ function freshModule(): TsCoreModule {
   const body = `${src.slice(src.indexOf('{') + 1, src.lastIndexOf('}'))}\n// pinsim TS core, machine ${++instances}\n`;
   try {
     return new Function(body)() as TsCoreModule;
-  } catch (e) {
-    if (e instanceof EvalError) return createTsCoreModule() as TsCoreModule;
-    throw e;
+  } catch {
+    return createTsCoreModule() as TsCoreModule;
   }
 }
 
