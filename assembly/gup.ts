@@ -18,7 +18,7 @@ import {
 } from './pgtable';
 import {
   flags_at, set_flags_at, refcount_at, set_refcount_at, head_at, pincount_at, set_pincount_at, pte_at, page_slot,
-  set_page_slot, migratetype_at, folio_run, fill_run, mapping_at,
+  set_page_slot, migratetype_at, folio_run, fill_run, mapping_at, grab_small_quads,
 } from './raw';
 import { is_huge_zero_pmd } from './huge_memory';
 import { handle_mm_fault } from './memory';
@@ -227,7 +227,15 @@ function gup_fast_pte_range(ei: i32, n: i32, flags: i32, out: i32): i32 {
   const write = (flags & FOLL_WRITE) != 0;
   const pin = (flags & FOLL_PIN) != 0 ? 1 : 0;
   let j = 0;
+  let quads_at = 0; // where to try the batched common case again
   for (; j < n; j++) {
+    if (j >= quads_at) {
+      // Runs of small anon pages, four at a time where the build can (Wasm
+      // SIMD, assembly/raw.ts); after a run, four pages one by one.
+      j += grab_small_quads(ei + j, n - j, flags, out + j);
+      quads_at = j + 4;
+      if (j >= n) break;
+    }
     const e = pte_at(ei + j);
     // none, protnone, not permitted, or pte_special() (the zero page goes slow)
     if ((e & _PAGE_PRESENT) == 0 || (write && (e & _PAGE_RW) == 0) || (e & _PAGE_SPECIAL) != 0) break;

@@ -5,8 +5,12 @@
 // plain typed-array indexing instead (src/core/ts/raw.ts).
 import {
   pg_flags, pg_refcount, pg_head, pg_index, pg_mapping, pg_mapcount, pt_entries, pt_slot_owner, gup_pages, pb_migratetype,
+  movable_start,
 } from './mem';
-import { PG_head, GUP_PIN_COUNTING_BIAS } from './constants';
+import {
+  PG_head, PG_tail, PG_anon, PG_referenced, GUP_PIN_COUNTING_BIAS, FOLL_PIN, FOLL_LONGTERM, MIGRATE_CMA,
+  MIGRATE_ISOLATE, PTE_PFN_SHIFT, _PAGE_PRESENT, _PAGE_RW, _PAGE_SPECIAL,
+} from './constants';
 
 let flags_p: usize = 0;
 let refcount_p: usize = 0;
@@ -104,6 +108,50 @@ export function fill_run(out: i32, pfn: i32, n: i32): void {
     v = i32x4.add(v, step);
   }
   for (; j < n; j++) set_page_slot(out + j, pfn + j);
+}
+
+// gup_fast_pte_range()'s common case, four PTEs per SIMD step: PTEs that
+// are present, writable and not special, mapping four consecutive small
+// anon pages whose grab cannot fail (refcount > 0; when FOLL_PIN|FOLL_LONGTERM,
+// one pageblock that is neither CMA nor isolated, below ZONE_MOVABLE).
+// Takes them as try_grab_folio_fast() would (+1, or +GUP_PIN_COUNTING_BIAS),
+// marks them PG_referenced and records them at gup_pages[out..]; stops at
+// the first quad that is not such a run. Returns how many pages it took (a
+// multiple of 4); the caller takes the rest one by one and counts the pins.
+export function grab_small_quads(ei: i32, n: i32, flags: i32, out: i32): i32 {
+  if (n < 4) return 0;
+  const pin = (flags & FOLL_PIN) != 0;
+  const longterm = pin && (flags & FOLL_LONGTERM) != 0;
+  const bits = i32x4.splat(_PAGE_PRESENT | _PAGE_RW | _PAGE_SPECIAL);
+  const good = i32x4.splat(_PAGE_PRESENT | _PAGE_RW);
+  const kind = i32x4.splat(PG_head | PG_tail | PG_anon);
+  const small_anon = i32x4.splat(PG_anon);
+  const step = i32x4(0, 1, 2, 3);
+  const zero = i32x4.splat(0);
+  const refs = i32x4.splat(pin ? GUP_PIN_COUNTING_BIAS : 1);
+  const referenced = i32x4.splat(PG_referenced);
+  let j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const e = v128.load(pte_p + ((entry(ei + j + 3) - 3) << 2));
+    if (!i32x4.all_true(i32x4.eq(v128.and(e, bits), good))) break;
+    const pfns = i32x4.shr_u(e, PTE_PFN_SHIFT);
+    const pfn = i32x4.extract_lane(pfns, 0);
+    if (!i32x4.all_true(i32x4.eq(pfns, i32x4.add(i32x4.splat(pfn), step)))) break;
+    const at = (frame(pfn + 3) - 3) << 2;
+    const f = v128.load(flags_p + at);
+    if (!i32x4.all_true(i32x4.eq(v128.and(f, kind), small_anon))) break;
+    const rc = v128.load(refcount_p + at);
+    if (!i32x4.all_true(i32x4.gt_s(rc, zero))) break;
+    if (longterm) {
+      if ((pfn >>> 9) != ((pfn + 3) >>> 9) || pfn + 3 >= movable_start) break;
+      const mt = migratetype_at(pfn);
+      if (mt == MIGRATE_CMA || mt == MIGRATE_ISOLATE) break;
+    }
+    v128.store(refcount_p + at, i32x4.add(rc, refs));
+    v128.store(flags_p + at, v128.or(f, referenced));
+    v128.store(pages_p + ((slot(out + j + 3) - 3) << 2), pfns);
+  }
+  return j;
 }
 
 // The maybe-pinned count over frames [0, n) (scan_maybe_pinned()), four

@@ -164,7 +164,7 @@ export function gupFastFallback(k: KernelBase, mm: Mm, start: number, nr: number
   }
   if (flags & C.FOLL_PIN) mm.hasPinned = true;
   // untagged_addr(start) & PAGE_MASK; not `start % PAGE`, which V8 computes
-  // with fmod() for addresses above 2^31 (a tenth of a one-page call).
+  // with fmod() for addresses above 2^31 (a quarter of a one-page call).
   start = Math.trunc(start / PAGE) * PAGE;
   // nr_pages is an int converted to unsigned long: a negative count is a
   // length of 2^64 + nr * PAGE_SIZE, which overflows start + len unless

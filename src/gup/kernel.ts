@@ -117,7 +117,7 @@ export class Kernel extends KernelBase {
     const common = pages instanceof PageArray && Number.isSafeInteger(npages) && npages >= 0
       && npages <= pages.length && typeof make_dirty === 'boolean' && this.#arena !== null && pages.livesIn(this.#arena);
     const n = common ? npages : this.#arrayCount(pages, npages);
-    checkBool('make_dirty', make_dirty);
+    if (!common) checkBool('make_dirty', make_dirty);
     if (n < 0) {
       // IS_ERR_VALUE(npages): a -errno passed straight from a failed GUP call.
       this.warnOnce('mm/gup.c:unpin_user_pages', `npages ${n} looks like an error value`);

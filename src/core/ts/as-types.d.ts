@@ -24,12 +24,15 @@ declare namespace v128 {
   function load(ptr: number): v128;
   function store(ptr: number, v: v128): void;
   function and(a: v128, b: v128): v128;
+  function or(a: v128, b: v128): v128;
   function andnot(a: v128, b: v128): v128;
   function any_true(a: v128): boolean;
 }
 declare namespace i32x4 {
   function splat(x: number): v128;
   function ne(a: v128, b: v128): v128;
+  function eq(a: v128, b: v128): v128;
+  function shr_u(a: v128, bits: number): v128;
   function ge_u(a: v128, b: v128): v128;
   function gt_s(a: v128, b: v128): v128;
   function lt_s(a: v128, b: v128): v128;

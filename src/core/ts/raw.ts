@@ -44,6 +44,12 @@ export function fill_run(out: number, pfn: number, n: number): void {
   for (let j = 0; j < n; j++) gup_pages[out + j] = pfn + j;
 }
 
+// gup_fast_pte_range()'s batched common case is SIMD in the Wasm build;
+// here every page goes through the loop one by one.
+export function grab_small_quads(_ei: number, _n: number, _flags: number, _out: number): number {
+  return 0;
+}
+
 // scan_maybe_pinned() over frames [0, n), one frame at a time.
 export function count_maybe_pinned(n: number): number {
   let count = 0;
