@@ -18,7 +18,8 @@ import {
 } from './pgtable';
 import {
   flags_at, set_flags_at, refcount_at, set_refcount_at, head_at, pincount_at, set_pincount_at, pte_at, page_slot,
-  set_page_slot, migratetype_at, folio_run, fill_run, mapping_at, grab_small_quads,
+  set_page_slot, migratetype_at, folio_run, fill_run, mapping_at, grab_small_quads, follow_small_quads,
+  put_small_pin_quads,
 } from './raw';
 import { is_huge_zero_pmd } from './huge_memory';
 import { handle_mm_fault } from './memory';
@@ -142,7 +143,19 @@ export function gup_slow(pgd: i32, vpn: f64, nr: i32, flags: i32, out: i32): i32
 }
 
 function gup_slow_pages(pgd: i32, vpn: f64, nr: i32, flags: i32, out: i32): i32 {
+  let quads_at = 0; // as in gup_fast_pte_range()
   for (let i = 0; i < nr; i++) {
+    if (i >= quads_at && out >= 0) {
+      const ei = walk_cached(pgd, vpn + <f64>i);
+      if (ei >= 0 && cached_level == 0) {
+        const room = 512 - (ei & 1023);
+        const q = follow_small_quads(ei, room < nr - i ? room : nr - i, flags, out + i);
+        if ((flags & FOLL_PIN) != 0) pins_acquired += q;
+        i += q;
+        if (i >= nr) break;
+      }
+      quads_at = i + 4;
+    }
     const v = vpn + <f64>i;
     let pfn = follow_page(pgd, v, flags);
     for (let tries = 0; pfn == FOLLOW_FAULT || pfn == FOLLOW_UNSHARE; tries++) {
@@ -282,7 +295,16 @@ function gup_fast_leaf(ei: i32, v: f64, level: i32, refs: i32, flags: i32, out: 
 // GUP_WARN_UNPIN rather than corrupting its counts.
 export function unpin_pages(off: i32, n: i32, make_dirty: bool, flags: i32): void {
   let i = 0;
+  let quads_at = 0; // as in gup_fast_pte_range()
+  const quads = (flags & FOLL_PIN) != 0 && !make_dirty;
   while (i < n) {
+    if (quads && i >= quads_at) {
+      const q = put_small_pin_quads(off + i, n - i);
+      pins_released += q;
+      i += q;
+      quads_at = i + 4;
+      if (i >= n) break;
+    }
     const pfn = page_slot(off + i);
     if (pfn < 0) {
       i++;

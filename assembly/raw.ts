@@ -8,8 +8,8 @@ import {
   movable_start,
 } from './mem';
 import {
-  PG_head, PG_tail, PG_anon, PG_referenced, GUP_PIN_COUNTING_BIAS, FOLL_PIN, FOLL_LONGTERM, MIGRATE_CMA,
-  MIGRATE_ISOLATE, PTE_PFN_SHIFT, _PAGE_PRESENT, _PAGE_RW, _PAGE_SPECIAL,
+  PG_head, PG_tail, PG_anon, PG_referenced, GUP_PIN_COUNTING_BIAS, FOLL_GET, FOLL_PIN, FOLL_LONGTERM, FOLL_WRITE,
+  FOLL_TOUCH, MIGRATE_CMA, MIGRATE_ISOLATE, PTE_PFN_SHIFT, _PAGE_PRESENT, _PAGE_RW, _PAGE_DIRTY, _PAGE_SPECIAL,
 } from './constants';
 
 let flags_p: usize = 0;
@@ -150,6 +150,68 @@ export function grab_small_quads(ei: i32, n: i32, flags: i32, out: i32): i32 {
     v128.store(refcount_p + at, i32x4.add(rc, refs));
     v128.store(flags_p + at, v128.or(f, referenced));
     v128.store(pages_p + ((slot(out + j + 3) - 3) << 2), pfns);
+  }
+  return j;
+}
+
+// follow_page_mask()'s common case in the slow path, four PTEs per SIMD
+// step: present, writable, not special (and dirty, for a FOLL_TOUCH write,
+// so that no folio needs marking dirty), mapping four consecutive small
+// pages with refcount > 0. Takes them as try_grab_folio() would, marks them
+// accessed under FOLL_TOUCH, records them at gup_pages[out..]; stops at the
+// first quad that is not such a run. Returns how many pages (a multiple of
+// 4); the caller counts the pins and takes the rest one by one.
+export function follow_small_quads(ei: i32, n: i32, flags: i32, out: i32): i32 {
+  if (n < 4 || (flags & (FOLL_GET | FOLL_PIN)) == 0) return 0;
+  const touch = (flags & FOLL_TOUCH) != 0;
+  const want = _PAGE_PRESENT | _PAGE_RW | (touch && (flags & FOLL_WRITE) != 0 ? _PAGE_DIRTY : 0);
+  const bits = i32x4.splat(want | _PAGE_SPECIAL);
+  const good = i32x4.splat(want);
+  const small = i32x4.splat(PG_head | PG_tail);
+  const step = i32x4(0, 1, 2, 3);
+  const zero = i32x4.splat(0);
+  const refs = i32x4.splat((flags & FOLL_PIN) != 0 ? GUP_PIN_COUNTING_BIAS : 1);
+  const accessed = i32x4.splat(touch ? PG_referenced : 0);
+  let j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const e = v128.load(pte_p + ((entry(ei + j + 3) - 3) << 2));
+    if (!i32x4.all_true(i32x4.eq(v128.and(e, bits), good))) break;
+    const pfns = i32x4.shr_u(e, PTE_PFN_SHIFT);
+    const pfn = i32x4.extract_lane(pfns, 0);
+    if (!i32x4.all_true(i32x4.eq(pfns, i32x4.add(i32x4.splat(pfn), step)))) break;
+    const at = (frame(pfn + 3) - 3) << 2;
+    const f = v128.load(flags_p + at);
+    if (v128.any_true(v128.and(f, small))) break;
+    const rc = v128.load(refcount_p + at);
+    if (!i32x4.all_true(i32x4.gt_s(rc, zero))) break;
+    v128.store(refcount_p + at, i32x4.add(rc, refs));
+    v128.store(flags_p + at, v128.or(f, accessed));
+    v128.store(pages_p + ((slot(out + j + 3) - 3) << 2), pfns);
+  }
+  return j;
+}
+
+// unpin_user_pages()'s common case, four entries per SIMD step: four
+// consecutive small pages each holding a pin and a reference besides it,
+// so that no folio is freed (put_small_pin(), four at a time). Drops one pin from each; stops at the first
+// quad that is not such a run. Returns how many (a multiple of 4); the
+// caller counts the pins released.
+export function put_small_pin_quads(off: i32, n: i32): i32 {
+  if (n < 4) return 0;
+  const small = i32x4.splat(PG_head | PG_tail);
+  const step = i32x4(0, 1, 2, 3);
+  const bias = i32x4.splat(GUP_PIN_COUNTING_BIAS);
+  let j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const pfns = v128.load(pages_p + ((slot(off + j + 3) - 3) << 2));
+    const pfn = i32x4.extract_lane(pfns, 0);
+    if (pfn <= 0 || !i32x4.all_true(i32x4.eq(pfns, i32x4.add(i32x4.splat(pfn), step)))) break; // NULL or the zero page
+    if (j + 4 < n && page_slot(off + j + 4) == pfn + 3) break; // the last page listed again: one batch, as one by one
+    const at = (frame(pfn + 3) - 3) << 2;
+    if (v128.any_true(v128.and(v128.load(flags_p + at), small))) break;
+    const rc = v128.load(refcount_p + at);
+    if (!i32x4.all_true(i32x4.gt_s(rc, bias))) break;
+    v128.store(refcount_p + at, i32x4.sub(rc, bias));
   }
   return j;
 }

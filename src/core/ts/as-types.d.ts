@@ -38,6 +38,7 @@ declare namespace i32x4 {
   function lt_s(a: v128, b: v128): v128;
   function all_true(a: v128): boolean;
   function add(a: v128, b: v128): v128;
+  function sub(a: v128, b: v128): v128;
   function extract_lane(a: v128, lane: number): number;
 }
 interface Int32ArrayConstructor { wrap(buffer: ArrayBuffer): Int32Array }

@@ -44,9 +44,18 @@ export function fill_run(out: number, pfn: number, n: number): void {
   for (let j = 0; j < n; j++) gup_pages[out + j] = pfn + j;
 }
 
-// gup_fast_pte_range()'s batched common case is SIMD in the Wasm build;
-// here every page goes through the loop one by one.
+// The batched common cases of GUP-fast, the slow path and unpin are SIMD
+// in the Wasm build (assembly/raw.ts); here every page goes through the
+// loops one by one.
 export function grab_small_quads(_ei: number, _n: number, _flags: number, _out: number): number {
+  return 0;
+}
+
+export function follow_small_quads(_ei: number, _n: number, _flags: number, _out: number): number {
+  return 0;
+}
+
+export function put_small_pin_quads(_off: number, _n: number): number {
   return 0;
 }
 
