@@ -37,6 +37,8 @@ function add_to_free_list(pfn: i32, zone: i32, cma: i32, order: i32): void {
   free_area[a] = pfn;
 }
 
+// @ts-ignore: decorator (AssemblyScript's; scripts/build.mjs drops it for the TS build)
+@inline
 function del_from_free_list(pfn: i32, zone: i32, cma: i32, order: i32): void {
   const next = mapping_at(pfn);
   const prev = <i32>index_at(pfn);
@@ -134,6 +136,8 @@ export function alloc_pages(order: i32, gfp: i32): i32 {
 }
 
 // Mirrors prep_new_page() + prep_compound_page().
+// @ts-ignore: decorator (AssemblyScript's; scripts/build.mjs drops it for the TS build)
+@inline
 export function prep_new_folio(pfn: i32, order: i32, zero: bool): void {
   const nr = 1 << order;
   for (let i = 0; i < nr; i++) {

@@ -75,6 +75,8 @@ function free_folio(head: i32): void {
 
 // A freshly allocated folio becomes anonymous (folio_add_new_anon_rmap()):
 // owned by anon_vma `av` at virtual page `vpn`, exclusive to its mapper.
+// @ts-ignore: decorator (AssemblyScript's; scripts/build.mjs drops it for the TS build)
+@inline
 export function folio_make_anon(head: i32, av: i32, vpn: f64, exclusive_flag: i32): void {
   const order = folio_order(head);
   const nr = 1 << order;

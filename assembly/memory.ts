@@ -175,6 +175,8 @@ function wp_page_copy(ei: i32, vpn: f64, old: i32, unshare: bool): i32 {
 
 // Does the mapping at vpn already allow this access? Returns the leaf entry
 // index or -1 when a fault is needed.
+// @ts-ignore: decorator (AssemblyScript's; scripts/build.mjs drops it for the TS build)
+@inline
 function access_ok_leaf(pgd: i32, vpn: f64, write: bool): i32 {
   const ei = walk_cached(pgd, vpn);
   if (ei < 0) return -1;
@@ -201,6 +203,8 @@ export function fault_range(pgd: i32, vpn: f64, nr: i32, flags: i32): i32 {
 
 // Access one page, faulting as needed; marks the entry young (and dirty).
 // A fault that succeeds leaves an entry that allows the access.
+// @ts-ignore: decorator (AssemblyScript's; scripts/build.mjs drops it for the TS build)
+@inline
 function fault_one(pgd: i32, vpn: f64, flags: i32, write: bool): i32 {
   const ei = access_ok_leaf(pgd, vpn, write);
   if (ei < 0) return handle_mm_fault(pgd, vpn, flags);
