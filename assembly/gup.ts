@@ -14,7 +14,7 @@ import {
 import { pg_flags, pg_refcount, pg_index, gup_pages, stats, ZERO_PFN, page_zonenum } from './mem';
 import { page_folio, folio_has_pincount, folio_put_refs, folio_order } from './folio';
 import {
-  pt_walk, walk_level, leaf_subpage, level_span, pte_pfn, walk_cached, cached_level,
+  leaf_subpage, level_span, pte_pfn, walk_cached, cached_level,
 } from './pgtable';
 import {
   flags_at, set_flags_at, refcount_at, set_refcount_at, head_at, pincount_at, set_pincount_at, pte_at, page_slot,
@@ -219,9 +219,10 @@ export function gup_fast(pgd: i32, vpn: f64, nr: i32, flags: i32, out: i32): i32
   let i = 0;
   while (i < nr) {
     const v = vpn + <f64>i;
-    const ei = pt_walk(pgd, v, 0, false);
+    // The remembered walk: one-page calls over a range share their tables.
+    const ei = walk_cached(pgd, v);
     if (ei < 0) break;
-    const level = walk_level;
+    const level = cached_level;
     // The pages this step covers: the rest of the PTE table, or of the leaf.
     const left = level == 0 ? 512 - (ei & 1023)
       : <i32>(Math.floor(v / level_span(level)) * level_span(level) + level_span(level) - v);
