@@ -19,7 +19,7 @@ import {
 import {
   flags_at, set_flags_at, refcount_at, set_refcount_at, head_at, pincount_at, set_pincount_at, pte_at, page_slot,
   set_page_slot, migratetype_at, folio_run, fill_run, mapping_at, grab_small_quads, follow_small_quads,
-  put_small_pin_quads,
+  put_small_pin_quads, first_bad_slot,
 } from './raw';
 import { is_huge_zero_pmd } from './huge_memory';
 import { handle_mm_fault } from './memory';
@@ -293,8 +293,12 @@ function gup_fast_leaf(ei: i32, v: f64, level: i32, refs: i32, flags: i32, out: 
 // (gup_folio_next()), dirtying each not-yet-dirty folio first when asked
 // (unpin_user_pages_dirty_lock()). NULL entries are skipped. A batch on a
 // folio that holds no pin (or reference) is refused and counted in
-// GUP_WARN_UNPIN rather than corrupting its counts.
-export function unpin_pages(off: i32, n: i32, make_dirty: bool, flags: i32): void {
+// GUP_WARN_UNPIN rather than corrupting its counts. Returns -1, or, having
+// changed nothing, the index of the first entry that is no page of this
+// machine (the arena is the caller's to write).
+export function unpin_pages(off: i32, n: i32, make_dirty: bool, flags: i32): i32 {
+  const bad = first_bad_slot(off, n);
+  if (bad >= 0) return bad;
   let i = 0;
   let quads_at = 0; // as in gup_fast_pte_range()
   const quads = (flags & FOLL_PIN) != 0 && !make_dirty;
@@ -324,6 +328,7 @@ export function unpin_pages(off: i32, n: i32, make_dirty: bool, flags: i32): voi
     i += batch;
   }
   flush_pin_stats();
+  return -1;
 }
 
 // The common case of unpin_user_pages(), done inline: one pin of a small

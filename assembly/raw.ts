@@ -78,6 +78,18 @@ export function page_slot(i: i32): i32 { return load<i32>(pages_p + (slot(i) << 
 export function set_page_slot(i: i32, pfn: i32): void { store<i32>(pages_p + (slot(i) << 2), pfn); }
 export function migratetype_at(pfn: i32): i32 { return <i32>load<u8>(mt_p + (frame(pfn) >>> 9)); }
 
+// The first of the n entries from gup_pages[off] that is neither NULL
+// (negative) nor a frame of this machine, or -1; four per SIMD step.
+export function first_bad_slot(off: i32, n: i32): i32 {
+  const limit = i32x4.splat(<i32>frames_n);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    if (v128.any_true(i32x4.ge_s(v128.load(pages_p + ((slot(off + i + 3) - 3) << 2)), limit))) break;
+  }
+  for (; i < n; i++) if (page_slot(off + i) >= <i32>frames_n) return i;
+  return -1;
+}
+
 // How many of the n entries from gup_pages[off] are pages of the folio
 // [head, end) before one is not (gup_folio_next()'s run), four per SIMD step.
 export function folio_run(off: i32, n: i32, head: i32, end: i32): i32 {

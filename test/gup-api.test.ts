@@ -419,6 +419,15 @@ describe.each(BACKENDS)('GUP argument validation (%s core)', (backend) => {
     expectMisuse(k, t, () => k.unpin_user_pages(freed, 1), TypeError);
     expectMisuse(k, t, () => k.unpin_user_pages(foreign, 1), TypeError);
     expectMisuse(k, t, () => k.unpin_user_pages_dirty_lock(pa, 4, 1 as never), TypeError);
+    // An entry that is no page of this machine (written through the view,
+    // a wild struct page pointer in C): refused before anything changes.
+    const saved = pa.get(2)!;
+    for (const bogus of [k.nrFrames, 2 ** 31 - 1]) {
+      pa.pfns[2] = bogus;
+      expectMisuse(k, t, () => k.unpin_user_pages(pa, 4), RangeError);
+      expectMisuse(k, t, () => k.unpin_user_pages_dirty_lock(pa, 4, true), RangeError);
+    }
+    pa.pfns[2] = saved;
     expectMisuse(k, t, () => k.unpin_user_page_range_dirty_lock(pinned, 1, 'yes' as never), TypeError);
     expectMisuse(k, t, () => k.unpin_user_page_range_dirty_lock(k.nrFrames - 1, 2, false), RangeError);
     expectMisuse(k, t, () => k.put_page(NaN), RangeError);

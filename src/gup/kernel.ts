@@ -125,10 +125,16 @@ export class Kernel extends KernelBase {
     }
     this.checkAlive();
     const before = this.#warns();
+    let bad: number;
     try {
-      this.core.unpin_pages(pages.offset, n, make_dirty, C.FOLL_PIN);
+      bad = this.core.unpin_pages(pages.offset, n, make_dirty, C.FOLL_PIN);
     } catch (e) {
       throw this.crashed(e);
+    }
+    if (bad >= 0) {
+      // In C, a struct page pointer that points nowhere; here a value
+      // written into the PageArray's view. Nothing was unpinned.
+      throw new RangeError(`pages[${bad}] holds ${pages.pfns[bad]}, which is no page of this machine: nothing was unpinned`);
     }
     if (this.#warns() !== before) this.#reportWarns(before, this.v.stats[C.GUP_WARN_REFCOUNT]);
   }

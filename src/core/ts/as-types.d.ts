@@ -34,6 +34,7 @@ declare namespace i32x4 {
   function eq(a: v128, b: v128): v128;
   function shr_u(a: v128, bits: number): v128;
   function ge_u(a: v128, b: v128): v128;
+  function ge_s(a: v128, b: v128): v128;
   function gt_s(a: v128, b: v128): v128;
   function lt_s(a: v128, b: v128): v128;
   function all_true(a: v128): boolean;
