@@ -122,6 +122,35 @@ export function fill_run(out: i32, pfn: i32, n: i32): void {
   for (; j < n; j++) set_page_slot(out + j, pfn + j);
 }
 
+// The first of four consecutive frames that the four PTEs from entry ei
+// map, when every one of them has (e & bits) == good; else -1.
+// @ts-ignore: decorator
+@inline
+function pte_quad(ei: i32, bits: v128, good: v128): i32 {
+  const e = v128.load(pte_p + ((entry(ei + 3) - 3) << 2));
+  if (!i32x4.all_true(i32x4.eq(v128.and(e, bits), good))) return -1;
+  const pfns = i32x4.shr_u(e, PTE_PFN_SHIFT);
+  const pfn = i32x4.extract_lane(pfns, 0);
+  return i32x4.all_true(i32x4.eq(pfns, i32x4.add(i32x4.splat(pfn), i32x4(0, 1, 2, 3)))) ? pfn : -1;
+}
+
+// Takes frames pfn..pfn+3 when each one's (flags & kind) == want and its
+// refcount is positive: refcount += refs, flags |= set, recorded at
+// gup_pages[out..]. Returns false, having changed nothing, otherwise.
+// @ts-ignore: decorator
+@inline
+function take_quad(pfn: i32, kind: v128, want: v128, refs: v128, set: v128, out: i32): bool {
+  const at = (frame(pfn + 3) - 3) << 2;
+  const f = v128.load(flags_p + at);
+  if (!i32x4.all_true(i32x4.eq(v128.and(f, kind), want))) return false;
+  const rc = v128.load(refcount_p + at);
+  if (!i32x4.all_true(i32x4.gt_s(rc, i32x4.splat(0)))) return false;
+  v128.store(refcount_p + at, i32x4.add(rc, refs));
+  v128.store(flags_p + at, v128.or(f, set));
+  v128.store(pages_p + ((slot(out + 3) - 3) << 2), i32x4.add(i32x4.splat(pfn), i32x4(0, 1, 2, 3)));
+  return true;
+}
+
 // gup_fast_pte_range()'s common case, four PTEs per SIMD step: PTEs that
 // are present, writable and not special, mapping four consecutive small
 // anon pages whose grab cannot fail (refcount > 0; when FOLL_PIN|FOLL_LONGTERM,
@@ -138,30 +167,18 @@ export function grab_small_quads(ei: i32, n: i32, flags: i32, out: i32): i32 {
   const good = i32x4.splat(_PAGE_PRESENT | _PAGE_RW);
   const kind = i32x4.splat(PG_head | PG_tail | PG_anon);
   const small_anon = i32x4.splat(PG_anon);
-  const step = i32x4(0, 1, 2, 3);
-  const zero = i32x4.splat(0);
   const refs = i32x4.splat(pin ? GUP_PIN_COUNTING_BIAS : 1);
   const referenced = i32x4.splat(PG_referenced);
   let j = 0;
   for (; j + 4 <= n; j += 4) {
-    const e = v128.load(pte_p + ((entry(ei + j + 3) - 3) << 2));
-    if (!i32x4.all_true(i32x4.eq(v128.and(e, bits), good))) break;
-    const pfns = i32x4.shr_u(e, PTE_PFN_SHIFT);
-    const pfn = i32x4.extract_lane(pfns, 0);
-    if (!i32x4.all_true(i32x4.eq(pfns, i32x4.add(i32x4.splat(pfn), step)))) break;
-    const at = (frame(pfn + 3) - 3) << 2;
-    const f = v128.load(flags_p + at);
-    if (!i32x4.all_true(i32x4.eq(v128.and(f, kind), small_anon))) break;
-    const rc = v128.load(refcount_p + at);
-    if (!i32x4.all_true(i32x4.gt_s(rc, zero))) break;
+    const pfn = pte_quad(ei + j, bits, good);
+    if (pfn < 0) break;
     if (longterm) {
       if ((pfn >>> 9) != ((pfn + 3) >>> 9) || pfn + 3 >= movable_start) break;
       const mt = migratetype_at(pfn);
       if (mt == MIGRATE_CMA || mt == MIGRATE_ISOLATE) break;
     }
-    v128.store(refcount_p + at, i32x4.add(rc, refs));
-    v128.store(flags_p + at, v128.or(f, referenced));
-    v128.store(pages_p + ((slot(out + j + 3) - 3) << 2), pfns);
+    if (!take_quad(pfn, kind, small_anon, refs, referenced, out + j)) break;
   }
   return j;
 }
@@ -180,34 +197,22 @@ export function follow_small_quads(ei: i32, n: i32, flags: i32, out: i32): i32 {
   const bits = i32x4.splat(want | _PAGE_SPECIAL);
   const good = i32x4.splat(want);
   const small = i32x4.splat(PG_head | PG_tail);
-  const step = i32x4(0, 1, 2, 3);
-  const zero = i32x4.splat(0);
+  const none = i32x4.splat(0);
   const refs = i32x4.splat((flags & FOLL_PIN) != 0 ? GUP_PIN_COUNTING_BIAS : 1);
   const accessed = i32x4.splat(touch ? PG_referenced : 0);
   let j = 0;
   for (; j + 4 <= n; j += 4) {
-    const e = v128.load(pte_p + ((entry(ei + j + 3) - 3) << 2));
-    if (!i32x4.all_true(i32x4.eq(v128.and(e, bits), good))) break;
-    const pfns = i32x4.shr_u(e, PTE_PFN_SHIFT);
-    const pfn = i32x4.extract_lane(pfns, 0);
-    if (!i32x4.all_true(i32x4.eq(pfns, i32x4.add(i32x4.splat(pfn), step)))) break;
-    const at = (frame(pfn + 3) - 3) << 2;
-    const f = v128.load(flags_p + at);
-    if (v128.any_true(v128.and(f, small))) break;
-    const rc = v128.load(refcount_p + at);
-    if (!i32x4.all_true(i32x4.gt_s(rc, zero))) break;
-    v128.store(refcount_p + at, i32x4.add(rc, refs));
-    v128.store(flags_p + at, v128.or(f, accessed));
-    v128.store(pages_p + ((slot(out + j + 3) - 3) << 2), pfns);
+    const pfn = pte_quad(ei + j, bits, good);
+    if (pfn < 0 || !take_quad(pfn, small, none, refs, accessed, out + j)) break;
   }
   return j;
 }
 
 // unpin_user_pages()'s common case, four entries per SIMD step: four
 // consecutive small pages each holding a pin and a reference besides it,
-// so that no folio is freed (put_small_pin(), four at a time). Drops one pin from each; stops at the first
-// quad that is not such a run. Returns how many (a multiple of 4); the
-// caller counts the pins released.
+// so that no folio is freed (put_small_pin(), four at a time). Drops one
+// pin from each; stops at the first quad that is not such a run. Returns
+// how many (a multiple of 4); the caller counts the pins released.
 export function put_small_pin_quads(off: i32, n: i32): i32 {
   if (n < 4) return 0;
   const small = i32x4.splat(PG_head | PG_tail);
