@@ -172,7 +172,23 @@ function gup_slow_pages(pgd: i32, vpn: f64, nr: i32, flags: i32, out: i32): i32 
       pfn = follow_page(pgd, v, flags);
     }
     if (pfn < 0) return i > 0 ? i : pfn;
-    if (out >= 0) gup_pages[out + i] = pfn;
+    // __get_user_pages()'s page_increm: the rest of a huge leaf, up to nr,
+    // is taken with one more grab of its folio rather than page by page.
+    let extra = 0;
+    if (cached_level > 0) {
+      const span = level_span(cached_level);
+      const rest = <i32>(Math.floor(v / span) * span + span - v) - 1;
+      extra = rest < nr - i - 1 ? rest : nr - i - 1;
+      if (extra > 0 && try_grab_folio(page_folio(pfn), extra, flags) < 0) {
+        gup_put_folio(page_folio(pfn), 1, flags); // the kernel fails hard here
+        return i > 0 ? i : -EFAULT;
+      }
+    }
+    if (out >= 0) {
+      gup_pages[out + i] = pfn;
+      fill_run(out + i + 1, pfn + 1, extra);
+    }
+    i += extra;
   }
   return nr;
 }

@@ -208,6 +208,26 @@ export function follow_small_quads(ei: i32, n: i32, flags: i32, out: i32): i32 {
   return j;
 }
 
+// collect_longterm_unpinnable_folios()'s common case, four entries per
+// SIMD step: four consecutive small pages of one pageblock that is neither
+// CMA nor isolated, below ZONE_MOVABLE, so long-term pinnable. Returns how
+// many leading entries are such quads (a multiple of 4).
+export function pinnable_small_quads(off: i32, n: i32): i32 {
+  const small = i32x4.splat(PG_head | PG_tail);
+  const step = i32x4(0, 1, 2, 3);
+  let j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const pfns = v128.load(pages_p + ((slot(off + j + 3) - 3) << 2));
+    const pfn = i32x4.extract_lane(pfns, 0);
+    if (pfn <= 0 || !i32x4.all_true(i32x4.eq(pfns, i32x4.add(i32x4.splat(pfn), step)))) break;
+    if ((pfn >>> 9) != ((pfn + 3) >>> 9) || pfn + 3 >= movable_start) break;
+    const mt = migratetype_at(pfn);
+    if (mt == MIGRATE_CMA || mt == MIGRATE_ISOLATE) break;
+    if (v128.any_true(v128.and(v128.load(flags_p + ((frame(pfn + 3) - 3) << 2)), small))) break;
+  }
+  return j;
+}
+
 // unpin_user_pages()'s common case, four entries per SIMD step: four
 // consecutive small pages each holding a pin and a reference besides it,
 // so that no folio is freed (put_small_pin(), four at a time). Drops one

@@ -158,6 +158,60 @@ describe('the slow path in batches of four small pages', () => {
   });
 });
 
+describe('the slow path over huge leaves: the rest of a leaf in one grab (page_increm)', () => {
+  const MIB = 1 << 20;
+  for (const kind of ['thp', 'hugetlb'] as const) {
+    for (const call of ['pin_user_pages', 'get_user_pages'] as const) {
+      it(`${call}() on ${kind} from inside one leaf into the next`, async () => {
+        const opts: BootOptions = kind === 'thp' ? { thp: 'always' } : { thp: 'never', hugepages: { '2MiB': 4 } };
+        let pfns: number[] = [];
+        const r = await onBoth(opts, 700, FOLL_WRITE, (k, t) => {
+          const flags = C.MAP_PRIVATE | C.MAP_ANONYMOUS | (kind === 'hugetlb' ? C.MAP_HUGETLB | C.MAP_HUGE_2MB : 0);
+          const a = t.mmap({ length: 6 * MIB, prot: RW, flags });
+          const b = a + (2 * MIB - (a % (2 * MIB))) % (2 * MIB); // the first 2 MiB boundary
+          t.touch(b, 4 * MIB, { write: true });
+          expect(k.page(t.translate(b)!).order).toBe(9);
+          const start = b + 100 * PAGE;
+          pfns = Array.from({ length: 700 }, (_, i) => t.translate(start + i * PAGE)!);
+          return start;
+        }, call);
+        expect(r.ret).toBe(700);
+        expect(r.pfns).toEqual(pfns);
+        expect(r.acquired).toBe(call === 'pin_user_pages' ? 700 : 0);
+      });
+    }
+  }
+
+  it('the folios count the pins of the pages taken from each: 412 and 288', async () => {
+    for (const backend of ['wasm', 'ts'] as const) {
+      const k = await bootTest(backend, { thp: 'always' });
+      const t = k.spawn();
+      const a = t.mmap({ length: 6 * MIB, prot: RW, flags: C.MAP_PRIVATE | C.MAP_ANONYMOUS });
+      const b = a + (2 * MIB - (a % (2 * MIB))) % (2 * MIB);
+      t.touch(b, 4 * MIB, { write: true });
+      const pa = k.pageArray(700);
+      expect(k.pin_user_pages(t, b + 100 * PAGE, 700, FOLL_WRITE, pa)).toBe(700);
+      expect(k.page(t.translate(b)!).pincount).toBe(412);
+      expect(k.page(t.translate(b + 2 * MIB)!).pincount).toBe(288);
+      k.unpin_user_pages(pa, 700);
+      expect(k.page(t.translate(b)!).pincount).toBe(0);
+    }
+  });
+});
+
+describe('the FOLL_LONGTERM check in batches of four small pages', () => {
+  it('pinnable runs are passed over four at a time, the CMA pages after them migrated', async () => {
+    const r = await onBoth({ memory: '64MiB', thp: 'never', cma: '40MiB' }, 24, FOLL_WRITE | FOLL_LONGTERM, (k, t) => {
+      const a = touched(t, 24);
+      for (let i = 0; i < 24; i++) expect(k.page(t.translate(a + i * PAGE)!).migratetype).toBe('CMA');
+      for (let i = 0; i < 13; i++) expect(k.migrate_folio(t.translate(a + i * PAGE)!)).toBe(0); // pages 0-12 leave CMA
+      return a;
+    }, 'pin_user_pages');
+    expect(r.ret).toBe(24);
+    expect(r.refcounts.every((rc) => rc === 1 + C.GUP_PIN_COUNTING_BIAS)).toBe(true);
+  });
+});
+
 describe('unpin in batches of four small pages', () => {
   // Pins [a, a + n) into pa in `parts` calls, then unpins with `unpin`;
   // returns what both cores agree on.

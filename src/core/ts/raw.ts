@@ -52,9 +52,9 @@ export function fill_run(out: number, pfn: number, n: number): void {
   for (let j = 0; j < n; j++) gup_pages[out + j] = pfn + j;
 }
 
-// The batched common cases of GUP-fast, the slow path and unpin are SIMD
-// in the Wasm build (assembly/raw.ts); here every page goes through the
-// loops one by one.
+// The batched common cases of GUP-fast, the slow path, unpin and the
+// FOLL_LONGTERM check are SIMD in the Wasm build (assembly/raw.ts); here
+// every page goes through the loops one by one.
 export function grab_small_quads(_ei: number, _n: number, _flags: number, _out: number): number {
   return 0;
 }
@@ -64,6 +64,10 @@ export function follow_small_quads(_ei: number, _n: number, _flags: number, _out
 }
 
 export function put_small_pin_quads(_off: number, _n: number): number {
+  return 0;
+}
+
+export function pinnable_small_quads(_off: number, _n: number): number {
   return 0;
 }
 
