@@ -84,12 +84,14 @@ function checkBalanced(k: Kernel, held = 0): void {
 
 // ---- cases 1 and 2: pin + unpin of a pre-faulted 1 GiB region ----
 
-type PinKind = '4k' | '4k-slow' | 'thp' | 'hugetlb-2m' | 'hugetlb-1g';
-type Batch = 1 | 512 | 'all';
+type PinKind = '4k' | '4k-slow' | 'thp' | 'thp-slow' | 'hugetlb-2m' | 'hugetlb-2m-slow' | 'hugetlb-1g';
+type Batch = 1 | 512 | 1024 | 'all';
 
 const KIND_TITLE: Record<PinKind, string> = {
   '4k': '4 KiB pages, pin_user_pages_fast',
   '4k-slow': '4 KiB pages, pin_user_pages (slow path, as gup_test -L)',
+  'thp-slow': 'THP, pin_user_pages (slow path, as gup_test -L)',
+  'hugetlb-2m-slow': 'hugetlb 2 MiB, pin_user_pages (slow path, as gup_test -L)',
   thp: 'THP (PMD-mapped 2 MiB folios), pin_user_pages_fast',
   'hugetlb-2m': 'hugetlb 2 MiB, pin_user_pages_fast',
   'hugetlb-1g': 'hugetlb 1 GiB, pin_user_pages_fast',
@@ -103,8 +105,10 @@ const REFS: Partial<Record<string, { get?: string; put?: string }>> = {
   '4k:1': { get: '540/call (RISC-V); 9,500 (Arm FVP)' },
   '4k:512': { get: '62 (-L: slow path)', put: '15' },
   '4k-slow:512': { get: '62', put: '15' },
-  'thp:512': { get: '2.9', put: '5.5' },
-  'hugetlb-2m:512': { get: '2.3', put: '5' },
+  'thp:512': { get: '2.9 (-L)', put: '5.5' },
+  'thp-slow:1024': { get: '2.9', put: '5.5' },
+  'hugetlb-2m:512': { get: '2.3 (-L)', put: '5' },
+  'hugetlb-2m-slow:512': { get: '2.3', put: '5' },
   'hugetlb-1g:512': { get: '1.4' },
 };
 
@@ -135,8 +139,9 @@ function pinCase(kind: PinKind, batch: Batch): CaseDef {
       const span = cfg.smoke ? (4 * MiB) / PAGE : region / PAGE; // pages pinned per iteration
       const opts: BootOptions = { memory: cfg.smoke && kind !== 'hugetlb-1g' ? '64MiB' : '2GiB', thp: 'never' };
       let flags = ANON;
-      if (kind === 'thp') opts.thp = 'always';
-      if (kind === 'hugetlb-2m') {
+      const pages = kind.replace(/-slow$/, ''); // what the region is made of
+      if (pages === 'thp') opts.thp = 'always';
+      if (pages === 'hugetlb-2m') {
         opts.hugepages = { '2MiB': region / (2 * MiB) };
         flags |= C.MAP_HUGETLB | C.MAP_HUGE_2MB;
       }
@@ -149,13 +154,13 @@ function pinCase(kind: PinKind, batch: Batch): CaseDef {
       const base = t.mmap({ length: region, prot: RW, flags });
       t.touch(base, region, { write: true });
       const head = k.page(t.translate(base)!);
-      const wantOrder = { '4k': 0, '4k-slow': 0, thp: 9, 'hugetlb-2m': 9, 'hugetlb-1g': 18 }[kind];
+      const wantOrder = pages === '4k' ? 0 : pages === 'hugetlb-1g' ? 18 : 9;
       if (head.order !== wantOrder) fail(`${kind}: the region's first folio has order ${head.order}, expected ${wantOrder}`);
 
       const B = batch === 'all' ? span : batch;
       const arrays: PageArray[] = [];
       for (let i = 0; i < span / B; i++) arrays.push(k.pageArray(B));
-      const pin = kind === '4k-slow'
+      const pin = kind.endsWith('-slow')
         ? (start: number, pa: PageArray) => k.pin_user_pages(t, start, B, LONGTERM_W, pa)
         : (start: number, pa: PageArray) => k.pin_user_pages_fast(t, start, B, LONGTERM_W, pa);
       const step = B * PAGE;
@@ -558,7 +563,10 @@ export function allCases(): CaseDef[] {
   return [
     ...pins.slice(0, 3),
     pinCase('4k-slow', 512),
-    ...pins.slice(3),
+    ...pins.slice(3, 6),
+    pinCase('thp-slow', 1024),
+    ...pins.slice(6),
+    pinCase('hugetlb-2m-slow', 512),
     pinCase('hugetlb-1g', 512),
     populateCase(false),
     populateCase(true),
