@@ -83,7 +83,14 @@ export function migratetype_at(pfn: i32): i32 { return <i32>load<u8>(mt_p + (fra
 // costs one SIMD max per four entries; only a bad array is searched.
 export function first_bad_slot(off: i32, n: i32): i32 {
   let hi = i32x4.splat(-1);
+  let hi2 = hi;
   let i = 0;
+  for (; i + 8 <= n; i += 8) { // two chains of maxima: twice the throughput
+    const p = pages_p + ((slot(off + i + 7) - 7) << 2);
+    hi = i32x4.max_s(hi, v128.load(p));
+    hi2 = i32x4.max_s(hi2, v128.load(p + 16));
+  }
+  hi = i32x4.max_s(hi, hi2);
   for (; i + 4 <= n; i += 4) hi = i32x4.max_s(hi, v128.load(pages_p + ((slot(off + i + 3) - 3) << 2)));
   let max = i32x4.extract_lane(hi, 0);
   if (i32x4.extract_lane(hi, 1) > max) max = i32x4.extract_lane(hi, 1);
@@ -103,6 +110,17 @@ export function folio_run(off: i32, n: i32, head: i32, end: i32): i32 {
   const lo = i32x4.splat(head - 1);
   const hi = i32x4.splat(end);
   let i = 1;
+  // Sixteen entries per test while they last (a huge folio's run is long).
+  for (; i + 16 <= n; i += 16) {
+    const p = pages_p + ((slot(off + i + 15) - 15) << 2);
+    const a = v128.load(p);
+    const b = v128.load(p + 16);
+    const c = v128.load(p + 32);
+    const d = v128.load(p + 48);
+    const ab = v128.and(v128.and(i32x4.gt_s(a, lo), i32x4.lt_s(a, hi)), v128.and(i32x4.gt_s(b, lo), i32x4.lt_s(b, hi)));
+    const cd = v128.and(v128.and(i32x4.gt_s(c, lo), i32x4.lt_s(c, hi)), v128.and(i32x4.gt_s(d, lo), i32x4.lt_s(d, hi)));
+    if (!i32x4.all_true(v128.and(ab, cd))) break;
+  }
   for (; i + 4 <= n; i += 4) {
     const v = v128.load(pages_p + ((slot(off + i + 3) - 3) << 2));
     if (!i32x4.all_true(v128.and(i32x4.gt_s(v, lo), i32x4.lt_s(v, hi)))) break;
