@@ -145,90 +145,69 @@ export function fill_run(out: i32, pfn: i32, n: i32): void {
   for (; j < n; j++) set_page_slot(out + j, pfn + j);
 }
 
-// The first of four consecutive frames that the four PTEs from entry ei
-// map, when every one of them has (e & bits) == good; else -1.
-// @ts-ignore: decorator
-@inline
-function pte_quad(ei: i32, bits: v128, good: v128): i32 {
-  const e = v128.load(pte_p + ((entry(ei + 3) - 3) << 2));
-  if (!i32x4.all_true(i32x4.eq(v128.and(e, bits), good))) return -1;
-  const pfns = i32x4.shr_u(e, PTE_PFN_SHIFT);
-  const pfn = i32x4.extract_lane(pfns, 0);
-  return i32x4.all_true(i32x4.eq(pfns, i32x4.add(i32x4.splat(pfn), i32x4(0, 1, 2, 3)))) ? pfn : -1;
-}
-
-// Takes frames pfn..pfn+3 when each one's (flags & kind) == want and its
-// refcount is positive: refcount += refs, flags |= set, recorded at
-// gup_pages[out..]. Returns false, having changed nothing, otherwise.
-// @ts-ignore: decorator
-@inline
-function take_quad(pfn: i32, kind: v128, want: v128, refs: v128, set: v128, out: i32): bool {
-  const at = (frame(pfn + 3) - 3) << 2;
-  const f = v128.load(flags_p + at);
-  if (!i32x4.all_true(i32x4.eq(v128.and(f, kind), want))) return false;
-  const rc = v128.load(refcount_p + at);
-  if (!i32x4.all_true(i32x4.gt_s(rc, i32x4.splat(0)))) return false;
-  v128.store(refcount_p + at, i32x4.add(rc, refs));
-  v128.store(flags_p + at, v128.or(f, set));
-  v128.store(pages_p + ((slot(out + 3) - 3) << 2), i32x4.add(i32x4.splat(pfn), i32x4(0, 1, 2, 3)));
-  return true;
-}
-
-// gup_fast_pte_range()'s common case, four PTEs per SIMD step: PTEs that
-// are present, writable and not special, mapping four consecutive small
-// anon pages whose grab cannot fail (refcount > 0; when FOLL_PIN|FOLL_LONGTERM,
-// one pageblock that is neither CMA nor isolated, below ZONE_MOVABLE).
-// Takes them as try_grab_folio_fast() would (+1, or +GUP_PIN_COUNTING_BIAS),
-// marks them PG_referenced and records them at gup_pages[out..]; stops at
-// the first quad that is not such a run. Returns how many pages it took (a
-// multiple of 4); the caller takes the rest one by one and counts the pins.
-export function grab_small_quads(ei: i32, n: i32, flags: i32, out: i32): i32 {
-  if (n < 4) return 0;
-  const pin = (flags & FOLL_PIN) != 0;
-  const longterm = pin && (flags & FOLL_LONGTERM) != 0;
-  const bits = i32x4.splat(_PAGE_PRESENT | _PAGE_RW | _PAGE_SPECIAL);
-  const good = i32x4.splat(_PAGE_PRESENT | _PAGE_RW);
-  const kind = i32x4.splat(PG_head | PG_tail | PG_anon);
-  const small_anon = i32x4.splat(PG_anon);
-  const refs = i32x4.splat(pin ? GUP_PIN_COUNTING_BIAS : 1);
-  const referenced = i32x4.splat(PG_referenced);
+// The batched PTE loops below: while the four PTEs from entry ei + j
+// all have (e & bits) == good and map four consecutive frames that all have
+// (flags & kind) == want and a positive refcount (and, when `longterm`, lie
+// in one pageblock that is neither CMA nor isolated, below ZONE_MOVABLE),
+// add refs to their refcounts, OR `set` into their flags and record them at
+// gup_pages[out + j..]. Returns how many pages (a multiple of 4).
+function take_pte_quads(ei: i32, n: i32, out: i32, bits: v128, good: v128, kind: v128, want: v128, refs: v128,
+  set: v128, longterm: bool): i32 {
+  const step = i32x4(0, 1, 2, 3);
+  const zero = i32x4.splat(0);
   let j = 0;
   for (; j + 4 <= n; j += 4) {
-    const pfn = pte_quad(ei + j, bits, good);
-    if (pfn < 0) break;
+    const e = v128.load(pte_p + ((entry(ei + j + 3) - 3) << 2));
+    if (!i32x4.all_true(i32x4.eq(v128.and(e, bits), good))) break;
+    const pfns = i32x4.shr_u(e, PTE_PFN_SHIFT);
+    const pfn = i32x4.extract_lane(pfns, 0);
+    if (!i32x4.all_true(i32x4.eq(pfns, i32x4.add(i32x4.splat(pfn), step)))) break;
+    const at = (frame(pfn + 3) - 3) << 2;
+    const f = v128.load(flags_p + at);
+    if (!i32x4.all_true(i32x4.eq(v128.and(f, kind), want))) break;
+    const rc = v128.load(refcount_p + at);
+    if (!i32x4.all_true(i32x4.gt_s(rc, zero))) break;
     if (longterm) {
       if ((pfn >>> 9) != ((pfn + 3) >>> 9) || pfn + 3 >= movable_start) break;
       const mt = migratetype_at(pfn);
       if (mt == MIGRATE_CMA || mt == MIGRATE_ISOLATE) break;
     }
-    if (!take_quad(pfn, kind, small_anon, refs, referenced, out + j)) break;
+    v128.store(refcount_p + at, i32x4.add(rc, refs));
+    v128.store(flags_p + at, v128.or(f, set));
+    v128.store(pages_p + ((slot(out + j + 3) - 3) << 2), pfns);
   }
   return j;
+}
+
+// gup_fast_pte_range()'s common case, four PTEs per SIMD step: PTEs that
+// are present, writable and not special, mapping four consecutive small
+// anon pages whose grab cannot fail (refcount > 0; when FOLL_PIN|FOLL_LONGTERM,
+// long-term pinnable). Takes them as try_grab_folio_fast() would (+1, or
+// +GUP_PIN_COUNTING_BIAS), marks them PG_referenced and records them; stops
+// at the first quad that is not such a run. Returns how many pages it took
+// (a multiple of 4); the caller takes the rest one by one and counts the pins.
+export function grab_small_quads(ei: i32, n: i32, flags: i32, out: i32): i32 {
+  if (n < 4) return 0;
+  const pin = (flags & FOLL_PIN) != 0;
+  return take_pte_quads(ei, n, out, i32x4.splat(_PAGE_PRESENT | _PAGE_RW | _PAGE_SPECIAL),
+    i32x4.splat(_PAGE_PRESENT | _PAGE_RW), i32x4.splat(PG_head | PG_tail | PG_anon), i32x4.splat(PG_anon),
+    i32x4.splat(pin ? GUP_PIN_COUNTING_BIAS : 1), i32x4.splat(PG_referenced), pin && (flags & FOLL_LONGTERM) != 0);
 }
 
 // follow_page_mask()'s common case in the slow path, four PTEs per SIMD
 // step: present, writable, not special (and dirty, for a FOLL_TOUCH write,
 // so that no folio needs marking dirty), mapping four consecutive small
 // pages with refcount > 0. Takes them as try_grab_folio() would, marks them
-// accessed under FOLL_TOUCH, records them at gup_pages[out..]; stops at the
-// first quad that is not such a run. Returns how many pages (a multiple of
-// 4); the caller counts the pins and takes the rest one by one.
+// accessed under FOLL_TOUCH, records them; stops at the first quad that is
+// not such a run. Returns how many pages (a multiple of 4); the caller
+// counts the pins and takes the rest one by one.
 export function follow_small_quads(ei: i32, n: i32, flags: i32, out: i32): i32 {
   if (n < 4 || (flags & (FOLL_GET | FOLL_PIN)) == 0) return 0;
   const touch = (flags & FOLL_TOUCH) != 0;
   const want = _PAGE_PRESENT | _PAGE_RW | (touch && (flags & FOLL_WRITE) != 0 ? _PAGE_DIRTY : 0);
-  const bits = i32x4.splat(want | _PAGE_SPECIAL);
-  const good = i32x4.splat(want);
-  const small = i32x4.splat(PG_head | PG_tail);
-  const none = i32x4.splat(0);
-  const refs = i32x4.splat((flags & FOLL_PIN) != 0 ? GUP_PIN_COUNTING_BIAS : 1);
-  const accessed = i32x4.splat(touch ? PG_referenced : 0);
-  let j = 0;
-  for (; j + 4 <= n; j += 4) {
-    const pfn = pte_quad(ei + j, bits, good);
-    if (pfn < 0 || !take_quad(pfn, small, none, refs, accessed, out + j)) break;
-  }
-  return j;
+  return take_pte_quads(ei, n, out, i32x4.splat(want | _PAGE_SPECIAL), i32x4.splat(want),
+    i32x4.splat(PG_head | PG_tail), i32x4.splat(0), i32x4.splat((flags & FOLL_PIN) != 0 ? GUP_PIN_COUNTING_BIAS : 1),
+    i32x4.splat(touch ? PG_referenced : 0), false);
 }
 
 // collect_longterm_unpinnable_folios()'s common case, four entries per
