@@ -241,6 +241,17 @@ export class Kernel extends KernelBase {
     return n;
   }
 
+  // The common case of a GUP call's JS arguments in one test, which V8
+  // inlines (#check()'s calls cost a one-page call a quarter of its time): a
+  // live task of this machine, integral start and nr_pages >= 0, 32-bit
+  // flags, a live PageArray that holds nr_pages. Anything else goes through
+  // #check() for its precise error.
+  #usual(t: Target, start: number, nr: number, flags: number, pages: PageArray | null): t is Task {
+    return t instanceof Task && t.mm.host === this && !t.exited && Number.isSafeInteger(start)
+      && Number.isSafeInteger(nr) && nr >= 0 && flags >>> 0 === flags && pages instanceof PageArray
+      && nr <= pages.length && this.#arena !== null && pages.livesIn(this.#arena);
+  }
+
   // The checks every GUP entry point makes of its JS arguments; the mm.
   #check(fn: string, target: Target, start: unknown, nr: unknown, flags: unknown, pages: unknown): Mm {
     const mm = this.#mm(fn, target);
@@ -280,7 +291,7 @@ export class Kernel extends KernelBase {
 
   #slow(fn: string, target: Target, start: number, nr: number, flags: number, pages: PageArray | null,
     locked: Locked | null, toSet: number, failValue: number): number {
-    const mm = this.#check(fn, target, start, nr, flags, pages);
+    const mm = this.#usual(target, start, nr, flags, pages) ? target.mm : this.#check(fn, target, start, nr, flags, pages);
     if (locked !== null && (typeof locked !== 'object' || typeof locked.value !== 'number')) {
       throw new TypeError(`${fn}: locked must be { value: number } or null`);
     }
@@ -294,12 +305,7 @@ export class Kernel extends KernelBase {
   // The GUP-fast entry points, kept free of allocations: one page per call
   // is the case where the JS layer's cost shows.
   #fast(fn: string, t: Task, start: number, nr: number, flags: number, pages: PageArray | null, toSet: number): number {
-    // The common case in one inline test (#check()'s calls cost a one-page
-    // call a quarter of its time); anything else gets #check()'s errors.
-    const common = t instanceof Task && t.mm.host === this && !t.exited && Number.isSafeInteger(start)
-      && Number.isSafeInteger(nr) && nr >= 0 && flags >>> 0 === flags && pages instanceof PageArray
-      && nr <= pages.length && this.#arena !== null && pages.livesIn(this.#arena);
-    const mm = common ? t.mm : this.#check(fn, t, start, nr, flags, pages);
+    const mm = this.#usual(t, start, nr, flags, pages) ? t.mm : this.#check(fn, t, start, nr, flags, pages);
     const f = isValidGupArgs(this, pages, null, flags, toSet, t.pid);
     if (f === null) return -C.EINVAL;
     this.checkAlive();
