@@ -34,7 +34,7 @@ interface Args {
 }
 
 function defaultBaselinePath(): string {
-  // dist/bench/run.js -> bench/baseline.json; also works from cwd = package root.
+  // build/bench/run.js -> bench/baseline.json; also works from cwd = package root.
   const here = path.dirname(fileURLToPath(import.meta.url));
   const candidates = [path.resolve(here, '../../bench/baseline.json'), path.resolve(here, 'baseline.json'),
     path.resolve(process.cwd(), 'bench/baseline.json')];

@@ -32,19 +32,23 @@ writeFileSync('build/ts-core.js',
   + `export function createTsCoreModule() {\n${core.outputFiles[0].text}return core;\n}\n`);
 writeFileSync('build/ts-core.d.ts', 'export declare function createTsCoreModule(): unknown;\n');
 
+// Bundles in dist/ find their .wasm beside them only (src/core/load.ts).
+const DIST = { __PINSIM_DIST__: 'true' };
+
 // The library: one ES module that runs in Node and in browsers.
 await build({
   entryPoints: ['src/index.ts'], bundle: true, format: 'esm', platform: 'neutral', target: 'es2022',
-  outfile: 'dist/pinsim.js', sourcemap: true,
+  outfile: 'dist/pinsim.js', sourcemap: true, define: DIST,
 });
 for (const f of ['pinsim.release.wasm', 'pinsim.debug.wasm']) copyFileSync(`build/${f}`, `dist/${f}`);
 
-// The CLI and the benchmarks (Node only).
+// The CLI (Node only), and the benchmarks, which run from the repository
+// only (build/bench/, not shipped: they load build/*.wasm).
 await build({
   entryPoints: ['src/cli.ts'], bundle: true, format: 'esm', platform: 'node', target: 'node20',
-  outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' },
+  outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' }, define: DIST,
 });
 await build({
   entryPoints: ['bench/boot.ts', 'bench/run.ts'], bundle: true, format: 'esm', platform: 'node', target: 'node20',
-  outdir: 'dist/bench',
+  outdir: 'build/bench',
 });

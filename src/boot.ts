@@ -1,14 +1,20 @@
-// boot(): lays out a machine and returns its Kernel.
+// boot(): lays out a machine and returns its Kernel. Options are checked
+// before anything is loaded: an unknown key, a wrong type or a value out of
+// range is a TypeError/RangeError with Node's codes (ERR_INVALID_ARG_TYPE,
+// ERR_INVALID_ARG_VALUE, ERR_OUT_OF_RANGE) whose message echoes the value
+// as given.
 import { PAGE_SIZE, MAX_PFN_BITS } from '../assembly/constants';
 import type { Backend } from './core/core';
-import { createCore, type WasmSource } from './core/load';
-import { parseSize } from './units';
+import { createCore, isWasmSource, type WasmSource } from './core/load';
+import { argError } from './errors';
+import { parseSize, showSize } from './units';
 import type { ThpMode } from './mm/vma';
 import { Kernel } from './gup/kernel';
 
 const PAGE = PAGE_SIZE;
 const MIB4 = 4 * 1024 * 1024; // MAX_PAGE_ORDER block: zones are laid out in these
 const MAX_FRAMES = 2 ** MAX_PFN_BITS;
+const MAX_BYTES = MAX_FRAMES * PAGE;
 
 export interface BootOptions {
   memory?: string | number; // RAM, default '1GiB'
@@ -18,44 +24,79 @@ export interface BootOptions {
   hugepages?: { '2MiB'?: number; '1GiB'?: number }; // boot-time hugetlb pools
   thp?: ThpMode; // /sys/kernel/mm/transparent_hugepage/enabled, default 'always'
   pmem?: string | number; // fsdax device memory (ZONE_DEVICE), default 0
-  wasm?: WasmSource; // 'release' (default), 'debug', or a compiled WebAssembly.Module
+  // The Wasm core (backend 'wasm'): 'release' (default) or 'debug' found
+  // beside the library, or a URL/path of a .wasm, a fetch Response, the
+  // bytes, or a compiled WebAssembly.Module.
+  wasm?: WasmSource;
 }
+
+const KNOWN: readonly (keyof BootOptions)[] = ['memory', 'backend', 'movable', 'cma', 'hugepages', 'thp', 'pmem', 'wasm'];
 
 function sizeOpt(what: string, v: unknown, dflt: number): number {
   if (v === undefined) return dflt;
   const bytes = parseSize(what, v);
-  if (bytes % MIB4 !== 0) throw new RangeError(`${what} must be a multiple of 4MiB, got ${bytes}`);
+  if (bytes % MIB4 !== 0) throw argError('ERR_INVALID_ARG_VALUE', `${what} must be a multiple of 4MiB, got ${showSize(v)}`);
   return bytes;
 }
 
 function countOpt(what: string, v: unknown): number {
   if (v === undefined) return 0;
-  if (typeof v !== 'number') throw new TypeError(`${what} must be a number`);
-  if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`${what} must be a non-negative integer, got ${v}`);
+  if (typeof v !== 'number') throw argError('ERR_INVALID_ARG_TYPE', `${what} must be a number, got ${typeof v}`);
+  if (!Number.isSafeInteger(v) || v < 0) throw argError('ERR_INVALID_ARG_VALUE', `${what} must be a non-negative integer, got ${v}`);
   return v;
 }
 
+function oneOf<T extends string>(what: string, v: unknown, allowed: readonly T[], dflt: T): T {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'string') throw argError('ERR_INVALID_ARG_TYPE', `${what} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${typeof v}`);
+  if (!allowed.includes(v as T)) throw argError('ERR_INVALID_ARG_VALUE', `${what} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got '${v}'`);
+  return v as T;
+}
+
+function checkKnown(opts: object): void {
+  for (const key of Object.keys(opts)) {
+    if (!(KNOWN as readonly string[]).includes(key)) {
+      throw argError('ERR_INVALID_ARG_VALUE', `boot: unknown option '${key}' (known: ${KNOWN.join(', ')})`);
+    }
+  }
+}
+
+function hugepagesOpt(hp: unknown): [number, number] {
+  if (hp === undefined) return [0, 0];
+  if (typeof hp !== 'object' || hp === null) throw argError('ERR_INVALID_ARG_TYPE', 'hugepages must be an object like { "2MiB": 16 }');
+  for (const k of Object.keys(hp)) {
+    if (k !== '2MiB' && k !== '1GiB') throw argError('ERR_INVALID_ARG_VALUE', `hugepages: unknown size '${k}' (known: '2MiB', '1GiB')`);
+  }
+  const pools = hp as Record<string, unknown>;
+  return [countOpt("hugepages['2MiB']", pools['2MiB']), countOpt("hugepages['1GiB']", pools['1GiB'])];
+}
+
 export async function boot(opts: BootOptions = {}): Promise<Kernel> {
-  if (typeof opts !== 'object' || opts === null) throw new TypeError('boot options must be an object');
+  if (typeof opts !== 'object' || opts === null) throw argError('ERR_INVALID_ARG_TYPE', 'boot options must be an object');
+  checkKnown(opts);
   const ram = sizeOpt('memory', opts.memory, 1024 ** 3);
   const movable = sizeOpt('movable', opts.movable, 0);
   const cma = sizeOpt('cma', opts.cma, 0);
   const pmem = sizeOpt('pmem', opts.pmem, 0);
-  const backend = opts.backend ?? 'wasm';
-  if (backend !== 'wasm' && backend !== 'ts') throw new RangeError(`backend must be 'wasm' or 'ts', got ${String(backend)}`);
-  const thp = opts.thp ?? 'always';
-  if (!['always', 'madvise', 'never'].includes(thp)) throw new RangeError(`thp must be 'always', 'madvise' or 'never'`);
-  const hp = opts.hugepages ?? {};
-  if (typeof hp !== 'object') throw new TypeError('hugepages must be an object like { "2MiB": 16 }');
-  for (const k of Object.keys(hp)) if (k !== '2MiB' && k !== '1GiB') throw new RangeError(`hugepages: unknown size '${k}'`);
-  const pool2m = countOpt("hugepages['2MiB']", hp['2MiB']);
-  const pool1g = countOpt("hugepages['1GiB']", hp['1GiB']);
-  if (ram < 4 * MIB4) throw new RangeError('memory must be at least 16MiB');
-  if ((ram + pmem) / PAGE > MAX_FRAMES) throw new RangeError('memory + pmem must not exceed 64GiB (24-bit pfns)');
-  if (movable + cma > ram - 2 * MIB4) throw new RangeError('movable + cma must leave at least 8MiB of ZONE_NORMAL');
+  const backend = oneOf('backend', opts.backend, ['wasm', 'ts'] as const, 'wasm');
+  const thp = oneOf('thp', opts.thp, ['always', 'madvise', 'never'] as const, 'always');
+  const [pool2m, pool1g] = hugepagesOpt(opts.hugepages);
+  const wasm = opts.wasm ?? 'release';
+  if (!isWasmSource(wasm)) {
+    throw argError(typeof wasm === 'string' ? 'ERR_INVALID_ARG_VALUE' : 'ERR_INVALID_ARG_TYPE',
+      `wasm must be 'release', 'debug', a URL or path of a .wasm file, a Response, the bytes or a WebAssembly.Module; got ${typeof wasm === 'string' ? `'${wasm}'` : typeof wasm}`);
+  }
+  const given = opts.memory === undefined ? "'1GiB' (the default)" : showSize(opts.memory);
+  if (ram < 4 * MIB4) throw argError('ERR_OUT_OF_RANGE', `memory must be at least 16MiB, got ${given}`);
+  if (ram + pmem > MAX_BYTES) {
+    const what = pmem ? `memory ${given} + pmem ${showSize(opts.pmem)}` : `memory ${given}`;
+    throw argError('ERR_OUT_OF_RANGE', `${what} exceeds ${MAX_BYTES / 1024 ** 3}GiB (pinsim's pfns are ${MAX_PFN_BITS}-bit)`);
+  }
+  if (movable + cma > ram - 2 * MIB4) {
+    throw argError('ERR_OUT_OF_RANGE', `movable ${showSize(opts.movable ?? 0)} + cma ${showSize(opts.cma ?? 0)} must leave at least 8MiB of ZONE_NORMAL in memory ${given}`);
+  }
   const nrFrames = (ram + pmem) / PAGE;
-  const core = await createCore(backend, opts.wasm ?? 'release', () => nrFrames, () => ram / PAGE);
+  const core = await createCore(backend, wasm, () => nrFrames, () => ram / PAGE);
   core.boot(ram / PAGE, movable / PAGE, cma / PAGE, pmem / PAGE, pool2m, pool1g);
   return new Kernel(core, { ram, movable, cma, pmem, thp, pool2m, pool1g });
 }
-

@@ -49,3 +49,13 @@ export function checkBool(what: string, v: unknown): boolean {
   if (typeof v !== 'boolean') throw new TypeError(`${what} must be a boolean, got ${typeof v}`);
   return v;
 }
+
+// Invalid arguments to boot() and other JS-level calls, with Node's codes:
+// a value of the wrong type, a value that is not allowed, a size out of
+// range.
+export type ArgCode = 'ERR_INVALID_ARG_TYPE' | 'ERR_INVALID_ARG_VALUE' | 'ERR_OUT_OF_RANGE';
+
+export function argError(code: ArgCode, message: string): TypeError | RangeError {
+  const e = code === 'ERR_INVALID_ARG_TYPE' ? new TypeError(message) : new RangeError(message);
+  return Object.assign(e, { code });
+}
