@@ -4,8 +4,9 @@
 // ERR_INVALID_ARG_VALUE, ERR_OUT_OF_RANGE) whose message echoes the value
 // as given.
 import { PAGE_SIZE, MAX_PFN_BITS } from '../assembly/constants';
-import type { Backend } from './core/core';
-import { createCore, isWasmSource, type WasmSource } from './core/load';
+import type { Backend } from './core/types';
+import { isWasmSource, type WasmSource } from './core/load';
+import { createCore } from './core/create';
 import { argError } from './errors';
 import { parseSize, showSize } from './units';
 import type { ThpMode } from './mm/vma';

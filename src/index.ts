@@ -9,7 +9,7 @@ export type { WritebackReport } from './kernel';
 export { Task, type MmapOptions, type VmaInfo } from './task';
 export { SimFile, type FsType } from './fs/file';
 export { SyscallError } from './errors';
-export { CoreAbort, type Backend, type Core } from './core/core';
+export { CoreAbort, type Backend } from './core/types';
 export { wasmModule, WasmLoadError, type WasmSource, type WasmFlavour } from './core/load';
 export type { PageSnapshot, MemInfo } from './inspect/page';
 export * as constants from '../assembly/constants';

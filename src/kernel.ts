@@ -2,7 +2,8 @@
 // (files, writeback, faults on behalf of tasks, inspection). The GUP API is
 // added by src/gup/kernel.ts; boot() is in src/boot.ts.
 import * as C from '../assembly/constants';
-import type { Backend, Core, CoreViews } from './core/core';
+import type { Core } from './core/core';
+import type { Backend, CoreViews } from './core/types';
 import { fail, signal, SyscallError } from './errors';
 import { parseSize } from './units';
 import { SimFile, FS_TYPES, type FsType } from './fs/file';
@@ -26,6 +27,9 @@ export interface Layout {
 
 // The machine without the GUP API (which src/gup/kernel.ts adds).
 export class KernelBase implements MmHost, MmapHost, MadviseHost {
+  /** @internal The core: its functions and typed-array views (not public API). */
+  readonly core: Core;
+  /** @internal */
   readonly v: CoreViews;
   readonly tasks: Task[] = [];
   readonly files: SimFile[] = [];
@@ -37,7 +41,9 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
   #nextPid = 1;
   #broken: Error | null = null;
 
-  constructor(readonly core: Core, layout: Layout) {
+  /** @internal Machines come from boot(). */
+  constructor(core: Core, layout: Layout) {
+    this.core = core;
     this.v = core.views();
     this.thp = layout.thp;
     this.totalRamPages = layout.ram / PAGE;
@@ -303,11 +309,14 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
 
   // ---- inspection ----
 
-  page(pfn: number): PageSnapshot {
+  // pfn may be what translate() or PageArray.get() returned: null (nothing
+  // mapped, a NULL entry) is a TypeError saying so, as dump_page(NULL) in C
+  // would be a NULL dereference.
+  page(pfn: number | null): PageSnapshot {
     return pageSnapshot(this, this.#checkPfn('page', pfn));
   }
 
-  dump_page(pfn: number): string {
+  dump_page(pfn: number | null): string {
     return dumpPage(this, this.#checkPfn('dump_page', pfn));
   }
 
@@ -318,6 +327,7 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
   get nrFrames(): number { return this.v.flags.length; }
 
   #checkPfn(what: string, pfn: unknown): number {
+    if (pfn === null) throw new TypeError(`${what}: pfn is null (nothing is mapped there, or a NULL pages[] entry)`);
     if (typeof pfn !== 'number') throw new TypeError(`${what}: pfn must be a number`);
     if (!Number.isInteger(pfn) || pfn < 0 || pfn >= this.nrFrames) throw new RangeError(`${what}: no frame ${pfn}`);
     return pfn;

@@ -1,12 +1,9 @@
-// Creates a core for a machine. The Wasm module is compiled once per source
-// and cached; each machine gets its own instance. Where the .wasm comes
+// Loads the Wasm core's module, compiled once per source and cached (each
+// machine gets its own instance: src/core/create.ts). Where the .wasm comes
 // from (WasmSource): a build flavour, found beside the library (Node reads
 // it from disk, browsers fetch it; bundlers see the `new URL(…,
 // import.meta.url)` below and ship the file), or what the embedder hands
 // over: a URL or path, a fetch Response, the bytes, or a compiled module.
-import type { Backend, Core } from './core';
-import { createWasmCore } from './wasm/wasm-core';
-import { createTsCore } from './ts/ts-core';
 
 export type WasmFlavour = 'release' | 'debug';
 export type WasmSource = WasmFlavour | URL | string | Response | ArrayBuffer | ArrayBufferView | WebAssembly.Module;
@@ -143,9 +140,4 @@ export function wasmModule(source: WasmSource = 'release'): Promise<WebAssembly.
     compiled.set(key, p);
   }
   return p;
-}
-
-export async function createCore(backend: Backend, wasm: WasmSource, nrFrames: () => number, ramFrames: () => number): Promise<Core> {
-  if (backend === 'ts') return createTsCore();
-  return createWasmCore(await wasmModule(wasm), nrFrames, ramFrames);
 }

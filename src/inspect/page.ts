@@ -1,7 +1,7 @@
 // Inspection: page snapshots, dump_page() text and /proc/meminfo numbers,
 // all read straight from the core's views.
 import * as C from '../../assembly/constants';
-import type { CoreViews } from '../core/core';
+import type { CoreViews } from '../core/types';
 
 interface Host { readonly v: CoreViews; readonly layout: { ram: number; cma: number; movable: number; pmem: number } }
 

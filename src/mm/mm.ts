@@ -11,6 +11,7 @@ export const TASK_PAGES = 2 ** (USER_VA_BITS - 12);
 
 // What an mm needs from its machine.
 export interface MmHost {
+  /** @internal */
   readonly core: Core;
   readonly thp: ThpMode;
 }

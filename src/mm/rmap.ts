@@ -3,7 +3,7 @@
 // map the folio at its index (a virtual page number). File folios are found
 // through the file's VMAs (its i_mmap) at their page offset.
 import { PAGE_SIZE, PG_anon } from '../../assembly/constants';
-import type { CoreViews } from '../core/core';
+import type { CoreViews } from '../core/types';
 import type { Mm } from './mm';
 import type { Vma } from './vma';
 
