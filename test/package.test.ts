@@ -79,7 +79,7 @@ beforeAll(() => {
 describe('the packed package', () => {
   it('ships only what a user needs', () => {
     const files = readdirSync(join(app, 'node_modules/pinsim/dist')).sort();
-    expect(files).toEqual(['cli.js', 'pinsim.d.ts', 'pinsim.debug.wasm', 'pinsim.js', 'pinsim.js.map', 'pinsim.release.wasm']);
+    expect(files).toEqual(['cli.js', 'pinsim.d.ts', 'pinsim.debug.wasm', 'pinsim.js', 'pinsim.js.map', 'pinsim.release.wasm', 'wasm-url.d.ts']);
     expect(readdirSync(join(app, 'node_modules/pinsim'))).toContain('LICENSE');
   });
 
@@ -125,7 +125,6 @@ describe('a web app bundled with esbuild', () => {
   it.skipIf(!hasChromium && !inCI)(`runs in Chromium${hasChromium ? '' : ` (skipped: ${CHROMIUM} not found)`}`, async () => {
     if (!hasChromium) throw new Error(`${CHROMIUM} not found, and CI is set: CI must install Debian's chromium`);
     writeFileSync(join(app, 'src/web.ts'), WEB_APP);
-    writeFileSync(join(app, 'src/wasm.d.ts'), "declare module '*.wasm' { const url: string; export default url; }\n");
     const www = join(app, 'www');
     await build({
       entryPoints: [join(app, 'src/web.ts')], bundle: true, format: 'esm', outdir: www, absWorkingDir: app,

@@ -184,7 +184,7 @@ export class Kernel extends KernelBase {
   // file that writes back is the hazard FOLL_PIN exists to expose: it is
   // logged, and the data reaches the file only if the folio is dirtied
   // later (unpin_user_pages_dirty_lock()).
-  dma_write(pfn: number, word: number): void {
+  dma_write(pfn: number | null, word: number): void {
     const p = this.#pfn(pfn);
     const w = checkInt('word', word);
     if (w < 0 || w > 0xffffffff) throw new RangeError(`word must fit in 32 bits, got ${w}`);
@@ -196,7 +196,7 @@ export class Kernel extends KernelBase {
     this.v.data[p] = w;
   }
 
-  dma_read(pfn: number): number {
+  dma_read(pfn: number | null): number {
     return this.v.data[this.#pfn(pfn)];
   }
 
@@ -221,6 +221,7 @@ export class Kernel extends KernelBase {
   }
 
   #pfn(pfn: unknown): number {
+    if (pfn === null) throw new TypeError('pfn is null (nothing is mapped there, or a NULL pages[] entry)');
     const p = checkInt('pfn', pfn);
     if (p < 0 || p >= this.nrFrames) throw new RangeError(`pfn ${p} is not in this machine`);
     return p;
