@@ -39,10 +39,11 @@ await build({
 });
 for (const f of ['pinsim.release.wasm', 'pinsim.debug.wasm']) copyFileSync(`build/${f}`, `dist/${f}`);
 
-// The CLI and the benchmarks (Node only).
+// The CLI and the benchmarks (Node only). The CLI's --version is baked in.
+const { version } = JSON.parse(await readFile('package.json', 'utf8'));
 await build({
   entryPoints: ['src/cli.ts'], bundle: true, format: 'esm', platform: 'node', target: 'node20',
-  outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' },
+  outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' }, define: { PINSIM_VERSION: JSON.stringify(version) },
 });
 await build({
   entryPoints: ['bench/boot.ts', 'bench/run.ts'], bundle: true, format: 'esm', platform: 'node', target: 'node20',
