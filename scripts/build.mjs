@@ -42,11 +42,14 @@ await build({
 });
 for (const f of ['pinsim.release.wasm', 'pinsim.debug.wasm']) copyFileSync(`build/${f}`, `dist/${f}`);
 
-// The CLI (Node only), and the benchmarks, which run from the repository
-// only (build/bench/, not shipped: they load build/*.wasm).
+// The CLI (Node only; its --version is baked in), and the benchmarks,
+// which run from the repository only (build/bench/, not shipped: they load
+// build/*.wasm).
+const { version } = JSON.parse(await readFile('package.json', 'utf8'));
 await build({
   entryPoints: ['src/cli.ts'], bundle: true, format: 'esm', platform: 'node', target: 'node20',
-  outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' }, define: DIST,
+  outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' },
+  define: { ...DIST, PINSIM_VERSION: JSON.stringify(version) },
 });
 await build({
   entryPoints: ['bench/boot.ts', 'bench/run.ts'], bundle: true, format: 'esm', platform: 'node', target: 'node20',

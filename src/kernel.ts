@@ -13,6 +13,7 @@ import type { MmapHost } from './mm/mmap';
 import type { MadviseHost } from './mm/mprotect';
 import { Task } from './task';
 import { pageSnapshot, dumpPage, meminfo, type PageSnapshot, type MemInfo } from './inspect/page';
+import { procMeminfo } from './inspect/procfs';
 
 const PAGE = C.PAGE_SIZE;
 
@@ -322,6 +323,11 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
 
   meminfo(): MemInfo {
     return meminfo(this);
+  }
+
+  // /proc/meminfo as text, in the kernel's format.
+  procMeminfo(): string {
+    return procMeminfo(meminfo(this));
   }
 
   get nrFrames(): number { return this.v.flags.length; }

@@ -11,6 +11,7 @@ import { TASK_SIZE } from './mm/mm';
 import { doMmap, checkMunmap } from './mm/mmap';
 import { doMprotect, doMadvise } from './mm/mprotect';
 import type { KernelBase as Kernel } from './kernel';
+import { procMaps } from './inspect/procfs';
 
 const PAGE = C.PAGE_SIZE;
 
@@ -292,7 +293,7 @@ export class Task {
     });
   }
 
-  // The VMAs, as /proc/<pid>/maps lists them.
+  // The VMAs, one object each (procMaps() has the text).
   maps(): VmaInfo[] {
     return this.mm.vmas.map((v) => ({
       start: v.start, end: v.end, flags: v.flags, pgoff: v.pgoff, hugetlb: v.isHugetlb,
@@ -300,5 +301,10 @@ export class Task {
         + (v.isShared ? 's' : 'p'),
       file: v.file ? v.file.name : null,
     }));
+  }
+
+  // /proc/<pid>/maps as text, in the kernel's format.
+  procMaps(): string {
+    return procMaps(this.mm.vmas);
   }
 }

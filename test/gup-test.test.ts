@@ -101,21 +101,21 @@ describe('gup-test options (gup_test.c getopt)', () => {
     expect(parseError(['--nope'])).toMatch(/unrecognized option/);
   });
 
-  it('gupTestMain: usage errors exit 2 with the usage text, --help exits 0', async () => {
+  it('gupTestMain: usage errors exit 2 with one line and where the help is, --help exits 0', async () => {
     const out: string[] = [];
     const err: string[] = [];
     expect(await gupTestMain(['-q'], (l) => out.push(l), (l) => err.push(l))).toBe(2);
     expect(out).toEqual([]);
-    expect(err[0]).toMatch(/^pinsim gup-test: invalid option -- 'q'$/);
-    expect(err[1]).toMatch(/^usage: pinsim gup-test/);
+    expect(err).toEqual(["pinsim: invalid option -- 'q'", "see 'pinsim gup-test --help'"]);
     expect(await gupTestMain(['-h'], (l) => out.push(l), (l) => err.push(l))).toBe(0);
     expect(out[0]).toMatch(/^usage: pinsim gup-test/);
   });
 });
 
 describe.each(BACKENDS)('gup-test runs (%s core)', (backend) => {
+  // No warm-up pass: these tests count the timed passes' lines and pins.
   const run = (args: string[], bootOptions: Partial<BootOptions> = {}) => {
-    const o = opts([...args, '--backend', backend]);
+    const o = opts([...args, '--backend', backend, '--warmup', '0']);
     return runGupTest(o, { bootOptions: { wasm: 'debug', ...bootOptions } });
   };
 
@@ -140,14 +140,13 @@ describe.each(BACKENDS)('gup-test runs (%s core)', (backend) => {
     expectReleased(r);
   });
 
-  it('-U and -b: the BASIC tests print "done" once, whatever -r says', async () => {
+  it('-U and -b: the BASIC tests print "done" once, whatever -r says, and no times (as gup_test.c)', async () => {
     for (const [flag, cmd] of [['-U', 'GUP_BASIC_TEST'], ['-b', 'PIN_BASIC_TEST']]) {
       const r = await run([flag, '-m', '4', '-n', '100', '-r', '5']);
       expect(r.exitCode).toBe(0);
       expect(r.runs).toHaveLength(1);
       expect(r.runs[0]).toMatchObject({ nrPages: 1024, calls: 11, truncated: false });
-      expect(r.lines[0]).toBe(`${cmd}: done`);
-      expect(r.lines[1]).toMatch(NS);
+      expect(r.lines).toEqual([`${cmd}: done`]);
       expectReleased(r);
     }
   });
@@ -204,8 +203,7 @@ describe.each(BACKENDS)('gup-test runs (%s core)', (backend) => {
     expect(r.lines.filter((l) => /^page: refcount:\d+ mapcount:\d+ /.test(l))).toHaveLength(2);
     expect(r.lines.filter((l) => l === 'page dumped because: gup_test: dump_pages() test')).toHaveLength(2);
     expect(r.lines.some((l) => l.includes('maybe_dma_pinned'))).toBe(false); // get_user_pages()
-    expect(r.lines.at(-2)).toBe('DUMP_USER_PAGES_TEST: done');
-    expect(r.lines.at(-1)).toMatch(NS);
+    expect(r.lines.at(-1)).toBe('DUMP_USER_PAGES_TEST: done');
     // ... and the kernel side logged the same to dmesg
     expect(r.kernel!.dmesg()).toContain('page dumped because: gup_test: dump_pages() test');
     expectReleased(r);
@@ -255,7 +253,7 @@ describe.each(BACKENDS)('gup-test runs (%s core)', (backend) => {
       };
       return k;
     };
-    const o = opts(['-a', '-m', '4', '-n', '512', '--backend', backend]);
+    const o = opts(['-a', '-m', '4', '-n', '512', '--backend', backend, '--warmup', '0']);
     const r = await runGupTest(o, { boot: patched, bootOptions: { wasm: 'debug' } });
     expect(r.exitCode).toBe(1);
     expect(r.runs[0].verifyFailed).toBe(true);

@@ -33,6 +33,7 @@ export interface GupTestOptions {
   size: number; // bytes: -m MiB, default 128 MiB
   nrPagesPerCall: number; // -n, default 1 (-n -1: size / PAGE_SIZE, with the size given so far)
   repeats: number; // -r, default 1
+  warmup: number; // pinsim: untimed passes before a *_BENCHMARK's first timed one, default 1
   write: boolean; // -w (default) / -W
   gupFlags: number; // struct gup_test.gup_flags: -F's value, | FOLL_WRITE unless -W
   mapFlags: number; // mmap() flags: MAP_PRIVATE|MAP_ANONYMOUS, -S MAP_SHARED, -H |MAP_HUGETLB
@@ -65,7 +66,7 @@ commands (the last one given wins):
 options:
   -m MiB      size of the mapping (default 128)
   -n N        pages per GUP call (default 1; -1: the whole size given so far in one call)
-  -r N        repeats of a *_BENCHMARK command (default 1)
+  -r N        repeats of a *_BENCHMARK command (default 1, at least 1)
   -w / -W     FOLL_WRITE (default) / read-only GUP
   -S          MAP_SHARED|MAP_ANONYMOUS (default MAP_PRIVATE|MAP_ANONYMOUS)
   -H          MAP_HUGETLB (the machine boots with enough 2 MiB hugepages)
@@ -73,9 +74,12 @@ options:
   -F FLAGS    gup_flags, strtol() base 0 (0x.. hex); FOLL_WRITE is added unless -W
 pinsim:
   --backend wasm|ts   core (default wasm)
-  --memory SIZE       machine RAM, e.g. 512MiB (default: 2 * size + 64MiB, rounded up to 4MiB)
+  --memory SIZE       machine RAM, e.g. 512MiB, at most 64GiB (default: 2 * size + 64MiB,
+                      rounded up to 4MiB)
   --thp always|madvise|never   the machine's THP mode (default always)
   --movable SIZE, --cma SIZE   a ZONE_MOVABLE or CMA area (default none)
+  --warmup N          untimed passes before the first timed one of a *_BENCHMARK (default 1):
+                      the first pass runs on cold JIT tiers and untouched host memory
   -h, --help          this text
 exit status: 0, 1 when a verification or a GUP call fails, 2 on bad usage`;
 
@@ -83,8 +87,9 @@ exit status: 0, 1 when a verification or a GUP call fails, 2 on bad usage`;
 // (-f FILE, -j THREADS and -z are not supported: see parseGupTestArgs).
 const WITH_ARG = new Set(['m', 'r', 'n', 'F']);
 const FLAGS = new Set(['a', 'b', 'c', 'L', 'U', 'u', 'w', 'W', 'S', 'H', 'p', 't', 'T', 'h']);
-const LONG = new Set(['backend', 'memory', 'thp', 'movable', 'cma', 'help']);
-const LONG_WITH_ARG = new Set(['backend', 'memory', 'thp', 'movable', 'cma']);
+const LONG = new Set(['backend', 'memory', 'thp', 'movable', 'cma', 'warmup', 'help']);
+const LONG_WITH_ARG = new Set(['backend', 'memory', 'thp', 'movable', 'cma', 'warmup']);
+const MAX_MEMORY = 2 ** C.MAX_PFN_BITS * C.PAGE_SIZE; // what boot() accepts: 64 GiB
 
 class UsageError extends Error {}
 
@@ -107,7 +112,7 @@ export function strtol0(what: string, s: string): number {
   return v;
 }
 
-function size(what: string, s: string, min: number): number {
+function size(what: string, s: string, min: number, max = MAX_MEMORY): number {
   let bytes: number;
   try {
     bytes = /^\d+$/.test(s) ? Number(s) : parseSize(what, s);
@@ -116,12 +121,13 @@ function size(what: string, s: string, min: number): number {
   }
   if (bytes % (4 * MB) !== 0) throw new UsageError(`${what} must be a multiple of 4MiB, got '${s}'`);
   if (bytes < min) throw new UsageError(`${what} must be at least ${min / MB}MiB, got '${s}'`);
+  if (bytes > max) throw new UsageError(`${what} must be at most ${max / 1024 / MB}GiB, got '${s}'`);
   return bytes;
 }
 
 export function defaultOptions(): GupTestOptions {
   return {
-    cmd: 'GUP_FAST_BENCHMARK', size: 128 * MB, nrPagesPerCall: 1, repeats: 1, write: true,
+    cmd: 'GUP_FAST_BENCHMARK', size: 128 * MB, nrPagesPerCall: 1, repeats: 1, warmup: 1, write: true,
     gupFlags: C.FOLL_WRITE, mapFlags: C.MAP_PRIVATE | C.MAP_ANONYMOUS, thp: -1,
     whichPages: new Array(GUP_TEST_MAX_PAGES_TO_DUMP).fill(0), testFlags: 0,
     backend: 'wasm', memory: null, thpMode: 'always', movable: 0, cma: 0,
@@ -167,7 +173,8 @@ function parse(argv: readonly string[]): ParseResult {
       }
       case 'r': {
         const r = decimal('r', arg);
-        if (r < 0) throw new UsageError(`option -r: repeats must not be negative, got '${arg}'`);
+        // gup_test.c runs no ioctl at all for -r 0 (and reports a status it never set).
+        if (r < 1) throw new UsageError(`option -r: repeats must be at least 1, got '${arg}'`);
         o.repeats = r;
         break;
       }
@@ -205,6 +212,12 @@ function parse(argv: readonly string[]): ParseResult {
         }
         o.thpMode = arg;
         break;
+      case 'warmup': {
+        const n = decimal('-warmup', arg);
+        if (n < 0) throw new UsageError(`--warmup must not be negative, got '${arg}'`);
+        o.warmup = n;
+        break;
+      }
       case 'help': help = true; break;
     }
   };
@@ -265,6 +278,10 @@ function parse(argv: readonly string[]): ParseResult {
   o.gupFlags = (o.write ? rawFlags | C.FOLL_WRITE : rawFlags) >>> 0;
   if (o.movable + o.cma > 0 && o.memory !== null && o.movable + o.cma > o.memory - 8 * MB) {
     throw new UsageError('--movable + --cma must leave at least 8MiB of ZONE_NORMAL');
+  }
+  const ram = machineFor(o).memory;
+  if (o.memory === null && ram > MAX_MEMORY) {
+    throw new UsageError(`-m ${o.size / MB} needs a ${Math.ceil(ram / MB / 1024)}GiB machine (2 * size + 64MiB); pinsim boots at most 64GiB`);
   }
   return { ok: true, options: o, help };
 }

@@ -4,6 +4,8 @@
 import * as C from '../../assembly/constants';
 import { boot, type BootOptions } from '../boot';
 import type { Kernel } from '../gup/kernel';
+import { SyscallError } from '../errors';
+import { usageError } from '../usage';
 import { gupTestIoctl, type GupTestIoctlResult } from './ioctl';
 import {
   isBenchmark, machineFor, parseGupTestArgs, USAGE, type GupTestCmd, type GupTestOptions,
@@ -26,9 +28,18 @@ export interface GupTestResult {
 }
 
 export interface GupTestHooks {
-  out?: (line: string) => void; // each line as it is printed
+  out?: (line: string) => void; // each result line as it is printed
+  err?: (line: string) => void; // "Bail out!" lines (default: out)
   bootOptions?: Partial<BootOptions>; // e.g. { wasm: 'debug' } in tests
   boot?: (opts: BootOptions) => Promise<Kernel>; // replaces boot()
+}
+
+// What went wrong, without SyscallError's "CODE: syscall: " prefix doubling
+// the caller's "syscall: ".
+function why(e: unknown): string {
+  if (!(e instanceof SyscallError)) return (e as Error).message;
+  const prefix = `${e.code}: ${e.syscall}: `;
+  return `${e.code}: ${e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message}`;
 }
 
 // "8.3 ns/page"; "n/a" when nothing was obtained.
@@ -57,8 +68,11 @@ export async function runGupTest(o: GupTestOptions, hooks: GupTestHooks = {}): P
     hooks.out?.(line);
   };
   const result: GupTestResult = { exitCode: 0, options: o, lines, runs: [], kernel: null, addr: 0, error: null };
-  const bail = (msg: string): GupTestResult => {
-    print(`Bail out! ${msg}`); // ksft_exit_fail_msg()
+  const bail = (what: string, e: unknown): GupTestResult => {
+    const msg = `${what}: ${why(e)}`;
+    const line = `Bail out! ${msg}`; // ksft_exit_fail_msg()
+    lines.push(line);
+    (hooks.err ?? hooks.out)?.(line);
     result.error = msg;
     result.exitCode = 1;
     return result;
@@ -73,7 +87,7 @@ export async function runGupTest(o: GupTestOptions, hooks: GupTestHooks = {}): P
   try {
     k = await (hooks.boot ?? boot)(bootOpts);
   } catch (e) {
-    return bail(`boot: ${(e as Error).message}`);
+    return bail('boot', e);
   }
   result.kernel = k;
   const t = k.spawn({ name: 'gup_test' });
@@ -83,7 +97,7 @@ export async function runGupTest(o: GupTestOptions, hooks: GupTestHooks = {}): P
   try {
     addr = t.mmap({ length: o.size, prot: C.PROT_READ | C.PROT_WRITE, flags: o.mapFlags });
   } catch (e) {
-    return bail(`mmap: ${(e as Error).message}`);
+    return bail('mmap', e);
   }
   result.addr = addr;
 
@@ -97,10 +111,13 @@ export async function runGupTest(o: GupTestOptions, hooks: GupTestHooks = {}): P
   try {
     t.touch(addr, o.size, { write: true });
   } catch (e) {
-    return bail(`pre-fault: ${(e as Error).message}`);
+    return bail('pre-fault', e);
   }
 
-  const ioctl = (repeat: number): GupTestRun => {
+  // One ioctl; a timed one reports its times (the kernel tool's lines, then
+  // pinsim's ns/page for the *_BENCHMARK commands), a warm-up pass only what
+  // the kernel side logged.
+  const ioctl = (repeat: number, timed: boolean): GupTestRun => {
     const r = gupTestIoctl(k, t, o.cmd, {
       addr, size: o.size, nrPagesPerCall: o.nrPagesPerCall, gupFlags: o.gupFlags, testFlags: o.testFlags,
       whichPages: o.whichPages,
@@ -111,22 +128,29 @@ export async function runGupTest(o: GupTestOptions, hooks: GupTestHooks = {}): P
       print(line);
     };
     for (const line of r.log) say(line);
+    if (r.error || r.verifyFailed) result.exitCode = 1;
+    if (!timed) return run;
     if (isBenchmark(o.cmd)) {
       say(`${o.cmd}: Time: get:${r.getDeltaUsec} put:${r.putDeltaUsec} us${run.truncated ? `, truncated (size: ${r.size})` : ''}`);
+      say(`  get ${perPage(r.getNs, r.nrPages)}, put ${perPage(r.putNs, r.nrPages)}`
+        + ` (${k.backend} core, ${r.nrPages} pages, ${o.nrPagesPerCall} per call)`);
     } else {
       say(`${o.cmd}: done`);
       if (run.truncated) say(`Truncated (size: ${r.size})`);
     }
-    say(`  get ${perPage(r.getNs, r.nrPages)}, put ${perPage(r.putNs, r.nrPages)}`
-      + ` (${k.backend} core, ${r.nrPages} pages, ${o.nrPagesPerCall} per call)`);
-    if (r.error || r.verifyFailed) result.exitCode = 1;
     result.runs.push(run);
     return run;
   };
 
-  // gup_thread(): only the *_BENCHMARK commands repeat and report times.
-  if (isBenchmark(o.cmd)) for (let i = 0; i < o.repeats; i++) ioctl(i);
-  else ioctl(0);
+  // gup_thread(): only the *_BENCHMARK commands repeat and report times;
+  // pinsim runs them warm first (--warmup).
+  if (isBenchmark(o.cmd)) {
+    if (o.warmup > 0) print(`# warm-up: ${o.warmup} untimed pass${o.warmup > 1 ? 'es' : ''}`);
+    for (let i = 0; i < o.warmup; i++) ioctl(i, false);
+    for (let i = 0; i < o.repeats; i++) ioctl(i, true);
+  } else {
+    ioctl(0, true);
+  }
   return result;
 }
 
@@ -136,8 +160,7 @@ export async function gupTestMain(argv: readonly string[], out: (line: string) =
   err: (line: string) => void = out, hooks: Omit<GupTestHooks, 'out'> = {}): Promise<0 | 1 | 2> {
   const p = parseGupTestArgs(argv);
   if (!p.ok) {
-    err(`pinsim gup-test: ${p.error}`);
-    err(USAGE);
+    for (const line of usageError('gup-test', p.error)) err(line);
     return 2;
   }
   if (p.help) {
@@ -145,7 +168,7 @@ export async function gupTestMain(argv: readonly string[], out: (line: string) =
     return 0;
   }
   try {
-    return (await runGupTest(p.options, { ...hooks, out })).exitCode;
+    return (await runGupTest(p.options, { ...hooks, out, err })).exitCode;
   } catch (e) {
     err(`pinsim gup-test: ${(e as Error).stack ?? String(e)}`);
     return 1;

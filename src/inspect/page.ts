@@ -56,18 +56,42 @@ export function pageSnapshot(k: Host, pfn: number): PageSnapshot {
 
 const hex = (n: number) => `0x${n.toString(16)}`;
 
-// Text in the shape of the kernel's __dump_page() (no raw struct dumps).
+// Bits of pinsim's flags word that the kernel keeps elsewhere: the order (in
+// the second page), anon (in ->mapping), tail (in ->compound_head), and the
+// page types (in ->page_type, printed on their own line).
+const NOT_FLAGS = C.PG_ORDER_MASK | C.PG_anon | C.PG_tail | C.PG_buddy | C.PG_table | C.PG_hugetlb;
+// enum pagetype: the top byte of ->page_type.
+const PAGE_TYPES: [number, number, string][] = [[C.PG_buddy, 0xf0, 'buddy'], [C.PG_table, 0xf2, 'table'], [C.PG_hugetlb, 0xf4, 'hugetlb']];
+
+// Text in the shape of the kernel's dump_page() -> __dump_folio() (no raw
+// struct dumps): the page's own refcount line, for a large folio the
+// folio's "head:" line, then the folio's flags in hex and by name (as %pGp
+// prints them), and pinsim's zone line.
 export function dumpPage(k: Host, pfn: number): string {
+  const v = k.v;
   const p = pageSnapshot(k, pfn);
-  const lines = [`page: refcount:${p.refcount} mapcount:${p.mapcount} mapping:${hex(p.mapping)} index:${hex(p.index)} pfn:${hex(pfn)}`];
+  const folioFlags = v.flags[p.head];
+  const typed = (v.flags[pfn] & (C.PG_table | C.PG_buddy)) !== 0;
+  const lines = [`page: refcount:${p.refcount} mapcount:${typed ? 0 : v.mapcount[pfn]} mapping:${hex(p.mapping)}`
+    + ` index:${hex(p.index)} pfn:${hex(pfn)}`];
   if (p.order > 0) {
-    lines.push(`head: order:${p.order} entire_mapcount:${k.v.mapping[p.head + 1]} pincount:${p.pincount} head pfn:${hex(p.head)}`);
+    // folio_mapcount(): every PTE mapping of every page plus each entire mapping;
+    // folio_nr_pages_mapped(): the pages mapped by PTEs.
+    const entire = v.mapping[p.head + 1];
+    let ptes = 0;
+    let mapped = 0;
+    for (let i = p.head, end = p.head + 2 ** p.order; i < end; i++) {
+      ptes += v.mapcount[i];
+      if (v.mapcount[i] > 0) mapped++;
+    }
+    lines.push(`head: order:${p.order} mapcount:${ptes + entire} entire_mapcount:${entire} nr_pages_mapped:${mapped} pincount:${p.pincount}`);
   }
-  const kind = p.flags.includes('anon') ? 'anon ' : p.mapping ? 'file ' : '';
-  const listed = p.flags.filter((f) => !['buddy', 'table', 'hugetlb', 'anon'].includes(f));
-  lines.push(`${kind}flags: ${hex(k.v.flags[pfn])}(${listed.join('|')})`);
-  const types = p.flags.filter((f) => ['buddy', 'table', 'hugetlb'].includes(f));
-  if (types.length) lines.push(`page_type: ${types.join('|')}`);
+  const bits = folioFlags & ~NOT_FLAGS;
+  const kind = folioFlags & C.PG_anon ? 'anon ' : '';
+  const names = FLAG_NAMES.filter(([b]) => bits & b).map(([, n]) => n).join('|');
+  lines.push(`${kind}flags: ${hex(bits)}(${names})${p.migratetype === 'CMA' ? ' CMA' : ''}`);
+  const type = PAGE_TYPES.find(([b]) => folioFlags & b);
+  if (type) lines.push(`page_type: ${type[1].toString(16)}(${type[2]})`);
   lines.push(`zone: ${p.zone} migratetype: ${p.migratetype}${p.maybeDmaPinned ? ' maybe_dma_pinned' : ''}`);
   return lines.join('\n');
 }

@@ -33,10 +33,15 @@ export async function tourPinning(out: (line: string) => void, backend: Backend 
 
   out('\n== CASE 2: RDMA: FOLL_PIN | FOLL_LONGTERM, and a migration out of CMA');
   out(`  before: ${page(t.translate(buf + 4 * PAGE))}   (movable allocations use CMA while it holds most free memory)`);
+  const inCma = [0, 1, 2, 3].filter((i) => k.page(t.translate(buf + (4 + i) * PAGE)!).migratetype === 'CMA').length;
+  const migrated = k.vmstat().pgmigrate_success;
+  out(`  ${inCma} of the 4 pages are in CMA pageblocks`);
   const n = k.pin_user_pages(t, buf + 4 * PAGE, 4, C.FOLL_WRITE | C.FOLL_LONGTERM, pa);
   out(`pin_user_pages(buf + 4 pages, 4, FOLL_WRITE | FOLL_LONGTERM) = ${n}`);
   out(`  after:  ${page(pa.get(0))}   (migrated first: CMA pages may not be pinned long term)`);
-  out(`  vmstat pgmigrate_success ${k.vmstat().pgmigrate_success}; the task now maps ${t.translate(buf + 4 * PAGE)}`);
+  out(`  vmstat pgmigrate_success +${k.vmstat().pgmigrate_success - migrated}: only the ${inCma} pages in CMA moved, `
+    + `the other ${4 - inCma} were pinned where they were`);
+  out(`  the task now maps ${t.translate(buf + 4 * PAGE)} at buf + 4 pages`);
 
   out('\n== fork() while a page is pinned for DMA');
   const child = t.fork();
