@@ -16,7 +16,7 @@ export { zap_range, free_pgtables, mm_free } from './zap';
 export { change_protection, mkclean_range } from './mprotect';
 export { copy_page_range } from './fork';
 export { split_huge_pmd_address } from './huge_memory';
-export { pc_fill, pc_read, pc_write, pc_lookup, pc_truncate, writeback_range } from './pagecache';
+export { pc_fill, pc_read, pc_write, pc_lookup, pc_truncate, writeback_range, writeback_next } from './pagecache';
 export { translate, digest, scan_maybe_pinned } from './inspect';
 export { gup_fast, gup_slow, unpin_pages, unpin_range, folio_is_longterm_pinnable } from './gup';
 export {

@@ -258,6 +258,7 @@ export const NR_STATS = 32;
 // ---- Sizes of the core's fixed areas ----
 export const SCRATCH_WORDS = 65536; // bulk data exchanged with the façade, per call
 export const MIGRATE_BATCH = SCRATCH_WORDS / 2; // folios migrated per round: heads, then targets
+export const WB_BATCH = SCRATCH_WORDS / 4; // folios per writeback_range() call: 4 words each
 
 // ---- Typed-array views the core exposes to the façade (see core/views) ----
 export const VIEW_FLAGS = 0;

@@ -5,6 +5,7 @@
 import {
   PG_anon_exclusive, GFP_ZERO, VM_FAULT_OOM, VM_FAULT_SIGBUS, _PAGE_PRESENT, _PAGE_PSE, _PAGE_RW, _PAGE_DIRTY,
   _PAGE_ACCESSED, FAULT_FLAG_WRITE, FAULT_FLAG_UNSHARE, COW_COPIES, COW_REUSES, HPAGE_PUD_ORDER, PG_uptodate,
+  BACKING_ANON,
 } from './constants';
 import { pg_flags, pg_data, stats } from './mem';
 import {
@@ -47,13 +48,17 @@ export function hugetlb_fault(pgd: i32, vpn: f64, flags: i32): i32 {
   return 0;
 }
 
+// Mirrors hugetlb_no_page(): a file-backed VMA (shared or private) faults
+// only within i_size; a shared one maps the file's folio, creating it if
+// need be; a private one maps the file's folio read-only if it is cached
+// (a write copies it at once, hugetlb_wp()), else a fresh zeroed anon folio.
 function hugetlb_no_page(ei: i32, haddr: f64, order: i32, write: bool): i32 {
-  let head = -1;
+  const index = vma_file_index(haddr);
+  const has_file = vma_backing != BACKING_ANON;
+  if (has_file && index >= vma_file_pages) return VM_FAULT_SIGBUS;
+  let head = has_file ? pc_lookup(vma_mapping, index) : -1;
   let bits = _PAGE_PRESENT | _PAGE_PSE | _PAGE_ACCESSED;
   if (vma_is_shared()) {
-    const index = vma_file_index(haddr);
-    if (index >= vma_file_pages) return VM_FAULT_SIGBUS;
-    head = pc_lookup(vma_mapping, index);
     if (head < 0) {
       head = alloc_hugetlb_folio(order, GFP_ZERO);
       if (head < 0) return VM_FAULT_SIGBUS;
@@ -64,6 +69,11 @@ function hugetlb_no_page(ei: i32, haddr: f64, order: i32, write: bool): i32 {
     }
     bits |= vma_rw_bit();
     if (write) folio_mark_dirty(head);
+  } else if (head >= 0) {
+    folio_get(head, 1);
+    folio_add_entire_mapcount(head, 1);
+    pt_set(ei, mk_pte(head, bits));
+    return write ? hugetlb_wp(ei, haddr, order, false) : 0;
   } else {
     head = alloc_hugetlb_folio(order, GFP_ZERO);
     if (head < 0) return VM_FAULT_SIGBUS;

@@ -108,7 +108,7 @@ function do_fault(ei: i32, vpn: f64, write: bool): i32 {
   const index = vma_file_index(vpn);
   if (index >= vma_file_pages) return VM_FAULT_SIGBUS;
   let pfn = -1;
-  if (vma_backing == BACKING_DAX) pfn = vma_dax_base + index;
+  if (vma_backing == BACKING_DAX) pfn = vma_dax_base + <i32>index; // below the file's pages: its pmem extent
   else pfn = pc_get_folio(vma_mapping, index, vma_backing, 0, 0);
   if (pfn < 0) return VM_FAULT_OOM;
   if (write && !vma_is_shared()) return wp_page_copy(ei, vpn, pfn, false);

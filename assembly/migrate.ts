@@ -65,7 +65,7 @@ function expected_refs(head: i32): i32 {
   const nr = 1 << folio_order(head);
   let refs = folio_entire_mapcount(head);
   for (let i = 0; i < nr; i++) refs += pg_mapcount[head + i];
-  if ((flags_at(head) & PG_anon) == 0 && mapping_at(head) != 0 && pc_lookup(mapping_at(head), <i32>pg_index[head]) == head) {
+  if ((flags_at(head) & PG_anon) == 0 && mapping_at(head) != 0 && pc_lookup(mapping_at(head), pg_index[head]) == head) {
     refs += nr;
   }
   return refs;

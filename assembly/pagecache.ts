@@ -1,10 +1,11 @@
 // The page cache: folios keyed by (mapping, index). The kernel keeps one
 // xarray per address_space; pinsim keeps one open-addressing hash for all
 // of them (linear probing, backward-shift deletion), storing pfn + 1 and
-// reading the key back from the folio's own mapping/index fields.
+// reading the key back from the folio's own mapping/index fields. Indexes
+// are f64 (pgoff_t): a file may be larger than 2^31 pages.
 import {
   PG_uptodate, PG_lru, PG_swapbacked, PG_dirty, PG_private, BACKING_SHMEM, BACKING_FILE, BACKING_HUGETLBFS,
-  NR_FILE_PAGES, NR_SHMEM, NR_DIRTIED, NR_WRITTEN, WB_NO_MKWRITE, GFP_ZERO,
+  NR_FILE_PAGES, NR_SHMEM, NR_DIRTIED, NR_WRITTEN, WB_NO_MKWRITE, WB_BATCH, GFP_ZERO,
 } from './constants';
 import { pg_flags, pg_mapping, pg_index, pg_data, pcache, pcache_mask, scratch, stats } from './mem';
 import { alloc_pages } from './buddy';
@@ -12,8 +13,9 @@ import { folio_get, folio_order, folio_put_refs, alloc_hugetlb_folio } from './f
 import { alloc_gfp } from './vma';
 import { flags_at, mapping_at } from './raw';
 
-function pc_hash(mapping: i32, index: i32): i32 {
-  let h = index ^ (mapping << 20) ^ (mapping >>> 12);
+function pc_hash(mapping: i32, index: f64): i32 {
+  const hi = Math.floor(index / 16777216.0); // < 2^29: index < 2^53
+  let h = <i32>(index - hi * 16777216.0) ^ (<i32>hi << 24) ^ (<i32>hi >>> 8) ^ (mapping << 20) ^ (mapping >>> 12);
   h = h ^ (h >>> 16);
   h = h ^ (h << 7);
   h = h ^ (h >>> 11);
@@ -21,12 +23,12 @@ function pc_hash(mapping: i32, index: i32): i32 {
 }
 
 // filemap_get_folio(): the pfn caching (mapping, index), or -1.
-export function pc_lookup(mapping: i32, index: i32): i32 {
+export function pc_lookup(mapping: i32, index: f64): i32 {
   let i = pc_hash(mapping, index);
   let v = pcache[i];
   while (v != 0) {
     const pfn = v - 1;
-    if (mapping_at(pfn) == mapping && <i32>pg_index[pfn] == index) return pfn;
+    if (mapping_at(pfn) == mapping && pg_index[pfn] == index) return pfn;
     i = (i + 1) & pcache_mask;
     v = pcache[i];
   }
@@ -34,21 +36,21 @@ export function pc_lookup(mapping: i32, index: i32): i32 {
 }
 
 function pc_insert(pfn: i32): void {
-  let i = pc_hash(mapping_at(pfn), <i32>pg_index[pfn]);
+  let i = pc_hash(mapping_at(pfn), pg_index[pfn]);
   while (pcache[i] != 0) i = (i + 1) & pcache_mask;
   pcache[i] = pfn + 1;
 }
 
 // Removes pfn from the hash, shifting later members of its probe run back.
 export function pc_delete(pfn: i32): void {
-  let i = pc_hash(mapping_at(pfn), <i32>pg_index[pfn]);
+  let i = pc_hash(mapping_at(pfn), pg_index[pfn]);
   while (pcache[i] != pfn + 1) i = (i + 1) & pcache_mask;
   let j = i;
   for (;;) {
     j = (j + 1) & pcache_mask;
     const v = pcache[j];
     if (v == 0) break;
-    const home = pc_hash(mapping_at(v - 1), <i32>pg_index[v - 1]);
+    const home = pc_hash(mapping_at(v - 1), pg_index[v - 1]);
     // Move v into the hole at i unless its home lies cyclically in (i, j].
     const in_between = i <= j ? (home > i && home <= j) : (home > i || home <= j);
     if (!in_between) {
@@ -67,10 +69,10 @@ export function pc_replace(old_head: i32, new_head: i32): void {
 }
 
 // Mirrors filemap_add_folio(): the cache holds one reference per page.
-export function pc_add_folio(head: i32, mapping: i32, index: i32, backing: i32): void {
+export function pc_add_folio(head: i32, mapping: i32, index: f64, backing: i32): void {
   const nr = 1 << folio_order(head);
   pg_mapping[head] = mapping;
-  pg_index[head] = <f64>index;
+  pg_index[head] = index;
   pg_flags[head] |= PG_uptodate | PG_lru | (backing == BACKING_FILE ? 0 : PG_swapbacked);
   folio_get(head, nr);
   pc_insert(head);
@@ -78,29 +80,54 @@ export function pc_add_folio(head: i32, mapping: i32, index: i32, backing: i32):
   if (backing == BACKING_SHMEM) stats[NR_SHMEM] += <f64>nr;
 }
 
-// Mirrors filemap_remove_folio() + the cache's folio_put_refs().
+// Mirrors filemap_remove_folio() + the cache's folio_put_refs(): the folio
+// leaves its file (folio->mapping = NULL), even if a pin keeps it alive.
 export function pc_remove_folio(head: i32, backing: i32): void {
   const nr = 1 << folio_order(head);
   pc_delete(head);
+  pg_mapping[head] = 0;
   pg_flags[head] &= ~(PG_dirty | PG_private); // folio_cancel_dirty(): the data is discarded
   stats[NR_FILE_PAGES] -= <f64>nr;
   if (backing == BACKING_SHMEM) stats[NR_SHMEM] -= <f64>nr;
   folio_put_refs(head, nr);
 }
 
+// Is a range of `span` indexes wider than the hash? Then walking the hash's
+// slots costs less than looking every index up, and follows the folios that
+// exist rather than the file's size.
+function walk_slots(span: f64): bool { return span > <f64>(pcache_mask + 1); }
+
+// The folio in hash slot `slot` if it caches (mapping, [index, end)), else -1.
+function slot_folio(slot: i32, mapping: i32, index: f64, end: f64): i32 {
+  const pfn = pcache[slot] - 1;
+  if (pfn < 0 || mapping_at(pfn) != mapping || pg_index[pfn] < index || pg_index[pfn] >= end) return -1;
+  return pfn;
+}
+
 // truncate_inode_pages_range(): drops the cached folios of [index, end).
 // Mappings of them must already be zapped; pinned folios live on, orphaned.
-export function pc_truncate(mapping: i32, index: i32, end: i32, backing: i32): void {
-  for (let i = index; i < end; i++) {
-    const pfn = pc_lookup(mapping, i);
+export function pc_truncate(mapping: i32, index: f64, end: f64, backing: i32): void {
+  if (!walk_slots(end - index)) {
+    for (let i = index; i < end; i += 1.0) {
+      const pfn = pc_lookup(mapping, i);
+      if (pfn >= 0) pc_remove_folio(pfn, backing);
+    }
+    return;
+  }
+  // Deletion shifts later members of a probe run back into the freed slot,
+  // never into one already passed: look at the same slot again.
+  let slot = 0;
+  while (slot <= pcache_mask) {
+    const pfn = slot_folio(slot, mapping, index, end);
     if (pfn >= 0) pc_remove_folio(pfn, backing);
+    else slot++;
   }
 }
 
 // Finds or creates the folio for (mapping, index): a page read from the
 // backing store (the word is in `word`) or, for shmem, a zero page. hugetlbfs
 // folios come from the pool at `huge_order`. Returns -1 when out of memory.
-export function pc_get_folio(mapping: i32, index: i32, backing: i32, huge_order: i32, word: u32): i32 {
+export function pc_get_folio(mapping: i32, index: f64, backing: i32, huge_order: i32, word: u32): i32 {
   const found = pc_lookup(mapping, index);
   if (found >= 0) return found;
   let pfn = -1;
@@ -116,9 +143,9 @@ export function pc_get_folio(mapping: i32, index: i32, backing: i32, huge_order:
 // Reads pages [index, index + n) into the cache, their backing-store words
 // taken from scratch[0..n). Returns the number of pages present afterwards
 // (less than n only when memory ran out).
-export function pc_fill(mapping: i32, index: i32, n: i32, backing: i32): i32 {
+export function pc_fill(mapping: i32, index: f64, n: i32, backing: i32): i32 {
   for (let i = 0; i < n; i++) {
-    if (pc_get_folio(mapping, index + i, backing, 0, scratch[i]) < 0) return i;
+    if (pc_get_folio(mapping, index + <f64>i, backing, 0, scratch[i]) < 0) return i;
   }
   return n;
 }
@@ -134,7 +161,7 @@ export function folio_mark_dirty(head: i32): void {
 // A write(2) into a cached page: write_begin attaches the filesystem's
 // per-folio state (buffer heads) for disk filesystems, then the folio is
 // dirtied. The page must be cached (pc_fill first). Returns 0 or -1.
-export function pc_write(mapping: i32, index: i32, word: u32, backing: i32): i32 {
+export function pc_write(mapping: i32, index: f64, word: u32, backing: i32): i32 {
   const pfn = pc_lookup(mapping, index);
   if (pfn < 0) return -1;
   pg_data[pfn] = word;
@@ -144,31 +171,44 @@ export function pc_write(mapping: i32, index: i32, word: u32, backing: i32): i32
 }
 
 // The data word of a cached page (pc_fill first; an absent page reads 0).
-export function pc_read(mapping: i32, index: i32): u32 {
+export function pc_read(mapping: i32, index: f64): u32 {
   const pfn = pc_lookup(mapping, index);
   return pfn < 0 ? 0 : pg_data[pfn];
 }
 
-// Writeback of cached pages [index, index + n) of a disk filesystem's file,
+let wb_next = 0.0;
+
+// Where the last writeback_range() stopped: the cursor to continue from, or
+// -1 when the range is done.
+export function writeback_next(): f64 { return wb_next; }
+
+// Writeback of the cached pages [index, end) of a disk filesystem's file,
 // after mkclean_range() has write-protected their mappings: each dirty folio
-// is cleaned and its (index, word, had_fs_state) triple appended to scratch
-// for the façade to store (n <= SCRATCH_WORDS / 3). The filesystem then drops its per-folio state.
-// A dirty folio without that state was dirtied behind the filesystem's back
-// (no ->page_mkwrite): counted in WB_NO_MKWRITE. Returns the triple count.
-export function writeback_range(mapping: i32, index: i32, n: i32): i32 {
+// is cleaned and (index low 32 bits, index high bits, word, had_fs_state)
+// appended to scratch for the façade to store, at most WB_BATCH of them per
+// call; call again from writeback_next() (start with cursor 0). The filesystem
+// then drops its per-folio state. A dirty folio without that state was dirtied
+// behind the filesystem's back (no ->page_mkwrite): counted in WB_NO_MKWRITE.
+// Returns the number of folios written.
+export function writeback_range(mapping: i32, index: f64, end: f64, cursor: f64): i32 {
+  const by_slot = walk_slots(end - index);
+  const stop = by_slot ? <f64>(pcache_mask + 1) : end - index; // the cursor counts slots or indexes
   let out = 0;
-  for (let i = 0; i < n; i++) {
-    const pfn = pc_lookup(mapping, index + i);
+  let c = cursor;
+  for (; c < stop && out < WB_BATCH; c += 1.0) {
+    const pfn = by_slot ? slot_folio(<i32>c, mapping, index, end) : pc_lookup(mapping, index + c);
     if (pfn < 0 || (flags_at(pfn) & PG_dirty) == 0) continue;
     const had_state = (flags_at(pfn) & PG_private) != 0;
     if (!had_state) stats[WB_NO_MKWRITE] += 1.0;
     pg_flags[pfn] &= ~(PG_dirty | PG_private);
     stats[NR_WRITTEN] += 1.0;
-    scratch[out * 3] = <u32>(index + i);
-    scratch[out * 3 + 1] = pg_data[pfn];
-    scratch[out * 3 + 2] = had_state ? 1 : 0;
+    const hi = Math.floor(pg_index[pfn] / 4294967296.0);
+    scratch[out * 4] = <u32>(pg_index[pfn] - hi * 4294967296.0);
+    scratch[out * 4 + 1] = <u32>hi;
+    scratch[out * 4 + 2] = pg_data[pfn];
+    scratch[out * 4 + 3] = had_state ? 1 : 0;
     out++;
   }
+  wb_next = c < stop ? c : -1.0;
   return out;
 }
-

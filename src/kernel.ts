@@ -6,7 +6,7 @@ import type { Core } from './core/core';
 import type { Backend, CoreViews } from './core/types';
 import { fail, signal, SyscallError } from './errors';
 import { parseSize } from './units';
-import { SimFile, FS_TYPES, type FsType } from './fs/file';
+import { SimFile, FS_TYPES, sMaxBytes, type FsType } from './fs/file';
 import { Mm, type MmHost } from './mm/mm';
 import { AnonVma, type ThpMode, type Vma } from './mm/vma';
 import type { MmapHost } from './mm/mmap';
@@ -162,7 +162,7 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
     const end = Math.min(index + n, f.pages);
     for (let i = index; i < end; i += C.SCRATCH_WORDS) {
       const chunk = Math.min(C.SCRATCH_WORDS, end - i);
-      if (f.backing === C.BACKING_FILE) this.v.scratch.set(f.store.subarray(i, i + chunk));
+      if (f.backing === C.BACKING_FILE) for (let j = 0; j < chunk; j++) this.v.scratch[j] = f.store.get(i + j) ?? 0;
       else this.v.scratch.fill(0, 0, chunk);
       if (this.core.pc_fill(f.id, i, chunk, f.backing) < chunk) return false;
     }
@@ -222,6 +222,7 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
       }
       if (size % (PAGE * 2 ** hugeOrder) !== 0) throw fail('createFile', C.EINVAL, 'hugetlbfs size must be a multiple of the huge page size');
     }
+    if (size > sMaxBytes(opts.fs)) throw fail('createFile', C.EFBIG, `${size} bytes exceed the ${opts.fs} file size limit`);
     return this.guard(() => this.newFile(opts.fs, size, hugeOrder, opts.name));
   }
 
@@ -269,9 +270,9 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
         if (from < v.end) mm.zap(v, from, v.end);
       }
       if (f.backing !== C.BACKING_DAX) this.core.pc_truncate(f.id, newPages, oldPages, f.backing);
-      if (f.writesBack) f.store.fill(0, newPages);
+      for (const i of f.store.keys()) if (i >= newPages) f.store.delete(i);
     }
-    f.setSize(size);
+    f.size = size;
   }
 
   // Writeback of dirty page-cache folios (ext4, xfs, btrfs; others need
@@ -290,15 +291,15 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
           mm.prepare(v);
           this.core.mkclean_range(mm.pgd, v.start / PAGE, v.pages, f.id);
         }
-        const chunk = Math.floor(C.SCRATCH_WORDS / 3);
-        for (let i = 0; i < f.pages; i += chunk) {
-          const n = this.core.writeback_range(f.id, i, Math.min(chunk, f.pages - i));
+        for (let cursor = 0; cursor >= 0; cursor = this.core.writeback_next()) {
+          const n = this.core.writeback_range(f.id, 0, f.pages, cursor);
           const s = this.v.scratch;
-          for (let j = 0; j < n; j++) {
-            f.store[s[3 * j]] = s[3 * j + 1];
-            if (!s[3 * j + 2]) {
-              report.hazards.push({ file: f.name, index: s[3 * j] });
-              this.#printk(`pinsim: ${f.fs}: writeback of '${f.name}' index ${s[3 * j]}: folio dirtied without ->page_mkwrite (no buffers attached)`);
+          for (let j = 0; j < 4 * n; j += 4) {
+            const index = s[j] + s[j + 1] * 2 ** 32;
+            f.store.set(index, s[j + 2]);
+            if (!s[j + 3]) {
+              report.hazards.push({ file: f.name, index });
+              this.#printk(`pinsim: ${f.fs}: writeback of '${f.name}' index ${index}: folio dirtied without ->page_mkwrite (no buffers attached)`);
             }
           }
           report.written += n;

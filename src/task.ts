@@ -139,7 +139,8 @@ export class Task {
     const h = opts.hugetlb ?? false;
     if (![false, true, '2MiB', '1GiB'].includes(h)) throw new RangeError("hugetlb must be a boolean, '2MiB' or '1GiB'");
     return this.#run('memfd_create', () => {
-      if (name.length > 249) throw fail('memfd_create', C.EINVAL, 'name longer than 249 bytes');
+      // MFD_NAME_MAX_LEN counts the name's bytes as the kernel sees them (UTF-8).
+      if (new TextEncoder().encode(name).length > 249) throw fail('memfd_create', C.EINVAL, 'name longer than 249 bytes');
       const order = h === false ? 0 : h === '1GiB' ? C.HPAGE_PUD_ORDER : C.HPAGE_PMD_ORDER;
       return this.#installFd(this.kernel.newFile(h === false ? 'tmpfs' : 'hugetlbfs', 0, order, `memfd:${name}`, true));
     });
@@ -150,6 +151,7 @@ export class Task {
     this.#run('ftruncate', () => {
       const f = this.#file('ftruncate', fd);
       if (length < 0) throw fail('ftruncate', C.EINVAL, 'negative length');
+      if (length > f.maxBytes) throw fail('ftruncate', C.EFBIG, `length exceeds the ${f.fs} file size limit`); // inode_newsize_ok()
       if (f.hugeOrder && length % f.hugePageSize !== 0) {
         throw fail('ftruncate', C.EINVAL, `hugetlbfs size must be a multiple of ${f.hugePageSize}`);
       }
@@ -170,10 +172,11 @@ export class Task {
       const f = this.#file('pwrite', fd);
       if (offset < 0) throw fail('pwrite', C.EINVAL, 'negative offset');
       if (f.backing === C.BACKING_HUGETLBFS) throw fail('pwrite', C.EINVAL, 'hugetlbfs does not support write(2)');
+      if (offset >= f.maxBytes) throw fail('pwrite', C.EFBIG, `offset beyond the ${f.fs} file size limit`); // generic_write_check_limits()
       const index = Math.floor(offset / PAGE);
       if (index >= f.pages) {
         if (f.fs === 'fsdax') throw fail('pwrite', C.EFBIG, 'pinsim cannot grow an fsdax file past its pmem extent');
-        f.setSize((index + 1) * PAGE);
+        f.size = (index + 1) * PAGE;
       }
       if (f.backing === C.BACKING_DAX) {
         this.kernel.v.data[f.daxBase + index] = word;

@@ -381,7 +381,7 @@ describe.each(BACKENDS)('file mappings (%s core)', (backend) => {
     p = k.page(pfn);
     expect(p.flags).not.toContain('dirty');
     expect(p.flags).not.toContain('private');
-    expect(f.store[0]).toBe(43);
+    expect(f.store.get(0)).toBe(43);
     expect(t.pread(fd, 0)).toBe(43);
     expect(k.writeback(f).written).toBe(0); // nothing dirty any more
 
@@ -396,7 +396,7 @@ describe.each(BACKENDS)('file mappings (%s core)', (backend) => {
     const rep2 = k.writeback(f);
     expect(rep2.written).toBe(1);
     expect(rep2.hazards).toEqual([]);
-    expect(f.store[0]).toBe(44);
+    expect(f.store.get(0)).toBe(44);
   });
 
   it('ext4 MAP_SHARED: mprotect back to writable keeps a cleaned page write-protected', async () => {
@@ -413,7 +413,7 @@ describe.each(BACKENDS)('file mappings (%s core)', (backend) => {
     expect(stat(k, C.PAGE_MKWRITE)).toBe(mkwrites + 1);
     expect(pageAt(k, t, a).flags).toEqual(expect.arrayContaining(['dirty', 'private']));
     expect(k.writeback(f).hazards).toEqual([]);
-    expect(f.store[0]).toBe(2);
+    expect(f.store.get(0)).toBe(2);
   });
 
   it('tmpfs MAP_SHARED: mprotect back to writable needs no new write fault', async () => {
@@ -436,7 +436,7 @@ describe.each(BACKENDS)('file mappings (%s core)', (backend) => {
     expect(stat(k, C.PAGE_MKWRITE)).toBe(mkwrites + 1);
     expect(pageAt(k, t, a).flags).toEqual(expect.arrayContaining(['dirty', 'private']));
     expect(k.writeback(f)).toEqual({ written: 1, hazards: [] });
-    expect(f.store[0]).toBe(9);
+    expect(f.store.get(0)).toBe(9);
   });
 
   it('tmpfs MAP_SHARED: a read fault already maps the page writable (no dirty tracking)', async () => {
@@ -483,9 +483,9 @@ describe.each(BACKENDS)('file mappings (%s core)', (backend) => {
     rep = k.writeback();
     expect(rep.hazards).toEqual([]);
     expect(rep.written).toBe(1);
-    expect(f.store[1]).toBe(5);
-    expect(f.store[2]).toBe(7);
-    expect(g.store[1]).toBe(6);
+    expect(f.store.get(1)).toBe(5);
+    expect(f.store.get(2)).toBe(7);
+    expect(g.store.get(1)).toBe(6);
     expect(k.dmesg().some((l) => l.includes('page_mkwrite'))).toBe(false);
   });
 });

@@ -5,7 +5,7 @@ import * as C from '../../assembly/constants';
 import { fail } from '../errors';
 import { Vma } from './vma';
 import { TASK_SIZE, type Mm } from './mm';
-import type { SimFile } from '../fs/file';
+import { MAX_FILE_BYTES, type SimFile } from '../fs/file';
 
 const PAGE = C.PAGE_SIZE;
 export const MMAP_BASE = 0x7f0000000000; // no ASLR: runs are deterministic
@@ -47,19 +47,31 @@ export interface MmapRequest {
   offset: number;
 }
 
+// x86's TASK_UNMAPPED_BASE (mmap_legacy_base without randomisation): where
+// the bottom-up fallback search starts.
+const TASK_UNMAPPED_BASE = pageAlign(TASK_SIZE / 3);
+
 // get_unmapped_area(): the hint if free, else the highest free gap below
-// MMAP_BASE, aligned as THP or hugetlb need.
+// MMAP_BASE (arch_get_unmapped_area_topdown()), else the lowest one above
+// TASK_UNMAPPED_BASE (its bottom-up fallback), aligned as THP or hugetlb need.
+// Every gap is bounded by the VMAs on both sides, so the result never
+// overlaps a VMA, wherever VMAs lie (unmapped_area_topdown()).
 function unmappedArea(mm: Mm, hint: number, len: number, align: number): number {
-  if (hint && hint % PAGE === 0 && hint >= MMAP_MIN_ADDR && hint + len <= TASK_SIZE
-    && mm.overlapping(hint, hint + len).length === 0) return hint;
-  let top = MMAP_BASE;
-  for (let i = mm.findIndex(MMAP_BASE) - 1; i >= -1; i--) {
-    const v = i >= 0 ? mm.vmas[i] : undefined;
-    const floor = v ? v.end : MMAP_MIN_ADDR;
-    const cand = Math.floor((top - len) / align) * align;
-    if (cand >= floor && cand >= MMAP_MIN_ADDR) return cand;
-    if (!v) break;
-    top = Math.min(top, v.start);
+  if (hint && hint >= MMAP_MIN_ADDR && hint + len <= TASK_SIZE && mm.overlapping(hint, hint + len).length === 0) return hint;
+  const vmas = mm.vmas;
+  // Top-down: the gaps below MMAP_BASE, highest first.
+  for (let j = mm.findIndex(MMAP_BASE); j >= 0; j--) {
+    const lo = Math.max(MMAP_MIN_ADDR, j > 0 ? vmas[j - 1].end : 0);
+    const hi = Math.min(MMAP_BASE, j < vmas.length ? vmas[j].start : TASK_SIZE);
+    const cand = Math.floor((hi - len) / align) * align;
+    if (cand >= lo) return cand;
+  }
+  // Bottom-up: the gaps above TASK_UNMAPPED_BASE, lowest first.
+  for (let j = mm.findIndex(TASK_UNMAPPED_BASE); j <= vmas.length; j++) {
+    const lo = Math.max(TASK_UNMAPPED_BASE, j > 0 ? vmas[j - 1].end : 0);
+    const hi = j < vmas.length ? vmas[j].start : TASK_SIZE;
+    const cand = Math.ceil(lo / align) * align;
+    if (cand + len <= hi) return cand;
   }
   return -1;
 }
@@ -106,6 +118,8 @@ export function doMmap(host: MmapHost, mm: Mm, req: MmapRequest): number {
   length = hugeOrder ? Math.ceil(length / hsize) * hsize : pageAlign(length);
   if (length > TASK_SIZE) throw fail('mmap', C.ENOMEM, `length ${length} exceeds the user address space`);
   if (fixed && addr + length > TASK_SIZE) throw fail('mmap', C.ENOMEM, 'range ends above TASK_SIZE');
+  // file_mmap_ok(): a file mapping must end within the largest file.
+  if (mapFile && offset + length > MAX_FILE_BYTES) throw fail('mmap', C.EOVERFLOW, 'offset + length beyond the largest file');
 
   // Overcommit heuristic (__vm_enough_memory(), mode 0): one mapping may not
   // exceed RAM (+ swap, none here). Private writable and shared anonymous
@@ -123,16 +137,15 @@ export function doMmap(host: MmapHost, mm: Mm, req: MmapRequest): number {
     if ((flags & C.MAP_FIXED_NOREPLACE) && mm.overlapping(start, start + length).length) {
       throw fail('mmap', C.EEXIST, 'MAP_FIXED_NOREPLACE range is already mapped');
     }
-    for (const v of mm.overlapping(start, start + length)) {
-      if (v.isHugetlb && ((start > v.start && start % v.hugeSize) || (start + length < v.end && (start + length) % v.hugeSize))) {
-        throw fail('mmap', C.EINVAL, 'MAP_FIXED would split a hugetlb mapping off a huge-page boundary');
-      }
-    }
+    checkHugeSplit('mmap', mm, start, start + length);
   } else {
     // __get_unmapped_area(): private anonymous mappings of a multiple of 2 MiB
     // are PMD-aligned when THP is built in, whatever the runtime mode.
     const thpAlign = anon && !shared && !hugeOrder && length % PMD_SIZE === 0;
-    start = unmappedArea(mm, addr - (addr % PAGE), length, hugeOrder ? hsize : thpAlign ? PMD_SIZE : PAGE);
+    // A hugetlb hint is rounded up to the huge page (hugetlb_get_unmapped_area()),
+    // any other hint down to the page (arch_get_unmapped_area_topdown()).
+    const hint = hugeOrder ? Math.ceil(addr / hsize) * hsize : addr - (addr % PAGE);
+    start = unmappedArea(mm, hint, length, hugeOrder ? hsize : thpAlign ? PMD_SIZE : PAGE);
     if (start < 0) throw fail('mmap', C.ENOMEM, 'no free range of that size');
   }
 
@@ -158,18 +171,22 @@ export function doMmap(host: MmapHost, mm: Mm, req: MmapRequest): number {
   return start;
 }
 
+// A hugetlb VMA cannot be split off a huge-page boundary (hugetlb_vm_op_split()):
+// munmap, MAP_FIXED, mprotect and madvise of such a part fail with EINVAL.
+export function checkHugeSplit(syscall: string, mm: Mm, start: number, end: number): void {
+  for (const v of mm.overlapping(start, end)) {
+    if (v.isHugetlb && ((start > v.start && start % v.hugeSize) || (end < v.end && end % v.hugeSize))) {
+      throw fail(syscall, C.EINVAL, `would split a hugetlb VMA off its ${v.hugeSize}-byte page boundary`);
+    }
+  }
+}
+
 // Validates munmap(start, length) and returns the page-aligned end.
 export function checkMunmap(mm: Mm, start: number, length: number): number {
   if (start % PAGE !== 0) throw fail('munmap', C.EINVAL, `address 0x${start.toString(16)} is not page-aligned`);
   if (length <= 0) throw fail('munmap', C.EINVAL, `length ${length} is not positive`);
-  let end = start + pageAlign(length);
+  const end = start + pageAlign(length);
   if (start < 0 || end > TASK_SIZE) throw fail('munmap', C.EINVAL, 'range outside the user address space');
-  for (const v of mm.overlapping(start, end)) {
-    if (!v.isHugetlb) continue;
-    if (start > v.start && start % v.hugeSize !== 0) {
-      throw fail('munmap', C.EINVAL, `start is not aligned to the ${v.hugeSize}-byte hugetlb page`);
-    }
-    if (end < v.end && end % v.hugeSize !== 0) end = Math.ceil(end / v.hugeSize) * v.hugeSize;
-  }
+  checkHugeSplit('munmap', mm, start, end);
   return end;
 }

@@ -1,7 +1,7 @@
 // mprotect(2) and madvise(2).
 import * as C from '../../assembly/constants';
 import { fail } from '../errors';
-import { pageAlign, protToVmFlags, PROT_VALID } from './mmap';
+import { pageAlign, protToVmFlags, PROT_VALID, checkHugeSplit } from './mmap';
 import { TASK_SIZE, type Mm } from './mm';
 import type { Vma } from './vma';
 
@@ -19,15 +19,6 @@ function checkRange(syscall: string, mm: Mm, start: number, length: number): num
   if (end > TASK_SIZE) throw fail(syscall, C.ENOMEM, 'range ends above TASK_SIZE');
   if (end > start && !mm.covers(start, end)) throw fail(syscall, C.ENOMEM, 'range is not fully mapped');
   return end;
-}
-
-// A hugetlb VMA cannot be split off a huge-page boundary (hugetlb_split()).
-function checkHugeSplit(syscall: string, mm: Mm, start: number, end: number): void {
-  for (const v of mm.overlapping(start, end)) {
-    if (v.isHugetlb && ((start > v.start && start % v.hugeSize) || (end < v.end && end % v.hugeSize))) {
-      throw fail(syscall, C.EINVAL, `would split a hugetlb VMA off its ${v.hugeSize}-byte page boundary`);
-    }
-  }
 }
 
 // Splits [start, end) out, gives each VMA in it new flags (calling
