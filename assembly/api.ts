@@ -23,6 +23,8 @@ export {
   collect_unpinnable, putback_folio, migrate_folios_start, mapping_run, migrate_folios_remap, migrate_folios_finish,
 } from './migrate';
 export { folio_maybe_dma_pinned } from './folio';
+export { mlock_range, count_mlocked } from './mlock';
+export { mm_rss } from './task_mmu';
 
 // mm_alloc()'s pgd_alloc(): the new mm's PGD page, or -ENOMEM.
 export function mm_alloc(): i32 {

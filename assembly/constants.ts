@@ -65,6 +65,7 @@ export const ENOSPC = 28;
 export const EMLINK = 31;
 export const EOVERFLOW = 75;
 export const EOPNOTSUPP = 95;
+export const ENOBUFS = 105;
 export const EREMOTEIO = 121;
 export const EHWPOISON = 133;
 
@@ -116,6 +117,15 @@ export const MADV_PAGEOUT = 21;
 export const MADV_POPULATE_READ = 22;
 export const MADV_POPULATE_WRITE = 23;
 export const MADV_COLLAPSE = 25;
+export const MLOCK_ONFAULT = 1; // mlock2() flags
+export const MCL_CURRENT = 1; // mlockall() flags
+export const MCL_FUTURE = 2;
+export const MCL_ONFAULT = 4;
+
+// ---- Credentials and resource limits ----
+export const CAP_IPC_LOCK = 14;
+export const CAP_SYS_RESOURCE = 24;
+export const RLIMIT_MEMLOCK = 8;
 export const MFD_CLOEXEC = 1;
 export const MFD_ALLOW_SEALING = 2;
 export const MFD_HUGETLB = 4;
@@ -136,12 +146,15 @@ export const VM_LOCKED = 8192;
 export const VM_IO = 16384;
 export const VM_DONTCOPY = 131072;
 export const VM_DONTEXPAND = 262144;
+export const VM_LOCKONFAULT = 524288;
 export const VM_ACCOUNT = 1048576;
 export const VM_NORESERVE = 2097152;
 export const VM_HUGETLB = 4194304;
 export const VM_MIXEDMAP = 268435456;
 export const VM_HUGEPAGE = 536870912;
 export const VM_NOHUGEPAGE = 1073741824;
+export const VM_SPECIAL = 268715008; // VM_IO | VM_DONTEXPAND | VM_PFNMAP | VM_MIXEDMAP
+export const VM_LOCKED_MASK = 532480; // VM_LOCKED | VM_LOCKONFAULT
 
 // ---- What backs a VMA: the façade's per-VMA decision handed to the core ----
 // (the kernel learns this from vma->vm_ops and vma->vm_file->f_mapping).
@@ -177,6 +190,7 @@ export const PG_isolated = 16384; // taken off the LRU for migration
 export const PG_hwpoison = 32768;
 export const PG_ORDER_SHIFT = 16; // folio order lives in bits 16..20 of the head's flags
 export const PG_ORDER_MASK = 2031616; // 31 << PG_ORDER_SHIFT
+export const PG_mlocked = 2097152; // on the folio's head: mapped by a VM_LOCKED VMA (unevictable)
 
 // ---- Zones (a minimal x86-64 layout: no DMA/DMA32) and migratetypes ----
 export const ZONE_NORMAL = 0;

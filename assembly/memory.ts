@@ -4,8 +4,9 @@
 import {
   PG_anon, PG_anon_exclusive, PG_private, GFP_ZERO, VM_FAULT_OOM, VM_FAULT_SIGBUS, VM_FAULT_FALLBACK,
   FAULT_FLAG_WRITE, FAULT_FLAG_UNSHARE, _PAGE_PRESENT, _PAGE_RW, _PAGE_DIRTY, _PAGE_ACCESSED, _PAGE_SPECIAL, _PAGE_TABLE,
-  BACKING_ANON, BACKING_DAX, COW_COPIES, COW_REUSES, PAGE_MKWRITE, PGFAULT,
+  BACKING_ANON, BACKING_DAX, COW_COPIES, COW_REUSES, PAGE_MKWRITE, PGFAULT, VM_LOCKED,
 } from './constants';
+import { mlock_fault } from './mlock';
 import { pg_flags, pg_mapcount, pg_data, scratch, stats, ZERO_PFN } from './mem';
 import { alloc_pages } from './buddy';
 import { page_folio, folio_make_anon, folio_get, folio_put_refs, folio_order } from './folio';
@@ -17,7 +18,7 @@ import { pc_get_folio, folio_mark_dirty } from './pagecache';
 import { do_huge_pmd_anonymous_page, do_huge_pmd_wp_page } from './huge_memory';
 import { hugetlb_fault } from './hugetlb';
 import {
-  alloc_gfp, vma_backing, vma_start, vma_end, vma_mapping, vma_file_pages, vma_dax_base, vma_anon_vma,
+  alloc_gfp, vma_flags, vma_backing, vma_start, vma_end, vma_mapping, vma_file_pages, vma_dax_base, vma_anon_vma,
   vma_is_shared, vma_rw_bit, vma_thp, vma_writenotify, vma_is_hugetlb, vma_file_index, wp_bits,
 } from './vma';
 import { flags_at, pte_at, refcount_at, mapcount_at, set_mapcount_at } from './raw';
@@ -27,8 +28,23 @@ let last_fault = 0;
 // VM_FAULT_* bits of the fault that stopped the last fault_range()/cpu_access().
 export function fault_status(): i32 { return last_fault; }
 
-// Mirrors handle_mm_fault(): returns 0 or VM_FAULT_* error bits.
+// Mirrors handle_mm_fault(): returns 0 or VM_FAULT_* error bits. In a
+// VM_LOCKED VMA the folio it maps is mlocked (assembly/mlock.ts).
 export function handle_mm_fault(pgd: i32, vpn: f64, flags: i32): i32 {
+  if ((vma_flags & VM_LOCKED) == 0) return do_handle_mm_fault(pgd, vpn, flags);
+  const old = entry_at(pgd, vpn);
+  const r = do_handle_mm_fault(pgd, vpn, flags);
+  if (r == 0) mlock_fault(old, entry_at(pgd, vpn));
+  return r;
+}
+
+// The leaf entry mapping vpn, or 0.
+function entry_at(pgd: i32, vpn: f64): u32 {
+  const ei = pt_walk(pgd, vpn, 0, false);
+  return ei < 0 ? 0 : pte_at(ei);
+}
+
+function do_handle_mm_fault(pgd: i32, vpn: f64, flags: i32): i32 {
   stats[PGFAULT] += 1.0;
   if (vma_is_hugetlb()) return hugetlb_fault(pgd, vpn, flags);
   const write = (flags & FAULT_FLAG_WRITE) != 0;

@@ -1,6 +1,8 @@
 // Unmapping (mm/memory.c zap_page_range / unmap_page_range) and freeing
 // page tables (free_pgtables / free_pgd_range).
-import { PG_anon, PG_hugetlb, _PAGE_SPECIAL, _PAGE_DIRTY } from './constants';
+import { PG_anon, PG_hugetlb, _PAGE_SPECIAL, _PAGE_DIRTY, VM_LOCKED } from './constants';
+import { vma_flags } from './vma';
+import { mlock_range } from './mlock';
 import { page_folio, folio_put_refs, folio_add_entire_mapcount } from './folio';
 import {
   pte_pfn, pte_is_table, pt_set, pt_free, level_span, table_base, vpn_index, range_step, step_level, step_next,
@@ -27,6 +29,7 @@ function zap_pte(ei: i32): void {
 // Unmaps [vpn, vpn + nr). A huge PMD only partly inside is split first
 // (hugetlb leaves are always wholly inside: the façade aligns hugetlb VMAs).
 export function zap_range(pgd: i32, vpn: f64, nr: f64): void {
+  if ((vma_flags & VM_LOCKED) != 0) mlock_range(pgd, vpn, nr, false); // munlock_vma_folio()
   let addr = vpn;
   const end = vpn + nr;
   while (addr < end) {

@@ -11,6 +11,7 @@ import { argError } from './errors';
 import { parseSize, showSize } from './units';
 import type { ThpMode } from './mm/vma';
 import { Kernel } from './gup/kernel';
+import { parseMemlock, DEFAULT_MEMLOCK, type MemlockOption } from './cred';
 
 const PAGE = PAGE_SIZE;
 const MIB4 = 4 * 1024 * 1024; // MAX_PAGE_ORDER block: zones are laid out in these
@@ -29,9 +30,12 @@ export interface BootOptions {
   // beside the library, or a URL/path of a .wasm, a fetch Response, the
   // bytes, or a compiled WebAssembly.Module.
   wasm?: WasmSource;
+  // RLIMIT_MEMLOCK of spawned tasks: a size ('64KiB', bytes, Infinity) or
+  // { soft, hard }; default 8MiB (MLOCK_LIMIT since Linux 5.16).
+  memlock?: MemlockOption;
 }
 
-const KNOWN: readonly (keyof BootOptions)[] = ['memory', 'backend', 'movable', 'cma', 'hugepages', 'thp', 'pmem', 'wasm'];
+const KNOWN: readonly (keyof BootOptions)[] = ['memory', 'backend', 'movable', 'cma', 'hugepages', 'thp', 'pmem', 'wasm', 'memlock'];
 
 function sizeOpt(what: string, v: unknown, dflt: number): number {
   if (v === undefined) return dflt;
@@ -82,6 +86,7 @@ export async function boot(opts: BootOptions = {}): Promise<Kernel> {
   const backend = oneOf('backend', opts.backend, ['wasm', 'ts'] as const, 'wasm');
   const thp = oneOf('thp', opts.thp, ['always', 'madvise', 'never'] as const, 'always');
   const [pool2m, pool1g] = hugepagesOpt(opts.hugepages);
+  const memlock = opts.memlock === undefined ? { soft: DEFAULT_MEMLOCK, hard: DEFAULT_MEMLOCK } : parseMemlock(opts.memlock);
   const wasm = opts.wasm ?? 'release';
   if (!isWasmSource(wasm)) {
     throw argError(typeof wasm === 'string' ? 'ERR_INVALID_ARG_VALUE' : 'ERR_INVALID_ARG_TYPE',
@@ -99,5 +104,5 @@ export async function boot(opts: BootOptions = {}): Promise<Kernel> {
   const nrFrames = (ram + pmem) / PAGE;
   const core = await createCore(backend, wasm, () => nrFrames, () => ram / PAGE);
   core.boot(ram / PAGE, movable / PAGE, cma / PAGE, pmem / PAGE, pool2m, pool1g);
-  return new Kernel(core, { ram, movable, cma, pmem, thp, pool2m, pool1g });
+  return new Kernel(core, { ram, movable, cma, pmem, thp, pool2m, pool1g, memlock });
 }

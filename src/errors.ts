@@ -7,7 +7,7 @@ const ERRNO_NAMES: Record<number, string> = {
   [C.EPERM]: 'EPERM', [C.ENOENT]: 'ENOENT', [C.ESRCH]: 'ESRCH', [C.EINTR]: 'EINTR', [C.EIO]: 'EIO', [C.EBADF]: 'EBADF',
   [C.EAGAIN]: 'EAGAIN', [C.ENOMEM]: 'ENOMEM', [C.EACCES]: 'EACCES', [C.EFAULT]: 'EFAULT', [C.EBUSY]: 'EBUSY',
   [C.EEXIST]: 'EEXIST', [C.ENODEV]: 'ENODEV', [C.EINVAL]: 'EINVAL', [C.EFBIG]: 'EFBIG', [C.ENOSPC]: 'ENOSPC',
-  [C.EMLINK]: 'EMLINK', [C.EOVERFLOW]: 'EOVERFLOW', [C.EOPNOTSUPP]: 'EOPNOTSUPP', [C.EREMOTEIO]: 'EREMOTEIO',
+  [C.EMLINK]: 'EMLINK', [C.EOVERFLOW]: 'EOVERFLOW', [C.EOPNOTSUPP]: 'EOPNOTSUPP', [C.ENOBUFS]: 'ENOBUFS', [C.EREMOTEIO]: 'EREMOTEIO',
   [C.EHWPOISON]: 'EHWPOISON',
 };
 
@@ -15,16 +15,29 @@ export function errnoName(errno: number): string {
   return ERRNO_NAMES[errno] ?? `E${errno}`;
 }
 
+// Why a RLIMIT_MEMLOCK check failed: the counter checked, its value and the
+// request (pages), the limit (pages, rlim_cur >> PAGE_SHIFT), and the
+// smallest `ulimit -l` (KiB) under which the call would have passed.
+export interface MemlockDetail {
+  counter: 'mm.locked_vm' | 'mm.pinned_vm' | 'user.locked_vm' | 'mm.total_vm';
+  current: number;
+  requested: number;
+  limit: number;
+  minUlimitKiB: number;
+}
+
 export class SyscallError extends Error {
   readonly code: string;
   readonly errno: number | undefined;
   readonly syscall: string;
-  constructor(syscall: string, code: string, errno: number | undefined, detail: string) {
+  readonly detail: MemlockDetail | undefined; // set when a memlock limit refused the call
+  constructor(syscall: string, code: string, errno: number | undefined, detail: string, memlock?: MemlockDetail) {
     super(`${code}: ${syscall}: ${detail}`);
     this.name = 'SyscallError';
     this.code = code;
     this.errno = errno;
     this.syscall = syscall;
+    this.detail = memlock;
   }
 }
 

@@ -12,6 +12,7 @@ import { AnonVma, type ThpMode, type Vma } from './mm/vma';
 import type { MmapHost } from './mm/mmap';
 import type { MadviseHost } from './mm/mprotect';
 import { Task } from './task';
+import { spawnCred, type SpawnOptions, type TaskCred, type Rlimit } from './cred';
 import { pageSnapshot, dumpPage, meminfo, type PageSnapshot, type MemInfo } from './inspect/page';
 import { procMeminfo } from './inspect/procfs';
 
@@ -24,6 +25,7 @@ export interface WritebackReport {
 
 export interface Layout {
   ram: number; movable: number; cma: number; pmem: number; thp: ThpMode; pool2m: number; pool1g: number;
+  memlock: Rlimit; // RLIMIT_MEMLOCK of spawned tasks
 }
 
 // The machine without the GUP API (which src/gup/kernel.ts adds).
@@ -103,16 +105,20 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
 
   // ---- tasks ----
 
-  spawn(opts: { name?: string } = {}): Task {
+  spawn(opts: SpawnOptions = {}): Task {
+    if (typeof opts !== 'object' || opts === null) throw new TypeError('spawn options must be an object');
+    if (opts.name !== undefined && typeof opts.name !== 'string') throw new TypeError('spawn: name must be a string');
+    const cred = spawnCred(opts, this.layout.memlock);
     return this.guard(() => {
       const pgd = this.core.mm_alloc();
       if (pgd < 0) throw fail('spawn', C.ENOMEM, 'no memory for a page table');
-      return this.#addTask(new Mm(this, pgd), opts.name ?? 'init', null);
+      return this.#addTask(new Mm(this, pgd), opts.name ?? 'init', null, cred);
     });
   }
 
-  #addTask(mm: Mm, name: string, parent: Task | null): Task {
-    const t = new Task(this, this.#nextPid++, name, mm, parent);
+  #addTask(mm: Mm, name: string, parent: Task | null, cred: TaskCred): Task {
+    const t = new Task(this, this.#nextPid++, name, mm, parent, cred);
+    mm.owner = t;
     this.tasks.push(t);
     return t;
   }
@@ -127,7 +133,7 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
     for (const v of pm.vmas) {
       if (v.flags & C.VM_DONTCOPY) continue;
       const copy = v.clone();
-      copy.flags &= ~C.VM_LOCKED;
+      copy.flags &= ~C.VM_LOCKED_MASK; // locks are not inherited; the child's counters start at 0
       if (v.anonVma) copy.anonVma = new AnonVma(this.core.new_mapping_id(), v.anonVma); // anon_vma_fork()
       mm.vmas.push(copy);
       if (!v.anonVma && !(v.flags & (C.VM_PFNMAP | C.VM_MIXEDMAP))) continue;
@@ -137,7 +143,7 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
         throw fail('fork', C.ENOMEM, 'out of memory copying page tables');
       }
     }
-    const child = this.#addTask(mm, parent.name, parent);
+    const child = this.#addTask(mm, parent.name, parent, { uid: parent.uid, caps: parent.caps, signal: parent.signal.clone() });
     for (const [fd, f] of parent.fds) child.fds.set(fd, f);
     return child;
   }
@@ -145,6 +151,7 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
   // exit_mmap(): zap every VMA, free every page table.
   exitMm(mm: Mm): void {
     for (const v of mm.vmas) mm.zap(v, v.start, v.end);
+    mm.uncountLocked(mm.vmas);
     mm.vmas.length = 0;
     this.core.mm_free(mm.pgd);
   }

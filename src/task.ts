@@ -12,6 +12,9 @@ import { doMmap, checkMunmap } from './mm/mmap';
 import { doMprotect, doMadvise } from './mm/mprotect';
 import type { KernelBase as Kernel } from './kernel';
 import { procMaps } from './inspect/procfs';
+import { procStatus, procStatusText, type ProcStatus } from './inspect/status';
+import { doMlock, doMunlock, doMlockall, doMunlockall } from './mm/mlock';
+import type { Capability, Rlimit, SignalStruct, TaskCred } from './cred';
 
 const PAGE = C.PAGE_SIZE;
 
@@ -43,6 +46,10 @@ function checkWord(v: unknown): number {
 export class Task {
   readonly fds = new Map<number, SimFile>();
   #exited = false;
+  readonly uid: number; // the real uid: its user_struct is kernel.user(uid)
+  readonly caps: ReadonlySet<Capability>; // effective capabilities (init user namespace)
+  /** @internal rlimits, shared by threads and copied by fork */
+  readonly signal: SignalStruct;
 
   constructor(
     readonly kernel: Kernel,
@@ -50,9 +57,20 @@ export class Task {
     readonly name: string,
     readonly mm: Mm,
     readonly parent: Task | null,
-  ) {}
+    cred: TaskCred,
+  ) {
+    this.uid = cred.uid;
+    this.caps = cred.caps;
+    this.signal = cred.signal;
+  }
 
   get exited(): boolean { return this.#exited; }
+
+  // capable(): is the capability in the task's effective set?
+  capable(cap: Capability): boolean { return this.caps.has(cap); }
+
+  /** @internal rlim_cur of RLIMIT_MEMLOCK, in bytes */
+  memlockBytes(): number { return this.signal.memlock.soft; }
 
   #run<T>(syscall: string, fn: () => T): T {
     if (this.#exited) throw fail(syscall, C.ESRCH, `task ${this.pid} has exited`);
@@ -77,7 +95,7 @@ export class Task {
     const offset = checkInt('offset', opts.offset ?? 0);
     return this.#run('mmap', () => {
       const file = flags & C.MAP_ANONYMOUS ? null : opts.fd === undefined ? null : this.#file('mmap', opts.fd);
-      const addr2 = doMmap(this.kernel, this.mm, { addr, length, prot, flags, file, offset });
+      const addr2 = doMmap(this.kernel, this.mm, { addr, length, prot, flags, file, offset, cred: this });
       if (flags & (C.MAP_FIXED | C.MAP_FIXED_NOREPLACE)) this.kernel.reapFiles();
       return addr2;
     });
@@ -106,6 +124,65 @@ export class Task {
     checkInt('advice', advice);
     this.#run('madvise', () => doMadvise({ populate: (mm, v, s, e, w) => this.kernel.populateRange(mm, v, s, e, w) },
       this.mm, addr, length, advice));
+  }
+
+  // ---- mlock family and RLIMIT_MEMLOCK ----
+
+  // mlock(2): lock [addr, addr + len) (rounded out to pages) and populate it.
+  mlock(addr: number, len: number): void {
+    this.#mlock('mlock', addr, len, 0);
+  }
+
+  // mlock2(2): flags 0 or MLOCK_ONFAULT (lock, populate only on fault).
+  mlock2(addr: number, len: number, flags: number): void {
+    this.#mlock('mlock2', addr, len, flags);
+  }
+
+  #mlock(syscall: string, addr: number, len: number, flags: number): void {
+    checkInt('addr', addr);
+    checkInt('len', len);
+    checkInt('flags', flags);
+    this.#run(syscall, () => doMlock(this.kernel, this.mm, this, syscall, addr, len, flags));
+  }
+
+  munlock(addr: number, len: number): void {
+    checkInt('addr', addr);
+    checkInt('len', len);
+    this.#run('munlock', () => doMunlock(this.mm, addr, len));
+  }
+
+  // mlockall(2): MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT.
+  mlockall(flags: number): void {
+    checkInt('flags', flags);
+    this.#run('mlockall', () => doMlockall(this.kernel, this.mm, this, flags));
+  }
+
+  munlockall(): void {
+    this.#run('munlockall', () => doMunlockall(this.mm));
+  }
+
+  // getrlimit(2) of RLIMIT_MEMLOCK: { soft, hard } in bytes, Infinity for RLIM_INFINITY.
+  getrlimit(resource: 'RLIMIT_MEMLOCK'): Rlimit {
+    return this.#run('getrlimit', () => {
+      checkResource('getrlimit', resource);
+      return { ...this.signal.memlock };
+    });
+  }
+
+  // setrlimit(2) with do_prlimit()'s checks: soft > hard is EINVAL, raising
+  // hard needs CAP_SYS_RESOURCE (EPERM). Lowering unlocks nothing.
+  setrlimit(resource: 'RLIMIT_MEMLOCK', limit: Rlimit): void {
+    if (typeof limit !== 'object' || limit === null) throw new TypeError('setrlimit: limit must be { soft, hard }');
+    const soft = checkRlim('soft', limit.soft);
+    const hard = checkRlim('hard', limit.hard);
+    this.#run('setrlimit', () => {
+      checkResource('setrlimit', resource);
+      if (soft > hard) throw fail('setrlimit', C.EINVAL, `soft limit ${soft} exceeds hard limit ${hard}`);
+      if (hard > this.signal.memlock.hard && !this.capable('CAP_SYS_RESOURCE')) {
+        throw fail('setrlimit', C.EPERM, 'raising the hard limit needs CAP_SYS_RESOURCE');
+      }
+      this.signal.memlock = { soft, hard };
+    });
   }
 
   // ---- files ----
@@ -310,4 +387,27 @@ export class Task {
   procMaps(): string {
     return procMaps(this.mm.vmas);
   }
+
+  // The memory lines of /proc/<pid>/status, in kB.
+  status(): ProcStatus {
+    return this.#run('status', () => procStatus(this.kernel, this.mm));
+  }
+
+  // The memory lines of /proc/<pid>/status as text, in the kernel's format.
+  procStatus(): string {
+    return procStatusText(this.status());
+  }
+}
+
+function checkResource(syscall: string, resource: unknown): void {
+  if (resource !== 'RLIMIT_MEMLOCK' && resource !== C.RLIMIT_MEMLOCK) {
+    throw fail(syscall, C.EINVAL, `resource ${String(resource)}: pinsim models only RLIMIT_MEMLOCK`);
+  }
+}
+
+function checkRlim(what: string, v: unknown): number {
+  if (v === Infinity) return v;
+  const n = checkInt(what, v);
+  if (n < 0) throw new RangeError(`${what} must not be negative, got ${n}`);
+  return n;
 }

@@ -3,7 +3,7 @@
 // WARN_ON_ONCE()s. JS misuse that has no kernel equivalent (a wrong type, a
 // PageArray smaller than nr_pages) throws TypeError/RangeError first.
 import * as C from '../../assembly/constants';
-import { KernelBase } from '../kernel';
+import { AccountingKernel } from '../mm/accounting';
 import { Mm } from '../mm/mm';
 import { Task } from '../task';
 import { checkInt, checkBool } from '../errors';
@@ -24,7 +24,7 @@ const VMSTAT: [string, number][] = [
 
 type Target = Task | Mm;
 
-export class Kernel extends KernelBase {
+export class Kernel extends AccountingKernel {
   #arena: PageArenaAllocator | null = null;
 
   // A `struct page *pages[n]` for GUP calls, in the core's arena; NULL (-1) filled.

@@ -1,6 +1,6 @@
 // An address space (struct mm_struct): the PGD in the core and the sorted
 // VMA list in the façade, with the VMA-level operations every syscall uses.
-import { PAGE_SIZE, FAULT_FLAG_WRITE, USER_VA_BITS, PMD_SHIFT } from '../../assembly/constants';
+import { PAGE_SIZE, FAULT_FLAG_WRITE, USER_VA_BITS, PMD_SHIFT, VM_LOCKED } from '../../assembly/constants';
 
 const PMD_SIZE = 2 ** PMD_SHIFT;
 import type { Core } from '../core/core';
@@ -16,14 +16,31 @@ export interface MmHost {
   readonly thp: ThpMode;
 }
 
+// Whose mm this is (mm->owner): the pid and real uid the memlock ledger shows.
+export interface MmOwner { readonly pid: number; readonly uid: number }
+
 export class Mm {
   readonly vmas: Vma[] = [];
   hasPinned = false; // MMF_HAS_PINNED: set by the first FOLL_PIN, never cleared
+  // RLIMIT_MEMLOCK counters, in pages. They outlive the task (mmgrab()):
+  // a device may uncharge an mm after its owner exited.
+  locked_vm = 0; // VmLck: mlock family, VFIO, account_locked_vm() users
+  pinned_vm = 0; // VmPin: RDMA, io_uring, iommufd
+  def_flags = 0; // VM_LOCKED | VM_LOCKONFAULT for new VMAs after mlockall(MCL_FUTURE)
+  /** @internal */
+  owner: MmOwner = { pid: 0, uid: 0 };
 
   constructor(
     readonly host: MmHost,
     readonly pgd: number, // pfn of the PGD page
   ) {}
+
+  // Pages of every VMA (VmSize).
+  get total_vm(): number {
+    let n = 0;
+    for (const v of this.vmas) n += v.pages;
+    return n;
+  }
 
   // Index of the first VMA ending above addr (find_vma()).
   findIndex(addr: number): number {
@@ -110,11 +127,17 @@ export class Mm {
     const first = this.findIndex(start);
     const gone = this.overlapping(start, end);
     for (const v of gone) this.zap(v, v.start, v.end);
+    this.uncountLocked(gone);
     this.vmas.splice(first, gone.length);
     const prev = this.vmas[first - 1];
     const next = this.vmas[first];
     this.host.core.free_pgtables(this.pgd, (prev ? prev.end : 0) / PAGE_SIZE, (next ? next.start : TASK_SIZE) / PAGE_SIZE);
     return gone;
+  }
+
+  // Unmapped VMAs leave locked_vm (vms_complete_munmap_vmas(), exit_mmap()).
+  uncountLocked(gone: readonly Vma[]): void {
+    for (const v of gone) if (v.flags & VM_LOCKED) this.locked_vm -= v.pages;
   }
 
   // anon_vma_prepare() before a fault that may create anonymous pages (a

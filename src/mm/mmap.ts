@@ -3,6 +3,8 @@
 // (overcommit heuristic), then the VMA.
 import * as C from '../../assembly/constants';
 import { fail } from '../errors';
+import { checkMmapLock, accountNewVma } from './mlock';
+import type { MemlockCred } from './memlock';
 import { Vma } from './vma';
 import { TASK_SIZE, type Mm } from './mm';
 import { MAX_FILE_BYTES, type SimFile } from '../fs/file';
@@ -16,10 +18,10 @@ const PMD_SIZE = 2 ** C.PMD_SHIFT;
 // under MAP_SHARED_VALIDATE, where they fail with EOPNOTSUPP.
 const KNOWN_FLAGS = C.MAP_TYPE | C.MAP_FIXED | C.MAP_ANONYMOUS | C.MAP_NORESERVE | C.MAP_POPULATE
   | C.MAP_HUGETLB | C.MAP_FIXED_NOREPLACE | (C.MAP_HUGE_MASK << C.MAP_HUGE_SHIFT) | C.MAP_STACK | C.MAP_DENYWRITE
-  | C.MAP_EXECUTABLE | C.MAP_NONBLOCK;
+  | C.MAP_EXECUTABLE | C.MAP_NONBLOCK | C.MAP_LOCKED;
 // Flags Linux honours that pinsim does not model: refused rather than half-done.
 const UNMODELLED_FLAGS: [number, string][] = [
-  [C.MAP_LOCKED, 'MAP_LOCKED'], [C.MAP_GROWSDOWN, 'MAP_GROWSDOWN'], [C.MAP_SYNC, 'MAP_SYNC'],
+  [C.MAP_GROWSDOWN, 'MAP_GROWSDOWN'], [C.MAP_SYNC, 'MAP_SYNC'],
 ];
 const PROT_SEM = 8; // accepted and ignored, as on x86
 export const PROT_VALID = C.PROT_READ | C.PROT_WRITE | C.PROT_EXEC | PROT_SEM;
@@ -45,6 +47,7 @@ export interface MmapRequest {
   flags: number;
   file: SimFile | null;
   offset: number;
+  cred: MemlockCred; // the caller's, for MAP_LOCKED and MCL_FUTURE
 }
 
 // x86's TASK_UNMAPPED_BASE (mmap_legacy_base without randomisation): where
@@ -148,6 +151,8 @@ export function doMmap(host: MmapHost, mm: Mm, req: MmapRequest): number {
     start = unmappedArea(mm, hint, length, hugeOrder ? hsize : thpAlign ? PMD_SIZE : PAGE);
     if (start < 0) throw fail('mmap', C.ENOMEM, 'no free range of that size');
   }
+  const lockFlags = mm.def_flags | (flags & C.MAP_LOCKED ? C.VM_LOCKED : 0);
+  checkMmapLock(mm, req.cred, (flags & C.MAP_LOCKED) !== 0, lockFlags, length);
 
   // Shared anonymous memory is backed by an internal shmem (or hugetlbfs) file.
   let pgoff = offset / PAGE;
@@ -156,7 +161,7 @@ export function doMmap(host: MmapHost, mm: Mm, req: MmapRequest): number {
     pgoff = 0;
   }
   if (anon && !mapFile) pgoff = start / PAGE;
-  let vmFlags = protToVmFlags(prot) | C.VM_MAYREAD | C.VM_MAYWRITE | C.VM_MAYEXEC;
+  let vmFlags = protToVmFlags(prot) | lockFlags | C.VM_MAYREAD | C.VM_MAYWRITE | C.VM_MAYEXEC;
   if (shared) vmFlags |= C.VM_SHARED | C.VM_MAYSHARE;
   if (accounted) vmFlags |= C.VM_ACCOUNT;
   if (flags & C.MAP_NORESERVE) vmFlags |= C.VM_NORESERVE;
@@ -165,9 +170,11 @@ export function doMmap(host: MmapHost, mm: Mm, req: MmapRequest): number {
 
   if (fixed) mm.unmap(start, start + length);
   const vma = new Vma(start, start + length, vmFlags, backing, mapFile, pgoff, null, hugeOrder);
+  accountNewVma(mm, vma);
   mm.insert(vma);
   mm.mergeAround(start, start + length);
-  if (flags & C.MAP_POPULATE) host.populate(mm, mm.vmaAt(start)!);
+  // Populated when locked (not ONFAULT) or MAP_POPULATE; errors ignored.
+  if ((lockFlags & C.VM_LOCKED_MASK) === C.VM_LOCKED || (flags & C.MAP_POPULATE)) host.populate(mm, mm.vmaAt(start)!);
   return start;
 }
 
