@@ -103,6 +103,8 @@ describe.each(BACKENDS)('kernel-format text (%s core)', (backend) => {
       'MemTotal:          65536 kB',
       `MemFree:        ${pad(m.MemFree)} kB`,
       'Cached:                0 kB',
+      'Unevictable:           0 kB',
+      'Mlocked:               0 kB',
       'AnonPages:          2048 kB',
       'Shmem:                 0 kB',
       `PageTables:     ${pad(m.PageTables)} kB`,

@@ -3,13 +3,18 @@
 import * as C from '../../assembly/constants';
 import type { CoreViews } from '../core/types';
 
-interface Host { readonly v: CoreViews; readonly layout: { ram: number; cma: number; movable: number; pmem: number } }
+interface Host {
+  readonly v: CoreViews;
+  readonly layout: { ram: number; cma: number; movable: number; pmem: number };
+  readonly core: { count_mlocked(): number };
+}
 
 const FLAG_NAMES: [number, string][] = [
   [C.PG_referenced, 'referenced'], [C.PG_uptodate, 'uptodate'], [C.PG_dirty, 'dirty'], [C.PG_lru, 'lru'],
   [C.PG_head, 'head'], [C.PG_private, 'private'], [C.PG_reserved, 'reserved'], [C.PG_swapbacked, 'swapbacked'],
   [C.PG_anon, 'anon'], [C.PG_anon_exclusive, 'anon_exclusive'], [C.PG_buddy, 'buddy'], [C.PG_table, 'table'],
   [C.PG_hugetlb, 'hugetlb'], [C.PG_tail, 'tail'], [C.PG_isolated, 'isolated'], [C.PG_hwpoison, 'hwpoison'],
+  [C.PG_mlocked, 'mlocked'],
 ];
 const ZONE_NAMES = ['Normal', 'Movable', 'Device'];
 const MIGRATETYPE_NAMES = ['Unmovable', 'Movable', 'Reclaimable', 'HighAtomic', 'CMA', 'Isolate'];
@@ -103,6 +108,8 @@ export interface MemInfo {
   AnonPages: number;
   AnonHugePages: number;
   Cached: number;
+  Unevictable: number; // mlocked folios are the only unevictable ones pinsim has
+  Mlocked: number;
   Shmem: number;
   PageTables: number;
   CmaTotal: number;
@@ -123,6 +130,7 @@ export function meminfo(k: Host): MemInfo {
   const kb = (pages: number) => pages * 4;
   const total = k.layout.ram / C.PAGE_SIZE;
   const movable = k.layout.movable / C.PAGE_SIZE;
+  const mlocked = kb(k.core.count_mlocked());
   return {
     MemTotal: kb(total),
     MemFree: kb(s[C.NR_FREE_PAGES]),
@@ -130,6 +138,8 @@ export function meminfo(k: Host): MemInfo {
     AnonPages: kb(s[C.NR_ANON_PAGES]),
     AnonHugePages: s[C.NR_ANON_THPS] * 2048,
     Cached: kb(s[C.NR_FILE_PAGES]),
+    Unevictable: mlocked,
+    Mlocked: mlocked,
     Shmem: kb(s[C.NR_SHMEM]),
     PageTables: kb(s[C.NR_PAGETABLE]),
     CmaTotal: k.layout.cma / 1024,

@@ -62,6 +62,7 @@ export function procMeminfo(m: MemInfo): string {
   const kb = (name: string, v: number) => `${`${name}:`.padEnd(16)}${String(v).padStart(8)} kB\n`;
   const count = (name: string, v: number) => `${`${name}:`.padEnd(19)}${String(v).padStart(5)}\n`;
   return kb('MemTotal', m.MemTotal) + kb('MemFree', m.MemFree) + kb('Cached', m.Cached)
+    + kb('Unevictable', m.Unevictable) + kb('Mlocked', m.Mlocked)
     + kb('AnonPages', m.AnonPages) + kb('Shmem', m.Shmem) + kb('PageTables', m.PageTables)
     + kb('AnonHugePages', m.AnonHugePages) + kb('CmaTotal', m.CmaTotal) + kb('CmaFree', m.CmaFree)
     + count('HugePages_Total', m.HugePages_Total) + count('HugePages_Free', m.HugePages_Free)

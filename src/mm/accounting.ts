@@ -67,7 +67,7 @@ export class AccountingKernel extends KernelBase {
     const rlim = task.memlockBytes();
     const old = mm.locked_vm;
     const d = inc && !bypass ? overLimit('mm.locked_vm', old, n, rlim) : null;
-    if (!inc && n > old) this.warnOnce('mm/util.c:__account_locked_vm', `pages ${n} > mm->locked_vm ${old}`, task.pid);
+    if (!inc && n > old) this.warnOnce('mm/util.c:__account_locked_vm', 'pages > mm->locked_vm', task.pid);
     if (!d) this.#charge(mm, 'mm.locked_vm', mm.owner.pid, mm.owner.uid, by, inc ? n : -n);
     this.printk(`__account_locked_vm: [${task.pid}] caller ${by} ${inc ? '+' : '-'}${n * PAGE} ${old * PAGE}/${showRlim(rlim)}${d ? ' - exceeded' : ''}`);
     return d;
