@@ -53,9 +53,15 @@ export class Task {
 
   get exited(): boolean { return this.#exited; }
 
-  #run<T>(syscall: string, fn: () => T): T {
+  // An exited task refuses every method with ESRCH, before its arguments
+  // are looked at (the same rule as the Kernel's functions that take a
+  // task or its mm).
+  #alive(syscall: string): void {
     if (this.#exited) throw fail(syscall, C.ESRCH, `task ${this.pid} has exited`);
-    return this.kernel.guard(fn);
+  }
+
+  #run<T>(syscall: string, fn: () => T): T {
+    return this.kernel.guard(fn, this.name);
   }
 
   #file(syscall: string, fd: unknown): SimFile {
@@ -68,6 +74,7 @@ export class Task {
   // ---- memory syscalls ----
 
   mmap(opts: MmapOptions): number {
+    this.#alive('mmap');
     if (typeof opts !== 'object' || opts === null) throw new TypeError('mmap options must be an object');
     const addr = checkInt('addr', opts.addr ?? 0);
     const length = checkInt('length', opts.length);
@@ -83,6 +90,7 @@ export class Task {
   }
 
   munmap(addr: number, length: number): void {
+    this.#alive('munmap');
     checkInt('addr', addr);
     checkInt('length', length);
     this.#run('munmap', () => {
@@ -93,6 +101,7 @@ export class Task {
   }
 
   mprotect(addr: number, length: number, prot: number): void {
+    this.#alive('mprotect');
     checkInt('addr', addr);
     checkInt('length', length);
     checkInt('prot', prot);
@@ -100,6 +109,7 @@ export class Task {
   }
 
   madvise(addr: number, length: number, advice: number): void {
+    this.#alive('madvise');
     checkInt('addr', addr);
     checkInt('length', length);
     checkInt('advice', advice);
@@ -110,6 +120,7 @@ export class Task {
   // ---- files ----
 
   open(file: SimFile): number {
+    this.#alive('open');
     if (!(file instanceof SimFile) || !this.kernel.files.includes(file)) {
       throw new TypeError('open(file): not a file of this machine (use kernel.createFile)');
     }
@@ -124,6 +135,7 @@ export class Task {
   }
 
   close(fd: number): void {
+    this.#alive('close');
     this.#run('close', () => {
       this.#file('close', fd);
       this.fds.delete(fd);
@@ -133,6 +145,7 @@ export class Task {
 
   // memfd_create(2): an anonymous tmpfs (or, with hugetlb, hugetlbfs) file of size 0.
   memfd_create(name: string, opts: { hugetlb?: boolean | '2MiB' | '1GiB' } = {}): number {
+    this.#alive('memfd_create');
     if (typeof name !== 'string') throw new TypeError('memfd_create: name must be a string');
     if (typeof opts !== 'object' || opts === null) throw new TypeError('memfd_create: options must be an object');
     const h = opts.hugetlb ?? false;
@@ -145,6 +158,7 @@ export class Task {
   }
 
   ftruncate(fd: number, length: number): void {
+    this.#alive('ftruncate');
     checkInt('length', length);
     this.#run('ftruncate', () => {
       const f = this.#file('ftruncate', fd);
@@ -163,6 +177,7 @@ export class Task {
   // (pinsim models a page's contents as one word), like pwrite(2) through
   // the page cache (or straight to pmem for fsdax). Extends the file.
   pwrite(fd: number, offset: number, word: number): void {
+    this.#alive('pwrite');
     checkInt('offset', offset);
     checkWord(word);
     this.#run('pwrite', () => {
@@ -185,6 +200,7 @@ export class Task {
 
   // Reads the word of the file's page at `offset`; null at or past EOF.
   pread(fd: number, offset: number): number | null {
+    this.#alive('pread');
     checkInt('offset', offset);
     return this.#run('pread', () => {
       const f = this.#file('pread', fd);
@@ -231,12 +247,14 @@ export class Task {
 
   // A user load of the word of the page at addr.
   read(addr: number): number {
+    this.#alive('read');
     checkInt('addr', addr);
     return this.#run('read', () => this.#access('read', addr, false, 0));
   }
 
   // A user store of `word` into the page at addr.
   write(addr: number, word: number): void {
+    this.#alive('write');
     checkInt('addr', addr);
     checkWord(word);
     this.#run('write', () => this.#access('write', addr, true, word));
@@ -246,6 +264,7 @@ export class Task {
   // loop of user accesses would; stops at the first page that faults badly
   // (the pages before it stay touched).
   touch(addr: number, length: number, opts: { write?: boolean } = {}): void {
+    this.#alive('touch');
     checkInt('addr', addr);
     checkInt('length', length);
     const write = checkBool('write', opts.write ?? false);
@@ -267,10 +286,12 @@ export class Task {
   // ---- processes ----
 
   fork(): Task {
+    this.#alive('fork');
     return this.#run('fork', () => this.kernel.fork(this));
   }
 
   exit(): void {
+    this.#alive('exit');
     this.#run('exit', () => {
       this.kernel.exitMm(this.mm);
       this.fds.clear();
@@ -284,6 +305,7 @@ export class Task {
 
   // The pfn of the page mapped at addr (no fault is taken), or null.
   translate(addr: number): number | null {
+    this.#alive('translate');
     checkInt('addr', addr);
     return this.#run('translate', () => {
       if (addr < 0 || addr >= TASK_SIZE) return null;
@@ -294,6 +316,7 @@ export class Task {
 
   // The VMAs, as /proc/<pid>/maps lists them.
   maps(): VmaInfo[] {
+    this.#alive('maps');
     return this.mm.vmas.map((v) => ({
       start: v.start, end: v.end, flags: v.flags, pgoff: v.pgoff, hugetlb: v.isHugetlb,
       perms: (v.flags & C.VM_READ ? 'r' : '-') + (v.flags & C.VM_WRITE ? 'w' : '-') + (v.flags & C.VM_EXEC ? 'x' : '-')
