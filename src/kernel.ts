@@ -88,7 +88,7 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
 
   // bad_page()'s report for each frame the core refused to free since the
   // last call (it keeps the last BAD_LOG_SIZE), then the taint note once.
-  reportBadPages(comm: string): void {
+  reportBadPages(comm = 'swapper/0'): void {
     const n = this.v.stats[C.NR_BAD_PAGES];
     if (n === this.#badSeen) return;
     for (let i = Math.max(this.#badSeen, n - C.BAD_LOG_SIZE); i < n; i++) {

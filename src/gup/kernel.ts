@@ -132,7 +132,7 @@ export class Kernel extends KernelBase {
     } catch (e) {
       throw this.crashed(e);
     }
-    this.reportBadPages('swapper/0');
+    this.reportBadPages();
     if (bad >= 0) {
       // In C, a struct page pointer that points nowhere; here a value
       // written into the PageArray's view. Nothing was unpinned.
@@ -333,7 +333,7 @@ export class Kernel extends KernelBase {
     } catch (e) {
       throw this.crashed(e);
     }
-    this.reportBadPages(t.name);
+    this.reportBadPages(t.name); // undefined (an mm was passed): swapper/0
     this.#reportWarns(before, refc);
     return r;
   }
