@@ -22,7 +22,7 @@ export { gup_fast, gup_slow, unpin_pages, unpin_range, folio_is_longterm_pinnabl
 export {
   collect_unpinnable, putback_folio, migrate_folios_start, mapping_run, migrate_folios_remap, migrate_folios_finish,
 } from './migrate';
-export { folio_maybe_dma_pinned } from './folio';
+export { folio_maybe_dma_pinned, bad_page_reports } from './folio';
 
 // mm_alloc()'s pgd_alloc(): the new mm's PGD page, or -ENOMEM.
 export function mm_alloc(): i32 {
@@ -51,6 +51,6 @@ export function dax_alloc(n: i32, mapping: i32): i32 {
 // How many page-table pages the machine can hold (the table-slot pool).
 export function pt_capacity(): i32 { return pt_nr_slots; }
 
-// The bad_page() report number i (of stats[NR_BAD_PAGES]; the last
+// The bad_page() report number i (of bad_page_reports(); the last
 // BAD_LOG_SIZE are kept): pfn << 2 | BAD_* reason.
 export function bad_page_log(i: i32): i32 { return bad_log[i % BAD_LOG_SIZE]; }

@@ -256,7 +256,7 @@ export const GUP_WARN_UNPIN = 27; // unpin of a folio holding no pin (pinsim ref
 export const NR_ISOLATED = 28; // folios taken off the LRU for migration
 export const PGMIGRATE_SUCCESS = 29;
 export const PGMIGRATE_FAIL = 30;
-export const NR_BAD_PAGES = 31; // frames bad_page() withheld from the allocator ("BUG: Bad page state")
+export const NR_BAD_PAGES = 31; // frames bad_page() withheld from the allocator ("BUG: Bad page state"), in pages
 export const NR_STATS = 32;
 // Page counts handed to the core per call, at most: they are i32 there.
 export const MAX_PAGES_PER_CALL = 1073741824; // 2^30

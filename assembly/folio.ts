@@ -97,13 +97,19 @@ function free_page_bad_reason(head: i32, order: i32): i32 {
   return 0;
 }
 
-// Mirrors bad_page(): report the frame (the façade prints "BUG: Bad page
+let bad_reports = 0;
+
+// How many bad_page() reports there were; report i is in bad_log[i % BAD_LOG_SIZE].
+export function bad_page_reports(): i32 { return bad_reports; }
+
+// Mirrors bad_page(): report the folio (the façade prints "BUG: Bad page
 // state" from bad_log) and leak it, fields left as they were for the
-// report. PG_bad keeps any later put from freeing it.
-export function bad_page(head: i32, why: i32): void {
-  const n = <i32>stats[NR_BAD_PAGES];
-  bad_log[n % BAD_LOG_SIZE] = (head << 2) | why;
-  stats[NR_BAD_PAGES] = <f64>(n + 1);
+// report; its frames are counted in NR_BAD_PAGES. PG_bad keeps any later
+// put from freeing it.
+function bad_page(head: i32, why: i32): void {
+  bad_log[bad_reports % BAD_LOG_SIZE] = (head << 2) | why;
+  bad_reports++;
+  stats[NR_BAD_PAGES] += <f64>(1 << folio_order(head));
   set_flags_at(head, flags_at(head) | PG_bad);
   if ((flags_at(head) & (PG_anon | PG_hugetlb)) == PG_anon) stats[NR_ANON_PAGES] -= <f64>(1 << folio_order(head));
 }

@@ -51,7 +51,7 @@ export let free_area = new_i32(0);
 export let zone_free = new_i32(0);
 export let hugetlb_pool = new_i32(0); // free hugetlb folios: [0..n2m) 2 MiB, then 1 GiB
 export let gup_pages = new_i32(0); // the page-array arena: struct page *pages[] for GUP calls
-export let bad_log = new_i32(0); // ring of bad_page() reports, indexed by stats[NR_BAD_PAGES]
+export let bad_log = new_i32(0); // ring of bad_page() reports (assembly/folio.ts)
 export let booted = false;
 
 export let nr_frames = 0; // RAM + device frames

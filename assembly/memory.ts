@@ -139,8 +139,8 @@ function do_wp_page(ei: i32, vpn: f64, unshare: bool): i32 {
     // reference is this mapping. Any extra reference (GUP, pins) forces a
     // copy, and so does a frame bad_page() leaked (PG_bad): its refcount
     // no longer counts its mappings.
-    const small = folio_order(head) == 0 && (flags_at(head) & PG_bad) == 0;
-    if ((flags_at(pfn) & PG_anon_exclusive) != 0 || (small && refcount_at(head) == 1)) {
+    const counted = folio_order(head) == 0 && (flags_at(head) & PG_bad) == 0;
+    if ((flags_at(pfn) & PG_anon_exclusive) != 0 || (counted && refcount_at(head) == 1)) {
       pg_flags[pfn] |= PG_anon_exclusive;
       pt_set(ei, e | <u32>wp_bits(unshare));
       stats[COW_REUSES] += 1.0;

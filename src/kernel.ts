@@ -39,6 +39,7 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
   #warned = new Set<string>();
   #nextPid = 1;
   #broken: Error | null = null;
+  #badFrames = 0; // stats[NR_BAD_PAGES] when reports were last printed
   #badSeen = 0; // bad_page() reports already printed
 
   constructor(readonly core: Core, layout: Layout) {
@@ -89,8 +90,9 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
   // bad_page()'s report for each frame the core refused to free since the
   // last call (it keeps the last BAD_LOG_SIZE), then the taint note once.
   reportBadPages(comm = 'swapper/0'): void {
-    const n = this.v.stats[C.NR_BAD_PAGES];
-    if (n === this.#badSeen) return;
+    if (this.v.stats[C.NR_BAD_PAGES] === this.#badFrames) return;
+    this.#badFrames = this.v.stats[C.NR_BAD_PAGES];
+    const n = this.core.bad_page_reports();
     for (let i = Math.max(this.#badSeen, n - C.BAD_LOG_SIZE); i < n; i++) {
       const e = this.core.bad_page_log(i);
       const pfn = e >>> 2;

@@ -245,6 +245,26 @@ describe.each(BACKENDS)('put_page() of a page nobody took a reference to: bad_pa
     expectUsable(k);
   });
 
+  it('a PMD-mapped THP is reported once and all 512 of its frames are withheld', async () => {
+    const k = await bootTest(backend, { thp: 'always' });
+    const free0 = k.meminfo().MemFree;
+    const t = k.spawn();
+    const H = 2 << 20;
+    const base = t.mmap({ length: 2 * H, prot: RW, flags: ANON_PRIVATE });
+    const a = Math.ceil(base / H) * H;
+    t.write(a, 9);
+    const head = t.translate(a)!;
+    expect(k.page(head).order).toBe(9);
+    k.put_page(head + 3); // a tail page: its folio's reference
+    expect(badReports(k)).toEqual([`BUG: Bad page state in process swapper/0  pfn:${head.toString(16).padStart(5, '0')}`]);
+    expect(k.meminfo().BadPages).toBe(2048);
+    t.write(a + H - PAGE, 10);
+    t.exit();
+    expect(badReports(k).length).toBe(1);
+    expect(free0 - k.meminfo().MemFree).toBe(2048);
+    expectUsable(k);
+  });
+
   it('the shared zero page is reported and never freed', async () => {
     const k = await bootTest(backend);
     const free0 = k.meminfo().MemFree;
