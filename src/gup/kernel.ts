@@ -126,13 +126,14 @@ export class Kernel extends KernelBase {
     }
     this.checkAlive();
     const before = this.#warns();
+    const bads = this.v.stats[C.NR_BAD_PAGES];
     let bad: number;
     try {
       bad = this.core.unpin_pages(pages.offset, n, make_dirty, C.FOLL_PIN);
     } catch (e) {
       throw this.crashed(e);
     }
-    this.reportBadPages();
+    if (this.v.stats[C.NR_BAD_PAGES] !== bads) this.reportBadPages(); // an unpin dropped a last reference
     if (bad >= 0) {
       // In C, a struct page pointer that points nowhere; here a value
       // written into the PageArray's view. Nothing was unpinned.
@@ -333,7 +334,9 @@ export class Kernel extends KernelBase {
     } catch (e) {
       throw this.crashed(e);
     }
-    this.reportBadPages(t.name); // undefined (an mm was passed): swapper/0
+    // Only the slow path can drop a last reference (the fast walk's
+    // rollbacks never do): the common full fast pin skips the check.
+    if (r !== nr) this.reportBadPages(t.name); // undefined (an mm was passed): swapper/0
     this.#reportWarns(before, refc);
     return r;
   }
