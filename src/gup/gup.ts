@@ -154,6 +154,16 @@ export function gupLongtermLocked(k: KernelBase, mm: Mm, start: number, nr: numb
   }
 }
 
+// gup_fast_fallback()'s range checks when start (unsigned long) or
+// nr_pages (an int, converted to unsigned long) is negative, i.e. 2^64 + x:
+// with negs of them negative, the end start + len is 2^64 * negs + sum,
+// which wraps (-EOVERFLOW) once it reaches 2^64; an end that does not wrap
+// but has a 2^64 term lies far above TASK_SIZE_MAX (-EFAULT).
+function negativeRangeError(start: number, nr: number): number {
+  const negs = (start < 0 ? 1 : 0) + (nr < 0 ? 1 : 0);
+  return start + nr * PAGE >= (1 - negs) * 2 ** 64 ? -C.EOVERFLOW : -C.EFAULT;
+}
+
 // Mirrors gup_fast_fallback(): the lockless walk pins a prefix, the slow
 // path does the rest.
 export function gupFastFallback(k: KernelBase, mm: Mm, start: number, nr: number, flags: number,
@@ -166,14 +176,9 @@ export function gupFastFallback(k: KernelBase, mm: Mm, start: number, nr: number
   // untagged_addr(start) & PAGE_MASK; not `start % PAGE`, which V8 computes
   // with fmod() for addresses above 2^31 (a quarter of a one-page call).
   start = Math.floor(start / PAGE) * PAGE;
-  // start (unsigned long) and nr_pages (an int, converted to unsigned long)
-  // are 2^64 + x when negative: with negs of them negative, the end start + len
-  // is 2^64 * negs + sum, which wraps (-EOVERFLOW) once it reaches 2^64; an end
-  // that does not wrap but has a 2^64 term lies far above TASK_SIZE_MAX.
-  const negs = (start < 0 ? 1 : 0) + (nr < 0 ? 1 : 0);
-  const sum = start + nr * PAGE;
-  if (sum >= (1 - negs) * 2 ** 64) return -C.EOVERFLOW;
-  if (negs !== 0 || sum > TASK_SIZE) return -C.EFAULT;
+  if (start < 0 || nr < 0) return negativeRangeError(start, nr);
+  if (start + nr * PAGE >= 2 ** 64) return -C.EOVERFLOW;
+  if (start + nr * PAGE > TASK_SIZE) return -C.EFAULT;
   const fast = k.core.gup_fast(mm.pgd, start / PAGE, nr, flags, pages.offset);
   if (fast === nr || flags & C.FOLL_FAST_ONLY) return fast;
   const slow = gupLongtermLocked(k, mm, start + fast * PAGE, nr - fast, pages, fast,

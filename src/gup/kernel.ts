@@ -264,7 +264,7 @@ export class Kernel extends KernelBase {
   // flags, a live PageArray that holds nr_pages. Anything else goes through
   // #check() for its precise error.
   #usual(t: Target, start: number, nr: number, flags: number, pages: PageArray | null): t is Task {
-    return t instanceof Task && t.mm.host === this && !t.mm.dead && Number.isSafeInteger(start)
+    return t instanceof Task && t.mm.host === this && !t.exited && Number.isSafeInteger(start)
       && Number.isSafeInteger(nr) && nr >= 0 && typeof flags === 'number' && flags >>> 0 === flags && pages instanceof PageArray
       && nr <= pages.length && this.#arena !== null && pages.livesIn(this.#arena);
   }
@@ -328,15 +328,14 @@ export class Kernel extends KernelBase {
     this.checkAlive();
     const before = this.#warns();
     const refc = this.v.stats[C.GUP_WARN_REFCOUNT];
+    const bads = this.v.stats[C.NR_BAD_PAGES];
     let r: number;
     try {
       r = gupFastFallback(this, mm, start, nr, f, pages!, t.pid);
     } catch (e) {
       throw this.crashed(e);
     }
-    // Only the slow path can drop a last reference (the fast walk's
-    // rollbacks never do): the common full fast pin skips the check.
-    if (r !== nr) this.reportBadPages(t.name); // undefined (an mm was passed): swapper/0
+    if (this.v.stats[C.NR_BAD_PAGES] !== bads) this.reportBadPages(t.name); // no name (an mm): swapper/0
     this.#reportWarns(before, refc);
     return r;
   }
