@@ -1,6 +1,6 @@
 // An address space (struct mm_struct): the PGD in the core and the sorted
 // VMA list in the façade, with the VMA-level operations every syscall uses.
-import { PAGE_SIZE, FAULT_FLAG_WRITE, USER_VA_BITS, PMD_SHIFT } from '../../assembly/constants';
+import { PAGE_SIZE, FAULT_FLAG_WRITE, USER_VA_BITS, PMD_SHIFT, MAX_PAGES_PER_CALL } from '../../assembly/constants';
 
 const PMD_SIZE = 2 ** PMD_SHIFT;
 import type { Core } from '../core/core';
@@ -19,6 +19,8 @@ export interface MmHost {
 export class Mm {
   readonly vmas: Vma[] = [];
   hasPinned = false; // MMF_HAS_PINNED: set by the first FOLL_PIN, never cleared
+  pid = 0; // the task it was made for (for error messages)
+  dead = false; // mm_users reached zero: exit_mmap() tore it down
 
   constructor(
     readonly host: MmHost,
@@ -137,7 +139,13 @@ export class Mm {
     this.prepare(vma);
     const nr = (end - start) / PAGE_SIZE;
     const core = this.host.core;
-    const done = core.fault_range(this.pgd, start / PAGE_SIZE, nr, write ? FAULT_FLAG_WRITE : 0);
-    return done === nr ? 0 : core.fault_status();
+    for (let done = 0; done < nr;) {
+      const n = Math.min(nr - done, MAX_PAGES_PER_CALL);
+      if (core.fault_range(this.pgd, start / PAGE_SIZE + done, n, write ? FAULT_FLAG_WRITE : 0) !== n) {
+        return core.fault_status();
+      }
+      done += n;
+    }
+    return 0;
   }
 }
