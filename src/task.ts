@@ -72,9 +72,15 @@ export class Task {
   /** @internal rlim_cur of RLIMIT_MEMLOCK, in bytes */
   memlockBytes(): number { return this.signal.memlock.soft; }
 
-  #run<T>(syscall: string, fn: () => T): T {
+  // An exited task refuses every method with ESRCH, before its arguments
+  // are looked at (the same rule as the Kernel's functions that take a
+  // task or its mm).
+  #alive(syscall: string): void {
     if (this.#exited) throw fail(syscall, C.ESRCH, `task ${this.pid} has exited`);
-    return this.kernel.guard(fn);
+  }
+
+  #run<T>(syscall: string, fn: () => T): T {
+    return this.kernel.guard(fn, this.name);
   }
 
   #file(syscall: string, fd: unknown): SimFile {
@@ -87,6 +93,7 @@ export class Task {
   // ---- memory syscalls ----
 
   mmap(opts: MmapOptions): number {
+    this.#alive('mmap');
     if (typeof opts !== 'object' || opts === null) throw new TypeError('mmap options must be an object');
     const addr = checkInt('addr', opts.addr ?? 0);
     const length = checkInt('length', opts.length);
@@ -102,6 +109,7 @@ export class Task {
   }
 
   munmap(addr: number, length: number): void {
+    this.#alive('munmap');
     checkInt('addr', addr);
     checkInt('length', length);
     this.#run('munmap', () => {
@@ -112,6 +120,7 @@ export class Task {
   }
 
   mprotect(addr: number, length: number, prot: number): void {
+    this.#alive('mprotect');
     checkInt('addr', addr);
     checkInt('length', length);
     checkInt('prot', prot);
@@ -119,6 +128,7 @@ export class Task {
   }
 
   madvise(addr: number, length: number, advice: number): void {
+    this.#alive('madvise');
     checkInt('addr', addr);
     checkInt('length', length);
     checkInt('advice', advice);
@@ -139,6 +149,7 @@ export class Task {
   }
 
   #mlock(syscall: string, addr: number, len: number, flags: number): void {
+    this.#alive(syscall);
     checkInt('addr', addr);
     checkInt('len', len);
     checkInt('flags', flags);
@@ -146,6 +157,7 @@ export class Task {
   }
 
   munlock(addr: number, len: number): void {
+    this.#alive('munlock');
     checkInt('addr', addr);
     checkInt('len', len);
     this.#run('munlock', () => doMunlock(this.mm, addr, len));
@@ -153,16 +165,19 @@ export class Task {
 
   // mlockall(2): MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT.
   mlockall(flags: number): void {
+    this.#alive('mlockall');
     checkInt('flags', flags);
     this.#run('mlockall', () => doMlockall(this.kernel, this.mm, this, flags));
   }
 
   munlockall(): void {
+    this.#alive('munlockall');
     this.#run('munlockall', () => doMunlockall(this.mm));
   }
 
   // getrlimit(2) of RLIMIT_MEMLOCK: { soft, hard } in bytes, Infinity for RLIM_INFINITY.
   getrlimit(resource: 'RLIMIT_MEMLOCK'): Rlimit {
+    this.#alive('getrlimit');
     return this.#run('getrlimit', () => {
       checkResource('getrlimit', resource);
       return { ...this.signal.memlock };
@@ -172,6 +187,7 @@ export class Task {
   // setrlimit(2) with do_prlimit()'s checks: soft > hard is EINVAL, raising
   // hard needs CAP_SYS_RESOURCE (EPERM). Lowering unlocks nothing.
   setrlimit(resource: 'RLIMIT_MEMLOCK', limit: Rlimit): void {
+    this.#alive('setrlimit');
     if (typeof limit !== 'object' || limit === null) throw new TypeError('setrlimit: limit must be { soft, hard }');
     const soft = checkRlim('soft', limit.soft);
     const hard = checkRlim('hard', limit.hard);
@@ -188,6 +204,7 @@ export class Task {
   // ---- files ----
 
   open(file: SimFile): number {
+    this.#alive('open');
     if (!(file instanceof SimFile) || !this.kernel.files.includes(file)) {
       throw new TypeError('open(file): not a file of this machine (use kernel.createFile)');
     }
@@ -202,6 +219,7 @@ export class Task {
   }
 
   close(fd: number): void {
+    this.#alive('close');
     this.#run('close', () => {
       this.#file('close', fd);
       this.fds.delete(fd);
@@ -211,6 +229,7 @@ export class Task {
 
   // memfd_create(2): an anonymous tmpfs (or, with hugetlb, hugetlbfs) file of size 0.
   memfd_create(name: string, opts: { hugetlb?: boolean | '2MiB' | '1GiB' } = {}): number {
+    this.#alive('memfd_create');
     if (typeof name !== 'string') throw new TypeError('memfd_create: name must be a string');
     if (typeof opts !== 'object' || opts === null) throw new TypeError('memfd_create: options must be an object');
     const h = opts.hugetlb ?? false;
@@ -224,6 +243,7 @@ export class Task {
   }
 
   ftruncate(fd: number, length: number): void {
+    this.#alive('ftruncate');
     checkInt('length', length);
     this.#run('ftruncate', () => {
       const f = this.#file('ftruncate', fd);
@@ -243,6 +263,7 @@ export class Task {
   // (pinsim models a page's contents as one word), like pwrite(2) through
   // the page cache (or straight to pmem for fsdax). Extends the file.
   pwrite(fd: number, offset: number, word: number): void {
+    this.#alive('pwrite');
     checkInt('offset', offset);
     checkWord(word);
     this.#run('pwrite', () => {
@@ -266,6 +287,7 @@ export class Task {
 
   // Reads the word of the file's page at `offset`; null at or past EOF.
   pread(fd: number, offset: number): number | null {
+    this.#alive('pread');
     checkInt('offset', offset);
     return this.#run('pread', () => {
       const f = this.#file('pread', fd);
@@ -312,12 +334,14 @@ export class Task {
 
   // A user load of the word of the page at addr.
   read(addr: number): number {
+    this.#alive('read');
     checkInt('addr', addr);
     return this.#run('read', () => this.#access('read', addr, false, 0));
   }
 
   // A user store of `word` into the page at addr.
   write(addr: number, word: number): void {
+    this.#alive('write');
     checkInt('addr', addr);
     checkWord(word);
     this.#run('write', () => this.#access('write', addr, true, word));
@@ -327,6 +351,7 @@ export class Task {
   // loop of user accesses would; stops at the first page that faults badly
   // (the pages before it stay touched).
   touch(addr: number, length: number, opts: { write?: boolean } = {}): void {
+    this.#alive('touch');
     checkInt('addr', addr);
     checkInt('length', length);
     const write = checkBool('write', opts.write ?? false);
@@ -348,10 +373,12 @@ export class Task {
   // ---- processes ----
 
   fork(): Task {
+    this.#alive('fork');
     return this.#run('fork', () => this.kernel.fork(this));
   }
 
   exit(): void {
+    this.#alive('exit');
     this.#run('exit', () => {
       this.kernel.exitMm(this.mm);
       this.fds.clear();
@@ -365,6 +392,7 @@ export class Task {
 
   // The pfn of the page mapped at addr (no fault is taken), or null.
   translate(addr: number): number | null {
+    this.#alive('translate');
     checkInt('addr', addr);
     return this.#run('translate', () => {
       if (addr < 0 || addr >= TASK_SIZE) return null;
@@ -375,6 +403,7 @@ export class Task {
 
   // The VMAs, one object each (procMaps() has the text).
   maps(): VmaInfo[] {
+    this.#alive('maps');
     return this.mm.vmas.map((v) => ({
       start: v.start, end: v.end, flags: v.flags, pgoff: v.pgoff, hugetlb: v.isHugetlb,
       perms: (v.flags & C.VM_READ ? 'r' : '-') + (v.flags & C.VM_WRITE ? 'w' : '-') + (v.flags & C.VM_EXEC ? 'x' : '-')
@@ -390,6 +419,7 @@ export class Task {
 
   // The memory lines of /proc/<pid>/status, in kB.
   status(): ProcStatus {
+    this.#alive('status');
     return this.#run('status', () => procStatus(this.kernel, this.mm));
   }
 

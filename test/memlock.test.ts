@@ -73,6 +73,19 @@ describe.each(BACKENDS)('credentials and RLIMIT_MEMLOCK (%s core)', (backend) =>
     expect(() => t.setrlimit('RLIMIT_MEMLOCK', { soft: -1, hard: 0 })).toThrow(RangeError);
   });
 
+  it('an exited task answers ESRCH to the new calls, and changes nothing', async () => {
+    const k = await bootTest(backend);
+    const t = k.spawn();
+    const a = anon(t, 1);
+    t.exit();
+    const calls: (() => unknown)[] = [
+      () => t.mlock(a, PAGE), () => t.mlock2(a, PAGE, 0), () => t.munlock(a, PAGE), () => t.mlockall(C.MCL_CURRENT),
+      () => t.munlockall(), () => t.getrlimit('RLIMIT_MEMLOCK'), () => t.setrlimit('RLIMIT_MEMLOCK', { soft: 0, hard: 0 }),
+      () => t.status(), () => t.procStatus(),
+    ];
+    for (const call of calls) expectCode(k, call, 'ESRCH');
+  });
+
   it('k.user(uid) is one user_struct per uid, shared by every task of it', async () => {
     const k = await bootTest(backend);
     expect(k.user(1000)).toBe(k.user(1000));

@@ -1,6 +1,6 @@
 // An address space (struct mm_struct): the PGD in the core and the sorted
 // VMA list in the façade, with the VMA-level operations every syscall uses.
-import { PAGE_SIZE, FAULT_FLAG_WRITE, USER_VA_BITS, PMD_SHIFT, VM_LOCKED } from '../../assembly/constants';
+import { PAGE_SIZE, FAULT_FLAG_WRITE, USER_VA_BITS, PMD_SHIFT, MAX_PAGES_PER_CALL, VM_LOCKED } from '../../assembly/constants';
 
 const PMD_SIZE = 2 ** PMD_SHIFT;
 import type { Core } from '../core/core';
@@ -22,6 +22,8 @@ export interface MmOwner { readonly pid: number; readonly uid: number }
 export class Mm {
   readonly vmas: Vma[] = [];
   hasPinned = false; // MMF_HAS_PINNED: set by the first FOLL_PIN, never cleared
+  pid = 0; // the task it was made for (for error messages)
+  dead = false; // mm_users reached zero: exit_mmap() tore it down
   // RLIMIT_MEMLOCK counters, in pages. They outlive the task (mmgrab()):
   // a device may uncharge an mm after its owner exited.
   locked_vm = 0; // VmLck: mlock family, VFIO, account_locked_vm() users
@@ -160,7 +162,13 @@ export class Mm {
     this.prepare(vma);
     const nr = (end - start) / PAGE_SIZE;
     const core = this.host.core;
-    const done = core.fault_range(this.pgd, start / PAGE_SIZE, nr, write ? FAULT_FLAG_WRITE : 0);
-    return done === nr ? 0 : core.fault_status();
+    for (let done = 0; done < nr;) {
+      const n = Math.min(nr - done, MAX_PAGES_PER_CALL);
+      if (core.fault_range(this.pgd, start / PAGE_SIZE + done, n, write ? FAULT_FLAG_WRITE : 0) !== n) {
+        return core.fault_status();
+      }
+      done += n;
+    }
+    return 0;
   }
 }
