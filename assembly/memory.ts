@@ -40,7 +40,7 @@ export function handle_mm_fault(pgd: i32, vpn: f64, flags: i32): i32 {
 
 // The leaf entry mapping vpn, or 0.
 function entry_at(pgd: i32, vpn: f64): u32 {
-  const ei = pt_walk(pgd, vpn, 0, false);
+  const ei = walk_cached(pgd, vpn);
   return ei < 0 ? 0 : pte_at(ei);
 }
 

@@ -10,6 +10,7 @@
 // Sizes come from the config: full runs use 1 GiB regions, --smoke tiny ones.
 import { boot, constants as C, type BootOptions, type Kernel, type PageArray, type Task } from '../src/index';
 import { Hash, Rng } from './util';
+import { mlockCase } from './mlock-case';
 
 export type Backend = 'wasm' | 'ts';
 export type Unit = 'ns/page' | 'ns/frame' | 'ms/op' | 'ops/s';
@@ -570,6 +571,7 @@ export function allCases(): CaseDef[] {
     pinCase('hugetlb-1g', 512),
     populateCase(false),
     populateCase(true),
+    mlockCase(),
     forkCase(),
     cmaCase(),
     mixedCase(),
