@@ -48,3 +48,8 @@ await build({
   entryPoints: ['bench/boot.ts', 'bench/run.ts'], bundle: true, format: 'esm', platform: 'node', target: 'node20',
   outdir: 'dist/bench',
 });
+// The long-running differential fuzz (npm run fuzz) and its worker thread.
+await build({
+  entryPoints: ['fuzz/cli.ts', 'fuzz/worker.ts'], bundle: true, format: 'esm', platform: 'node', target: 'node20',
+  outdir: 'dist/fuzz',
+});
