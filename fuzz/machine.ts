@@ -149,10 +149,8 @@ export class Machine {
       }
       case 'mmapHuge':
         return this.mapped(t, { length: 2 ** o.log2, prot: C.PROT_READ | C.PROT_WRITE, flags: C.MAP_PRIVATE | C.MAP_ANONYMOUS | C.MAP_NORESERVE });
-      case 'gupWild': {
-        const start = o.start < WILD_STARTS.length ? WILD_STARTS[o.start] : this.addr(t, o.vma, 0);
-        return this.gup(t, o.fn, start, WILD_COUNTS[o.count], o.nullPages);
-      }
+      case 'gupStart': return this.gup(t, o.fn, WILD_STARTS[o.start], o.count, false);
+      case 'gupCount': return this.gup(t, o.fn, this.addr(t, o.vma, 0), WILD_COUNTS[o.count], o.nullPages);
       case 'pwriteFar': return this.pwrite(t, o.file, this.#farPage(o.file, o.log2 - 12), o.word);
       case 'preadFar': return this.pread(t, o.file, this.#farPage(o.file, o.log2 - 12));
       case 'truncateFar': return this.truncate(t, o.file, this.#farPage(o.file, o.log2 - 12) * PAGE);
@@ -163,12 +161,14 @@ export class Machine {
         this.access(t, a, true, idx % 0x7fffffff);
         return a;
       }
-      case 'putAny': return this.putAny(t, o);
+      case 'putFree': case 'putAny': return this.putAny(t, o);
       case 'unpinDup': return this.unpinDup(t, o.extra);
       case 'gupDead': {
         if (this.dead.length === 0) return null;
         const d = this.dead[o.dead % this.dead.length];
-        const v = d.maps.length ? d.maps[o.vma % d.maps.length] : { start: 0x10000000, end: 0x10001000 };
+        // Its own old ranges, or a live task's (which may now use its PGD frame).
+        const maps = [...d.maps, ...this.k.tasks.flatMap((x) => x.maps())];
+        const v = maps.length ? maps[o.vma % maps.length] : { start: 0x10000000, end: 0x10001000 };
         const a = v.start + (o.off % ((v.end - v.start) / PAGE)) * PAGE;
         const r = attempt(() => this.#callGup(d.mm as unknown as Task, o.fn, a, o.pages, this.k.pageArray(o.pages)));
         if ('value' in r && (r.value as number) > 0) fail(`GUP through the mm of exited task ${d.task.pid} returned ${String(r.value)}`);
@@ -364,7 +364,7 @@ export class Machine {
 
   // A frame of the kind asked for: free, reserved, a PGD, the zero page, a
   // mapped page, any frame.
-  #target(t: Task, o: Extract<Op, { op: 'putAny' }>): number {
+  #target(t: Task, o: Extract<Op, { op: 'putFree' | 'putAny' }>): number {
     const v = this.k.v;
     const pick = (test: (pfn: number) => boolean): number => {
       const all: number[] = [];
@@ -377,13 +377,14 @@ export class Machine {
       case 2: return t.mm.pgd;
       case 3: return 0;
       case 4: return t.translate(this.addr(t, o.vma, o.off)) ?? -1;
-      default: return o.pick % v.flags.length;
+      default: return (o.pick % (v.flags.length + 3)) - 2; // also -2 (no page) and -1 (NULL)
     }
   }
 
-  putAny(t: Task, o: Extract<Op, { op: 'putAny' }>): unknown {
+  putAny(t: Task, o: Extract<Op, { op: 'putFree' | 'putAny' }>): unknown {
     const pfn = this.#target(t, o);
     const n = o.fn === 2 ? o.n : 1;
+    if (pfn < 0 && o.target === 5 && o.fn === 3) return this.#unpinNoPage(pfn);
     if (pfn < 0 || pfn + n > this.k.nrFrames) return null;
     const held = this.#heldHeads();
     const v = this.k.v;
@@ -411,6 +412,18 @@ export class Machine {
       fail(`a reference nobody took, dropped on frame ${pfn} in use (target ${o.target}), freed it: refcount ${v.refcount[v.head[pfn]]}, flags 0x${v.flags[pfn].toString(16)}`);
     }
     return { pfn, r };
+  }
+
+  // An unpin_user_pages() entry that is no page: NULL (-1) is skipped, any
+  // other value refused with a RangeError before anything is unpinned.
+  #unpinNoPage(entry: number): unknown {
+    const pa = this.k.pageArray(1);
+    pa.pfns[0] = entry;
+    const r = attempt(() => this.k.unpin_user_pages(pa, 1));
+    pa.free();
+    const ok = entry === -1 ? 'value' in r : 'code' in r && r.code === 'RangeError';
+    if (!ok) fail(`unpin_user_pages() of entry ${entry} gave ${JSON.stringify(r)}, expected ${entry === -1 ? 'nothing' : 'a RangeError'}`);
+    return r;
   }
 
   // Pins one fresh page once, then unpins a batch naming it 1 + extra times.

@@ -26,15 +26,16 @@ export type Op =
   | { op: 'mmapAt'; task: number; at: number; pages: number; fixed: number }
   // family 'hugetlbHint': MAP_HUGETLB with page-aligned hints
   | { op: 'hugetlbHint'; task: number; hint: number; huge: number; shared: boolean }
-  // family 'gupRange': out-of-range starts and counts
+  // families 'gupStart' and 'gupCount': out-of-range starts, and counts of 2^31 pages and beyond
+  | { op: 'gupStart'; task: number; fn: number; start: number; count: number }
   | { op: 'mmapHuge'; task: number; log2: number }
-  | { op: 'gupWild'; task: number; fn: number; start: number; count: number; vma: number; nullPages: boolean }
+  | { op: 'gupCount'; task: number; fn: number; count: number; vma: number; nullPages: boolean }
   // family 'hugeOffset': file offsets and sizes of 2^31 pages and beyond
   | { op: 'pwriteFar' | 'preadFar'; task: number; file: number; log2: number; word: number }
   | { op: 'truncateFar'; task: number; file: number; log2: number }
   | { op: 'mmapFar'; task: number; log2: number }
-  // family 'unsafePut': dropping references nobody took, on frames of every kind
-  | { op: 'putAny'; fn: number; target: number; pick: number; task: number; vma: number; off: number; n: number }
+  // families 'putFree' and 'putInUse': dropping references nobody took, on free frames and on frames of every other kind
+  | { op: 'putFree' | 'putAny'; fn: number; target: number; pick: number; task: number; vma: number; off: number; n: number }
   // family 'unpinBatch': a batch naming a page more often than it is pinned
   | { op: 'unpinDup'; task: number; extra: number }
   // family 'deadMm': GUP through the mm of an exited task
@@ -52,9 +53,11 @@ export const FAMILIES = {
   dma: ['dma'],
   mmapBase: ['mmapAt'],
   hugetlbHint: ['hugetlbHint'],
-  gupRange: ['mmapHuge', 'gupWild'],
+  gupStart: ['gupStart'],
+  gupCount: ['mmapHuge', 'gupCount'],
   hugeOffset: ['pwriteFar', 'preadFar', 'truncateFar', 'mmapFar'],
-  unsafePut: ['putAny'],
+  putFree: ['putFree'],
+  putInUse: ['putAny'],
   unpinBatch: ['unpinDup'],
   deadMm: ['gupDead'],
   hugetlbfs: ['hfsMmap', 'hfsTruncate'],
@@ -81,7 +84,7 @@ export const GUP_CALLS: [GupFn, number, boolean][] = [
   ['pin_user_pages_unlocked', C.FOLL_WRITE, true],
 ];
 
-// gupWild's starts and counts: what C's unsigned long and int make of odd values.
+// gupStart's starts and gupCount's counts: what C's unsigned long and int make of odd values.
 export const WILD_STARTS = [-1, -4096, -(2 ** 31) * 4096, 2 ** 47 - 4096, 2 ** 47, 2 ** 48, 2 ** 53 - 4096, 2 ** 63, 2 ** 64 - 4096];
 export const WILD_COUNTS = [-1, -(2 ** 31), 2 ** 31 - 1, 2 ** 31, 2 ** 32 + 1, 2 ** 33, 0, 1, 3];
 
@@ -111,16 +114,18 @@ const ARBS: Record<Family, Weighted[]> = {
   dma: [{ arbitrary: fc.record({ op: fc.constant('dma' as const), held: nat(20), entry: nat(80), word: fc.nat() }), weight: 2 }],
   mmapBase: [{ arbitrary: fc.record({ op: fc.constant('mmapAt' as const), task, at: fc.integer({ min: -600, max: 8 }), pages: fc.integer({ min: 1, max: 600 }), fixed: nat(2) }), weight: 2 }],
   hugetlbHint: [{ arbitrary: fc.record({ op: fc.constant('hugetlbHint' as const), task, hint: nat(1023), huge: fc.integer({ min: 1, max: 2 }), shared: fc.boolean() }), weight: 1 }],
-  gupRange: [
+  gupStart: [{ arbitrary: fc.record({ op: fc.constant('gupStart' as const), task, fn: nat(GUP_CALLS.length - 1), start: nat(WILD_STARTS.length - 1), count: fc.integer({ min: 1, max: 4 }) }), weight: 2 }],
+  gupCount: [
     { arbitrary: fc.record({ op: fc.constant('mmapHuge' as const), task, log2: fc.integer({ min: 33, max: 45 }) }), weight: 1 },
-    { arbitrary: fc.record({ op: fc.constant('gupWild' as const), task, fn: nat(GUP_CALLS.length - 1), start: nat(WILD_STARTS.length), count: nat(WILD_COUNTS.length - 1), vma: nat(15), nullPages: fc.boolean() }), weight: 2 },
+    { arbitrary: fc.record({ op: fc.constant('gupCount' as const), task, fn: nat(GUP_CALLS.length - 1), count: nat(WILD_COUNTS.length - 1), vma: nat(15), nullPages: fc.boolean() }), weight: 2 },
   ],
   hugeOffset: [
     { arbitrary: fc.record({ op: fc.constantFrom('pwriteFar' as const, 'preadFar' as const), task, file: nat(1), log2: fc.integer({ min: 43, max: 56 }), word: fc.nat() }), weight: 1 },
     { arbitrary: fc.record({ op: fc.constant('truncateFar' as const), task, file: nat(1), log2: fc.integer({ min: 31, max: 42 }) }), weight: 1 },
     { arbitrary: fc.record({ op: fc.constant('mmapFar' as const), task, log2: fc.integer({ min: 31, max: 44 }) }), weight: 1 },
   ],
-  unsafePut: [{ arbitrary: fc.record({ op: fc.constant('putAny' as const), fn: nat(3), target: nat(5), pick: fc.nat(), task, vma: nat(15), off: nat(1100), n: fc.integer({ min: 1, max: 4 }) }), weight: 2 }],
+  putFree: [{ arbitrary: fc.record({ op: fc.constant('putFree' as const), fn: nat(3), target: fc.constant(0), pick: fc.nat(), task, vma: fc.constant(0), off: fc.constant(0), n: fc.integer({ min: 1, max: 4 }) }), weight: 1 }],
+  putInUse: [{ arbitrary: fc.record({ op: fc.constant('putAny' as const), fn: nat(3), target: fc.integer({ min: 1, max: 5 }), pick: fc.nat(), task, vma: nat(15), off: nat(1100), n: fc.integer({ min: 1, max: 4 }) }), weight: 2 }],
   unpinBatch: [{ arbitrary: fc.record({ op: fc.constant('unpinDup' as const), task, extra: fc.integer({ min: 1, max: 3 }) }), weight: 1 }],
   deadMm: [{ arbitrary: fc.record({ op: fc.constant('gupDead' as const), dead: nat(7), fn: nat(GUP_CALLS.length - 1), vma: nat(15), off: nat(1100), pages: fc.integer({ min: 1, max: 16 }) }), weight: 1 }],
   hugetlbfs: [

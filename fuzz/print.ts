@@ -11,9 +11,16 @@ export function listing(ops: Op[]): string {
   }).join('\n');
 }
 
+// The ops up to the one that failed: the rest never ran.
+function ran(ops: Op[], err: string): Op[] {
+  const m = /^(?:hang: .*?)?step (\d+) /.exec(err) ?? /never returned: step (\d+) /.exec(err);
+  return m ? ops.slice(0, Number(m[1]) + 1) : ops;
+}
+
 export function formatFinding(r: fc.RunDetails<[[Shape, Op[]]]>): string {
-  const [[shape, ops]] = r.counterexample!;
   const err = r.errorInstance instanceof Error ? r.errorInstance.message : String(r.errorInstance);
+  const [[shape, all]] = r.counterexample!;
+  const ops = ran(all, err);
   return [
     `FINDING: ${err}`,
     `seed ${r.seed}, path "${r.counterexamplePath}" (replay: npm run fuzz -- --seed ${r.seed} --path ${r.counterexamplePath}), shrunk ${r.numShrinks} times`,
