@@ -10,7 +10,8 @@ import { GUP_CALLS, WILD_COUNTS, WILD_STARTS, type Op } from './ops';
 const PAGE = C.PAGE_SIZE;
 const HPAGE = 2 << 20;
 const PROTS = [C.PROT_NONE, C.PROT_READ, C.PROT_READ | C.PROT_WRITE, C.PROT_WRITE];
-const FDS = [3, 4, 5]; // disk (ext4), shm (tmpfs), huge (hugetlbfs), open in every task
+const FDS = [3, 4, 5];
+const NO_PAGES_CALLS = [GUP_CALLS.findIndex(([f]) => f === 'get_user_pages'), GUP_CALLS.findIndex(([f]) => f === 'get_user_pages_remote')]; // disk (ext4), shm (tmpfs), huge (hugetlbfs), open in every task
 
 // A machine shape: what boot() gets besides the backend.
 export interface Shape { thp: 'always' | 'madvise' | 'never'; movable: boolean; cma: boolean; pool: number }
@@ -150,7 +151,13 @@ export class Machine {
       case 'mmapHuge':
         return this.mapped(t, { length: 2 ** o.log2, prot: C.PROT_READ | C.PROT_WRITE, flags: C.MAP_PRIVATE | C.MAP_ANONYMOUS | C.MAP_NORESERVE });
       case 'gupStart': return this.gup(t, o.fn, WILD_STARTS[o.start], o.count, false);
-      case 'gupCount': return this.gup(t, o.fn, this.addr(t, o.vma, 0), WILD_COUNTS[o.count], o.nullPages);
+      case 'gupCount': {
+        // From the start of one of the two biggest VMAs (an mmapHuge one if
+        // there is one); without a pages array, with a call that needs none.
+        const big = t.maps().sort((x, y) => (y.end - y.start) - (x.end - x.start));
+        const start = big.length ? big[o.vma % Math.min(2, big.length)].start : 0x10000000;
+        return this.gup(t, o.nullPages ? NO_PAGES_CALLS[o.fn % 2] : o.fn, start, WILD_COUNTS[o.count], o.nullPages);
+      }
       case 'pwriteFar': return this.pwrite(t, o.file, this.#farPage(o.file, o.log2 - 12), o.word);
       case 'preadFar': return this.pread(t, o.file, this.#farPage(o.file, o.log2 - 12));
       case 'truncateFar': return this.truncate(t, o.file, this.#farPage(o.file, o.log2 - 12) * PAGE);
@@ -225,11 +232,13 @@ export class Machine {
     return a;
   }
 
+  // munmap or MADV_DONTNEED. pinsim refuses a madvise() over a hole before
+  // changing anything; a munmap that fails may have split VMAs already.
   #clearing(t: Task, a: number, len: number, onlyPrivate: boolean, fn: () => void): void {
     try {
       fn();
     } catch (e) {
-      if (e instanceof SyscallError && e.code === 'ENOMEM') this.model.forget(t);
+      if (!onlyPrivate && e instanceof SyscallError && e.code === 'ENOMEM') this.model.forget(t);
       throw e;
     }
     if (onlyPrivate && t.mm.vmaAt(a)?.isHugetlb) this.model.hugetlbCleared(t, a, len);

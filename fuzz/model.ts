@@ -21,7 +21,7 @@
 // by a write fault, touch, populate or a GUP): just before a file page's
 // word changes, every private mapping of that page whose frame is anon is
 // given the old word. Where an op fails half-way and the model cannot know
-// what is left (a failed munmap, MAP_FIXED mmap or MADV_DONTNEED), it
+// what is left (a failed munmap or MAP_FIXED mmap), it
 // forgets the task: reads there are no longer checked. Reads that fail
 // with ENOMEM, or SIGBUS in a hugetlb VMA (empty pool), are accepted.
 import * as C from '../assembly/constants';

@@ -116,8 +116,8 @@ const ARBS: Record<Family, Weighted[]> = {
   hugetlbHint: [{ arbitrary: fc.record({ op: fc.constant('hugetlbHint' as const), task, hint: nat(1023), huge: fc.integer({ min: 1, max: 2 }), shared: fc.boolean() }), weight: 1 }],
   gupStart: [{ arbitrary: fc.record({ op: fc.constant('gupStart' as const), task, fn: nat(GUP_CALLS.length - 1), start: nat(WILD_STARTS.length - 1), count: fc.integer({ min: 1, max: 4 }) }), weight: 2 }],
   gupCount: [
-    { arbitrary: fc.record({ op: fc.constant('mmapHuge' as const), task, log2: fc.integer({ min: 33, max: 45 }) }), weight: 1 },
-    { arbitrary: fc.record({ op: fc.constant('gupCount' as const), task, fn: nat(GUP_CALLS.length - 1), count: nat(WILD_COUNTS.length - 1), vma: nat(15), nullPages: fc.boolean() }), weight: 2 },
+    { arbitrary: fc.record({ op: fc.constant('mmapHuge' as const), task, log2: fc.integer({ min: 33, max: 45 }) }), weight: 2 },
+    { arbitrary: fc.record({ op: fc.constant('gupCount' as const), task, fn: nat(GUP_CALLS.length - 1), count: nat(WILD_COUNTS.length - 1), vma: nat(1), nullPages: fc.boolean() }), weight: 3 },
   ],
   hugeOffset: [
     { arbitrary: fc.record({ op: fc.constantFrom('pwriteFar' as const, 'preadFar' as const), task, file: nat(1), log2: fc.integer({ min: 43, max: 56 }), word: fc.nat() }), weight: 1 },
