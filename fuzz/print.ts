@@ -2,7 +2,7 @@
 // replay it, the shrunk ops as JSON to paste into a test, and a listing.
 import type fc from 'fast-check';
 import type { Shape } from './machine';
-import type { Op } from './ops';
+import { familyOf, type Op } from './ops';
 
 export function listing(ops: Op[]): string {
   return ops.map((o, i) => {
@@ -25,7 +25,7 @@ export function formatFinding(r: fc.RunDetails<[[Shape, Op[]]]>): string {
     `FINDING: ${err}`,
     `seed ${r.seed}, path "${r.counterexamplePath}" (replay: npm run fuzz -- --seed ${r.seed} --path ${r.counterexamplePath}), shrunk ${r.numShrinks} times`,
     `shape: ${JSON.stringify(shape)}`,
-    `ops (${ops.length}):`,
+    `ops (${ops.length}; families ${[...new Set(ops.map(familyOf))].join(', ')}):`,
     JSON.stringify(ops),
     listing(ops),
   ].join('\n');
