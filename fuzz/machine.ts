@@ -399,7 +399,8 @@ export class Machine {
     const v = this.k.v;
     for (let p = pfn; p < pfn + n; p++) if (held.has(v.head[p])) return 'held';
     const free = (v.flags[pfn] & C.PG_buddy) !== 0;
-    const before = this.k.digest();
+    const frames = () => JSON.stringify([this.k.page(pfn), this.k.meminfo().MemFree]);
+    const before = frames();
     const r = attempt(() => {
       switch (o.fn) {
         case 0: return this.k.put_page(pfn);
@@ -416,7 +417,7 @@ export class Machine {
         }
       }
     });
-    if (free && this.k.digest() !== before) fail(`dropping a reference on free frame ${pfn} changed the machine`);
+    if (free && frames() !== before) fail(`dropping a reference on free frame ${pfn} changed it: ${before} -> ${frames()}`);
     if (!free && (v.flags[pfn] & C.PG_buddy || v.refcount[v.head[pfn]] <= 0) && (pfn === 0 || pfn === t.mm.pgd || o.target === 4)) {
       fail(`a reference nobody took, dropped on frame ${pfn} in use (target ${o.target}), freed it: refcount ${v.refcount[v.head[pfn]]}, flags 0x${v.flags[pfn].toString(16)}`);
     }
