@@ -10,8 +10,9 @@ import { GUP_CALLS, WILD_COUNTS, WILD_STARTS, type Op } from './ops';
 const PAGE = C.PAGE_SIZE;
 const HPAGE = 2 << 20;
 const PROTS = [C.PROT_NONE, C.PROT_READ, C.PROT_READ | C.PROT_WRITE, C.PROT_WRITE];
-const FDS = [3, 4, 5];
-const NO_PAGES_CALLS = [GUP_CALLS.findIndex(([f]) => f === 'get_user_pages'), GUP_CALLS.findIndex(([f]) => f === 'get_user_pages_remote')]; // disk (ext4), shm (tmpfs), huge (hugetlbfs), open in every task
+const FDS = [3, 4, 5]; // disk (ext4), shm (tmpfs), huge (hugetlbfs), open in every task
+// GUP calls that may go without a pages array.
+const NO_PAGES_CALLS = ['get_user_pages', 'get_user_pages_remote'].map((fn) => GUP_CALLS.findIndex(([f]) => f === fn));
 
 // A machine shape: what boot() gets besides the backend.
 export interface Shape { thp: 'always' | 'madvise' | 'never'; movable: boolean; cma: boolean; pool: number }
@@ -177,8 +178,10 @@ export class Machine {
         const maps = [...d.maps, ...this.k.tasks.flatMap((x) => x.maps())];
         const v = maps.length ? maps[o.vma % maps.length] : { start: 0x10000000, end: 0x10001000 };
         const a = v.start + (o.off % ((v.end - v.start) / PAGE)) * PAGE;
-        const r = attempt(() => this.#callGup(d.mm as unknown as Task, o.fn, a, o.pages, this.k.pageArray(o.pages)));
+        const pa = this.k.pageArray(o.pages);
+        const r = attempt(() => this.#callGup(d.mm as unknown as Task, o.fn, a, o.pages, pa));
         if ('value' in r && (r.value as number) > 0) fail(`GUP through the mm of exited task ${d.task.pid} returned ${String(r.value)}`);
+        pa.free();
         return r;
       }
       case 'hfsMmap':
