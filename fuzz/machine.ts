@@ -389,7 +389,7 @@ export class Machine {
       case 2: return t.mm.pgd;
       case 3: return 0;
       case 4: return t.translate(this.addr(t, o.vma, o.off)) ?? -1;
-      default: return (o.pick % (v.flags.length + 3)) - 2; // also -2 (no page) and -1 (NULL)
+      default: return o.pick % 4 < 2 ? (o.pick % 4) - 2 : o.pick % v.flags.length; // or -2 (no page), -1 (NULL)
     }
   }
 

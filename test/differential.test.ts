@@ -11,7 +11,7 @@ import { ALL_FAMILIES } from '../fuzz/ops';
 import { formatFinding } from '../fuzz/print';
 
 // PINSIM_FUZZ_RUNS=2000 for a longer run in vitest (or use npm run fuzz).
-const RUNS = Number(process.env.PINSIM_FUZZ_RUNS ?? 40);
+const RUNS = Number(process.env.PINSIM_FUZZ_RUNS ?? 60);
 
 async function fuzz(families: typeof ALL_FAMILIES, runs: number, seed?: number): Promise<void> {
   const result = await fc.check(
