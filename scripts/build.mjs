@@ -55,3 +55,9 @@ await build({
   entryPoints: ['bench/boot.ts', 'bench/run.ts'], bundle: true, format: 'esm', platform: 'node', target: 'node20',
   outdir: 'build/bench',
 });
+// The long-running differential fuzz (npm run fuzz) and its worker thread
+// (build/fuzz/, not shipped).
+await build({
+  entryPoints: ['fuzz/cli.ts', 'fuzz/worker.ts'], bundle: true, format: 'esm', platform: 'node', target: 'node20',
+  outdir: 'build/fuzz',
+});
