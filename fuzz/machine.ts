@@ -2,10 +2,11 @@
 // contents model, and run(op). Every check that one machine can make on
 // itself is here (the lockstep runner compares the two machines).
 import * as C from '../assembly/constants';
-import { boot, SyscallError, type Kernel, type Task, type SimFile, type PageArray, type Mm } from '../src/index';
+import { boot, SyscallError, type Kernel, type Task, type SimFile, type PageArray, type Mm, type SpawnOptions } from '../src/index';
 import { MMAP_BASE } from '../src/mm/mmap';
 import { ContentModel } from './model';
 import { GUP_CALLS, WILD_COUNTS, WILD_STARTS, type Op } from './ops';
+import { runMemlockOp, checkMemlock } from './memlock';
 
 const PAGE = C.PAGE_SIZE;
 const HPAGE = 2 << 20;
@@ -65,8 +66,8 @@ export class Machine {
     this.spawn();
   }
 
-  spawn(): Task {
-    const t = this.k.spawn();
+  spawn(opts: SpawnOptions = {}): Task {
+    const t = this.k.spawn(opts);
     for (const f of this.files) t.open(f);
     return t;
   }
@@ -99,6 +100,7 @@ export class Machine {
     const r = attempt(() => this.run(o));
     this.k.checkAlive();
     this.checkPins();
+    checkMemlock(this);
     return JSON.stringify(r);
   }
 
@@ -187,6 +189,8 @@ export class Machine {
       case 'hfsMmap':
         return this.mapped(t, { length: o.huge * HPAGE, prot: o.prot, flags: o.shared ? C.MAP_SHARED : C.MAP_PRIVATE, fd: 5 });
       case 'hfsTruncate': return this.truncate(t, 2, o.huge * HPAGE);
+      case 'mmapLocked': return this.#mmap({ ...o, op: 'mmap', populate: false }, t, C.MAP_LOCKED);
+      default: return runMemlockOp(this, t, o);
     }
   }
 
@@ -196,9 +200,9 @@ export class Machine {
     return 2 ** (file === 0 ? Math.min(log2, 24) : log2);
   }
 
-  #mmap(o: Extract<Op, { op: 'mmap' }>, t: Task): number {
+  #mmap(o: Extract<Op, { op: 'mmap' }>, t: Task, extra = 0): number {
     const prot = PROTS[o.prot];
-    const pop = o.populate ? C.MAP_POPULATE : 0;
+    const pop = (o.populate ? C.MAP_POPULATE : 0) | extra;
     const len = o.pages * PAGE;
     const fileLen = Math.min(len, 64 * PAGE);
     switch (o.kind) {

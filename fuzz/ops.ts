@@ -42,7 +42,17 @@ export type Op =
   | { op: 'gupDead'; dead: number; fn: number; vma: number; off: number; pages: number }
   // family 'hugetlbfs': mappings of a hugetlbfs file whose EOF moves
   | { op: 'hfsMmap'; task: number; shared: boolean; huge: number; prot: number }
-  | { op: 'hfsTruncate'; task: number; huge: number };
+  | { op: 'hfsTruncate'; task: number; huge: number }
+  // family 'mlock': the mlock family and MAP_LOCKED
+  | { op: 'mlock'; task: number; vma: number; off: number; pages: number; onfault: boolean }
+  | { op: 'munlock'; task: number; vma: number; off: number; pages: number }
+  | { op: 'mlockall'; task: number; flags: number }
+  | { op: 'munlockall'; task: number }
+  | { op: 'mmapLocked'; task: number; kind: number; pages: number; prot: number }
+  // family 'memlock': credentials, RLIMIT_MEMLOCK and the accounting helpers
+  | { op: 'setrlimit'; task: number; soft: number; hard: number }
+  | { op: 'spawnCred'; uid: number; caps: number; memlock: number }
+  | { op: 'charge'; task: number; dead: number; counter: number; pages: number; inc: boolean; check: boolean };
 
 export type OpName = Op['op'];
 
@@ -61,6 +71,8 @@ export const FAMILIES = {
   unpinBatch: ['unpinDup'],
   deadMm: ['gupDead'],
   hugetlbfs: ['hfsMmap', 'hfsTruncate'],
+  mlock: ['mlock', 'munlock', 'mlockall', 'munlockall', 'mmapLocked'],
+  memlock: ['setrlimit', 'spawnCred', 'charge'],
 } as const satisfies Record<string, readonly OpName[]>;
 
 export type Family = keyof typeof FAMILIES;
@@ -87,6 +99,10 @@ export const GUP_CALLS: [GupFn, number, boolean][] = [
 // gupStart's starts and gupCount's counts: what C's unsigned long and int make of odd values.
 export const WILD_STARTS = [-1, -4096, -(2 ** 31) * 4096, 2 ** 47 - 4096, 2 ** 47, 2 ** 48, 2 ** 53 - 4096, 2 ** 63, 2 ** 64 - 4096];
 export const WILD_COUNTS = [-1, -(2 ** 31), 2 ** 31 - 1, 2 ** 31, 2 ** 32 + 1, 2 ** 33, 0, 1, 3];
+
+// RLIMIT_MEMLOCK values the memlock family sets: zero, under a page, a few
+// pages, the old and new defaults, RLIM_INFINITY.
+export const MEMLOCK_LIMITS = [0, 4095, 16 * 4096, 64 * 1024, 1 << 20, 8 << 20, Infinity];
 
 const nat = (max: number) => fc.nat({ max });
 const task = nat(7);
@@ -131,6 +147,18 @@ const ARBS: Record<Family, Weighted[]> = {
   hugetlbfs: [
     { arbitrary: fc.record({ op: fc.constant('hfsMmap' as const), task, shared: fc.boolean(), huge: fc.integer({ min: 1, max: 2 }), prot: fc.constantFrom(1, 3, 3) }), weight: 1 },
     { arbitrary: fc.record({ op: fc.constant('hfsTruncate' as const), task, huge: nat(2) }), weight: 1 },
+  ],
+  mlock: [
+    { arbitrary: fc.record({ op: fc.constant('mlock' as const), ...where, onfault: fc.boolean() }), weight: 4 },
+    { arbitrary: fc.record({ op: fc.constant('munlock' as const), ...where }), weight: 2 },
+    { arbitrary: fc.record({ op: fc.constant('mlockall' as const), task, flags: nat(7) }), weight: 1 },
+    { arbitrary: fc.record({ op: fc.constant('munlockall' as const), task }), weight: 1 },
+    { arbitrary: fc.record({ op: fc.constant('mmapLocked' as const), task, kind: nat(6), pages: fc.integer({ min: 1, max: 600 }), prot: fc.constantFrom(0, 1, 2, 2) }), weight: 2 },
+  ],
+  memlock: [
+    { arbitrary: fc.record({ op: fc.constant('setrlimit' as const), task, soft: nat(MEMLOCK_LIMITS.length - 1), hard: nat(MEMLOCK_LIMITS.length - 1) }), weight: 2 },
+    { arbitrary: fc.record({ op: fc.constant('spawnCred' as const), uid: nat(2), caps: nat(3), memlock: nat(MEMLOCK_LIMITS.length - 1) }), weight: 1 },
+    { arbitrary: fc.record({ op: fc.constant('charge' as const), task, dead: nat(8), counter: nat(2), pages: nat(600), inc: fc.boolean(), check: fc.boolean() }), weight: 3 },
   ],
 };
 
