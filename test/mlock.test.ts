@@ -241,13 +241,18 @@ describe.each(BACKENDS)('mlock (%s core)', (backend) => {
     expect(k.meminfo().Mlocked).toBe(4);
   });
 
-  it('mlock of a private writable range breaks COW (a write populate); the child page is not mlocked', async () => {
+  // A written page shared with a forked child (COW on both sides).
+  async function forkedPage() {
     const k = await bootTest(backend, { thp: 'never' });
     const t = k.spawn();
     const a = anon(t, 1);
     t.write(a, 5);
     const c = t.fork();
-    const shared = pageAt(k, t, a).pfn;
+    return { k, t, c, a, shared: pageAt(k, t, a).pfn };
+  }
+
+  it('mlock of a private writable range breaks COW (a write populate); the child page is not mlocked', async () => {
+    const { k, t, c, a, shared } = await forkedPage();
     t.mlock(a, PAGE);
     expect(pageAt(k, t, a).pfn).not.toBe(shared);
     expect(mlocked(k, t, a)).toBe(true);
@@ -255,12 +260,7 @@ describe.each(BACKENDS)('mlock (%s core)', (backend) => {
   });
 
   it('a COW fault in a locked VMA mlocks the new page and munlocks the replaced one', async () => {
-    const k = await bootTest(backend, { thp: 'never' });
-    const t = k.spawn();
-    const a = anon(t, 1);
-    t.write(a, 5);
-    const c = t.fork();
-    const shared = pageAt(k, t, a).pfn;
+    const { k, t, c, a, shared } = await forkedPage();
     t.mlock2(a, PAGE, C.MLOCK_ONFAULT); // no populate: the shared page stays mapped
     expect(k.page(shared).flags).toContain('mlocked');
     t.write(a, 6); // COW: t gets a copy
