@@ -27,7 +27,7 @@ const steps = [
     inputs: ['assembly', 'asconfig.json'], outputs: ['build/pinsim.debug.wasm'] },
   { what: 'the JS bundles', cmd: [process.execPath, 'scripts/build.mjs'],
     inputs: ['assembly', 'src', 'bench', 'scripts/build.mjs', 'package.json', 'build/pinsim.release.wasm', 'build/pinsim.debug.wasm'],
-    outputs: ['build/ts-core.js', 'dist/pinsim.js', 'dist/pinsim.release.wasm', 'dist/pinsim.debug.wasm', 'dist/cli.js', 'build/bench/run.js', 'build/bench/boot.js'] },
+    outputs: ['build/ts-core.js', 'dist/pinsim.js', 'dist/pinsim.release.wasm', 'dist/pinsim.debug.wasm', 'dist/cli.js', 'build/bench/run.js', 'build/bench/boot.js', 'build/bench/page.js'] },
 ];
 
 for (const s of steps) {
