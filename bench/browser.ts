@@ -78,7 +78,7 @@ async function inBrowser<T>(req: PageRequest, log: (line: string) => void, heade
 }
 
 // runSmoke() in the page.
-export function browserSmoke(only: string[], log: (line: string) => void, headers = ISOLATION_HEADERS)
+export function browserSmoke(only: string[], log: (line: string) => void, headers: Record<string, string> = ISOLATION_HEADERS)
   : Promise<BrowserRun<SmokeResult[]>> {
   return inBrowser({ smoke: true, only, wasm: '/pinsim.release.wasm' }, log, headers);
 }
