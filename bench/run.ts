@@ -179,6 +179,7 @@ async function main(): Promise<number> {
   console.log(`pinsim bench${env.commit ? ` at ${env.commit}` : ''}: node ${env.node}, V8 ${env.v8}, ${env.cpu}, ${env.cores} cores, `
     + `load ${env.loadavg.join(' ')}`);
   const log = (l: string) => console.log(l);
+  selectCases(args.only); // a bad --only fails here, before a browser starts
 
   if (args.smoke) {
     console.log('smoke: tiny sizes, one run per case, both cores must agree (no timing)');
