@@ -137,7 +137,7 @@ export class Mm {
     return gone;
   }
 
-  // Unmapped VMAs leave locked_vm (vms_complete_munmap_vmas(), exit_mmap()).
+  /** @internal Unmapped VMAs leave locked_vm (vms_complete_munmap_vmas(), exit_mmap()). */
   uncountLocked(gone: readonly Vma[]): void {
     for (const v of gone) if (v.flags & VM_LOCKED) this.locked_vm -= v.pages;
   }
