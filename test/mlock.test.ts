@@ -106,6 +106,28 @@ describe.each(BACKENDS)('mlock (%s core)', (backend) => {
     expect(t.mm.locked_vm).toBe(20);
   });
 
+  it('populate errors after the lock: SIGBUS past EOF is ENOMEM, out of memory EAGAIN; the range stays locked', async () => {
+    const k = await bootTest(backend, { memory: '16MiB', memlock: Infinity, thp: 'never' });
+    const t = k.spawn();
+    const fd = t.open(k.createFile({ fs: 'ext4', size: PAGE }));
+    const f = t.mmap({ length: 2 * PAGE, prot: RW, flags: C.MAP_SHARED, fd });
+    expect(codeOf(() => t.mlock(f, 2 * PAGE))).toBe('ENOMEM');
+    expect(t.mm.locked_vm).toBe(2); // __mm_populate() runs after apply_vma_lock_flags()
+    expect(t.translate(f)).not.toBeNull();
+    const z = k.spawn({ memlock: 0 });
+    const za = anon(z, 2);
+    let err: unknown;
+    try {
+      z.mlock(za, 2 * PAGE);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toMatchObject({ code: 'EPERM', detail: { counter: 'mm.locked_vm', current: 0, requested: 2, limit: 0, minUlimitKiB: 8 } });
+    const big = t.mmap({ length: 32 * MIB, prot: RW, flags: ANON_PRIVATE | C.MAP_NORESERVE });
+    expect(codeOf(() => t.mlock(big, 32 * MIB))).toBe('EAGAIN');
+    expect(t.mm.locked_vm).toBe(2 + (32 * MIB) / PAGE);
+  });
+
   it('rounding: the offset in the page counts; a negative length wraps (size_t)', async () => {
     const k = await bootTest(backend);
     const t = k.spawn();

@@ -3,7 +3,7 @@
 // Per-VMA flags and locked_vm live here; the core sets PG_mlocked on the
 // folios (assembly/mlock.ts).
 import * as C from '../../assembly/constants';
-import { fail } from '../errors';
+import { fail, type SyscallError, type MemlockDetail } from '../errors';
 import { limitPages } from '../cred';
 import { overLimit, memlockError, type MemlockCred } from './memlock';
 import { TASK_SIZE, type Mm } from './mm';
@@ -21,8 +21,10 @@ export function canDoMlock(cred: MemlockCred): boolean {
   return cred.memlockBytes() !== 0 || cred.capable('CAP_IPC_LOCK');
 }
 
-function zeroLimitError(syscall: string, requested: number): ReturnType<typeof memlockError> {
-  return memlockError(syscall, C.EPERM, { counter: 'mm.locked_vm', current: 0, requested, limit: 0, minUlimitKiB: requested * PAGE / 1024 });
+// EPERM from can_do_mlock(): the smallest limit that passes is the one the
+// next check would then need.
+function zeroLimitError(syscall: string, counter: MemlockDetail['counter'], current: number, requested: number): SyscallError {
+  return memlockError(syscall, C.EPERM, { counter, current, requested, limit: 0, minUlimitKiB: Math.max(1, current + requested) * PAGE / 1024 });
 }
 
 // VMAs mlock_fixup() leaves alone, unlocked and uncounted (vma_supports_mlock()):
@@ -108,7 +110,7 @@ function populate(host: MlockHost, mm: Mm, start: number, end: number, ignoreErr
 export function doMlock(host: MlockHost, mm: Mm, cred: MemlockCred, syscall: string, addr: number, len: number, flags: number): void {
   if (flags & ~C.MLOCK_ONFAULT) throw fail(syscall, C.EINVAL, `unknown flags 0x${(flags & ~C.MLOCK_ONFAULT).toString(16)}`);
   const [start, end] = lockRange(syscall, addr, len);
-  if (!canDoMlock(cred)) throw zeroLimitError(syscall, (end - start) / PAGE);
+  if (!canDoMlock(cred)) throw zeroLimitError(syscall, 'mm.locked_vm', mm.locked_vm, (end - start) / PAGE);
   const rlim = cred.memlockBytes();
   const ipcLock = cred.capable('CAP_IPC_LOCK');
   let requested = (end - start) / PAGE;
@@ -141,7 +143,7 @@ function applyMlockallFlags(mm: Mm, flags: number): void {
 export function doMlockall(host: MlockHost, mm: Mm, cred: MemlockCred, flags: number): void {
   const known = C.MCL_CURRENT | C.MCL_FUTURE | C.MCL_ONFAULT;
   if (!flags || (flags & ~known) || flags === C.MCL_ONFAULT) throw fail('mlockall', C.EINVAL, `invalid flags 0x${flags.toString(16)}`);
-  if (!canDoMlock(cred)) throw zeroLimitError('mlockall', mm.total_vm);
+  if (!canDoMlock(cred)) throw zeroLimitError('mlockall', 'mm.total_vm', mm.total_vm, 0);
   // MCL_CURRENT is checked against the whole address space (total_vm <= limit).
   if ((flags & C.MCL_CURRENT) && !cred.capable('CAP_IPC_LOCK')) {
     const over = overLimit('mm.total_vm', mm.total_vm, 0, cred.memlockBytes());
@@ -159,7 +161,7 @@ export function doMunlockall(mm: Mm): void {
 // def_flags): EPERM when MAP_LOCKED meets a zero limit, EAGAIN when
 // mlock_future_ok() fails.
 export function checkMmapLock(mm: Mm, cred: MemlockCred, mapLocked: boolean, vmFlags: number, length: number): void {
-  if (mapLocked && !canDoMlock(cred)) throw zeroLimitError('mmap', length / PAGE);
+  if (mapLocked && !canDoMlock(cred)) throw zeroLimitError('mmap', 'mm.locked_vm', mm.locked_vm, length / PAGE);
   if (!(vmFlags & C.VM_LOCKED) || cred.capable('CAP_IPC_LOCK')) return;
   const over = overLimit('mm.locked_vm', mm.locked_vm, length / PAGE, cred.memlockBytes());
   if (over) throw memlockError('mmap', C.EAGAIN, over);
