@@ -13,7 +13,7 @@ import { doMprotect, doMadvise } from './mm/mprotect';
 import type { KernelBase as Kernel } from './kernel';
 import { procMaps } from './inspect/procfs';
 import { procStatus, procStatusText, type ProcStatus } from './inspect/status';
-import { doMlock, doMunlock, doMlockall, doMunlockall } from './mm/mlock';
+import { doMlock, doMunlock, doMlockall, doMunlockall, lockedTurningWritable, populateRanges } from './mm/mlock';
 import type { Capability, Rlimit, SignalStruct, TaskCred } from './cred';
 
 const PAGE = C.PAGE_SIZE;
@@ -124,7 +124,11 @@ export class Task {
     checkInt('addr', addr);
     checkInt('length', length);
     checkInt('prot', prot);
-    this.#run('mprotect', () => doMprotect(this.mm, addr, length, prot));
+    this.#run('mprotect', () => {
+      const cow = lockedTurningWritable(this.mm, addr, length, prot);
+      doMprotect(this.mm, addr, length, prot);
+      populateRanges(this.kernel, this.mm, cow);
+    });
   }
 
   madvise(addr: number, length: number, advice: number): void {

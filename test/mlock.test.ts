@@ -162,6 +162,19 @@ describe.each(BACKENDS)('mlock (%s core)', (backend) => {
     expect(k.meminfo().Mlocked).toBe(0);
   });
 
+  it('mprotect making a locked private read-only range writable breaks COW at once (mprotect_fixup())', async () => {
+    const k = await bootTest(backend, { thp: 'never' });
+    const t = k.spawn();
+    const a = t.mmap({ length: 2 * PAGE, prot: C.PROT_READ, flags: ANON_PRIVATE });
+    t.mlock(a, 2 * PAGE);
+    expect(t.translate(a)).toBe(0); // read-populated: the zero page
+    t.mprotect(a, PAGE, RW);
+    expect(t.translate(a)).not.toBe(0); // a private copy, mlocked
+    expect(mlocked(k, t, a)).toBe(true);
+    expect(t.translate(a + PAGE)).toBe(0);
+    expect(t.mm.locked_vm).toBe(2);
+  });
+
   it('hugetlb, VM_IO-like and fsdax VMAs are silently neither locked nor counted', async () => {
     const k = await bootTest(backend, { hugepages: { '2MiB': 2 }, pmem: '8MiB' });
     const t = k.spawn();

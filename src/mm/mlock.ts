@@ -174,3 +174,19 @@ export function accountNewVma(mm: Mm, v: Vma): void {
   if (lockable(v)) mm.locked_vm += v.pages;
   else v.flags &= ~C.VM_LOCKED_MASK;
 }
+
+// mprotect_fixup(): the parts of a private VM_LOCKED mapping that become
+// writable are populated for writing, so that the COW breaks now rather
+// than at a fault on locked memory. Found before mprotect() changes them.
+export function lockedTurningWritable(mm: Mm, start: number, length: number, prot: number): [number, number][] {
+  if (!(prot & C.PROT_WRITE) || length <= 0 || start % PAGE) return [];
+  const end = start + Math.ceil(length / PAGE) * PAGE;
+  return mm.overlapping(start, end)
+    .filter((v) => (v.flags & (C.VM_WRITE | C.VM_SHARED | C.VM_LOCKED)) === C.VM_LOCKED)
+    .map((v) => [Math.max(start, v.start), Math.min(end, v.end)]);
+}
+
+// populate_vma_page_range() of each range, errors ignored.
+export function populateRanges(host: MlockHost, mm: Mm, ranges: [number, number][]): void {
+  for (const [s, e] of ranges) populate(host, mm, s, e, true, 'mprotect');
+}
