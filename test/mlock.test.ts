@@ -274,6 +274,17 @@ describe.each(BACKENDS)('mlock (%s core)', (backend) => {
     expect(after.pfn).not.toBe(before.pfn);
     expect(after.flags).toContain('mlocked');
     expect(k.meminfo().Mlocked).toBe(4);
+    // FOLL_LONGTERM migrates one out of ZONE_MOVABLE before pinning, mlocked still.
+    const b = anon(t, 1);
+    t.mlock(b, PAGE);
+    const old = pageAt(k, t, b);
+    expect(old.zone).toBe('Movable');
+    const pa = k.pageArray(1);
+    expect(k.pin_user_pages_fast(t, b, 1, C.FOLL_WRITE | C.FOLL_LONGTERM, pa)).toBe(1);
+    expect(pa.get(0)).not.toBe(old.pfn);
+    expect(k.page(pa.get(0)!)).toMatchObject({ zone: 'Normal', maybeDmaPinned: true });
+    expect(k.page(pa.get(0)!).flags).toContain('mlocked');
+    k.unpin_user_pages(pa, 1);
   });
 
   // A written page shared with a forked child (COW on both sides).
