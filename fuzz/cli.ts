@@ -30,17 +30,18 @@ const USAGE = `npm run fuzz [-- options]
   --budget-ms N      a run that takes longer is stopped and reported as a hang (default 5000)
   --slow-op-ms N     an op that takes longer is a finding (default 3000)
   --trace            print every op before it starts
+  --shrink-seconds N stop shrinking a finding after N s and report the smallest so far (default 120)
 Exit 0 when nothing was found, 1 on a finding.`;
 
 interface Args {
   seconds: number; seed: number; path: string | null; pair: Pair; opsPerRun: number; families: Family[];
-  keepGoing: boolean; budgetMs: number; slowOpMs: number; trace: boolean;
+  keepGoing: boolean; budgetMs: number; slowOpMs: number; trace: boolean; shrinkSeconds: number;
 }
 
 function parseArgs(argv: string[]): Args {
   const a: Args = {
     seconds: 60, seed: Date.now() % 2 ** 31, path: null, pair: 'debug-ts', opsPerRun: 80, families: [...ALL_FAMILIES],
-    keepGoing: false, budgetMs: 5_000, slowOpMs: 3_000, trace: false,
+    keepGoing: false, budgetMs: 5_000, slowOpMs: 3_000, trace: false, shrinkSeconds: 120,
   };
   let skipKnown = false;
   for (let i = 0; i < argv.length; i++) {
@@ -64,6 +65,7 @@ function parseArgs(argv: string[]): Args {
       case '--budget-ms': a.budgetMs = num(); break;
       case '--slow-op-ms': a.slowOpMs = num(); break;
       case '--trace': a.trace = true; break;
+      case '--shrink-seconds': a.shrinkSeconds = num(); break;
       case '--help': case '-h': console.log(USAGE); process.exit(0); break;
       default: throw new Error(`unknown option ${argv[i]}\n${USAGE}`);
     }
@@ -134,15 +136,25 @@ async function main(): Promise<number> {
   console.log(`fuzz: ${a.seconds} s, pair ${a.pair}, families ${a.families.join(',')}, seed ${a.seed}`);
   // While a batch shrinks, only a failure like the first one counts: the
   // shrunk ops then show that bug, not another one met on the way.
+  // Shrinking can take long (a hang costs a whole budget per attempt): the
+  // finding is announced at once, and after --shrink-seconds every further
+  // candidate counts as passing, so fast-check reports the smallest so far.
   let target: string | null = null;
+  let shrinkUntil = Infinity;
   const prop = fc.asyncProperty(runArb(a.families, a.opsPerRun), async ([shape, list]) => {
+    if (performance.now() > shrinkUntil) return;
     runs++;
     ops += list.length;
     try {
       await host.run(shape, list);
     } catch (e) {
-      const sig = signature(e instanceof Error ? e.message : String(e));
-      target ??= sig;
+      const msg = e instanceof Error ? e.message : String(e);
+      const sig = signature(msg);
+      if (target === null) {
+        target = sig;
+        shrinkUntil = performance.now() + a.shrinkSeconds * 1000;
+        console.log(`fuzz: finding, shrinking for up to ${a.shrinkSeconds} s: ${msg.split('\n')[0]}`);
+      }
       if (sig === target) throw e;
     }
   });
@@ -150,6 +162,7 @@ async function main(): Promise<number> {
   for (let batch = 0; a.path !== null ? batch < 1 : elapsed() < a.seconds; batch++) {
     const seed = a.seed + batch;
     target = null;
+    shrinkUntil = Infinity;
     const r = await fc.check(prop, a.path !== null ? { seed, path: a.path, numRuns: 1 } : { seed, numRuns: 25 });
     if (r.failed) {
       const msg = r.errorInstance instanceof Error ? r.errorInstance.message : String(r.errorInstance);
