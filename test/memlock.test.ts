@@ -134,6 +134,10 @@ describe.each(BACKENDS)('accounting helpers and the ledger (%s core)', (backend)
     expect(root.mm.locked_vm).toBe(3);
     expect(() => k.account_locked_vm({} as never, 1, true)).toThrow(TypeError);
     expect(() => k.account_locked_vm(t.mm, -1, true)).toThrow(RangeError);
+    expect(() => k.__account_locked_vm(t.mm, 1, true, t, false, 7 as never)).toThrow(TypeError);
+    expect(() => k.__account_pinned_vm(t.mm, 1, 1 as never, t, false)).toThrow(TypeError);
+    expect(() => k.__account_user_locked_vm(k.user(1000), 1, true, t, { errno: 'EIO' as never })).toThrow(RangeError);
+    expect([t.mm.locked_vm, t.mm.pinned_vm, k.user(1000).locked_vm]).toEqual([0, 0, 0]);
   });
 
   it('pinned_vm: checked (RDMA) against the limit unless CAP_IPC_LOCK, or charge-only (io_uring)', async () => {

@@ -37,7 +37,7 @@ export class AccountingKernel extends KernelBase {
   // subtracts anyway. dmesg gets the pr_debug line.
   __account_locked_vm(mm: Mm, pages: number, inc: boolean, task: Task, bypass_rlim: boolean, by = '__account_locked_vm'): number {
     const d = this.chargeLockedVm(this.#mm(mm), checkPages(pages), checkBool('inc', inc), this.#task(task),
-      checkBool('bypass_rlim', bypass_rlim), by);
+      checkBool('bypass_rlim', bypass_rlim), checkBy(by));
     return d ? -C.ENOMEM : 0;
   }
 
@@ -46,7 +46,7 @@ export class AccountingKernel extends KernelBase {
   // io_uring and iommufd do (no check). Decrements are plain subtractions.
   __account_pinned_vm(mm: Mm, pages: number, inc: boolean, task: Task, check_rlim: boolean, by = 'pinned_vm'): number {
     const d = this.chargePinnedVm(this.#mm(mm), checkPages(pages), checkBool('inc', inc), this.#task(task),
-      checkBool('check_rlim', check_rlim), by);
+      checkBool('check_rlim', check_rlim), checkBy(by));
     return d ? -C.ENOMEM : 0;
   }
 
@@ -57,7 +57,9 @@ export class AccountingKernel extends KernelBase {
   __account_user_locked_vm(user: UserStruct, pages: number, inc: boolean, task: Task,
     opts: { by?: string; errno?: 'ENOMEM' | 'ENOBUFS' } = {}): number {
     if (!(user instanceof UserStruct) || this.#users.get(user.uid) !== user) throw new TypeError('user: not a user_struct of this machine (use kernel.user(uid))');
-    const d = this.chargeUserLockedVm(user, checkPages(pages), checkBool('inc', inc), this.#task(task), opts.by ?? 'user_locked_vm');
+    if (typeof opts !== 'object' || opts === null) throw new TypeError('opts must be an object');
+    if (opts.errno !== undefined && opts.errno !== 'ENOMEM' && opts.errno !== 'ENOBUFS') throw new RangeError("errno must be 'ENOMEM' or 'ENOBUFS'");
+    const d = this.chargeUserLockedVm(user, checkPages(pages), checkBool('inc', inc), this.#task(task), checkBy(opts.by ?? 'user_locked_vm'));
     if (!d) return 0;
     return opts.errno === 'ENOBUFS' ? -C.ENOBUFS : -C.ENOMEM;
   }
@@ -127,6 +129,11 @@ export class AccountingKernel extends KernelBase {
     if (!(mm.owner instanceof Task)) throw new TypeError('account_locked_vm: the mm has no task (pass one to __account_locked_vm)');
     return mm.owner;
   }
+}
+
+function checkBy(by: unknown): string {
+  if (typeof by !== 'string') throw new TypeError(`by must be a string, got ${typeof by}`);
+  return by;
 }
 
 function checkPages(pages: unknown): number {
