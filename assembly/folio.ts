@@ -93,7 +93,7 @@ function free_page_bad_reason(head: i32, order: i32): i32 {
   const nr = 1 << order;
   for (let i = 0; i < nr; i++) if (mapcount_at(head + i) != 0) return BAD_MAPCOUNT;
   const mapping = mapping_at(head);
-  if ((f & PG_anon) == 0 && mapping != 0 && pc_lookup(mapping, <i32>pg_index[head]) == head) return BAD_MAPPING;
+  if ((f & PG_anon) == 0 && mapping != 0 && pc_lookup(mapping, pg_index[head]) == head) return BAD_MAPPING;
   return 0;
 }
 
