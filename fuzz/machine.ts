@@ -474,6 +474,23 @@ export class Machine {
 
   // Releases everything, ends every task, empties the files: then no pin
   // is left and every frame is free again.
+  // Folios bad_page() isolated: 2 MiB hugetlb folios (out of the pool) and
+  // kB of other frames (out of the buddy allocator; not the zero page,
+  // which never was free).
+  #badFrames(): { huge2m: number; buddyKiB: number } {
+    const v = this.k.v;
+    let huge2m = 0;
+    let buddyKiB = 0;
+    for (let pfn = 1; pfn < v.flags.length; pfn++) {
+      const f = v.flags[pfn];
+      if (!(f & C.PG_bad) || v.head[pfn] !== pfn) continue;
+      const pages = f & C.PG_head ? 2 ** ((f & C.PG_ORDER_MASK) >>> C.PG_ORDER_SHIFT) : 1;
+      if (f & C.PG_hugetlb) huge2m += pages === C.HPAGE_PMD_NR ? 1 : 0;
+      else buddyKiB += pages * (C.PAGE_SIZE / 1024);
+    }
+    return { huge2m, buddyKiB };
+  }
+
   teardown(): void {
     while (this.held.length) this.release(0, false);
     this.checkPins();
@@ -482,14 +499,16 @@ export class Machine {
     for (const f of this.files) t.ftruncate(t.open(f), 0);
     t.exit();
     const mi = this.k.meminfo();
-    // Frames bad_page() took out of circulation stay out (page tables among them).
+    const bad = this.#badFrames();
+    // Frames bad_page() took out of circulation stay out (page tables among
+    // them), hugetlb folios included: they never return to the pool.
     if (mi.PageTables > mi.BadPages) fail(`PageTables ${mi.PageTables} kB after teardown (${mi.BadPages} kB bad)`);
-    if (mi.HugePages_Free !== mi.HugePages_Total) fail(`HugePages_Free ${mi.HugePages_Free} of ${mi.HugePages_Total} after teardown`);
+    if (mi.HugePages_Free + bad.huge2m !== mi.HugePages_Total) {
+      fail(`HugePages_Free ${mi.HugePages_Free} of ${mi.HugePages_Total} after teardown (${bad.huge2m} isolated as bad)`);
+    }
     // Everything is free again but the huge zero folio, if a read fault took
-    // it, and the frames bad_page() leaked (the zero page, never free, may
-    // be among them).
-    const zeroBad = this.k.v.flags[0] & C.PG_bad ? C.PAGE_SIZE / 1024 : 0;
-    const lost = this.bootFree - mi.MemFree - (mi.BadPages - zeroBad);
+    // it, and the frames bad_page() leaked from the buddy allocator.
+    const lost = this.bootFree - mi.MemFree - bad.buddyKiB;
     if (lost !== 0 && lost !== 2048) fail(`leak: MemFree ${mi.MemFree} kB after teardown, ${this.bootFree} kB at boot`);
   }
 }
