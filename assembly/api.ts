@@ -2,9 +2,9 @@
 // Wasm build (assembly/index.ts) and the pure-TS build (src/core/ts).
 // All arguments are numbers; results come back as numbers or through the
 // typed-array views (scratch, stats, the frame arrays).
-import { ENOMEM, ENOSPC, PG_uptodate, NR_FREE_DEVICE } from './constants';
+import { ENOMEM, ENOSPC, PG_uptodate, NR_FREE_DEVICE, BAD_LOG_SIZE } from './constants';
 import {
-  pg_flags, pg_mapping, pg_index, pg_refcount, pg_head, nr_frames, dax_next, set_dax_next, stats, pt_nr_slots,
+  pg_flags, pg_mapping, pg_index, pg_refcount, pg_head, nr_frames, dax_next, set_dax_next, stats, pt_nr_slots, bad_log,
 } from './mem';
 import { pt_alloc } from './pgtable';
 
@@ -26,7 +26,7 @@ export { gup_fast, gup_slow, unpin_pages, unpin_range, folio_is_longterm_pinnabl
 export {
   collect_unpinnable, putback_folio, migrate_folios_start, mapping_run, migrate_folios_remap, migrate_folios_finish,
 } from './migrate';
-export { folio_maybe_dma_pinned } from './folio';
+export { folio_maybe_dma_pinned, bad_page_reports } from './folio';
 
 // mm_alloc()'s pgd_alloc(): the new mm's PGD page, or -ENOMEM.
 export function mm_alloc(): i32 {
@@ -54,3 +54,7 @@ export function dax_alloc(n: i32, mapping: i32): i32 {
 
 // How many page-table pages the machine can hold (the table-slot pool).
 export function pt_capacity(): i32 { return pt_nr_slots; }
+
+// The bad_page() report number i (of bad_page_reports(); the last
+// BAD_LOG_SIZE are kept): pfn << 2 | BAD_* reason.
+export function bad_page_log(i: i32): i32 { return bad_log[i % BAD_LOG_SIZE]; }

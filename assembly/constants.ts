@@ -178,6 +178,9 @@ export const PG_isolated = 16384; // taken off the LRU for migration
 export const PG_hwpoison = 32768;
 export const PG_ORDER_SHIFT = 16; // folio order lives in bits 16..20 of the head's flags
 export const PG_ORDER_MASK = 2031616; // 31 << PG_ORDER_SHIFT
+// Not a kernel flag: a frame bad_page() took out of circulation (the kernel
+// just leaks it), so that a later put reaching zero cannot free it again.
+export const PG_bad = 2097152; // 1 << 21
 
 // ---- Zones (a minimal x86-64 layout: no DMA/DMA32) and migratetypes ----
 export const ZONE_NORMAL = 0;
@@ -285,7 +288,16 @@ export const GUP_WARN_UNPIN = 27; // unpin of a folio holding no pin (pinsim ref
 export const NR_ISOLATED = 28; // folios taken off the LRU for migration
 export const PGMIGRATE_SUCCESS = 29;
 export const PGMIGRATE_FAIL = 30;
+export const NR_BAD_PAGES = 31; // frames bad_page() withheld from the allocator ("BUG: Bad page state"), in pages
 export const NR_STATS = 32;
+// Page counts handed to the core per call, at most: they are i32 there.
+export const MAX_PAGES_PER_CALL = 1073741824; // 2^30
+
+// ---- Why bad_page() refused to free a frame (page_bad_reason()'s cases pinsim can meet) ----
+export const BAD_MAPCOUNT = 1; // "nonzero mapcount" (also a page-table page: its type shares that word)
+export const BAD_MAPPING = 2; // "non-NULL mapping": still in a page cache
+export const BAD_FLAGS = 3; // "PAGE_FLAGS_CHECK_AT_FREE flag(s) set": PG_reserved (the zero page)
+export const BAD_LOG_SIZE = 16; // the last reports the façade has not read yet
 
 // ---- Sizes of the core's fixed areas ----
 export const SCRATCH_WORDS = 65536; // bulk data exchanged with the façade, per call

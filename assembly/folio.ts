@@ -5,16 +5,19 @@
 import {
   PG_head, PG_tail, PG_ORDER_MASK, PG_ORDER_SHIFT, PG_anon, PG_anon_exclusive, PG_hugetlb, PG_lru, PG_swapbacked, GUP_PIN_COUNTING_BIAS,
   ZONE_DEVICE, NR_ANON_PAGES, NR_ANON_THPS, HPAGE_PUD_ORDER, HUGETLB_FREE, HUGETLB_FREE_1G,
-  GFP_ZERO,
+  GFP_ZERO, PG_reserved, PG_table, PG_bad, NR_BAD_PAGES, BAD_MAPCOUNT, BAD_MAPPING, BAD_FLAGS, BAD_LOG_SIZE,
 } from './constants';
 import {
   pg_flags, pg_refcount, pg_mapcount, pg_mapping, pg_index, pg_data, stats, hugetlb_pool,
-  hugetlb_cap_2m, page_zonenum,
+  hugetlb_cap_2m, page_zonenum, bad_log,
 } from './mem';
+import { pc_lookup } from './pagecache';
 import { free_folio_pages, prep_new_folio } from './buddy';
-import { flags_at, head_at, mapping_at, refcount_at, set_refcount_at } from './raw';
+import { flags_at, set_flags_at, head_at, mapping_at, mapcount_at, refcount_at, set_refcount_at } from './raw';
 
-export function page_folio(pfn: i32): i32 { return head_at(pfn); }
+// compound_head(): only a tail page names another frame as its head (a
+// frame never allocated since boot has no head recorded at all).
+export function page_folio(pfn: i32): i32 { return (flags_at(pfn) & PG_tail) != 0 ? head_at(pfn) : pfn; }
 
 export function folio_order(head: i32): i32 {
   return (flags_at(head) & PG_head) != 0 ? (flags_at(head) & PG_ORDER_MASK) >>> PG_ORDER_SHIFT : 0;
@@ -63,6 +66,12 @@ function free_folio(head: i32): void {
     // An fsdax page going idle: it stays the file's block (free_zone_device_folio()).
     return;
   }
+  if ((flags_at(head) & PG_bad) != 0) return; // already taken out of circulation
+  const why = free_page_bad_reason(head, order);
+  if (why != 0) {
+    bad_page(head, why);
+    return;
+  }
   if ((flags_at(head) & PG_hugetlb) != 0) {
     free_huge_folio(head, order);
     return;
@@ -71,6 +80,38 @@ function free_folio(head: i32): void {
     stats[NR_ANON_PAGES] -= <f64>(1 << order);
   }
   free_folio_pages(head, order);
+}
+
+// Mirrors free_page_is_bad() / page_bad_reason() for what a put can get
+// wrong here: a folio still mapped (or a page-table page, whose page type
+// the kernel kept in the mapcount's word), one still in a page cache, or a
+// reserved page (the zero page). 0 when it may be freed.
+function free_page_bad_reason(head: i32, order: i32): i32 {
+  const f = flags_at(head);
+  if ((f & PG_reserved) != 0) return BAD_FLAGS;
+  if ((f & PG_table) != 0 || folio_entire_mapcount(head) != 0) return BAD_MAPCOUNT;
+  const nr = 1 << order;
+  for (let i = 0; i < nr; i++) if (mapcount_at(head + i) != 0) return BAD_MAPCOUNT;
+  const mapping = mapping_at(head);
+  if ((f & PG_anon) == 0 && mapping != 0 && pc_lookup(mapping, <i32>pg_index[head]) == head) return BAD_MAPPING;
+  return 0;
+}
+
+let bad_reports = 0;
+
+// How many bad_page() reports there were; report i is in bad_log[i % BAD_LOG_SIZE].
+export function bad_page_reports(): i32 { return bad_reports; }
+
+// Mirrors bad_page(): report the folio (the façade prints "BUG: Bad page
+// state" from bad_log) and leak it, fields left as they were for the
+// report; its frames are counted in NR_BAD_PAGES. PG_bad keeps any later
+// put from freeing it.
+function bad_page(head: i32, why: i32): void {
+  bad_log[bad_reports % BAD_LOG_SIZE] = (head << 2) | why;
+  bad_reports++;
+  stats[NR_BAD_PAGES] += <f64>(1 << folio_order(head));
+  set_flags_at(head, flags_at(head) | PG_bad);
+  if ((flags_at(head) & (PG_anon | PG_hugetlb)) == PG_anon) stats[NR_ANON_PAGES] -= <f64>(1 << folio_order(head));
 }
 
 // A freshly allocated folio becomes anonymous (folio_add_new_anon_rmap()):

@@ -9,9 +9,10 @@ import {
   PG_swapbacked, PG_referenced, PG_dirty, PG_head, _PAGE_PRESENT, _PAGE_RW, _PAGE_DIRTY, _PAGE_SPECIAL,
   FAULT_FLAG_WRITE, FAULT_FLAG_UNSHARE, FAULT_FLAG_REMOTE, VM_FAULT_OOM, VM_FAULT_HWPOISON, VM_SHARED, VM_MAYSHARE,
   VM_MAYWRITE, VM_WRITE, MIGRATE_CMA, MIGRATE_ISOLATE, ZONE_MOVABLE, ZONE_DEVICE, NR_FOLL_PIN_ACQUIRED,
-  NR_FOLL_PIN_RELEASED, GUP_WARN_REFCOUNT, GUP_WARN_UNPIN, BACKING_ANON, PG_ORDER_MASK, PG_ORDER_SHIFT, VM_FAULT_NOTIFY,
+  NR_FOLL_PIN_RELEASED, GUP_WARN_REFCOUNT, GUP_WARN_UNPIN, BACKING_ANON, PG_ORDER_MASK, PG_ORDER_SHIFT, PG_tail,
+  PG_table, VM_FAULT_NOTIFY,
 } from './constants';
-import { pg_flags, pg_refcount, pg_index, gup_pages, stats, ZERO_PFN, page_zonenum } from './mem';
+import { pg_flags, pg_refcount, pg_index, gup_pages, stats, ZERO_PFN, page_zonenum, nr_frames } from './mem';
 import { page_folio, folio_has_pincount, folio_put_refs, folio_order } from './folio';
 import {
   leaf_subpage, level_span, pte_pfn, walk_cached, cached_level,
@@ -36,6 +37,16 @@ function flush_pin_stats(): void {
   stats[NR_FOLL_PIN_RELEASED] += <f64>pins_released;
   pins_acquired = 0;
   pins_released = 0;
+}
+
+// The façade checks every argument; these checks keep a bad one from
+// trapping the core (or the two builds from disagreeing) all the same: a
+// live table page as pgd, whole pages of user space (PGD entries 0..255),
+// and, when out >= 0, room in the page-array arena.
+function gup_args_ok(pgd: i32, vpn: f64, nr: i32, out: i32): bool {
+  if (pgd < 0 || pgd >= nr_frames || (flags_at(pgd) & PG_table) == 0) return false;
+  if (!(vpn >= 0.0) || Math.floor(vpn) != vpn || nr < 0 || vpn + <f64>nr > level_span(3) * 256.0) return false;
+  return out < 0 || out <= gup_pages.length - nr;
 }
 
 const FOLLOW_FAULT = -1000; // follow_page_mask() found nothing usable: fault it in
@@ -137,6 +148,7 @@ function follow_page(pgd: i32, vpn: f64, flags: i32): i32 {
 // it) until it can be taken. Results go to gup_pages[out..] (out < 0: no
 // array, populate only). Returns the number taken, or -errno if none.
 export function gup_slow(pgd: i32, vpn: f64, nr: i32, flags: i32, out: i32): i32 {
+  if (!gup_args_ok(pgd, vpn, nr, out)) return -EFAULT;
   const r = gup_slow_pages(pgd, vpn, nr, flags, out);
   flush_pin_stats();
   return r;
@@ -233,6 +245,7 @@ function gup_fast_folio_allowed(head: i32, f: i32, flags: i32): bool {
 // and returns its length. Every refusal stops the walk; a refusal after the
 // grab puts the refs back (both pin counters move).
 export function gup_fast(pgd: i32, vpn: f64, nr: i32, flags: i32, out: i32): i32 {
+  if (out < 0 || !gup_args_ok(pgd, vpn, nr, out)) return 0;
   let i = 0;
   while (i < nr) {
     const v = vpn + <f64>i;
@@ -314,6 +327,7 @@ function gup_fast_leaf(ei: i32, v: f64, level: i32, refs: i32, flags: i32, out: 
 // changed nothing, the index of the first entry that is no page of this
 // machine (the arena is the caller's to write).
 export function unpin_pages(off: i32, n: i32, make_dirty: bool, flags: i32): i32 {
+  if (off < 0 || n < 0 || off > gup_pages.length - n) return 0; // not the arena: refused whole
   const bad = first_bad_slot(off, n);
   if (bad >= 0) return bad;
   let i = 0;
@@ -332,8 +346,13 @@ export function unpin_pages(off: i32, n: i32, make_dirty: bool, flags: i32): i32
       i++;
       continue;
     }
-    const head = head_at(pfn);
-    const f = flags_at(head);
+    // compound_head(), reading a small page's flags once.
+    let head = pfn;
+    let f = flags_at(pfn);
+    if ((f & PG_tail) != 0) {
+      head = head_at(pfn);
+      f = flags_at(head);
+    }
     if ((f & PG_head) == 0 && !make_dirty && put_small_pin(head, flags, i + 1 < n ? page_slot(off + i + 1) : -1)) {
       i++;
       continue;
@@ -364,11 +383,13 @@ function put_small_pin(head: i32, flags: i32, next: i32): bool {
 // unpin_user_page_range_dirty_lock() (flags FOLL_PIN) or put_page() (0):
 // pfn .. pfn + n - 1, folio by folio.
 export function unpin_range(pfn: i32, n: i32, make_dirty: bool, flags: i32): void {
+  if (pfn < 0 || n < 0 || pfn > nr_frames - n) return; // no frames of this machine
   let i = 0;
   while (i < n) {
     const head = page_folio(pfn + i);
     const end_of_folio = head + (1 << folio_order(head)) - (pfn + i);
-    const batch = end_of_folio < n - i ? end_of_folio : n - i;
+    let batch = end_of_folio < n - i ? end_of_folio : n - i;
+    if (batch < 1) batch = 1; // never stuck, whatever the head says
     put_batch(head, flags_at(head), batch, make_dirty, flags);
     i += batch;
   }
@@ -397,11 +418,14 @@ function put_batch(head: i32, f: i32, refs: i32, make_dirty: bool, flags: i32): 
   else set_refcount_at(head, left);
 }
 
-// Does the folio hold the refs about to be dropped? A pin must be there (a
-// wrapped, negative refcount still reads as pinned); a plain reference
-// needs a positive refcount.
+// Does the folio hold all refs about to be dropped? A large folio counts
+// its pins in _pincount; a small one holds refs * GUP_PIN_COUNTING_BIAS of
+// its refcount, read as unsigned as folio_maybe_dma_pinned() reads it (a
+// count that wrapped past 2^31 under many pins still holds them). Plain
+// references need refcount >= refs (a free frame holds none).
 function holds_refs(head: i32, f: i32, rc: i32, refs: i32, flags: i32): bool {
-  if ((flags & FOLL_PIN) == 0) return rc > 0;
+  if ((flags & FOLL_PIN) == 0) return rc >= refs;
   if ((f & PG_head) != 0) return pincount_at(head) >= <f64>refs;
-  return rc < 0 || rc >= GUP_PIN_COUNTING_BIAS;
+  const held = rc < 0 ? <f64>rc + 4294967296.0 : <f64>rc;
+  return held >= <f64>refs * <f64>GUP_PIN_COUNTING_BIAS;
 }

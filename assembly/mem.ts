@@ -25,9 +25,10 @@
 //   gup_pages[] i32  the page-array arena GUP writes pfns into: 2 per RAM frame
 //   scratch[]  u32  bulk data exchanged with the façade (SCRATCH_WORDS)
 //   stats[]    f64  counters (NR_* indices in constants.ts)
+//   bad_log[]  i32  the last BAD_LOG_SIZE bad_page() reports, pfn << 2 | BAD_* reason
 import {
   MAX_NR_ZONES, NR_PAGE_ORDERS, NR_STATS, PAGEBLOCK_ORDER, SCRATCH_WORDS, MIGRATE_MOVABLE, MIGRATE_CMA,
-  ZONE_NORMAL, ZONE_MOVABLE, ZONE_DEVICE, PG_reserved, NR_FREE_DEVICE,
+  ZONE_NORMAL, ZONE_MOVABLE, ZONE_DEVICE, PG_reserved, NR_FREE_DEVICE, BAD_LOG_SIZE,
 } from './constants';
 import { new_i32, new_u32, new_f64, new_u8 } from './alloc';
 
@@ -50,6 +51,7 @@ export let free_area = new_i32(0);
 export let zone_free = new_i32(0);
 export let hugetlb_pool = new_i32(0); // free hugetlb folios: [0..n2m) 2 MiB, then 1 GiB
 export let gup_pages = new_i32(0); // the page-array arena: struct page *pages[] for GUP calls
+export let bad_log = new_i32(0); // ring of bad_page() reports (assembly/folio.ts)
 export let booted = false;
 
 export let nr_frames = 0; // RAM + device frames
@@ -83,7 +85,7 @@ export function layout_bytes(ram_frames: i32, device_frames: i32, pool_2m: i32, 
   const per_frame = 4.0 * 6.0 + 8.0;
   const arena = <f64>gup_arena_words(ram_frames) * 4.0;
   return frames * per_frame + cap * 4.0 + frames / 512.0 + slots * (4096.0 + 8.0) + <f64>SCRATCH_WORDS * 4.0
-    + <f64>(pool_2m + pool_1g) * 4.0 + arena + 65536.0;
+    + <f64>(pool_2m + pool_1g) * 4.0 + arena + <f64>BAD_LOG_SIZE * 4.0 + 65536.0;
 }
 
 // Entries in the page-array arena: enough to hold every RAM page twice.
@@ -148,6 +150,7 @@ export function mem_layout(ram_frames: i32, movable_frames: i32, cma_frames: i32
   hugetlb_cap_2m = pool_2m;
   hugetlb_pool = new_i32(pool_2m + pool_1g);
   gup_pages = new_i32(gup_arena_words(ram_frames));
+  bad_log = new_i32(BAD_LOG_SIZE);
   // The shared zero page, like the kernel's empty_zero_page: reserved, never freed.
   pg_flags[ZERO_PFN] = PG_reserved;
   pg_refcount[ZERO_PFN] = 1;

@@ -2,7 +2,7 @@
 // the two per-range entry points built on it: fault_range() (populate,
 // touch) and cpu_access() (one user load or store).
 import {
-  PG_anon, PG_anon_exclusive, PG_private, GFP_ZERO, VM_FAULT_OOM, VM_FAULT_SIGBUS, VM_FAULT_FALLBACK,
+  PG_anon, PG_anon_exclusive, PG_private, PG_bad, GFP_ZERO, VM_FAULT_OOM, VM_FAULT_SIGBUS, VM_FAULT_FALLBACK,
   FAULT_FLAG_WRITE, FAULT_FLAG_UNSHARE, _PAGE_PRESENT, _PAGE_RW, _PAGE_DIRTY, _PAGE_ACCESSED, _PAGE_SPECIAL, _PAGE_TABLE,
   BACKING_ANON, BACKING_DAX, COW_COPIES, COW_REUSES, PAGE_MKWRITE, PGFAULT, MMU_NOTIFY_CLEAR, VM_FAULT_NOTIFY,
 } from './constants';
@@ -137,8 +137,11 @@ function do_wp_page(ei: i32, vpn: f64, unshare: bool): i32 {
   const head = page_folio(pfn);
   if ((flags_at(head) & PG_anon) != 0) {
     // wp_can_reuse_anon_folio(): exclusive, or a small folio whose only
-    // reference is this mapping. Any extra reference (GUP, pins) forces a copy.
-    if ((flags_at(pfn) & PG_anon_exclusive) != 0 || (folio_order(head) == 0 && refcount_at(head) == 1)) {
+    // reference is this mapping. Any extra reference (GUP, pins) forces a
+    // copy, and so does a frame bad_page() leaked (PG_bad): its refcount
+    // no longer counts its mappings.
+    const counted = folio_order(head) == 0 && (flags_at(head) & PG_bad) == 0;
+    if ((flags_at(pfn) & PG_anon_exclusive) != 0 || (counted && refcount_at(head) == 1)) {
       pg_flags[pfn] |= PG_anon_exclusive;
       pt_set(ei, e | <u32>wp_bits(unshare));
       stats[COW_REUSES] += 1.0;

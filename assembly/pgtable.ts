@@ -7,7 +7,7 @@
 // numbers (vpn = addr >> PAGE_SHIFT), carried as f64 because 35 bits do not
 // fit an i32 and the JS<->Wasm boundary should not carry i64.
 import {
-  PG_table, GFP_KERNEL, NR_PAGETABLE, PTE_PFN_SHIFT, _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_TABLE, _PAGE_PSE,
+  PG_table, PG_bad, GFP_KERNEL, NR_PAGETABLE, PTE_PFN_SHIFT, _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_TABLE, _PAGE_PSE,
 } from './constants';
 import {
   pg_flags, pg_refcount, pg_mapcount, pg_mapping, pt_entries, pt_free_slots, pt_slot_owner, pt_free_top,
@@ -80,6 +80,10 @@ export function pt_free(pfn: i32): void {
   set_pt_free_top(pt_free_top + 1);
   pg_refcount[pfn] = 0;
   stats[NR_PAGETABLE] -= 1.0;
+  if ((pg_flags[pfn] & PG_bad) != 0) {
+    pg_flags[pfn] &= ~PG_table; // a put already reported it bad: it stays leaked
+    return;
+  }
   free_folio_pages(pfn, 0);
 }
 

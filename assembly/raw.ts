@@ -78,27 +78,30 @@ export function page_slot(i: i32): i32 { return load<i32>(pages_p + (slot(i) << 
 export function set_page_slot(i: i32, pfn: i32): void { store<i32>(pages_p + (slot(i) << 2), pfn); }
 export function migratetype_at(pfn: i32): i32 { return <i32>load<u8>(mt_p + (frame(pfn) >>> 9)); }
 
-// The first of the n entries from gup_pages[off] that is neither NULL
-// (negative) nor a frame of this machine, or -1. The common answer (-1)
-// costs one SIMD max per four entries; only a bad array is searched.
+// The first of the n entries from gup_pages[off] that is neither NULL (-1)
+// nor a frame of this machine, or -1. Entry + 1, read as unsigned, maps
+// NULL to 0 and frames to 1..frames_n, anything else above: the common
+// answer (-1) costs one SIMD add and max per four entries; only a bad
+// array is searched.
 export function first_bad_slot(off: i32, n: i32): i32 {
-  let hi = i32x4.splat(-1);
+  const one = i32x4.splat(1);
+  let hi = i32x4.splat(0);
   let hi2 = hi;
   let i = 0;
   for (; i + 8 <= n; i += 8) { // two chains of maxima: twice the throughput
     const p = pages_p + ((slot(off + i + 7) - 7) << 2);
-    hi = i32x4.max_s(hi, v128.load(p));
-    hi2 = i32x4.max_s(hi2, v128.load(p + 16));
+    hi = i32x4.max_u(hi, i32x4.add(v128.load(p), one));
+    hi2 = i32x4.max_u(hi2, i32x4.add(v128.load(p + 16), one));
   }
-  hi = i32x4.max_s(hi, hi2);
-  for (; i + 4 <= n; i += 4) hi = i32x4.max_s(hi, v128.load(pages_p + ((slot(off + i + 3) - 3) << 2)));
-  let max = i32x4.extract_lane(hi, 0);
-  if (i32x4.extract_lane(hi, 1) > max) max = i32x4.extract_lane(hi, 1);
-  if (i32x4.extract_lane(hi, 2) > max) max = i32x4.extract_lane(hi, 2);
-  if (i32x4.extract_lane(hi, 3) > max) max = i32x4.extract_lane(hi, 3);
-  for (; i < n; i++) if (page_slot(off + i) > max) max = page_slot(off + i);
-  if (max < <i32>frames_n) return -1;
-  for (let j = 0; j < n; j++) if (page_slot(off + j) >= <i32>frames_n) return j;
+  hi = i32x4.max_u(hi, hi2);
+  for (; i + 4 <= n; i += 4) hi = i32x4.max_u(hi, i32x4.add(v128.load(pages_p + ((slot(off + i + 3) - 3) << 2)), one));
+  let max = <u32>i32x4.extract_lane(hi, 0);
+  if (<u32>i32x4.extract_lane(hi, 1) > max) max = <u32>i32x4.extract_lane(hi, 1);
+  if (<u32>i32x4.extract_lane(hi, 2) > max) max = <u32>i32x4.extract_lane(hi, 2);
+  if (<u32>i32x4.extract_lane(hi, 3) > max) max = <u32>i32x4.extract_lane(hi, 3);
+  for (; i < n; i++) if (<u32>(page_slot(off + i) + 1) > max) max = <u32>(page_slot(off + i) + 1);
+  if (max <= frames_n) return -1;
+  for (let j = 0; j < n; j++) if (<u32>(page_slot(off + j) + 1) > frames_n) return j;
   return -1;
 }
 

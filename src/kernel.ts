@@ -15,6 +15,9 @@ import { Task } from './task';
 import { pageSnapshot, dumpPage, meminfo, type PageSnapshot, type MemInfo } from './inspect/page';
 import { procMeminfo } from './inspect/procfs';
 
+// page_bad_reason()'s words for the core's BAD_* reasons.
+const BAD_REASONS = ['', 'nonzero mapcount', 'non-NULL mapping', 'PAGE_FLAGS_CHECK_AT_FREE flag(s) set'];
+
 const PAGE = C.PAGE_SIZE;
 
 export interface WritebackReport {
@@ -41,6 +44,8 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
   #warned = new Set<string>();
   #nextPid = 1;
   #broken: Error | null = null;
+  #badFrames = 0; // stats[NR_BAD_PAGES] when reports were last printed
+  #badSeen = 0; // bad_page() reports already printed
 
   /** @internal Machines come from boot(). */
   constructor(core: Core, layout: Layout) {
@@ -75,15 +80,35 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
   // The kernel log, oldest first.
   dmesg(): string[] { return [...this.#log]; }
 
-  // Runs fn against the core. A trap or abort in the core means a pinsim bug
-  // left the machine half-changed: the machine refuses all further work.
-  guard<T>(fn: () => T): T {
+  // Runs fn against the core on behalf of process `comm`. A trap or abort
+  // in the core means a pinsim bug left the machine half-changed: the
+  // machine refuses all further work.
+  guard<T>(fn: () => T, comm = 'swapper/0'): T {
     this.checkAlive();
     try {
       return fn();
     } catch (e) {
       throw this.crashed(e);
+    } finally {
+      this.reportBadPages(comm);
     }
+  }
+
+  // bad_page()'s report for each frame the core refused to free since the
+  // last call (it keeps the last BAD_LOG_SIZE), then the taint note once.
+  reportBadPages(comm = 'swapper/0'): void {
+    if (this.v.stats[C.NR_BAD_PAGES] === this.#badFrames) return;
+    this.#badFrames = this.v.stats[C.NR_BAD_PAGES];
+    const n = this.core.bad_page_reports();
+    for (let i = Math.max(this.#badSeen, n - C.BAD_LOG_SIZE); i < n; i++) {
+      const e = this.core.bad_page_log(i);
+      const pfn = e >>> 2;
+      this.#printk(`BUG: Bad page state in process ${comm}  pfn:${pfn.toString(16).padStart(5, '0')}`);
+      for (const line of dumpPage(this, pfn).split('\n')) this.#printk(line);
+      this.#printk(`page dumped because: ${BAD_REASONS[e & 3]}`);
+    }
+    if (this.#badSeen === 0) this.#printk('Disabling lock debugging due to kernel taint');
+    this.#badSeen = n;
   }
 
   checkAlive(): void {
@@ -113,6 +138,7 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
 
   #addTask(mm: Mm, name: string, parent: Task | null): Task {
     const t = new Task(this, this.#nextPid++, name, mm, parent);
+    mm.pid = t.pid;
     this.tasks.push(t);
     return t;
   }
@@ -149,6 +175,7 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
   exitMm(mm: Mm): void {
     mm.notifierSubscriptions?.release();
     mm.notify(C.MMU_NOTIFY_UNMAP, 0, 2 ** 64, 'exit_mmap');
+    mm.dead = true;
     for (const v of mm.vmas) mm.zap(v, v.start, v.end);
     mm.vmas.length = 0;
     this.core.mm_free(mm.pgd);

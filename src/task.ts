@@ -54,9 +54,15 @@ export class Task {
 
   get exited(): boolean { return this.#exited; }
 
-  #run<T>(syscall: string, fn: () => T): T {
+  // An exited task refuses every method with ESRCH, before its arguments
+  // are looked at (the same rule as the Kernel's functions that take a
+  // task or its mm).
+  #alive(syscall: string): void {
     if (this.#exited) throw fail(syscall, C.ESRCH, `task ${this.pid} has exited`);
-    return this.kernel.guard(fn);
+  }
+
+  #run<T>(syscall: string, fn: () => T): T {
+    return this.kernel.guard(fn, this.name);
   }
 
   #file(syscall: string, fd: unknown): SimFile {
@@ -69,6 +75,7 @@ export class Task {
   // ---- memory syscalls ----
 
   mmap(opts: MmapOptions): number {
+    this.#alive('mmap');
     if (typeof opts !== 'object' || opts === null) throw new TypeError('mmap options must be an object');
     const addr = checkInt('addr', opts.addr ?? 0);
     const length = checkInt('length', opts.length);
@@ -84,6 +91,7 @@ export class Task {
   }
 
   munmap(addr: number, length: number): void {
+    this.#alive('munmap');
     checkInt('addr', addr);
     checkInt('length', length);
     this.#run('munmap', () => {
@@ -94,6 +102,7 @@ export class Task {
   }
 
   mprotect(addr: number, length: number, prot: number): void {
+    this.#alive('mprotect');
     checkInt('addr', addr);
     checkInt('length', length);
     checkInt('prot', prot);
@@ -101,6 +110,7 @@ export class Task {
   }
 
   madvise(addr: number, length: number, advice: number): void {
+    this.#alive('madvise');
     checkInt('addr', addr);
     checkInt('length', length);
     checkInt('advice', advice);
@@ -111,6 +121,7 @@ export class Task {
   // ---- files ----
 
   open(file: SimFile): number {
+    this.#alive('open');
     if (!(file instanceof SimFile) || !this.kernel.files.includes(file)) {
       throw new TypeError('open(file): not a file of this machine (use kernel.createFile)');
     }
@@ -125,6 +136,7 @@ export class Task {
   }
 
   close(fd: number): void {
+    this.#alive('close');
     this.#run('close', () => {
       this.#file('close', fd);
       this.fds.delete(fd);
@@ -134,6 +146,7 @@ export class Task {
 
   // memfd_create(2): an anonymous tmpfs (or, with hugetlb, hugetlbfs) file of size 0.
   memfd_create(name: string, opts: { hugetlb?: boolean | '2MiB' | '1GiB' } = {}): number {
+    this.#alive('memfd_create');
     if (typeof name !== 'string') throw new TypeError('memfd_create: name must be a string');
     if (typeof opts !== 'object' || opts === null) throw new TypeError('memfd_create: options must be an object');
     const h = opts.hugetlb ?? false;
@@ -147,6 +160,7 @@ export class Task {
   }
 
   ftruncate(fd: number, length: number): void {
+    this.#alive('ftruncate');
     checkInt('length', length);
     this.#run('ftruncate', () => {
       const f = this.#file('ftruncate', fd);
@@ -166,6 +180,7 @@ export class Task {
   // (pinsim models a page's contents as one word), like pwrite(2) through
   // the page cache (or straight to pmem for fsdax). Extends the file.
   pwrite(fd: number, offset: number, word: number): void {
+    this.#alive('pwrite');
     checkInt('offset', offset);
     checkWord(word);
     this.#run('pwrite', () => {
@@ -189,6 +204,7 @@ export class Task {
 
   // Reads the word of the file's page at `offset`; null at or past EOF.
   pread(fd: number, offset: number): number | null {
+    this.#alive('pread');
     checkInt('offset', offset);
     return this.#run('pread', () => {
       const f = this.#file('pread', fd);
@@ -238,12 +254,14 @@ export class Task {
 
   // A user load of the word of the page at addr.
   read(addr: number): number {
+    this.#alive('read');
     checkInt('addr', addr);
     return this.#run('read', () => this.#access('read', addr, false, 0));
   }
 
   // A user store of `word` into the page at addr.
   write(addr: number, word: number): void {
+    this.#alive('write');
     checkInt('addr', addr);
     checkWord(word);
     this.#run('write', () => this.#access('write', addr, true, word));
@@ -253,6 +271,7 @@ export class Task {
   // loop of user accesses would; stops at the first page that faults badly
   // (the pages before it stay touched).
   touch(addr: number, length: number, opts: { write?: boolean } = {}): void {
+    this.#alive('touch');
     checkInt('addr', addr);
     checkInt('length', length);
     const write = checkBool('write', opts.write ?? false);
@@ -274,10 +293,12 @@ export class Task {
   // ---- processes ----
 
   fork(): Task {
+    this.#alive('fork');
     return this.#run('fork', () => this.kernel.fork(this));
   }
 
   exit(): void {
+    this.#alive('exit');
     this.#run('exit', () => {
       this.kernel.exitMm(this.mm);
       this.fds.clear();
@@ -291,6 +312,7 @@ export class Task {
 
   // The pfn of the page mapped at addr (no fault is taken), or null.
   translate(addr: number): number | null {
+    this.#alive('translate');
     checkInt('addr', addr);
     return this.#run('translate', () => {
       if (addr < 0 || addr >= TASK_SIZE) return null;
@@ -301,6 +323,7 @@ export class Task {
 
   // The VMAs, one object each (procMaps() has the text).
   maps(): VmaInfo[] {
+    this.#alive('maps');
     return this.mm.vmas.map((v) => ({
       start: v.start, end: v.end, flags: v.flags, pgoff: v.pgoff, hugetlb: v.isHugetlb,
       perms: (v.flags & C.VM_READ ? 'r' : '-') + (v.flags & C.VM_WRITE ? 'w' : '-') + (v.flags & C.VM_EXEC ? 'x' : '-')

@@ -6,7 +6,7 @@ import {
   HMM_PFN_VALID, HMM_PFN_WRITE, HMM_PFN_ERROR, HMM_PFN_REQ_FAULT, HMM_PFN_REQ_WRITE, hmm_pfn_to_map_order,
   hmm_pfn_to_pfn, type Kernel, type Task, type MmuIntervalNotifier, type HmmRange,
 } from '../src/index';
-import { BACKENDS, bootTest, anon, C, PAGE, RW, ANON_PRIVATE } from './helpers';
+import { BACKENDS, bootTest, anon, C, PAGE, RW, ANON_PRIVATE, codeOf } from './helpers';
 
 const HPAGE = 2 * 1024 * 1024;
 const FLAGS = HMM_PFN_VALID | HMM_PFN_WRITE | HMM_PFN_ERROR;
@@ -144,5 +144,7 @@ describe.each(BACKENDS)('hmm_range_fault (%s core)', (backend) => {
     expect(() => k.hmm_range_fault({ ...ok, hmm_pfns: new BigUint64Array(1) })).toThrow(RangeError);
     expect(() => k.hmm_range_fault({ ...ok, hmm_pfns: new Uint32Array(2) as never })).toThrow(TypeError);
     expect(() => k.hmm_range_fault({ ...ok, default_flags: 1 as never })).toThrow(TypeError);
+    t.exit();
+    expect(codeOf(() => k.hmm_range_fault(ok))).toBe('ESRCH'); // its page tables are gone
   });
 });

@@ -85,7 +85,7 @@ function getUserPages(k: KernelBase, mm: Mm, start: number, nr: number, flags: n
       ret = flags & C.FOLL_MADV_POPULATE ? -C.EINVAL : err;
       break;
     }
-    const n = Math.min(nr - done, Math.ceil((vma.end - addr) / PAGE));
+    const n = Math.min(nr - done, Math.ceil((vma.end - addr) / PAGE), C.MAX_PAGES_PER_CALL);
     if (vma.file && vma.backing === C.BACKING_FILE) {
       if (!k.fillCache(vma.file, vma.pgoff + Math.floor((addr - vma.start) / PAGE), n)) {
         ret = -C.ENOMEM;
@@ -154,6 +154,16 @@ export function gupLongtermLocked(k: KernelBase, mm: Mm, start: number, nr: numb
   }
 }
 
+// gup_fast_fallback()'s range checks when start (unsigned long) or
+// nr_pages (an int, converted to unsigned long) is negative, i.e. 2^64 + x:
+// with negs of them negative, the end start + len is 2^64 * negs + sum,
+// which wraps (-EOVERFLOW) once it reaches 2^64; an end that does not wrap
+// but has a 2^64 term lies far above TASK_SIZE_MAX (-EFAULT).
+function negativeRangeError(start: number, nr: number): number {
+  const negs = (start < 0 ? 1 : 0) + (nr < 0 ? 1 : 0);
+  return start + nr * PAGE >= (1 - negs) * 2 ** 64 ? -C.EOVERFLOW : -C.EFAULT;
+}
+
 // Mirrors gup_fast_fallback(): the lockless walk pins a prefix, the slow
 // path does the rest.
 export function gupFastFallback(k: KernelBase, mm: Mm, start: number, nr: number, flags: number,
@@ -165,11 +175,8 @@ export function gupFastFallback(k: KernelBase, mm: Mm, start: number, nr: number
   if (flags & C.FOLL_PIN) mm.hasPinned = true;
   // untagged_addr(start) & PAGE_MASK; not `start % PAGE`, which V8 computes
   // with fmod() for addresses above 2^31 (a quarter of a one-page call).
-  start = Math.trunc(start / PAGE) * PAGE;
-  // nr_pages is an int converted to unsigned long: a negative count is a
-  // length of 2^64 + nr * PAGE_SIZE, which overflows start + len unless
-  // start is below -nr * PAGE_SIZE (then the end lies far above TASK_SIZE).
-  if (nr < 0) return start >= -nr * PAGE ? -C.EOVERFLOW : -C.EFAULT;
+  start = Math.floor(start / PAGE) * PAGE;
+  if (start < 0 || nr < 0) return negativeRangeError(start, nr);
   if (start + nr * PAGE >= 2 ** 64) return -C.EOVERFLOW;
   if (start + nr * PAGE > TASK_SIZE) return -C.EFAULT;
   const fast = k.core.gup_fast(mm.pgd, start / PAGE, nr, flags, pages.offset);

@@ -6,7 +6,8 @@ import * as C from '../../assembly/constants';
 import { KernelBase } from '../kernel';
 import { Mm } from '../mm/mm';
 import { Task } from '../task';
-import { checkInt, checkBool } from '../errors';
+import { checkInt, checkBool, fail } from '../errors';
+import { compoundHead } from '../inspect/page';
 import { migrateListed } from '../mm/migrate';
 import { MmuIntervalNotifier, MmuNotifierSubscriptions, type MmuIntervalNotifierOps } from '../mm/notifier';
 import { hmmRangeFault, type HmmRange } from '../mm/hmm';
@@ -91,7 +92,7 @@ export class Kernel extends KernelBase {
   // mmu_interval_notifier_insert(): the subscription, or -EOVERFLOW (zero or
   // overflowing length), -EINVAL (an mm no task uses: WARN) as an ERR_PTR.
   mmu_interval_notifier_insert(mm: Mm, start: number, length: number, ops: MmuIntervalNotifierOps): MmuIntervalNotifier | number {
-    if (!(mm instanceof Mm)) throw new TypeError('mmu_interval_notifier_insert: mm must be an Mm (task.mm)');
+    if (!(mm instanceof Mm) || mm.host !== this) throw new TypeError('mmu_interval_notifier_insert: mm must be an Mm (task.mm) of this machine');
     if (!Number.isInteger(start) || !Number.isInteger(length) || start < 0 || length < 0) {
       throw new TypeError('mmu_interval_notifier_insert: start and length must be non-negative integers');
     }
@@ -99,7 +100,7 @@ export class Kernel extends KernelBase {
       throw new TypeError('mmu_interval_notifier_insert: ops must have an invalidate function');
     }
     if (length === 0 || start + length > 2 ** 64) return -C.EOVERFLOW;
-    if (!this.tasks.some((t) => t.mm === mm)) {
+    if (mm.dead) {
       this.warnOnce('mm/mmu_notifier.c:__mmu_interval_notifier_insert', 'mm_users <= 0');
       return -C.EINVAL;
     }
@@ -160,12 +161,14 @@ export class Kernel extends KernelBase {
     }
     this.checkAlive();
     const before = this.#warns();
+    const bads = this.v.stats[C.NR_BAD_PAGES];
     let bad: number;
     try {
       bad = this.core.unpin_pages(pages.offset, n, make_dirty, C.FOLL_PIN);
     } catch (e) {
       throw this.crashed(e);
     }
+    if (this.v.stats[C.NR_BAD_PAGES] !== bads) this.reportBadPages(); // an unpin dropped a last reference
     if (bad >= 0) {
       // In C, a struct page pointer that points nowhere; here a value
       // written into the PageArray's view. Nothing was unpinned.
@@ -182,29 +185,39 @@ export class Kernel extends KernelBase {
     this.#watch(() => this.core.unpin_range(first, n, make_dirty, C.FOLL_PIN));
   }
 
-  // Drops a FOLL_GET reference.
+  // Drops a FOLL_GET reference. A page that holds none (a free frame, or
+  // one already put to zero) is refused with a WARN and left untouched:
+  // Linux stops at the VM_BUG_ON in folio_put_testzero() under
+  // CONFIG_DEBUG_VM and otherwise drives the refcount negative. Dropping
+  // the last reference of a page still in use (mapped, a page table, the
+  // zero page) reaches the free path, which reports it as a bad page.
   put_page(pfn: number): void {
-    this.#watch(() => this.core.unpin_range(this.#pfn(pfn), 1, false, 0));
+    const p = this.#pfn(pfn);
+    const before = this.v.stats[C.GUP_WARN_UNPIN];
+    this.guard(() => this.core.unpin_range(p, 1, false, 0));
+    if (this.v.stats[C.GUP_WARN_UNPIN] !== before) {
+      this.warnOnce('include/linux/mm.h:put_page', 'page_ref underflow: the page holds no reference (pinsim leaves it untouched)');
+    }
   }
 
   // ---- predicates ----
 
   folio_maybe_dma_pinned(pfn: number): boolean {
-    return !!this.core.folio_maybe_dma_pinned(this.v.head[this.#pfn(pfn)]); // Wasm returns bool as 0/1
+    return !!this.core.folio_maybe_dma_pinned(compoundHead(this.v, this.#pfn(pfn))); // Wasm returns bool as 0/1
   }
 
   // The pre-v6.11 name: the same test on page_folio(page).
   page_maybe_dma_pinned(pfn: number): boolean { return this.folio_maybe_dma_pinned(pfn); }
 
   folio_is_longterm_pinnable(pfn: number): boolean {
-    return !!this.core.folio_is_longterm_pinnable(this.v.head[this.#pfn(pfn)]);
+    return !!this.core.folio_is_longterm_pinnable(compoundHead(this.v, this.#pfn(pfn)));
   }
 
   // Migrates the folio of pfn out of ZONE_MOVABLE and CMA, as compaction or
   // a long-term pin would: 0, or -EAGAIN when references beyond its
   // mappings (a pin, a GUP reference) hold it, -ENOMEM without a target.
   migrate_folio(pfn: number): number {
-    const head = this.v.head[this.#pfn(pfn)];
+    const head = compoundHead(this.v, this.#pfn(pfn));
     return this.guard(() => {
       if (!(this.v.flags[head] & (C.PG_anon | C.PG_lru)) || this.v.flags[head] & C.PG_hugetlb) return -C.EBUSY;
       this.v.scratch[0] = head;
@@ -223,7 +236,8 @@ export class Kernel extends KernelBase {
     const p = this.#pfn(pfn);
     const w = checkInt('word', word);
     if (w < 0 || w > 0xffffffff) throw new RangeError(`word must fit in 32 bits, got ${w}`);
-    const head = this.v.head[p];
+    this.checkAlive();
+    const head = compoundHead(this.v, p);
     const f = this.v.flags[head];
     if (!(f & (C.PG_anon | C.PG_swapbacked | C.PG_dirty)) && this.v.mapping[head] && this.files.some((x) => x.id === this.v.mapping[head] && x.writesBack)) {
       this.printk(`pinsim: DMA write into clean page-cache folio pfn ${p} of a file that writes back: the filesystem has not been told`);
@@ -247,11 +261,14 @@ export class Kernel extends KernelBase {
 
   // ---- plumbing ----
 
+  // The mm of a GUP call: a live one of this machine. An exited task, or
+  // an mm without users (which has no page tables any more; the kernel's
+  // remote callers take mmget_not_zero() first), is refused with ESRCH.
   #mm(fn: string, target: Target): Mm {
     const mm = target instanceof Task ? target.mm : target;
     if (!(mm instanceof Mm)) throw new TypeError(`${fn}: expected a Task${fn.endsWith('remote') ? ' or its mm' : ''}`);
     if (mm.host !== this) throw new TypeError(`${fn}: that task belongs to another machine`);
-    if (target instanceof Task && target.exited) throw new RangeError(`${fn}: task ${target.pid} has exited`);
+    if (mm.dead) throw fail(fn, C.ESRCH, `task ${mm.pid} has exited: its mm has no users`);
     return mm;
   }
 
@@ -284,7 +301,7 @@ export class Kernel extends KernelBase {
   // #check() for its precise error.
   #usual(t: Target, start: number, nr: number, flags: number, pages: PageArray | null): t is Task {
     return t instanceof Task && t.mm.host === this && !t.exited && Number.isSafeInteger(start)
-      && Number.isSafeInteger(nr) && nr >= 0 && flags >>> 0 === flags && pages instanceof PageArray
+      && Number.isSafeInteger(nr) && nr >= 0 && typeof flags === 'number' && flags >>> 0 === flags && pages instanceof PageArray
       && nr <= pages.length && this.#arena !== null && pages.livesIn(this.#arena);
   }
 
@@ -317,10 +334,10 @@ export class Kernel extends KernelBase {
 
   // Runs core work for a GUP entry point: refuses on a halted machine, halts
   // it on a core failure, and logs the WARNs the core counted.
-  #watch<T>(fn: () => T): T {
+  #watch<T>(fn: () => T, comm?: string): T {
     const before = this.#warns();
     const refc = this.v.stats[C.GUP_WARN_REFCOUNT];
-    const r = this.guard(fn);
+    const r = this.guard(fn, comm);
     this.#reportWarns(before, refc);
     return r;
   }
@@ -335,7 +352,7 @@ export class Kernel extends KernelBase {
     const f = isValidGupArgs(this, pages, locked, flags, toSet, pid);
     if (f === null) return failValue;
     const n = nr < 0 ? Number.MAX_SAFE_INTEGER : nr;
-    return this.#watch(() => gupLongtermLocked(this, mm, start, n, pages, 0, f));
+    return this.#watch(() => gupLongtermLocked(this, mm, start, n, pages, 0, f), target instanceof Task ? target.name : undefined);
   }
 
   // The GUP-fast entry points, kept free of allocations: one page per call
@@ -347,12 +364,14 @@ export class Kernel extends KernelBase {
     this.checkAlive();
     const before = this.#warns();
     const refc = this.v.stats[C.GUP_WARN_REFCOUNT];
+    const bads = this.v.stats[C.NR_BAD_PAGES];
     let r: number;
     try {
       r = gupFastFallback(this, mm, start, nr, f, pages!, t.pid);
     } catch (e) {
       throw this.crashed(e);
     }
+    if (this.v.stats[C.NR_BAD_PAGES] !== bads) this.reportBadPages(t.name); // no name (an mm): swapper/0
     this.#reportWarns(before, refc);
     return r;
   }

@@ -36,8 +36,9 @@ export class PageArray {
 
   // Gives the entries back to the arena (the pins stay: unpin first).
   free(): void {
-    if (this.#root !== this) throw new Error('free() the PageArray this one was taken from');
-    this.#live().release(this);
+    if (this.#root !== this) throw new TypeError('free() the PageArray this one was taken from');
+    if (!this.#arena) throw new TypeError('PageArray.free(): this PageArray was already freed');
+    this.#arena.release(this);
     this.#arena = null;
   }
 
@@ -51,7 +52,7 @@ export class PageArray {
 
   #live(): PageArenaAllocator {
     const arena = this.#root.#arena;
-    if (!arena) throw new Error('PageArray used after free()');
+    if (!arena) throw new TypeError('PageArray used after free()');
     return arena;
   }
 }

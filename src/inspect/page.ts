@@ -10,6 +10,7 @@ const FLAG_NAMES: [number, string][] = [
   [C.PG_head, 'head'], [C.PG_private, 'private'], [C.PG_reserved, 'reserved'], [C.PG_swapbacked, 'swapbacked'],
   [C.PG_anon, 'anon'], [C.PG_anon_exclusive, 'anon_exclusive'], [C.PG_buddy, 'buddy'], [C.PG_table, 'table'],
   [C.PG_hugetlb, 'hugetlb'], [C.PG_tail, 'tail'], [C.PG_isolated, 'isolated'], [C.PG_hwpoison, 'hwpoison'],
+  [C.PG_bad, 'bad'],
 ];
 const ZONE_NAMES = ['Normal', 'Movable', 'Device'];
 const MIGRATETYPE_NAMES = ['Unmovable', 'Movable', 'Reclaimable', 'HighAtomic', 'CMA', 'Isolate'];
@@ -30,9 +31,15 @@ export interface PageSnapshot {
   data: number; // the page's contents (one word)
 }
 
+// compound_head(): only a tail names another frame as its head (a frame
+// never allocated since boot has no head recorded).
+export function compoundHead(v: CoreViews, pfn: number): number {
+  return v.flags[pfn] & C.PG_tail ? v.head[pfn] : pfn;
+}
+
 export function pageSnapshot(k: Host, pfn: number): PageSnapshot {
   const v = k.v;
-  const head = v.head[pfn];
+  const head = compoundHead(v, pfn);
   const headFlags = v.flags[head];
   const large = (headFlags & C.PG_head) !== 0;
   const order = large ? (headFlags & C.PG_ORDER_MASK) >>> C.PG_ORDER_SHIFT : 0;
@@ -115,6 +122,7 @@ export interface MemInfo {
   Hugetlb: number; // kB held by both pools
   DeviceTotal: number; // kB of pmem (ZONE_DEVICE)
   DeviceFree: number;
+  BadPages: number; // kB of frames bad_page() took out of circulation (pinsim's; cf. HardwareCorrupted)
   zones: Record<'Normal' | 'Movable', { managed: number; free: number }>; // pages
 }
 
@@ -142,6 +150,7 @@ export function meminfo(k: Host): MemInfo {
     Hugetlb: s[C.HUGETLB_TOTAL] * 2048 + s[C.HUGETLB_TOTAL_1G] * 1024 * 1024,
     DeviceTotal: k.layout.pmem / 1024,
     DeviceFree: kb(s[C.NR_FREE_DEVICE]),
+    BadPages: kb(s[C.NR_BAD_PAGES]),
     zones: {
       Normal: { managed: total - movable, free: k.v.zoneFree[C.ZONE_NORMAL] },
       Movable: { managed: movable, free: k.v.zoneFree[C.ZONE_MOVABLE] },

@@ -5,6 +5,7 @@
 // the faulting.
 import * as C from '../../assembly/constants';
 import type { KernelBase } from '../kernel';
+import { fail } from '../errors';
 import { MmuIntervalNotifier } from './notifier';
 
 // enum hmm_pfn_flags as unsigned long values (since v6.16; UNVERIFIED:
@@ -61,6 +62,9 @@ function check(r: HmmRange): void {
 export function hmmRangeFault(k: KernelBase, range: HmmRange): number {
   check(range);
   const sub = range.notifier;
+  if (sub.mm.host !== k) throw new TypeError('hmm_range_fault: the notifier belongs to another machine');
+  // The caller holds an mm_users reference (mmget_not_zero()) in the kernel; an exited mm has none.
+  if (sub.mm.dead) throw fail('hmm_range_fault', C.ESRCH, `task ${sub.mm.pid} has exited: its mm has no users`);
   const hi = (x: bigint) => Number(BigInt.asIntN(32, x >> 32n));
   const req = { dflt: hi(range.default_flags), mask: hi(range.pfn_flags_mask) };
   let last = range.start;

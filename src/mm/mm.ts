@@ -1,7 +1,8 @@
 // An address space (struct mm_struct): the PGD in the core and the sorted
 // VMA list in the façade, with the VMA-level operations every syscall uses.
 import {
-  PAGE_SIZE, FAULT_FLAG_WRITE, USER_VA_BITS, PMD_SHIFT, MMU_NOTIFY_CLEAR, MMU_NOTIFY_UNMAP, MMU_NOTIFIER_RANGE_BLOCKABLE,
+  PAGE_SIZE, FAULT_FLAG_WRITE, USER_VA_BITS, PMD_SHIFT, MAX_PAGES_PER_CALL, MMU_NOTIFY_CLEAR, MMU_NOTIFY_UNMAP,
+  MMU_NOTIFIER_RANGE_BLOCKABLE,
 } from '../../assembly/constants';
 
 const PMD_SIZE = 2 ** PMD_SHIFT;
@@ -22,6 +23,8 @@ export interface MmHost {
 export class Mm {
   readonly vmas: Vma[] = [];
   hasPinned = false; // MMF_HAS_PINNED: set by the first FOLL_PIN, never cleared
+  pid = 0; // the task it was made for (for error messages)
+  dead = false; // mm_users reached zero: exit_mmap() tore it down
   /** @internal mm->notifier_subscriptions: set by the first interval notifier insert. */
   notifierSubscriptions: MmuNotifierSubscriptions | null = null;
 
@@ -176,11 +179,13 @@ export class Mm {
     this.anonVmaPrepare(vma, write);
     const nr = (end - start) / PAGE_SIZE;
     const core = this.host.core;
-    for (let done = 0; ;) {
+    for (let done = 0; done < nr;) {
+      const n = Math.min(nr - done, MAX_PAGES_PER_CALL);
       this.prepare(vma);
-      done += core.fault_range(this.pgd, start / PAGE_SIZE + done, nr - done, write ? FAULT_FLAG_WRITE : 0);
-      if (done === nr) return 0;
-      if (!this.notifyPending()) return core.fault_status();
+      const got = core.fault_range(this.pgd, start / PAGE_SIZE + done, n, write ? FAULT_FLAG_WRITE : 0);
+      done += got;
+      if (got !== n && !this.notifyPending()) return core.fault_status();
     }
+    return 0;
   }
 }

@@ -36,7 +36,7 @@ declare namespace i32x4 {
   function ge_u(a: v128, b: v128): v128;
   function ge_s(a: v128, b: v128): v128;
   function gt_s(a: v128, b: v128): v128;
-  function max_s(a: v128, b: v128): v128;
+  function max_u(a: v128, b: v128): v128;
   function lt_s(a: v128, b: v128): v128;
   function all_true(a: v128): boolean;
   function add(a: v128, b: v128): v128;

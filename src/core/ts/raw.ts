@@ -29,10 +29,13 @@ export function set_page_slot(i: number, pfn: number): void { gup_pages[i] = pfn
 export function migratetype_at(pfn: number): number { return pb_migratetype[pfn >>> 9]; }
 
 // The first of the n entries from gup_pages[off] that is neither NULL
-// (negative) nor a frame of this machine, or -1.
+// (-1) nor a frame of this machine, or -1.
 export function first_bad_slot(off: number, n: number): number {
   const limit = pg_flags.length;
-  for (let i = 0; i < n; i++) if (gup_pages[off + i] >= limit) return i;
+  for (let i = 0; i < n; i++) {
+    const pfn = gup_pages[off + i];
+    if (pfn >= limit || pfn < -1) return i;
+  }
   return -1;
 }
 
