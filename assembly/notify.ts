@@ -40,10 +40,11 @@ export function notify_pending_event(): i32 { return pending_event; }
 export function notify_pending_start(): f64 { return pending_start; }
 export function notify_pending_nr(): f64 { return pending_nr; }
 
-// The façade has called the notifiers for the pending change: let it through.
-export function notify_ack(): void {
-  acked_event = pending_event;
-  acked_start = pending_start;
+// The façade has called the notifiers for the change (event, vpn) it read
+// as pending (callbacks may have made other calls since): let it through.
+export function notify_ack(event: i32, vpn: f64): void {
+  acked_event = event;
+  acked_start = vpn;
   pending_event = -1;
 }
 

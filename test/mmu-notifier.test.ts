@@ -319,3 +319,23 @@ describe.each(BACKENDS)('events (%s core)', (backend) => {
     k.mmu_interval_notifier_remove(sub as MmuIntervalNotifier); // mmdrop after exit is fine
   });
 });
+
+describe.each(BACKENDS)('notifier gates and re-entrant callbacks (%s core)', (backend) => {
+  it('a callback that itself breaks COW elsewhere does not lose the change it was called for', async () => {
+    const k = await bootTest(backend, { thp: 'never' });
+    const t = k.spawn();
+    const a = written(t, 4);
+    t.fork();
+    let nested = false;
+    const s = subscribe(k, t, a, 4 * PAGE, (_s, r) => {
+      if (r.start === a && !nested) {
+        nested = true;
+        t.write(a + 3 * PAGE, 5); // another COW, hence another gate, inside this callback
+      }
+    });
+    const pa = k.pageArray(1);
+    expect(k.pin_user_pages(t, a, 1, C.FOLL_WRITE, pa)).toBe(1);
+    expect(s.events()).toEqual(['CLEAR 0+1', 'CLEAR 3+1']);
+    expect(pa.get(0)).toBe(t.translate(a));
+  });
+});

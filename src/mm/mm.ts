@@ -96,9 +96,10 @@ export class Mm {
   notifyPending(): boolean {
     const core = this.host.core;
     if (!this.notifierSubscriptions || core.notify_pending_event() < 0) return false;
+    const event = core.notify_pending_event();
     const vpn = core.notify_pending_start();
-    this.notify(core.notify_pending_event(), vpn * PAGE_SIZE, (vpn + core.notify_pending_nr()) * PAGE_SIZE, 'handle_mm_fault');
-    core.notify_ack();
+    this.notify(event, vpn * PAGE_SIZE, (vpn + core.notify_pending_nr()) * PAGE_SIZE, 'handle_mm_fault');
+    core.notify_ack(event, vpn);
     return true;
   }
 
