@@ -8,7 +8,7 @@
 //     beforeEach/afterEach hooks that put the machine back in the state the
 //     timed function expects.
 // Sizes come from the config: full runs use 1 GiB regions, --smoke tiny ones.
-import { boot, constants as C, type BootOptions, type Kernel, type PageArray, type Task } from '../src/index';
+import { boot, constants as C, type BootOptions, type Kernel, type PageArray, type Task, type WasmSource } from '../src/index';
 import { Hash, Rng } from './util';
 import { notifierCase, hmmCase } from './notifier-cases';
 
@@ -17,7 +17,7 @@ export type Unit = 'ns/page' | 'ns/frame' | 'ms/op' | 'ops/s';
 
 export interface SuiteConfig {
   smoke: boolean; // tiny sizes, one verification run, no timing
-  wasm: 'release' | 'debug';
+  wasm: WasmSource; // a build flavour, or (in browsers) the .wasm's URL
 }
 
 export interface Timed {

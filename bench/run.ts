@@ -5,13 +5,15 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import type { SuiteConfig, Unit } from './cases';
-import { MismatchError, runSmoke, selectCases, timeCase, verifyCase, type Row } from './suite';
+import type { Unit } from './cases';
+import { browserCases, browserSmoke, type BrowserInfo } from './browser';
+import { MismatchError, runCases, runSmoke, selectCases, type Row } from './suite';
 import { fmt, table } from './util';
 
 const USAGE = `npm run bench [-- options]
   (no option)        verify + time every case on both cores, print the table
   --smoke            tiny sizes, verify only (both cores must agree), no timing
+  --browser          run the suite in headless Chromium (/usr/bin/chromium) instead of Node
   --compare          also compare each measurement with bench/baseline.json
   --strict           with --compare: exit 1 if a measurement is slower than its band
   --tolerance=N      the band: ± N % of the baseline time per unit of work (default 25)
@@ -29,8 +31,8 @@ page on a kernel simulator (Arm FVP). pinsim times a model, not a kernel: compar
 vs per-folio cost), not absolute numbers.`;
 
 interface Args {
-  smoke: boolean; compare: boolean; strict: boolean; tolerance: number; writeBaseline: boolean;
-  only: string[]; json: string | null; baseline: string;
+  smoke: boolean; browser: boolean; compare: boolean; strict: boolean; tolerance: number; writeBaseline: boolean;
+  only: string[]; json: string | null; baseline: string; baselineGiven: boolean;
 }
 
 function defaultBaselinePath(): string {
@@ -43,20 +45,21 @@ function defaultBaselinePath(): string {
 
 function parseArgs(argv: string[]): Args {
   const a: Args = {
-    smoke: false, compare: false, strict: false, tolerance: 25, writeBaseline: false, only: [], json: null,
-    baseline: defaultBaselinePath(),
+    smoke: false, browser: false, compare: false, strict: false, tolerance: 25, writeBaseline: false, only: [], json: null,
+    baseline: defaultBaselinePath(), baselineGiven: false,
   };
   for (const arg of argv) {
     const [k, v] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, ''];
     switch (k) {
       case '--smoke': a.smoke = true; break;
+      case '--browser': a.browser = true; break;
       case '--compare': a.compare = true; break;
       case '--strict': a.strict = true; break;
       case '--write-baseline': a.writeBaseline = true; break;
       case '--tolerance': a.tolerance = Number(v); break;
       case '--only': a.only.push(...v.split(',').filter(Boolean)); break;
       case '--json': a.json = v; break;
-      case '--baseline': a.baseline = path.resolve(v); break;
+      case '--baseline': a.baseline = path.resolve(v); a.baselineGiven = true; break;
       case '--help': case '-h':
         console.log(USAGE);
         process.exit(0);
@@ -68,6 +71,10 @@ function parseArgs(argv: string[]): Args {
   }
   if (!(a.tolerance > 0)) {
     console.error('bench: --tolerance must be a positive percentage');
+    process.exit(2);
+  }
+  if (a.browser && (a.compare || a.writeBaseline) && !a.baselineGiven) {
+    console.error('bench: bench/baseline.json holds Node numbers; with --browser, --compare and --write-baseline need --baseline=FILE');
     process.exit(2);
   }
   return a;
@@ -94,6 +101,7 @@ function environment() {
     cores: cpus.length,
     loadavg: os.loadavg().map((x) => Number(x.toFixed(2))),
     date: new Date().toISOString(),
+    browser: undefined as BrowserInfo | undefined, // set by a --browser run
   };
 }
 
@@ -156,7 +164,7 @@ function compare(file: string, rows: Row[], tolerance: number, partial: boolean)
     }
   }
   console.log(`\nAgainst ${path.relative(process.cwd(), file) || file} (${base.env.commit ?? 'unknown commit'}, ${base.env.date}, `
-    + `${base.env.cpu}, node ${base.env.node}); `
+    + `${base.env.cpu}, ${base.env.browser ? `${base.env.browser.browser}, V8 ${base.env.browser.v8}` : `node ${base.env.node}`}); `
     + `band ±${tolerance}% of the baseline time per unit of work (ops/s compared as time per op):\n`);
   console.log(table(['case', 'core', '>baseline', '>now', '>Δ time', 'verdict'], out));
   const missing = Object.keys(base.cases).filter((k) => !rows.some((r) => r.key === k));
@@ -170,10 +178,12 @@ async function main(): Promise<number> {
   const env = environment();
   console.log(`pinsim bench${env.commit ? ` at ${env.commit}` : ''}: node ${env.node}, V8 ${env.v8}, ${env.cpu}, ${env.cores} cores, `
     + `load ${env.loadavg.join(' ')}`);
+  const log = (l: string) => console.log(l);
+  selectCases(args.only); // a bad --only fails here, before a browser starts
 
   if (args.smoke) {
     console.log('smoke: tiny sizes, one run per case, both cores must agree (no timing)');
-    const res = await runSmoke({ wasm: 'release', only: args.only, log: (l) => console.log(l) });
+    const res = args.browser ? (await browserSmoke(args.only, log)).result : await runSmoke({ only: args.only, log });
     for (const n of new Set(res.flatMap((r) => r.notes))) console.log(`  note: ${n}`);
     console.log(`smoke: ${res.length} cases, Wasm and TS cores agree`);
     return 0;
@@ -181,20 +191,15 @@ async function main(): Promise<number> {
 
   console.log('Each case is first checked (same results, pfns and k.digest() on both cores), then timed with tinybench.');
   console.log('Numbers are the mean per unit of work; ±% is the 95% relative margin of error of that mean. The machine is shared: expect noise.\n');
-  const cfg: SuiteConfig = { smoke: false, wasm: 'release' };
-  const rows: Row[] = [];
-  const notes = new Set<string>();
   const t0 = performance.now();
-  for (const c of selectCases(args.only)) {
-    const t1 = performance.now();
-    const pair = await verifyCase(c, cfg);
-    const t2 = performance.now();
-    const got = timeCase(c, pair);
-    rows.push(...got);
-    for (const n of [pair.wasm.note, pair.ts.note]) if (n) notes.add(n);
-    const summary = got.map((r) => `${r.metric} ${fmt(r.wasm.value)} / ${fmt(r.ts.value)} ${r.unit}`).join(', ');
-    console.log(`  ${c.id.padEnd(16)} verified (${pair.steps.join(' → ')}) in ${((t2 - t1) / 1000).toFixed(1)} s, `
-      + `timed in ${((performance.now() - t2) / 1000).toFixed(1)} s: wasm/ts ${summary}`);
+  let rows: Row[];
+  let notes: string[];
+  if (args.browser) {
+    const r = await browserCases(args.only, log);
+    ({ rows, notes } = r.result);
+    env.browser = r.info;
+  } else {
+    ({ rows, notes } = await runCases({ only: args.only, log }));
   }
   console.log(`\n${resultsTable(rows)}\n`);
   console.log('What one timed call is (the value is its mean time divided by its pages, frames or operations):');
@@ -209,7 +214,8 @@ async function main(): Promise<number> {
   console.log('TS/Wasm > 1: the TS core is slower (for ops/s, compared as time per operation).');
   console.log(REFERENCE_NOTE);
   for (const n of notes) console.log(`note: ${n}`);
-  console.log(`\ntotal ${((performance.now() - t0) / 1000).toFixed(0)} s; node ${env.node}, V8 ${env.v8}, ${env.cpu}, ${env.cores} cores, `
+  const where = env.browser ? `${env.browser.browser}, V8 ${env.browser.v8} (driven by node ${env.node})` : `node ${env.node}, V8 ${env.v8}`;
+  console.log(`\ntotal ${((performance.now() - t0) / 1000).toFixed(0)} s; ${where}, ${env.cpu}, ${env.cores} cores, `
     + `load before ${env.loadavg.join(' ')}, after ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 
   if (args.json) writeFileSync(args.json, `${JSON.stringify({ env, rows }, null, 2)}\n`);

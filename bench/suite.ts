@@ -1,10 +1,13 @@
 // The harness: for each case, build the Wasm and the pure-TS machine, check
 // that they agree (setup result and digest, then each step of one run of the
 // operation with the digest after it), and only then time them with
-// tinybench. runSmoke() is the correctness-only path (tiny sizes, no timing)
-// that test/bench-smoke.test.ts calls.
+// tinybench. runCases() is the full run, runSmoke() the correctness-only
+// path (tiny sizes, no timing) that test/bench-smoke.test.ts calls. No
+// Node-only API here: bench/page.ts runs this file in a browser.
 import { Bench } from 'tinybench';
+import type { WasmSource } from '../src/index';
 import { allCases, type Backend, type CaseDef, type Instance, type SuiteConfig, type Unit } from './cases';
+import { fmt } from './util';
 
 export interface Measurement {
   value: number; // in the row's unit
@@ -135,12 +138,39 @@ export function selectCases(only?: string[]): CaseDef[] {
   return picked;
 }
 
+export interface RunOptions {
+  wasm?: WasmSource; // default 'release'; a URL in browsers (bench/page.ts)
+  only?: string[];
+  log?: (line: string) => void;
+}
+
+// The full run: each selected case verified, then timed, one log line per
+// case. Throws MismatchError on the first disagreement.
+export async function runCases(opts: RunOptions = {}): Promise<{ rows: Row[]; notes: string[] }> {
+  const cfg: SuiteConfig = { smoke: false, wasm: opts.wasm ?? 'release' };
+  const rows: Row[] = [];
+  const notes = new Set<string>();
+  for (const c of selectCases(opts.only)) {
+    const t1 = performance.now();
+    const pair = await verifyCase(c, cfg);
+    const t2 = performance.now();
+    const got = timeCase(c, pair);
+    rows.push(...got);
+    for (const n of [pair.wasm.note, pair.ts.note]) if (n) notes.add(n);
+    const summary = got.map((r) => `${r.metric} ${fmt(r.wasm.value)} / ${fmt(r.ts.value)} ${r.unit}`).join(', ');
+    opts.log?.(`  ${c.id.padEnd(16)} verified (${pair.steps.join(' → ')}) in ${((t2 - t1) / 1000).toFixed(1)} s, `
+      + `timed in ${((performance.now() - t2) / 1000).toFixed(1)} s: wasm/ts ${summary}`);
+  }
+  return { rows, notes: [...notes] };
+}
+
+export interface SmokeResult { id: string; steps: string[]; notes: string[] }
+
 // Correctness only: every case once, tiny sizes, both cores must agree.
 // Returns the verified steps per case; throws MismatchError otherwise.
-export async function runSmoke(opts: { wasm?: 'release' | 'debug'; only?: string[]; log?: (line: string) => void } = {})
-  : Promise<{ id: string; steps: string[]; notes: string[] }[]> {
+export async function runSmoke(opts: RunOptions = {}): Promise<SmokeResult[]> {
   const cfg: SuiteConfig = { smoke: true, wasm: opts.wasm ?? 'release' };
-  const out: { id: string; steps: string[]; notes: string[] }[] = [];
+  const out: SmokeResult[] = [];
   for (const c of selectCases(opts.only)) {
     const pair = await verifyCase(c, cfg);
     // Run each timed function once too, with its hooks, so that the timed

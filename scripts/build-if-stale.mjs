@@ -15,7 +15,8 @@ function mtimes(paths) {
     } catch {
       return [-1];
     }
-    return s.isDirectory() ? mtimes(readdirSync(p).map((f) => join(p, f))) : [s.mtimeMs];
+    if (s.isDirectory()) return mtimes(readdirSync(p).map((f) => join(p, f)));
+    return /\.md$|baseline\.json$/.test(p) ? [] : [s.mtimeMs]; // docs and bench data build nothing
   });
 }
 
@@ -26,8 +27,8 @@ const steps = [
   { what: 'the debug Wasm build', cmd: [asc, 'assembly/index.ts', '--target', 'debug'],
     inputs: ['assembly', 'asconfig.json'], outputs: ['build/pinsim.debug.wasm'] },
   { what: 'the JS bundles', cmd: [process.execPath, 'scripts/build.mjs'],
-    inputs: ['assembly', 'src', 'bench', 'scripts/build.mjs', 'package.json', 'build/pinsim.release.wasm', 'build/pinsim.debug.wasm'],
-    outputs: ['build/ts-core.js', 'dist/pinsim.js', 'dist/pinsim.release.wasm', 'dist/pinsim.debug.wasm', 'dist/cli.js', 'build/bench/run.js', 'build/bench/boot.js'] },
+    inputs: ['assembly', 'src', 'bench', 'fuzz', 'scripts/build.mjs', 'package.json', 'build/pinsim.release.wasm', 'build/pinsim.debug.wasm'],
+    outputs: ['build/ts-core.js', 'dist/pinsim.js', 'dist/pinsim.release.wasm', 'dist/pinsim.debug.wasm', 'dist/cli.js', 'build/bench/run.js', 'build/bench/boot.js', 'build/bench/page.js', 'build/fuzz/cli.js', 'build/fuzz/worker.js'] },
 ];
 
 for (const s of steps) {

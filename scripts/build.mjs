@@ -53,5 +53,16 @@ await build({
 });
 await build({
   entryPoints: ['bench/boot.ts', 'bench/run.ts'], bundle: true, format: 'esm', platform: 'node', target: 'node20',
-  outdir: 'build/bench',
+  outdir: 'build/bench', external: ['playwright-core'],
+});
+// The page that `npm run bench -- --browser` runs the suite in.
+await build({
+  entryPoints: ['bench/page.ts'], bundle: true, format: 'esm', platform: 'browser', target: 'es2022',
+  outfile: 'build/bench/page.js',
+});
+// The long-running differential fuzz (npm run fuzz) and its worker thread
+// (build/fuzz/, not shipped).
+await build({
+  entryPoints: ['fuzz/cli.ts', 'fuzz/worker.ts'], bundle: true, format: 'esm', platform: 'node', target: 'node20',
+  outdir: 'build/fuzz',
 });

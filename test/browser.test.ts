@@ -8,23 +8,11 @@
 // Without it the test is skipped locally, but fails when CI is set.
 // Needs a built dist/ (npm test builds it; or run node scripts/build.mjs).
 import { describe, expect, it } from 'vitest';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { existsSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { Browser, Page } from 'playwright-core';
+import { CHROMIUM, CONTENT_TYPES, hasChromium, inCI, withChromium, type Route } from './chromium';
 
-const CHROMIUM = process.env.PINSIM_CHROMIUM ?? '/usr/bin/chromium'; // override only to test this test
 const DIST = fileURLToPath(new URL('../dist/', import.meta.url));
-const hasChromium = existsSync(CHROMIUM);
-const inCI = !!process.env.CI;
-
-const CONTENT_TYPES: Record<string, string> = {
-  '.js': 'text/javascript; charset=utf-8',
-  '.map': 'application/json; charset=utf-8',
-  '.wasm': 'application/wasm',
-  '.html': 'text/html; charset=utf-8',
-};
 
 // The page: runs the sequence on both cores as soon as it loads and
 // publishes the results in window.__result (and a summary in the title).
@@ -88,48 +76,11 @@ interface RunResult {
 }
 type PageResult = { wasm?: RunResult; ts?: RunResult; error?: string };
 
-function startServer(requests: string[]): Promise<Server> {
-  // Only the library bundle and its .wasm files (not the CLI).
+// The page, and only the library bundle and its .wasm files (not the CLI).
+function route(): Route {
   const served = new Set(readdirSync(DIST).filter((f) => /^pinsim\.[\w.]*(js|map|wasm)$/.test(f)));
-  const server = createServer((req, res) => {
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-    requests.push(`${req.method} ${path}`);
-    let body: Buffer | string;
-    let type: string;
-    if (path === '/' || path === '/index.html') {
-      body = PAGE_HTML;
-      type = CONTENT_TYPES['.html'];
-    } else if (served.has(path.slice(1))) {
-      body = readFileSync(DIST + path.slice(1));
-      type = CONTENT_TYPES[path.slice(path.lastIndexOf('.'))] ?? 'application/octet-stream';
-    } else {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
-      return;
-    }
-    res.writeHead(200, { 'content-type': type, 'cache-control': 'no-store' }).end(body);
-  });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve(server));
-  });
-}
-
-async function withBrowser<T>(fn: (page: Page, base: string, requests: string[]) => Promise<T>): Promise<T> {
-  const requests: string[] = [];
-  const server = await startServer(requests);
-  let browser: Browser | undefined;
-  try {
-    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
-    return await fn(await browser.newPage(), base, requests);
-  } finally {
-    await browser?.close();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
+  return (path) => (path === '/' || path === '/index.html' ? { body: PAGE_HTML, type: CONTENT_TYPES['.html'] }
+    : served.has(path.slice(1)) ? { file: DIST + path.slice(1) } : null);
 }
 
 describe('browser (Chromium, dist/pinsim.js)', () => {
@@ -148,7 +99,7 @@ describe('browser (Chromium, dist/pinsim.js)', () => {
     if (!existsSync(DIST + 'pinsim.js') || !existsSync(DIST + 'pinsim.release.wasm')) {
       throw new Error(`${DIST} has no pinsim.js / pinsim.release.wasm: build first (npm run build, or node scripts/build.mjs)`);
     }
-    await withBrowser(async (page, base, requests) => {
+    await withChromium(route(), async (page, base, requests) => {
       const fetched: { url: string; type: string }[] = [];
       const problems: string[] = [];
       page.on('pageerror', (e) => problems.push(`pageerror: ${e.stack ?? e.message}`));

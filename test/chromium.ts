@@ -1,5 +1,6 @@
-// Headless Chromium for the browser tests: Debian's /usr/bin/chromium driven
-// by playwright-core, pages served from a local HTTP server.
+// Headless Chromium for the browser tests and `npm run bench -- --browser`
+// (bench/browser.ts): Debian's /usr/bin/chromium driven by playwright-core,
+// pages served from a local HTTP server.
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -19,7 +20,9 @@ export const CONTENT_TYPES: Record<string, string> = {
 // path ("/x.js") -> the file to serve, or a string body; anything else 404s.
 export type Route = (path: string) => { file: string } | { body: string; type: string } | null;
 
-export function serve(route: Route, requests: string[] = []): Promise<Server> {
+// headers: sent with every response (e.g. bench/browser.ts's cross-origin
+// isolation).
+export function serve(route: Route, requests: string[] = [], headers: Record<string, string> = {}): Promise<Server> {
   const server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     requests.push(`${req.method} ${path}`);
@@ -30,7 +33,7 @@ export function serve(route: Route, requests: string[] = []): Promise<Server> {
     }
     const body = 'file' in r ? readFileSync(r.file) : r.body;
     const type = 'file' in r ? CONTENT_TYPES[r.file.slice(r.file.lastIndexOf('.'))] ?? 'application/octet-stream' : r.type;
-    res.writeHead(200, { 'content-type': type, 'cache-control': 'no-store' }).end(body);
+    res.writeHead(200, { ...headers, 'content-type': type, 'cache-control': 'no-store' }).end(body);
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -39,9 +42,10 @@ export function serve(route: Route, requests: string[] = []): Promise<Server> {
 }
 
 // Runs fn with a fresh page of a headless Chromium and the server's base URL.
-export async function withChromium<T>(route: Route, fn: (page: Page, base: string, requests: string[]) => Promise<T>): Promise<T> {
+export async function withChromium<T>(route: Route, fn: (page: Page, base: string, requests: string[]) => Promise<T>,
+  headers: Record<string, string> = {}): Promise<T> {
   const requests: string[] = [];
-  const server = await serve(route, requests);
+  const server = await serve(route, requests, headers);
   let browser: Browser | undefined;
   try {
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

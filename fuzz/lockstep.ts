@@ -1,0 +1,80 @@
+// The lockstep runner: one op sequence on two machines (the Wasm core and
+// the pure-TS core, or the two Wasm builds), every result and the state
+// digest compared after every op, each machine's own invariants checked
+// after every op, and the teardown checks at the end. Throws a FuzzFinding.
+import fc from 'fast-check';
+import { Machine, FuzzFinding, fail, type Shape, type Flavour } from './machine';
+import { opsArb, type Family, type Op } from './ops';
+
+export type Pair = 'debug-ts' | 'release-ts' | 'debug-release';
+export const PAIRS: Pair[] = ['debug-ts', 'release-ts', 'debug-release'];
+
+export interface RunOptions {
+  pair: Pair;
+  slowOpMs: number; // an op slower than this is a finding (host time that grows with a size)
+  onOp?: (i: number, o: Op) => void; // called before each op starts
+}
+
+export const shapeArb: fc.Arbitrary<Shape> = fc.record({
+  thp: fc.constantFrom('always' as const, 'madvise' as const, 'never' as const),
+  movable: fc.boolean(), cma: fc.boolean(), pool: fc.constantFrom(3, 4),
+});
+
+// A run: a machine shape and the ops, drawn from the given families.
+export function runArb(families: readonly Family[], maxOps = 80): fc.Arbitrary<[Shape, Op[]]> {
+  return fc.tuple(shapeArb, opsArb(families, maxOps));
+}
+
+function machines(pair: Pair, s: Shape): Promise<Machine>[] {
+  const [x, y] = pair.split('-') as [Flavour | 'ts', Flavour | 'ts'];
+  const one = (f: Flavour | 'ts') => (f === 'ts' ? Machine.boot('ts', 'debug', s) : Machine.boot('wasm', f, s));
+  return [one(x), one(y)];
+}
+
+// The full digest hashes every page-table slot too (tens of ms on a debug
+// build): after every few ops and at the end. After every op, the frame
+// array, the counters and the zones' free counts are compared directly.
+const DIGEST_EVERY = 16;
+const VIEWS = ['flags', 'refcount', 'mapcount', 'data', 'mapping', 'index', 'head', 'stats', 'zoneFree'] as const;
+
+function frameDiff(a: Machine, b: Machine): string | null {
+  for (const name of VIEWS) {
+    const x = a.k.v[name];
+    const y = b.k.v[name];
+    for (let i = 0; i < x.length; i++) {
+      if (x[i] !== y[i] && !(x[i] !== x[i] && y[i] !== y[i])) return `${name}[${i}]: ${a.k.backend} ${x[i]}, ${b.k.backend} ${y[i]}`;
+    }
+  }
+  return null;
+}
+
+export async function runLockstep(shape: Shape, ops: Op[], opts: RunOptions): Promise<void> {
+  const [a, b] = await Promise.all(machines(opts.pair, shape));
+  const inA = (what: string, fn: () => void) => {
+    try {
+      fn();
+    } catch (e) {
+      if (e instanceof FuzzFinding) e.message = `${what}: ${e.message}`;
+      throw e;
+    }
+  };
+  for (const [i, o] of ops.entries()) {
+    opts.onOp?.(i, o);
+    const at = `step ${i} ${JSON.stringify(o)}`;
+    const t0 = performance.now();
+    let ra = '';
+    let rb = '';
+    inA(`${at} on ${a.k.backend}`, () => { ra = a.outcome(o); });
+    inA(`${at} on ${b.k.backend}`, () => { rb = b.outcome(o); });
+    const ms = performance.now() - t0;
+    if (ms > opts.slowOpMs) fail(`${at} took ${Math.round(ms)} ms on the two machines (limit ${opts.slowOpMs} ms)`);
+    if (ra !== rb) fail(`${at}: the cores disagree: ${a.k.backend} ${ra}, ${b.k.backend} ${rb}`);
+    const diff = frameDiff(a, b);
+    if (diff) fail(`${at}: the machine states differ: ${diff}`);
+    if (i % DIGEST_EVERY === DIGEST_EVERY - 1 && a.k.digest() !== b.k.digest()) fail(`${at}: the machine states differ (digest)`);
+  }
+  opts.onOp?.(ops.length, { op: 'writeback' }); // the teardown
+  inA(`teardown on ${a.k.backend}`, () => a.teardown());
+  inA(`teardown on ${b.k.backend}`, () => b.teardown());
+  if (a.k.digest() !== b.k.digest()) fail('the machine states differ after teardown (digest)');
+}

@@ -1,0 +1,146 @@
+// The operations the fuzz runs, grouped in families, and their generators.
+// An op is a plain JSON record (so a finding can be pasted into a test);
+// what it means is Machine.run()'s business (fuzz/machine.ts).
+import fc from 'fast-check';
+import * as C from '../assembly/constants';
+
+export type Op =
+  // family 'mm': the machine's syscalls and user accesses
+  | { op: 'mmap'; task: number; kind: number; pages: number; prot: number; populate: boolean }
+  | { op: 'munmap' | 'dontneed' | 'populate'; task: number; vma: number; off: number; pages: number }
+  | { op: 'mprotect'; task: number; vma: number; off: number; pages: number; prot: number }
+  | { op: 'madvise'; task: number; vma: number; off: number; pages: number; advice: number }
+  | { op: 'access'; task: number; vma: number; off: number; write: boolean; word: number }
+  | { op: 'touch'; task: number; vma: number; off: number; pages: number; write: boolean }
+  | { op: 'fork' | 'exit'; task: number }
+  | { op: 'pwrite'; task: number; file: number; page: number; word: number }
+  | { op: 'pread'; task: number; file: number; page: number }
+  | { op: 'truncate'; task: number; file: number; pages: number }
+  | { op: 'writeback' }
+  // family 'gup': GUP calls on mapped ranges and releasing what they took
+  | { op: 'gup'; task: number; vma: number; off: number; pages: number; kind: number }
+  | { op: 'release'; held: number; dirty: boolean }
+  // family 'dma': a device writing into a page the fuzz holds a FOLL_WRITE pin on
+  | { op: 'dma'; held: number; entry: number; word: number }
+  // family 'mmapBase': hints and MAP_FIXED around MMAP_BASE
+  | { op: 'mmapAt'; task: number; at: number; pages: number; fixed: number }
+  // family 'hugetlbHint': MAP_HUGETLB with page-aligned hints
+  | { op: 'hugetlbHint'; task: number; hint: number; huge: number; shared: boolean }
+  // families 'gupStart' and 'gupCount': out-of-range starts, and counts of 2^31 pages and beyond
+  | { op: 'gupStart'; task: number; fn: number; start: number; count: number }
+  | { op: 'mmapHuge'; task: number; log2: number }
+  | { op: 'gupCount'; task: number; fn: number; count: number; vma: number; nullPages: boolean }
+  // family 'hugeOffset': file offsets and sizes of 2^31 pages and beyond
+  | { op: 'pwriteFar' | 'preadFar'; task: number; file: number; log2: number; word: number }
+  | { op: 'truncateFar'; task: number; file: number; log2: number }
+  | { op: 'mmapFar'; task: number; log2: number }
+  // families 'putFree' and 'putInUse': dropping references nobody took, on free frames and on frames of every other kind
+  | { op: 'putFree' | 'putAny'; fn: number; target: number; pick: number; task: number; vma: number; off: number; n: number }
+  // family 'unpinBatch': a batch naming a page more often than it is pinned
+  | { op: 'unpinDup'; task: number; extra: number }
+  // family 'deadMm': GUP through the mm of an exited task
+  | { op: 'gupDead'; dead: number; fn: number; vma: number; off: number; pages: number }
+  // family 'hugetlbfs': mappings of a hugetlbfs file whose EOF moves
+  | { op: 'hfsMmap'; task: number; shared: boolean; huge: number; prot: number }
+  | { op: 'hfsTruncate'; task: number; huge: number };
+
+export type OpName = Op['op'];
+
+export const FAMILIES = {
+  mm: ['mmap', 'munmap', 'dontneed', 'populate', 'mprotect', 'madvise', 'access', 'touch', 'fork', 'exit',
+    'pwrite', 'pread', 'truncate', 'writeback'],
+  gup: ['gup', 'release'],
+  dma: ['dma'],
+  mmapBase: ['mmapAt'],
+  hugetlbHint: ['hugetlbHint'],
+  gupStart: ['gupStart'],
+  gupCount: ['mmapHuge', 'gupCount'],
+  hugeOffset: ['pwriteFar', 'preadFar', 'truncateFar', 'mmapFar'],
+  putFree: ['putFree'],
+  putInUse: ['putAny'],
+  unpinBatch: ['unpinDup'],
+  deadMm: ['gupDead'],
+  hugetlbfs: ['hfsMmap', 'hfsTruncate'],
+} as const satisfies Record<string, readonly OpName[]>;
+
+export type Family = keyof typeof FAMILIES;
+export const ALL_FAMILIES = Object.keys(FAMILIES) as Family[];
+
+// GUP calls the fuzz makes: [function, gup_flags, takes pins (else FOLL_GET references)].
+export type GupFn = 'pin_user_pages' | 'pin_user_pages_fast' | 'get_user_pages_fast' | 'get_user_pages_fast_only'
+  | 'pin_user_pages_remote' | 'get_user_pages' | 'get_user_pages_remote' | 'pin_user_pages_unlocked';
+export const GUP_CALLS: [GupFn, number, boolean][] = [
+  ['pin_user_pages', C.FOLL_WRITE, true],
+  ['pin_user_pages', 0, true],
+  ['pin_user_pages_fast', C.FOLL_WRITE | C.FOLL_LONGTERM, true],
+  ['pin_user_pages', C.FOLL_LONGTERM, true],
+  ['pin_user_pages_remote', C.FOLL_WRITE | C.FOLL_LONGTERM, true],
+  ['pin_user_pages_fast', 0, true],
+  ['get_user_pages_fast', C.FOLL_WRITE, false],
+  ['get_user_pages_fast_only', 0, false],
+  ['get_user_pages', C.FOLL_FORCE | C.FOLL_WRITE, false],
+  ['pin_user_pages_fast', C.FOLL_WRITE, true],
+  ['get_user_pages_remote', 0, false],
+  ['pin_user_pages_unlocked', C.FOLL_WRITE, true],
+];
+
+// gupStart's starts and gupCount's counts: what C's unsigned long and int make of odd values.
+export const WILD_STARTS = [-1, -4096, -(2 ** 31) * 4096, 2 ** 47 - 4096, 2 ** 47, 2 ** 48, 2 ** 53 - 4096, 2 ** 63, 2 ** 64 - 4096];
+export const WILD_COUNTS = [-1, -(2 ** 31), 2 ** 31 - 1, 2 ** 31, 2 ** 32 + 1, 2 ** 33, 0, 1, 3];
+
+const nat = (max: number) => fc.nat({ max });
+const task = nat(7);
+const where = { task, vma: nat(15), off: nat(1100), pages: fc.integer({ min: 1, max: 700 }) };
+
+type Weighted = { arbitrary: fc.Arbitrary<Op>; weight: number };
+const ARBS: Record<Family, Weighted[]> = {
+  mm: [
+    { arbitrary: fc.record({ op: fc.constant('mmap' as const), task, kind: nat(6), pages: fc.integer({ min: 1, max: 1100 }), prot: fc.constantFrom(0, 1, 2, 2, 2, 3), populate: fc.boolean() }), weight: 4 },
+    { arbitrary: fc.record({ op: fc.constantFrom('munmap' as const, 'dontneed' as const, 'populate' as const), ...where }), weight: 3 },
+    { arbitrary: fc.record({ op: fc.constant('mprotect' as const), ...where, prot: nat(3) }), weight: 2 },
+    { arbitrary: fc.record({ op: fc.constant('madvise' as const), ...where, advice: fc.constantFrom(C.MADV_DONTFORK, C.MADV_DOFORK, C.MADV_HUGEPAGE, C.MADV_NOHUGEPAGE) }), weight: 1 },
+    { arbitrary: fc.record({ op: fc.constant('access' as const), task, vma: nat(15), off: nat(1100), write: fc.boolean(), word: fc.nat() }), weight: 8 },
+    { arbitrary: fc.record({ op: fc.constant('touch' as const), ...where, write: fc.boolean() }), weight: 3 },
+    { arbitrary: fc.record({ op: fc.constantFrom('fork' as const, 'exit' as const), task }), weight: 2 },
+    { arbitrary: fc.record({ op: fc.constant('pwrite' as const), task, file: nat(1), page: nat(80), word: fc.nat() }), weight: 1 },
+    { arbitrary: fc.record({ op: fc.constant('pread' as const), task, file: nat(2), page: nat(80) }), weight: 2 },
+    { arbitrary: fc.record({ op: fc.constant('truncate' as const), task, file: nat(1), pages: nat(80) }), weight: 1 },
+    { arbitrary: fc.record({ op: fc.constant('writeback' as const) }), weight: 1 },
+  ],
+  gup: [
+    { arbitrary: fc.record({ op: fc.constant('gup' as const), ...where, pages: fc.integer({ min: 1, max: 80 }), kind: nat(GUP_CALLS.length - 1) }), weight: 4 },
+    { arbitrary: fc.record({ op: fc.constant('release' as const), held: nat(20), dirty: fc.boolean() }), weight: 2 },
+  ],
+  dma: [{ arbitrary: fc.record({ op: fc.constant('dma' as const), held: nat(20), entry: nat(80), word: fc.nat() }), weight: 2 }],
+  mmapBase: [{ arbitrary: fc.record({ op: fc.constant('mmapAt' as const), task, at: fc.integer({ min: -600, max: 8 }), pages: fc.integer({ min: 1, max: 600 }), fixed: nat(2) }), weight: 2 }],
+  hugetlbHint: [{ arbitrary: fc.record({ op: fc.constant('hugetlbHint' as const), task, hint: nat(1023), huge: fc.integer({ min: 1, max: 2 }), shared: fc.boolean() }), weight: 1 }],
+  gupStart: [{ arbitrary: fc.record({ op: fc.constant('gupStart' as const), task, fn: nat(GUP_CALLS.length - 1), start: nat(WILD_STARTS.length - 1), count: fc.integer({ min: 1, max: 4 }) }), weight: 2 }],
+  gupCount: [
+    { arbitrary: fc.record({ op: fc.constant('mmapHuge' as const), task, log2: fc.integer({ min: 33, max: 45 }) }), weight: 2 },
+    { arbitrary: fc.record({ op: fc.constant('gupCount' as const), task, fn: nat(GUP_CALLS.length - 1), count: nat(WILD_COUNTS.length - 1), vma: nat(1), nullPages: fc.boolean() }), weight: 3 },
+  ],
+  hugeOffset: [
+    { arbitrary: fc.record({ op: fc.constantFrom('pwriteFar' as const, 'preadFar' as const), task, file: nat(1), log2: fc.integer({ min: 43, max: 56 }), word: fc.nat() }), weight: 1 },
+    { arbitrary: fc.record({ op: fc.constant('truncateFar' as const), task, file: nat(1), log2: fc.integer({ min: 31, max: 42 }) }), weight: 1 },
+    { arbitrary: fc.record({ op: fc.constant('mmapFar' as const), task, log2: fc.integer({ min: 31, max: 44 }) }), weight: 1 },
+  ],
+  putFree: [{ arbitrary: fc.record({ op: fc.constant('putFree' as const), fn: nat(3), target: fc.constant(0), pick: fc.nat(), task, vma: fc.constant(0), off: fc.constant(0), n: fc.integer({ min: 1, max: 4 }) }), weight: 1 }],
+  putInUse: [{ arbitrary: fc.record({ op: fc.constant('putAny' as const), fn: nat(3), target: fc.integer({ min: 1, max: 5 }), pick: fc.nat(), task, vma: nat(15), off: nat(1100), n: fc.integer({ min: 1, max: 4 }) }), weight: 2 }],
+  unpinBatch: [{ arbitrary: fc.record({ op: fc.constant('unpinDup' as const), task, extra: fc.integer({ min: 1, max: 3 }) }), weight: 1 }],
+  deadMm: [{ arbitrary: fc.record({ op: fc.constant('gupDead' as const), dead: nat(7), fn: nat(GUP_CALLS.length - 1), vma: nat(15), off: nat(1100), pages: fc.integer({ min: 1, max: 16 }) }), weight: 1 }],
+  hugetlbfs: [
+    { arbitrary: fc.record({ op: fc.constant('hfsMmap' as const), task, shared: fc.boolean(), huge: fc.integer({ min: 1, max: 2 }), prot: fc.constantFrom(1, 3, 3) }), weight: 1 },
+    { arbitrary: fc.record({ op: fc.constant('hfsTruncate' as const), task, huge: nat(2) }), weight: 1 },
+  ],
+};
+
+// Random op sequences drawing only from the given families.
+export function opsArb(families: readonly Family[], maxLength = 80): fc.Arbitrary<Op[]> {
+  const op = fc.oneof(...families.flatMap((f) => ARBS[f]));
+  return fc.array(op, { minLength: 1, maxLength, size: 'max' });
+}
+
+// The family an op belongs to.
+export function familyOf(o: Op): Family {
+  return ALL_FAMILIES.find((f) => (FAMILIES[f] as readonly string[]).includes(o.op))!;
+}
