@@ -10,6 +10,7 @@
 // Sizes come from the config: full runs use 1 GiB regions, --smoke tiny ones.
 import { boot, constants as C, type BootOptions, type Kernel, type PageArray, type Task, type WasmSource } from '../src/index';
 import { Hash, Rng } from './util';
+import { notifierCase, hmmCase } from './notifier-cases';
 
 export type Backend = 'wasm' | 'ts';
 export type Unit = 'ns/page' | 'ns/frame' | 'ms/op' | 'ops/s';
@@ -574,5 +575,7 @@ export function allCases(): CaseDef[] {
     cmaCase(),
     mixedCase(),
     scanCase(),
+    notifierCase(),
+    hmmCase(),
   ];
 }

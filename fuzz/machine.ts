@@ -5,6 +5,7 @@ import * as C from '../assembly/constants';
 import { boot, SyscallError, type Kernel, type Task, type SimFile, type PageArray, type Mm } from '../src/index';
 import { MMAP_BASE } from '../src/mm/mmap';
 import { ContentModel } from './model';
+import { Notifiers } from './notifier';
 import { GUP_CALLS, WILD_COUNTS, WILD_STARTS, type Op } from './ops';
 
 const PAGE = C.PAGE_SIZE;
@@ -48,6 +49,7 @@ export class Machine {
   readonly held: Held[] = [];
   readonly dead: { task: Task; mm: Mm; maps: { start: number; end: number }[] }[] = [];
   readonly model: ContentModel;
+  readonly notifiers: Notifiers;
   readonly bootFree: number;
 
   static async boot(backend: 'wasm' | 'ts', flavour: Flavour, s: Shape): Promise<Machine> {
@@ -60,6 +62,7 @@ export class Machine {
   constructor(readonly k: Kernel) {
     this.bootFree = k.meminfo().MemFree;
     this.model = new ContentModel(k);
+    this.notifiers = new Notifiers(k);
     this.files = [k.createFile({ fs: 'ext4', size: 64 * PAGE, name: 'disk' }), k.createFile({ fs: 'tmpfs', size: 64 * PAGE, name: 'shm' }),
       k.createFile({ fs: 'hugetlbfs', size: HPAGE, name: 'huge' })];
     this.spawn();
@@ -99,7 +102,8 @@ export class Machine {
     const r = attempt(() => this.run(o));
     this.k.checkAlive();
     this.checkPins();
-    return JSON.stringify(r);
+    const log = this.notifiers.drain(); // what interval notifiers heard during the op
+    return JSON.stringify(log.length ? { ...r, log } : r);
   }
 
   run(o: Op): unknown {
@@ -187,6 +191,15 @@ export class Machine {
       case 'hfsMmap':
         return this.mapped(t, { length: o.huge * HPAGE, prot: o.prot, flags: o.shared ? C.MAP_SHARED : C.MAP_PRIVATE, fd: 5 });
       case 'hfsTruncate': return this.truncate(t, 2, o.huge * HPAGE);
+      case 'notifierInsert': {
+        const a = this.addr(t, o.vma, o.off);
+        return this.notifiers.insert(t, a, this.len(t, a, o.pages) / PAGE);
+      }
+      case 'notifierRemove': return this.notifiers.remove(o.pick);
+      case 'hmm': {
+        const a = this.addr(t, o.vma, o.off);
+        return this.notifiers.hmm(t, o.pick, a, this.len(t, a, o.pages) / PAGE, o.req);
+      }
     }
   }
 

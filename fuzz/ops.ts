@@ -42,7 +42,11 @@ export type Op =
   | { op: 'gupDead'; dead: number; fn: number; vma: number; off: number; pages: number }
   // family 'hugetlbfs': mappings of a hugetlbfs file whose EOF moves
   | { op: 'hfsMmap'; task: number; shared: boolean; huge: number; prot: number }
-  | { op: 'hfsTruncate'; task: number; huge: number };
+  | { op: 'hfsTruncate'; task: number; huge: number }
+  // family 'notifier': interval notifiers whose invalidation logs are compared, and hmm_range_fault through them
+  | { op: 'notifierInsert'; task: number; vma: number; off: number; pages: number }
+  | { op: 'notifierRemove'; pick: number }
+  | { op: 'hmm'; task: number; pick: number; vma: number; off: number; pages: number; req: number };
 
 export type OpName = Op['op'];
 
@@ -61,6 +65,7 @@ export const FAMILIES = {
   unpinBatch: ['unpinDup'],
   deadMm: ['gupDead'],
   hugetlbfs: ['hfsMmap', 'hfsTruncate'],
+  notifier: ['notifierInsert', 'notifierRemove', 'hmm'],
 } as const satisfies Record<string, readonly OpName[]>;
 
 export type Family = keyof typeof FAMILIES;
@@ -131,6 +136,11 @@ const ARBS: Record<Family, Weighted[]> = {
   hugetlbfs: [
     { arbitrary: fc.record({ op: fc.constant('hfsMmap' as const), task, shared: fc.boolean(), huge: fc.integer({ min: 1, max: 2 }), prot: fc.constantFrom(1, 3, 3) }), weight: 1 },
     { arbitrary: fc.record({ op: fc.constant('hfsTruncate' as const), task, huge: nat(2) }), weight: 1 },
+  ],
+  notifier: [
+    { arbitrary: fc.record({ op: fc.constant('notifierInsert' as const), ...where }), weight: 2 },
+    { arbitrary: fc.record({ op: fc.constant('notifierRemove' as const), pick: fc.nat() }), weight: 1 },
+    { arbitrary: fc.record({ op: fc.constant('hmm' as const), task, pick: fc.nat(), vma: nat(15), off: nat(1100), pages: fc.integer({ min: 1, max: 300 }), req: nat(3) }), weight: 3 },
   ],
 };
 

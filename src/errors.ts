@@ -8,7 +8,7 @@ const ERRNO_NAMES: Record<number, string> = {
   [C.EAGAIN]: 'EAGAIN', [C.ENOMEM]: 'ENOMEM', [C.EACCES]: 'EACCES', [C.EFAULT]: 'EFAULT', [C.EBUSY]: 'EBUSY',
   [C.EEXIST]: 'EEXIST', [C.ENODEV]: 'ENODEV', [C.EINVAL]: 'EINVAL', [C.EFBIG]: 'EFBIG', [C.ENOSPC]: 'ENOSPC',
   [C.EMLINK]: 'EMLINK', [C.EOVERFLOW]: 'EOVERFLOW', [C.EOPNOTSUPP]: 'EOPNOTSUPP', [C.EREMOTEIO]: 'EREMOTEIO',
-  [C.EHWPOISON]: 'EHWPOISON',
+  [C.EHWPOISON]: 'EHWPOISON', [C.EDEADLK]: 'EDEADLK',
 };
 
 export function errnoName(errno: number): string {
