@@ -13,7 +13,11 @@ export { new_mapping_id, layout_bytes, gup_arena_words } from './mem';
 export { set_vma, set_alloc_gfp } from './vma';
 export { fault_range, cpu_access, fault_status } from './memory';
 export { zap_range, free_pgtables, mm_free } from './zap';
-export { change_protection, mkclean_range } from './mprotect';
+export { change_protection, mkclean_range, mkclean_first, mkclean_last } from './mprotect';
+export {
+  set_mm_notify, notify_pending_event, notify_pending_start, notify_pending_nr, notify_ack, first_populated_pud, thp_leaf_at,
+} from './notify';
+export { hmm_walk, hmm_status, hmm_fault_run, hmm_fault_write } from './hmm';
 export { copy_page_range } from './fork';
 export { split_huge_pmd_address } from './huge_memory';
 export { pc_fill, pc_read, pc_write, pc_lookup, pc_truncate, writeback_range, writeback_next } from './pagecache';

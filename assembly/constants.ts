@@ -63,6 +63,7 @@ export const EINVAL = 22;
 export const EFBIG = 27;
 export const ENOSPC = 28;
 export const EMLINK = 31;
+export const EDEADLK = 35;
 export const EOVERFLOW = 75;
 export const EOPNOTSUPP = 95;
 export const ENOBUFS = 105;
@@ -237,6 +238,37 @@ export const FAULT_FLAG_WRITE = 1;
 export const FAULT_FLAG_MKWRITE = 2;
 export const FAULT_FLAG_REMOTE = 128;
 export const FAULT_FLAG_UNSHARE = 1024;
+
+// ---- MMU notifiers (include/linux/mmu_notifier.h) and HMM (include/linux/hmm.h) ----
+// enum mmu_notifier_event, in the kernel's order.
+export const MMU_NOTIFY_UNMAP = 0;
+export const MMU_NOTIFY_CLEAR = 1;
+export const MMU_NOTIFY_PROTECTION_VMA = 2;
+export const MMU_NOTIFY_PROTECTION_PAGE = 3;
+export const MMU_NOTIFY_SOFT_DIRTY = 4;
+export const MMU_NOTIFY_RELEASE = 5;
+export const MMU_NOTIFY_MIGRATE = 6;
+export const MMU_NOTIFY_EXCLUSIVE = 7;
+export const MMU_NOTIFIER_RANGE_BLOCKABLE = 1;
+// pinsim's own VM_FAULT bit (not the kernel's): the core stopped before a
+// PTE change that the mm's interval notifiers must hear about first.
+export const VM_FAULT_NOTIFY = 0x100000;
+// enum hmm_pfn_flags as bits of an entry's high 32-bit word (the kernel's
+// unsigned long: VALID bit 63, WRITE 62, ERROR 61, the map order from bit
+// 53, the layout since v6.16 (UNVERIFIED: bit 56 before); pfn below).
+export const HMM_PFN_VALID_HI = 1 << 31;
+export const HMM_PFN_WRITE_HI = 1 << 30;
+export const HMM_PFN_ERROR_HI = 1 << 29;
+export const HMM_PFN_ORDER_SHIFT = 53;
+export const HMM_PFN_REQ_FAULT_HI = HMM_PFN_VALID_HI;
+export const HMM_PFN_REQ_WRITE_HI = HMM_PFN_WRITE_HI;
+// How hmm_walk() treats a stretch: a VMA it may fault in (writable or
+// not), one it may only report HMM_PFN_ERROR for, or a hole.
+export const HMM_WALK_VMA = 0;
+export const HMM_WALK_VMA_RO = 1;
+export const HMM_WALK_ERROR = 2;
+export const HMM_WALK_HOLE = 3;
+export const HMM_NEED_FAULT = 1; // hmm_status(): the walk stopped at pages to fault in
 
 // ---- Counters kept by the core (indices into the stats array) ----
 export const NR_FREE_PAGES = 0;

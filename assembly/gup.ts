@@ -10,7 +10,7 @@ import {
   FAULT_FLAG_WRITE, FAULT_FLAG_UNSHARE, FAULT_FLAG_REMOTE, VM_FAULT_OOM, VM_FAULT_HWPOISON, VM_SHARED, VM_MAYSHARE,
   VM_MAYWRITE, VM_WRITE, MIGRATE_CMA, MIGRATE_ISOLATE, ZONE_MOVABLE, ZONE_DEVICE, NR_FOLL_PIN_ACQUIRED,
   NR_FOLL_PIN_RELEASED, GUP_WARN_REFCOUNT, GUP_WARN_UNPIN, BACKING_ANON, PG_ORDER_MASK, PG_ORDER_SHIFT, PG_tail,
-  PG_table,
+  PG_table, VM_FAULT_NOTIFY,
 } from './constants';
 import { pg_flags, pg_refcount, pg_index, gup_pages, stats, ZERO_PFN, page_zonenum, nr_frames } from './mem';
 import { page_folio, folio_has_pincount, folio_put_refs, folio_order } from './folio';
@@ -175,6 +175,7 @@ function gup_slow_pages(pgd: i32, vpn: f64, nr: i32, flags: i32, out: i32): i32 
       let ff = pfn == FOLLOW_UNSHARE ? FAULT_FLAG_UNSHARE : (flags & FOLL_WRITE) != 0 ? FAULT_FLAG_WRITE : 0;
       if ((flags & FOLL_REMOTE) != 0) ff |= FAULT_FLAG_REMOTE;
       const r = handle_mm_fault(pgd, v, ff); // faultin_page()
+      if ((r & VM_FAULT_NOTIFY) != 0) return i; // the façade notifies and calls again
       if (r != 0) {
         let err = -EFAULT; // VM_FAULT_SIGBUS / SIGSEGV
         if ((r & VM_FAULT_OOM) != 0) err = -ENOMEM;

@@ -4,8 +4,9 @@
 import {
   HPAGE_PMD_ORDER, HPAGE_PMD_NR, PG_anon_exclusive, GFP_ZERO, GFP_KERNEL, VM_FAULT_OOM, VM_FAULT_FALLBACK,
   _PAGE_PRESENT, _PAGE_RW, _PAGE_DIRTY, _PAGE_ACCESSED, _PAGE_PSE, _PAGE_SPECIAL, _PAGE_TABLE,
-  THP_FAULT_ALLOC, THP_FAULT_FALLBACK, THP_SPLIT_PMD, COW_REUSES, PG_hugetlb,
+  THP_FAULT_ALLOC, THP_FAULT_FALLBACK, THP_SPLIT_PMD, COW_REUSES, PG_hugetlb, MMU_NOTIFY_CLEAR, VM_FAULT_NOTIFY,
 } from './constants';
+import { notify_gate } from './notify';
 import { pg_mapcount, pt_entries, stats, huge_zero_pfn, set_huge_zero_pfn, ZERO_PFN } from './mem';
 import { alloc_pages } from './buddy';
 import { folio_make_anon, folio_set_exclusive, folio_add_entire_mapcount, folio_put_refs, folio_get } from './folio';
@@ -70,6 +71,10 @@ export function do_huge_pmd_anonymous_page(pmd_ei: i32, haddr: f64, write: bool)
 export function do_huge_pmd_wp_page(pmd_ei: i32, haddr: f64, unshare: bool): i32 {
   const e = pte_at(pmd_ei);
   const head = pte_pfn(e);
+  const reuse = !is_huge_zero_pmd(e) && ((flags_at(head) & PG_anon_exclusive) != 0 || refcount_at(head) == 1);
+  // Splitting the PMD, or replacing the huge zero folio, fires CLEAR over
+  // the huge range (__split_huge_pmd(), do_huge_zero_wp_pmd()).
+  if (!reuse && !notify_gate(MMU_NOTIFY_CLEAR, haddr, 512.0)) return VM_FAULT_NOTIFY;
   if (is_huge_zero_pmd(e) && unshare) {
     split_huge_pmd(pmd_ei);
     return VM_FAULT_FALLBACK;
@@ -87,7 +92,7 @@ export function do_huge_pmd_wp_page(pmd_ei: i32, haddr: f64, unshare: bool): i32
     stats[THP_FAULT_ALLOC] += 1.0;
     return 0;
   }
-  if ((flags_at(head) & PG_anon_exclusive) != 0 || refcount_at(head) == 1) {
+  if (reuse) {
     folio_set_exclusive(head, true);
     pt_set(pmd_ei, e | <u32>wp_bits(unshare));
     stats[COW_REUSES] += 1.0;

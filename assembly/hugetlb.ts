@@ -5,8 +5,9 @@
 import {
   PG_anon_exclusive, GFP_ZERO, VM_FAULT_OOM, VM_FAULT_SIGBUS, _PAGE_PRESENT, _PAGE_PSE, _PAGE_RW, _PAGE_DIRTY,
   _PAGE_ACCESSED, FAULT_FLAG_WRITE, FAULT_FLAG_UNSHARE, COW_COPIES, COW_REUSES, HPAGE_PUD_ORDER, PG_uptodate,
-  BACKING_ANON,
+  BACKING_ANON, MMU_NOTIFY_CLEAR, VM_FAULT_NOTIFY,
 } from './constants';
+import { notify_gate } from './notify';
 import { pg_flags, pg_data, stats } from './mem';
 import {
   alloc_hugetlb_folio, folio_make_anon, folio_set_exclusive, folio_add_entire_mapcount, folio_get, folio_put_refs,
@@ -101,6 +102,7 @@ function hugetlb_wp(ei: i32, haddr: f64, order: i32, unshare: bool): i32 {
     stats[COW_REUSES] += 1.0;
     return 0;
   }
+  if (!notify_gate(MMU_NOTIFY_CLEAR, haddr, level_span(leaf_level(order)))) return VM_FAULT_NOTIFY;
   const fresh = hugetlb_copy(head, order);
   if (fresh < 0) return VM_FAULT_SIGBUS;
   folio_make_anon(fresh, vma_anon_vma, haddr, PG_anon_exclusive);

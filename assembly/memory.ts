@@ -4,8 +4,9 @@
 import {
   PG_anon, PG_anon_exclusive, PG_private, PG_bad, GFP_ZERO, VM_FAULT_OOM, VM_FAULT_SIGBUS, VM_FAULT_FALLBACK,
   FAULT_FLAG_WRITE, FAULT_FLAG_UNSHARE, _PAGE_PRESENT, _PAGE_RW, _PAGE_DIRTY, _PAGE_ACCESSED, _PAGE_SPECIAL, _PAGE_TABLE,
-  BACKING_ANON, BACKING_DAX, COW_COPIES, COW_REUSES, PAGE_MKWRITE, PGFAULT, VM_LOCKED,
+  BACKING_ANON, BACKING_DAX, COW_COPIES, COW_REUSES, PAGE_MKWRITE, PGFAULT, MMU_NOTIFY_CLEAR, VM_FAULT_NOTIFY, VM_LOCKED,
 } from './constants';
+import { notify_gate } from './notify';
 import { mlock_fault } from './mlock';
 import { pg_flags, pg_mapcount, pg_data, scratch, stats, ZERO_PFN } from './mem';
 import { alloc_pages } from './buddy';
@@ -177,6 +178,8 @@ function do_wp_page(ei: i32, vpn: f64, unshare: bool): i32 {
 // (zero for the zero page) replaces the old mapping, if there was one. An
 // unshare copy is mapped read-only and clean.
 function wp_page_copy(ei: i32, vpn: f64, old: i32, unshare: bool): i32 {
+  // do_cow_fault() (no PTE yet) fires nothing; replacing a PTE fires CLEAR.
+  if (pte_at(ei) != 0 && !notify_gate(MMU_NOTIFY_CLEAR, vpn, 1.0)) return VM_FAULT_NOTIFY;
   const fresh = alloc_pages(0, alloc_gfp);
   if (fresh < 0) return VM_FAULT_OOM;
   pg_data[fresh] = old == ZERO_PFN ? 0 : pg_data[old];

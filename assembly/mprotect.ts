@@ -53,11 +53,21 @@ export function change_protection(pgd: i32, vpn: f64, nr: f64): void {
   }
 }
 
+let clean_first = -1.0;
+let clean_last = -1.0;
+
+// The span of PTEs the last mkclean_range() cleaned (or would have):
+// page_vma_mkclean_one()'s PROTECTION_PAGE range. -1 when none.
+export function mkclean_first(): f64 { return clean_first; }
+export function mkclean_last(): f64 { return clean_last; }
+
 // folio_mkclean() for the pages of `mapping` mapped in [vpn, vpn + nr):
 // each writable or dirty PTE is write-protected and cleaned, its dirty bit
-// moved to the folio. Returns the number of PTEs cleaned.
-export function mkclean_range(pgd: i32, vpn: f64, nr: f64, mapping: i32): i32 {
+// moved to the folio. Returns the number of PTEs cleaned; `dry` only
+// counts them (and records their span) so that notifiers can be told first.
+export function mkclean_range(pgd: i32, vpn: f64, nr: f64, mapping: i32, dry: bool): i32 {
   let cleaned = 0;
+  clean_first = -1.0;
   let addr = vpn;
   const end = vpn + nr;
   while (addr < end) {
@@ -67,9 +77,12 @@ export function mkclean_range(pgd: i32, vpn: f64, nr: f64, mapping: i32): i32 {
       if (e == 0 || (e & _PAGE_SPECIAL) != 0 || (e & <u32>(_PAGE_RW | _PAGE_DIRTY)) == 0) continue;
       const head = page_folio(pte_pfn(e));
       if ((flags_at(head) & PG_anon) != 0 || mapping_at(head) != mapping) continue;
+      if (clean_first < 0.0) clean_first = addr + <f64>k;
+      clean_last = addr + <f64>k;
+      cleaned++;
+      if (dry) continue;
       if ((e & _PAGE_DIRTY) != 0) folio_mark_dirty(head);
       pt_set(ei + k, e & ~(<u32>(_PAGE_RW | _PAGE_DIRTY)));
-      cleaned++;
     }
     addr = step_next;
   }

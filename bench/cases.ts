@@ -11,6 +11,7 @@
 import { boot, constants as C, type BootOptions, type Kernel, type PageArray, type Task, type WasmSource } from '../src/index';
 import { Hash, Rng } from './util';
 import { mlockCase } from './mlock-case';
+import { notifierCase, hmmCase } from './notifier-cases';
 
 export type Backend = 'wasm' | 'ts';
 export type Unit = 'ns/page' | 'ns/frame' | 'ms/op' | 'ops/s';
@@ -576,5 +577,7 @@ export function allCases(): CaseDef[] {
     cmaCase(),
     mixedCase(),
     scanCase(),
+    notifierCase(),
+    hmmCase(),
   ];
 }

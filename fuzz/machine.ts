@@ -5,6 +5,7 @@ import * as C from '../assembly/constants';
 import { boot, SyscallError, type Kernel, type Task, type SimFile, type PageArray, type Mm, type SpawnOptions } from '../src/index';
 import { MMAP_BASE } from '../src/mm/mmap';
 import { ContentModel } from './model';
+import { Notifiers } from './notifier';
 import { GUP_CALLS, WILD_COUNTS, WILD_STARTS, type Op } from './ops';
 import { runMemlockOp, checkMemlock } from './memlock';
 
@@ -49,6 +50,7 @@ export class Machine {
   readonly held: Held[] = [];
   readonly dead: { task: Task; mm: Mm; maps: { start: number; end: number }[] }[] = [];
   readonly model: ContentModel;
+  readonly notifiers: Notifiers;
   readonly bootFree: number;
 
   static async boot(backend: 'wasm' | 'ts', flavour: Flavour, s: Shape): Promise<Machine> {
@@ -61,6 +63,7 @@ export class Machine {
   constructor(readonly k: Kernel) {
     this.bootFree = k.meminfo().MemFree;
     this.model = new ContentModel(k);
+    this.notifiers = new Notifiers(k);
     this.files = [k.createFile({ fs: 'ext4', size: 64 * PAGE, name: 'disk' }), k.createFile({ fs: 'tmpfs', size: 64 * PAGE, name: 'shm' }),
       k.createFile({ fs: 'hugetlbfs', size: HPAGE, name: 'huge' })];
     this.spawn();
@@ -101,7 +104,8 @@ export class Machine {
     this.k.checkAlive();
     this.checkPins();
     checkMemlock(this);
-    return JSON.stringify(r);
+    const log = this.notifiers.drain(); // what interval notifiers heard during the op
+    return JSON.stringify(log.length ? { ...r, log } : r);
   }
 
   run(o: Op): unknown {
@@ -189,6 +193,15 @@ export class Machine {
       case 'hfsMmap':
         return this.mapped(t, { length: o.huge * HPAGE, prot: o.prot, flags: o.shared ? C.MAP_SHARED : C.MAP_PRIVATE, fd: 5 });
       case 'hfsTruncate': return this.truncate(t, 2, o.huge * HPAGE);
+      case 'notifierInsert': {
+        const a = this.addr(t, o.vma, o.off);
+        return this.notifiers.insert(t, a, this.len(t, a, o.pages) / PAGE);
+      }
+      case 'notifierRemove': return this.notifiers.remove(o.pick);
+      case 'hmm': {
+        const a = this.addr(t, o.vma, o.off);
+        return this.notifiers.hmm(t, o.pick, a, this.len(t, a, o.pages) / PAGE, o.req);
+      }
       case 'mmapLocked': return this.#mmap({ ...o, op: 'mmap', populate: false }, t, C.MAP_LOCKED);
       default: return runMemlockOp(this, t, o);
     }
@@ -478,6 +491,23 @@ export class Machine {
 
   // Releases everything, ends every task, empties the files: then no pin
   // is left and every frame is free again.
+  // Folios bad_page() isolated: 2 MiB hugetlb folios (out of the pool) and
+  // kB of other frames (out of the buddy allocator; not the zero page,
+  // which never was free).
+  #badFrames(): { huge2m: number; buddyKiB: number } {
+    const v = this.k.v;
+    let huge2m = 0;
+    let buddyKiB = 0;
+    for (let pfn = 1; pfn < v.flags.length; pfn++) {
+      const f = v.flags[pfn];
+      if (!(f & C.PG_bad) || v.head[pfn] !== pfn) continue;
+      const pages = f & C.PG_head ? 2 ** ((f & C.PG_ORDER_MASK) >>> C.PG_ORDER_SHIFT) : 1;
+      if (f & C.PG_hugetlb) huge2m += pages === C.HPAGE_PMD_NR ? 1 : 0;
+      else buddyKiB += pages * (C.PAGE_SIZE / 1024);
+    }
+    return { huge2m, buddyKiB };
+  }
+
   teardown(): void {
     while (this.held.length) this.release(0, false);
     this.checkPins();
@@ -486,14 +516,16 @@ export class Machine {
     for (const f of this.files) t.ftruncate(t.open(f), 0);
     t.exit();
     const mi = this.k.meminfo();
-    // Frames bad_page() took out of circulation stay out (page tables among them).
+    const bad = this.#badFrames();
+    // Frames bad_page() took out of circulation stay out (page tables among
+    // them), hugetlb folios included: they never return to the pool.
     if (mi.PageTables > mi.BadPages) fail(`PageTables ${mi.PageTables} kB after teardown (${mi.BadPages} kB bad)`);
-    if (mi.HugePages_Free !== mi.HugePages_Total) fail(`HugePages_Free ${mi.HugePages_Free} of ${mi.HugePages_Total} after teardown`);
+    if (mi.HugePages_Free + bad.huge2m !== mi.HugePages_Total) {
+      fail(`HugePages_Free ${mi.HugePages_Free} of ${mi.HugePages_Total} after teardown (${bad.huge2m} isolated as bad)`);
+    }
     // Everything is free again but the huge zero folio, if a read fault took
-    // it, and the frames bad_page() leaked (the zero page, never free, may
-    // be among them).
-    const zeroBad = this.k.v.flags[0] & C.PG_bad ? C.PAGE_SIZE / 1024 : 0;
-    const lost = this.bootFree - mi.MemFree - (mi.BadPages - zeroBad);
+    // it, and the frames bad_page() leaked from the buddy allocator.
+    const lost = this.bootFree - mi.MemFree - bad.buddyKiB;
     if (lost !== 0 && lost !== 2048) fail(`leak: MemFree ${mi.MemFree} kB after teardown, ${this.bootFree} kB at boot`);
   }
 }

@@ -43,6 +43,10 @@ export type Op =
   // family 'hugetlbfs': mappings of a hugetlbfs file whose EOF moves
   | { op: 'hfsMmap'; task: number; shared: boolean; huge: number; prot: number }
   | { op: 'hfsTruncate'; task: number; huge: number }
+  // family 'notifier': interval notifiers whose invalidation logs are compared, and hmm_range_fault through them
+  | { op: 'notifierInsert'; task: number; vma: number; off: number; pages: number }
+  | { op: 'notifierRemove'; pick: number }
+  | { op: 'hmm'; task: number; pick: number; vma: number; off: number; pages: number; req: number }
   // family 'mlock': the mlock family and MAP_LOCKED
   | { op: 'mlock'; task: number; vma: number; off: number; pages: number; onfault: boolean }
   | { op: 'munlock'; task: number; vma: number; off: number; pages: number }
@@ -71,6 +75,7 @@ export const FAMILIES = {
   unpinBatch: ['unpinDup'],
   deadMm: ['gupDead'],
   hugetlbfs: ['hfsMmap', 'hfsTruncate'],
+  notifier: ['notifierInsert', 'notifierRemove', 'hmm'],
   mlock: ['mlock', 'munlock', 'mlockall', 'munlockall', 'mmapLocked'],
   memlock: ['setrlimit', 'spawnCred', 'charge'],
 } as const satisfies Record<string, readonly OpName[]>;
@@ -147,6 +152,11 @@ const ARBS: Record<Family, Weighted[]> = {
   hugetlbfs: [
     { arbitrary: fc.record({ op: fc.constant('hfsMmap' as const), task, shared: fc.boolean(), huge: fc.integer({ min: 1, max: 2 }), prot: fc.constantFrom(1, 3, 3) }), weight: 1 },
     { arbitrary: fc.record({ op: fc.constant('hfsTruncate' as const), task, huge: nat(2) }), weight: 1 },
+  ],
+  notifier: [
+    { arbitrary: fc.record({ op: fc.constant('notifierInsert' as const), ...where }), weight: 2 },
+    { arbitrary: fc.record({ op: fc.constant('notifierRemove' as const), pick: fc.nat() }), weight: 1 },
+    { arbitrary: fc.record({ op: fc.constant('hmm' as const), task, pick: fc.nat(), vma: nat(15), off: nat(1100), pages: fc.integer({ min: 1, max: 300 }), req: nat(3) }), weight: 3 },
   ],
   mlock: [
     { arbitrary: fc.record({ op: fc.constant('mlock' as const), ...where, onfault: fc.boolean() }), weight: 4 },

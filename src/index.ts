@@ -5,6 +5,11 @@ export { Kernel } from './gup/kernel';
 export { PageArray } from './gup/page-array';
 export type { Locked } from './gup/gup';
 export { Mm } from './mm/mm';
+export { MmuIntervalNotifier, type MmuIntervalNotifierOps, type MmuNotifierRange } from './mm/notifier';
+export {
+  HMM_PFN_VALID, HMM_PFN_WRITE, HMM_PFN_ERROR, HMM_PFN_REQ_FAULT, HMM_PFN_REQ_WRITE, HMM_PFN_ORDER_SHIFT, HMM_PFN_FLAGS,
+  hmm_pfn_to_map_order, hmm_pfn_to_pfn, type HmmRange,
+} from './mm/hmm';
 export type { WritebackReport } from './kernel';
 export { Task, type MmapOptions, type VmaInfo } from './task';
 export { SimFile, type FsType } from './fs/file';

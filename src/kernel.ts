@@ -163,6 +163,8 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
       if (v.anonVma) copy.anonVma = new AnonVma(this.core.new_mapping_id(), v.anonVma); // anon_vma_fork()
       mm.vmas.push(copy);
       if (!v.anonVma && !(v.flags & (C.VM_PFNMAP | C.VM_MIXEDMAP))) continue;
+      // copy_page_range() write-protects a COW mapping in the parent.
+      if ((v.flags & (C.VM_SHARED | C.VM_MAYWRITE)) === C.VM_MAYWRITE) pm.notify(C.MMU_NOTIFY_PROTECTION_PAGE, v.start, v.end, 'copy_page_range');
       mm.prepare(copy); // the child's VMA: pages copied at fork belong to its anon_vma
       if (this.core.copy_page_range(pm.pgd, pgd, v.start / PAGE, v.pages, pm.hasPinned) < 0) {
         this.exitMm(mm);
@@ -174,8 +176,11 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
     return child;
   }
 
-  // exit_mmap(): zap every VMA, free every page table.
+  // exit_mmap(): the notifiers' RELEASE pass, then zap every VMA (UNMAP of
+  // everything: interval notifiers hear it too, UNVERIFIED), free every page table.
   exitMm(mm: Mm): void {
+    mm.notifierSubscriptions?.release();
+    mm.notify(C.MMU_NOTIFY_UNMAP, 0, 2 ** 64, 'exit_mmap');
     mm.dead = true;
     for (const v of mm.vmas) mm.zap(v, v.start, v.end);
     mm.uncountLocked(mm.vmas);
@@ -301,7 +306,10 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
     if (newPages < oldPages) {
       for (const [mm, v] of this.mappingsOf(f)) {
         const from = Math.max(v.start, v.start + (newPages - v.pgoff) * PAGE);
-        if (from < v.end) mm.zap(v, from, v.end);
+        if (from < v.end) {
+          mm.notify(C.MMU_NOTIFY_CLEAR, from, v.end, 'unmap_mapping_range'); // UNVERIFIED event for truncate
+          mm.zap(v, from, v.end);
+        }
       }
       if (f.backing !== C.BACKING_DAX) this.core.pc_truncate(f.id, newPages, oldPages, f.backing);
       for (const i of f.store.keys()) if (i >= newPages) f.store.delete(i);
@@ -323,7 +331,13 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
         for (const [mm, v] of this.mappingsOf(f)) {
           if (!v.isShared) continue;
           mm.prepare(v);
-          this.core.mkclean_range(mm.pgd, v.start / PAGE, v.pages, f.id);
+          // page_vma_mkclean_one(): PROTECTION_PAGE over what is cleaned (one range per VMA here).
+          if (mm.notifierSubscriptions && this.core.mkclean_range(mm.pgd, v.start / PAGE, v.pages, f.id, true)) {
+            const first = this.core.mkclean_first();
+            mm.notify(C.MMU_NOTIFY_PROTECTION_PAGE, first * PAGE, (this.core.mkclean_last() + 1) * PAGE, 'page_vma_mkclean_one');
+            mm.prepare(v);
+          }
+          this.core.mkclean_range(mm.pgd, v.start / PAGE, v.pages, f.id, false);
         }
         for (let cursor = 0; cursor >= 0; cursor = this.core.writeback_next()) {
           const n = this.core.writeback_range(f.id, 0, f.pages, cursor);

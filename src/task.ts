@@ -330,8 +330,11 @@ export class Task {
       if (!k.fillCache(v.file, v.pgoff + (pageAddr - v.start) / PAGE, 1)) throw k.faultError(what, C.VM_FAULT_OOM, addr);
     }
     this.mm.anonVmaPrepare(v, write);
-    this.mm.prepare(v);
-    const r = k.core.cpu_access(this.mm.pgd, pageAddr / PAGE, write, word);
+    let r;
+    do {
+      this.mm.prepare(v);
+      r = k.core.cpu_access(this.mm.pgd, pageAddr / PAGE, write, word);
+    } while (r && this.mm.notifyPending());
     if (r) throw k.faultError(what, r, addr);
     return write ? word : k.v.scratch[0];
   }

@@ -102,7 +102,7 @@ function getUserPages(k: KernelBase, mm: Mm, start: number, nr: number, flags: n
     }
     done += r;
     addr += r * PAGE;
-    if (r < n) break; // an error after some pages: swallowed, the count is returned
+    if (r < n && !mm.notifyPending()) break; // an error after some pages: swallowed, the count is returned
   }
   return done ? done : ret;
 }

@@ -9,6 +9,8 @@ import { Task } from '../task';
 import { checkInt, checkBool, fail } from '../errors';
 import { compoundHead } from '../inspect/page';
 import { migrateListed } from '../mm/migrate';
+import { MmuIntervalNotifier, MmuNotifierSubscriptions, type MmuIntervalNotifierOps } from '../mm/notifier';
+import { hmmRangeFault, type HmmRange } from '../mm/hmm';
 import { PageArray, PageArenaAllocator } from './page-array';
 import { isValidGupArgs, gupLongtermLocked, gupFastFallback, type Locked } from './gup';
 
@@ -24,6 +26,11 @@ const VMSTAT: [string, number][] = [
 ];
 
 type Target = Task | Mm;
+
+function checkSub(sub: MmuIntervalNotifier): MmuIntervalNotifier {
+  if (!(sub instanceof MmuIntervalNotifier)) throw new TypeError('not an interval notifier subscription');
+  return sub;
+}
 
 export class Kernel extends AccountingKernel {
   #arena: PageArenaAllocator | null = null;
@@ -79,6 +86,34 @@ export class Kernel extends AccountingKernel {
     return this.#slow('pin_user_pages_unlocked', t, start, nr_pages, gup_flags, pages, null,
       C.FOLL_PIN | C.FOLL_TOUCH | C.FOLL_UNLOCKABLE, 0);
   }
+
+  // ---- MMU interval notifiers and HMM (src/mm/notifier.ts, src/mm/hmm.ts) ----
+
+  // mmu_interval_notifier_insert(): the subscription, or -EOVERFLOW (zero or
+  // overflowing length), -EINVAL (an mm no task uses: WARN) as an ERR_PTR.
+  mmu_interval_notifier_insert(mm: Mm, start: number, length: number, ops: MmuIntervalNotifierOps): MmuIntervalNotifier | number {
+    if (!(mm instanceof Mm) || mm.host !== this) throw new TypeError('mmu_interval_notifier_insert: mm must be an Mm (task.mm) of this machine');
+    if (!Number.isInteger(start) || !Number.isInteger(length) || start < 0 || length < 0) {
+      throw new TypeError('mmu_interval_notifier_insert: start and length must be non-negative integers');
+    }
+    if (typeof ops !== 'object' || ops === null || typeof ops.invalidate !== 'function') {
+      throw new TypeError('mmu_interval_notifier_insert: ops must have an invalidate function');
+    }
+    if (length === 0 || start + length > 2 ** 64) return -C.EOVERFLOW;
+    if (mm.dead) {
+      this.warnOnce('mm/mmu_notifier.c:__mmu_interval_notifier_insert', 'mm_users <= 0');
+      return -C.EINVAL;
+    }
+    return MmuNotifierSubscriptions.subscribe(this, mm, start, length, ops);
+  }
+
+  mmu_interval_notifier_remove(sub: MmuIntervalNotifier): void { checkSub(sub).subs.remove(sub); }
+  mmu_interval_read_begin(sub: MmuIntervalNotifier): number { return checkSub(sub).subs.readBegin(sub); }
+  mmu_interval_read_retry(sub: MmuIntervalNotifier, seq: number): boolean { return checkSub(sub).invalidateSeq !== seq; }
+  mmu_interval_check_retry(sub: MmuIntervalNotifier, seq: number): boolean { return checkSub(sub).invalidateSeq !== seq; }
+  mmu_interval_set_seq(sub: MmuIntervalNotifier, cur_seq: number): void { checkSub(sub).invalidateSeq = cur_seq; }
+
+  hmm_range_fault(range: HmmRange): number { return hmmRangeFault(this, range); }
 
   // ---- the 2019 series' names (v1/v2 of "mm/gup: introduce pin_user_pages*() and FOLL_PIN") ----
 

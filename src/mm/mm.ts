@@ -1,10 +1,14 @@
 // An address space (struct mm_struct): the PGD in the core and the sorted
 // VMA list in the façade, with the VMA-level operations every syscall uses.
-import { PAGE_SIZE, FAULT_FLAG_WRITE, USER_VA_BITS, PMD_SHIFT, MAX_PAGES_PER_CALL, VM_LOCKED } from '../../assembly/constants';
+import {
+  PAGE_SIZE, FAULT_FLAG_WRITE, USER_VA_BITS, PMD_SHIFT, MAX_PAGES_PER_CALL, MMU_NOTIFY_CLEAR, MMU_NOTIFY_UNMAP,
+  MMU_NOTIFIER_RANGE_BLOCKABLE, VM_LOCKED,
+} from '../../assembly/constants';
 
 const PMD_SIZE = 2 ** PMD_SHIFT;
 import type { Core } from '../core/core';
 import { AnonVma, type ThpMode, type Vma } from './vma';
+import type { MmuNotifierSubscriptions } from './notifier';
 
 export const TASK_SIZE = 2 ** USER_VA_BITS - PAGE_SIZE; // TASK_SIZE_MAX on x86-64
 export const TASK_PAGES = 2 ** (USER_VA_BITS - 12);
@@ -31,6 +35,8 @@ export class Mm {
   def_flags = 0; // VM_LOCKED | VM_LOCKONFAULT for new VMAs after mlockall(MCL_FUTURE)
   /** @internal */
   owner: MmOwner = { pid: 0, uid: 0 };
+  /** @internal mm->notifier_subscriptions: set by the first interval notifier insert. */
+  notifierSubscriptions: MmuNotifierSubscriptions | null = null;
 
   constructor(
     readonly host: MmHost,
@@ -84,6 +90,34 @@ export class Mm {
     const av = vma.anonVma ? vma.anonVma.id : 0;
     this.host.core.set_vma(vma.flags, vma.backing, vma.extraBits(this.host.thp), vma.start / PAGE_SIZE,
       vma.end / PAGE_SIZE, f ? f.id : av, vma.pgoff, f ? f.pages : 0, f ? f.daxBase : -1, av);
+    this.host.core.set_mm_notify(this.notifierSubscriptions !== null);
+  }
+
+  // The interval notifiers overlapping [start, end) hear of `event` before
+  // the entries there change (mmu_notifier_invalidate_range_start/_end).
+  notify(event: number, start: number, end: number, site: string): void {
+    this.notifierSubscriptions?.invalidate({ start, end, event, flags: MMU_NOTIFIER_RANGE_BLOCKABLE, owner: null }, site);
+  }
+
+  // Before a THP PMD leaf around addr is split (__split_huge_pmd()): CLEAR
+  // over the huge range, if a THP maps addr.
+  notifySplit(addr: number): void {
+    if (!this.notifierSubscriptions) return;
+    const h = this.host.core.thp_leaf_at(this.pgd, Math.floor(addr / PAGE_SIZE));
+    if (h >= 0) this.notify(MMU_NOTIFY_CLEAR, h * PAGE_SIZE, h * PAGE_SIZE + PMD_SIZE, '__split_huge_pmd');
+  }
+
+  // After a core call came back short: if it stopped at a notifier gate,
+  // tell the notifiers, let the change through, and say so (the caller
+  // prepares again and calls again from where it stopped).
+  notifyPending(): boolean {
+    const core = this.host.core;
+    if (!this.notifierSubscriptions || core.notify_pending_event() < 0) return false;
+    const event = core.notify_pending_event();
+    const vpn = core.notify_pending_start();
+    this.notify(event, vpn * PAGE_SIZE, (vpn + core.notify_pending_nr()) * PAGE_SIZE, 'handle_mm_fault');
+    core.notify_ack(event, vpn);
+    return true;
   }
 
   insert(vma: Vma): void {
@@ -96,7 +130,10 @@ export class Mm {
     const i = this.findIndex(addr);
     const v = this.vmas[i];
     if (!v || v.start >= addr) return;
-    if (!v.isHugetlb && addr % PMD_SIZE !== 0) this.host.core.split_huge_pmd_address(this.pgd, addr / PAGE_SIZE);
+    if (!v.isHugetlb && addr % PMD_SIZE !== 0) {
+      this.notifySplit(addr);
+      this.host.core.split_huge_pmd_address(this.pgd, addr / PAGE_SIZE);
+    }
     this.vmas.splice(i + 1, 0, v.splitAt(addr));
   }
 
@@ -116,7 +153,11 @@ export class Mm {
     }
   }
 
+  // Unmaps [start, end) of vma; the caller has notified the whole range, this
+  // notifies the THP splits of a partly covered huge PMD (zap_pmd_range()).
   zap(vma: Vma, start: number, end: number): void {
+    if (!vma.isHugetlb && start % PMD_SIZE) this.notifySplit(start);
+    if (!vma.isHugetlb && end % PMD_SIZE && Math.floor(start / PMD_SIZE) !== Math.floor(end / PMD_SIZE)) this.notifySplit(end);
     this.prepare(vma);
     this.host.core.zap_range(this.pgd, start / PAGE_SIZE, (end - start) / PAGE_SIZE);
   }
@@ -128,6 +169,7 @@ export class Mm {
     this.splitAt(end);
     const first = this.findIndex(start);
     const gone = this.overlapping(start, end);
+    this.notify(MMU_NOTIFY_UNMAP, start, end, 'unmap_vmas');
     for (const v of gone) this.zap(v, v.start, v.end);
     this.uncountLocked(gone);
     this.vmas.splice(first, gone.length);
@@ -159,15 +201,14 @@ export class Mm {
   // Returns 0, or the VM_FAULT_* bits that stopped it.
   faultIn(vma: Vma, start: number, end: number, write: boolean): number {
     this.anonVmaPrepare(vma, write);
-    this.prepare(vma);
     const nr = (end - start) / PAGE_SIZE;
     const core = this.host.core;
     for (let done = 0; done < nr;) {
       const n = Math.min(nr - done, MAX_PAGES_PER_CALL);
-      if (core.fault_range(this.pgd, start / PAGE_SIZE + done, n, write ? FAULT_FLAG_WRITE : 0) !== n) {
-        return core.fault_status();
-      }
-      done += n;
+      this.prepare(vma);
+      const got = core.fault_range(this.pgd, start / PAGE_SIZE + done, n, write ? FAULT_FLAG_WRITE : 0);
+      done += got;
+      if (got !== n && !this.notifyPending()) return core.fault_status();
     }
     return 0;
   }

@@ -42,6 +42,9 @@ export function doMprotect(mm: Mm, start: number, length: number, prot: number):
   checkHugeSplit('mprotect', mm, start, end);
   const bits = protToVmFlags(prot);
   updateVmas(mm, start, end, (v) => (v.flags & ~(C.VM_READ | C.VM_WRITE | C.VM_EXEC)) | bits, (v) => {
+    // change_pud_range() fires PROTECTION_VMA from the first populated PUD on.
+    const first = mm.notifierSubscriptions ? mm.host.core.first_populated_pud(mm.pgd, v.start / PAGE, v.pages) : -1;
+    if (first >= 0) mm.notify(C.MMU_NOTIFY_PROTECTION_VMA, first * PAGE, v.end, 'change_protection');
     mm.prepare(v);
     mm.host.core.change_protection(mm.pgd, v.start / PAGE, v.pages);
   });
@@ -78,7 +81,9 @@ export function doMadvise(host: MadviseHost, mm: Mm, start: number, length: numb
         const s = Math.max(start, v.start);
         // hugetlb rounds the end down to a huge page (madvise_dontneed_free_valid_vma()).
         const e = v.isHugetlb ? Math.floor(Math.min(end, v.end) / v.hugeSize) * v.hugeSize : Math.min(end, v.end);
-        if (e > s) mm.zap(v, s, e);
+        if (e <= s) continue;
+        mm.notify(C.MMU_NOTIFY_CLEAR, s, e, 'zap_page_range_single');
+        mm.zap(v, s, e);
       }
       return;
     }
