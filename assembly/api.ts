@@ -58,5 +58,5 @@ export function dax_alloc(n: i32, mapping: i32): i32 {
 export function pt_capacity(): i32 { return pt_nr_slots; }
 
 // The bad_page() report number i (of bad_page_reports(); the last
-// BAD_LOG_SIZE are kept): pfn << 2 | BAD_* reason.
+// BAD_LOG_SIZE are kept): pfn << BAD_REASON_BITS | BAD_* reason.
 export function bad_page_log(i: i32): i32 { return bad_log[i % BAD_LOG_SIZE]; }

@@ -311,6 +311,8 @@ export const MAX_PAGES_PER_CALL = 1073741824; // 2^30
 export const BAD_MAPCOUNT = 1; // "nonzero mapcount" (also a page-table page: its type shares that word)
 export const BAD_MAPPING = 2; // "non-NULL mapping": still in a page cache
 export const BAD_FLAGS = 3; // "PAGE_FLAGS_CHECK_AT_FREE flag(s) set": PG_reserved (the zero page)
+export const BAD_REFCOUNT = 4; // "nonzero _refcount": a put took the count past zero
+export const BAD_REASON_BITS = 3; // bad_page_log(): pfn << BAD_REASON_BITS | reason
 export const BAD_LOG_SIZE = 16; // the last reports the façade has not read yet
 
 // ---- Sizes of the core's fixed areas ----

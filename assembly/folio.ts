@@ -5,7 +5,7 @@
 import {
   PG_head, PG_tail, PG_ORDER_MASK, PG_ORDER_SHIFT, PG_anon, PG_anon_exclusive, PG_hugetlb, PG_lru, PG_swapbacked, GUP_PIN_COUNTING_BIAS,
   ZONE_DEVICE, NR_ANON_PAGES, NR_ANON_THPS, HPAGE_PUD_ORDER, HUGETLB_FREE, HUGETLB_FREE_1G,
-  GFP_ZERO, PG_reserved, PG_table, PG_bad, NR_BAD_PAGES, BAD_MAPCOUNT, BAD_MAPPING, BAD_FLAGS, BAD_LOG_SIZE,
+  GFP_ZERO, PG_reserved, PG_table, PG_bad, NR_BAD_PAGES, BAD_MAPCOUNT, BAD_MAPPING, BAD_FLAGS, BAD_REFCOUNT, BAD_REASON_BITS, BAD_LOG_SIZE,
 } from './constants';
 import {
   pg_flags, pg_refcount, pg_mapcount, pg_mapping, pg_index, pg_data, stats, hugetlb_pool,
@@ -53,10 +53,18 @@ export function folio_maybe_dma_pinned(head: i32): bool {
 export function folio_get(head: i32, refs: i32): void { set_refcount_at(head, refcount_at(head) + refs); }
 
 // Mirrors folio_put_refs(): drop refs, free the folio when none are left.
+// A batch that takes the count from positive past zero (more references
+// put than the folio had: a page-cache folio's nr references dropped after
+// someone put one that was not theirs) never reaches zero, and the kernel
+// would leak the folio with a negative count, silently without
+// CONFIG_DEBUG_VM. pinsim sends it to bad_page() instead ("nonzero
+// _refcount", what free_page_is_bad() says of a page that reaches the
+// free path with a count), so it is isolated and reported.
 export function folio_put_refs(head: i32, refs: i32): void {
   const rc = refcount_at(head) - refs;
   set_refcount_at(head, rc);
   if (rc == 0) free_folio(head);
+  else if (rc < 0 && rc + refs > 0 && (flags_at(head) & PG_bad) == 0) bad_page(head, BAD_REFCOUNT);
 }
 
 // __folio_put(): where a folio goes when its last reference is dropped.
@@ -107,7 +115,7 @@ export function bad_page_reports(): i32 { return bad_reports; }
 // report; its frames are counted in NR_BAD_PAGES. PG_bad keeps any later
 // put from freeing it.
 function bad_page(head: i32, why: i32): void {
-  bad_log[bad_reports % BAD_LOG_SIZE] = (head << 2) | why;
+  bad_log[bad_reports % BAD_LOG_SIZE] = (head << BAD_REASON_BITS) | why;
   bad_reports++;
   stats[NR_BAD_PAGES] += <f64>(1 << folio_order(head));
   set_flags_at(head, flags_at(head) | PG_bad);

@@ -17,7 +17,7 @@ import { pageSnapshot, dumpPage, meminfo, type PageSnapshot, type MemInfo } from
 import { procMeminfo } from './inspect/procfs';
 
 // page_bad_reason()'s words for the core's BAD_* reasons.
-const BAD_REASONS = ['', 'nonzero mapcount', 'non-NULL mapping', 'PAGE_FLAGS_CHECK_AT_FREE flag(s) set'];
+const BAD_REASONS = ['', 'nonzero mapcount', 'non-NULL mapping', 'PAGE_FLAGS_CHECK_AT_FREE flag(s) set', 'nonzero _refcount'];
 
 const PAGE = C.PAGE_SIZE;
 
@@ -104,10 +104,10 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
     const n = this.core.bad_page_reports();
     for (let i = Math.max(this.#badSeen, n - C.BAD_LOG_SIZE); i < n; i++) {
       const e = this.core.bad_page_log(i);
-      const pfn = e >>> 2;
+      const pfn = e >>> C.BAD_REASON_BITS;
       this.#printk(`BUG: Bad page state in process ${comm}  pfn:${pfn.toString(16).padStart(5, '0')}`);
       for (const line of dumpPage(this, pfn).split('\n')) this.#printk(line);
-      this.#printk(`page dumped because: ${BAD_REASONS[e & 3]}`);
+      this.#printk(`page dumped because: ${BAD_REASONS[e & ((1 << C.BAD_REASON_BITS) - 1)]}`);
     }
     if (this.#badSeen === 0) this.#printk('Disabling lock debugging due to kernel taint');
     this.#badSeen = n;
