@@ -9,7 +9,7 @@ import {
 } from './constants';
 import {
   pg_flags, pg_refcount, pg_mapcount, pg_mapping, pg_index, pg_data, stats, hugetlb_pool,
-  hugetlb_cap_2m, page_zonenum, bad_log,
+  hugetlb_cap_2m, page_zonenum, bad_log, huge_zero_pfn,
 } from './mem';
 import { pc_lookup } from './pagecache';
 import { free_folio_pages, prep_new_folio } from './buddy';
@@ -91,13 +91,17 @@ function free_folio(head: i32): void {
 }
 
 // Mirrors free_page_is_bad() / page_bad_reason() for what a put can get
-// wrong here: a folio still mapped (or a page-table page, whose page type
-// the kernel kept in the mapcount's word), one still in a page cache, or a
-// reserved page (the zero page). 0 when it may be freed.
+// wrong here: a folio still mapped (the huge zero folio always is; a
+// page-table page, whose page type the kernel kept in the mapcount's
+// word), one still in a page cache, or a reserved page (the zero page).
+// 0 when it may be freed.
 function free_page_bad_reason(head: i32, order: i32): i32 {
   const f = flags_at(head);
   if ((f & PG_reserved) != 0) return BAD_FLAGS;
   if ((f & PG_table) != 0 || folio_entire_mapcount(head) != 0) return BAD_MAPCOUNT;
+  // The huge zero folio is mapped by special PMDs that keep no mapcount:
+  // the kernel would free it while mapped. pinsim reports it as mapped.
+  if (head == huge_zero_pfn) return BAD_MAPCOUNT;
   const nr = 1 << order;
   for (let i = 0; i < nr; i++) if (mapcount_at(head + i) != 0) return BAD_MAPCOUNT;
   const mapping = mapping_at(head);

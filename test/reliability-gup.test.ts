@@ -498,3 +498,31 @@ describe.each(BACKENDS)('a put past zero in one batch (%s core)', (backend) => {
     expect(t2.read(b)).toBe(7);
   });
 });
+
+// A long-run fuzz finding: the huge zero folio is mapped by special PMDs
+// that keep no mapcount, so put_page() of a reference nobody took freed it
+// into the buddy allocator while still mapped everywhere.
+describe.each(BACKENDS)('put_page() of the huge zero folio (%s core)', (backend) => {
+  it('is isolated by bad_page(), not freed; reads of THP holes still give zeros', async () => {
+    const k = await bootTest(backend, { thp: 'always' });
+    const t = k.spawn();
+    const a = t.mmap({ length: 4 << 20, prot: RW, flags: ANON_PRIVATE });
+    const b = a + (2 << 20) - (a % (2 << 20)); // a 2 MiB-aligned address inside
+    expect(t.read(b)).toBe(0); // maps the huge zero folio
+    const pfn = t.translate(b)!;
+    expect(k.page(pfn).order).toBe(9);
+    const free = k.meminfo().MemFree;
+    k.put_page(pfn);
+    expect(k.page(pfn).flags).toContain('bad');
+    expect(k.page(pfn).flags).not.toContain('buddy');
+    expect(k.meminfo().MemFree).toBe(free);
+    expect(k.dmesg().join('\n')).toMatch(/page dumped because: nonzero mapcount/);
+    const c = anon(t, 600); // new allocations never reuse its frames
+    t.touch(c, 600 * PAGE, { write: true });
+    for (let i = 0; i < 600; i++) {
+      const p = t.translate(c + i * PAGE)!;
+      expect(p < pfn || p >= pfn + 512).toBe(true);
+    }
+    expect(t.read(b)).toBe(0);
+  });
+});
