@@ -276,6 +276,7 @@ export class Task {
       if (f.backing === C.BACKING_HUGETLBFS) throw fail('pwrite', C.EINVAL, 'hugetlbfs does not support write(2)');
       if (offset >= f.maxBytes) throw fail('pwrite', C.EFBIG, `offset beyond the ${f.fs} file size limit`); // generic_write_check_limits()
       const index = Math.floor(offset / PAGE);
+      const oldSize = f.size;
       if (index >= f.pages) {
         if (f.fs === 'fsdax') throw fail('pwrite', C.EFBIG, 'pinsim cannot grow an fsdax file past its pmem extent');
         f.size = (index + 1) * PAGE;
@@ -284,7 +285,10 @@ export class Task {
         this.kernel.v.data[f.daxBase + index] = word;
         return;
       }
-      if (!this.kernel.fillCache(f, index, 1)) throw fail('pwrite', C.ENOMEM, 'no memory for the page cache');
+      if (!this.kernel.fillCache(f, index, 1)) {
+        f.size = oldSize; // i_size moves only once the page is written (write_end)
+        throw fail('pwrite', C.ENOMEM, 'no memory for the page cache');
+      }
       this.kernel.core.pc_write(f.id, index, word, f.backing);
     });
   }

@@ -332,3 +332,20 @@ describe('the cores agree on freeing a cached page at a far index', () => {
     expect(b.k.digest()).toBe(a.k.digest());
   });
 });
+
+// A long-run fuzz finding: a pwrite() past EOF that failed with ENOMEM (no
+// memory for the page cache) had already grown the file, so a later
+// mapping there read a page that was never written instead of SIGBUS.
+describe.each(BACKENDS)('a failed pwrite past EOF (%s core)', (backend) => {
+  it('ENOMEM leaves the file size as it was', async () => {
+    const k = await bootTest(backend, { memory: '16MiB', thp: 'never' });
+    const t = k.spawn();
+    const f = k.createFile({ fs: 'tmpfs', size: PAGE });
+    const fd = t.open(f);
+    const hog = t.mmap({ length: 64 << 20, prot: RW, flags: ANON_PRIVATE | C.MAP_NORESERVE });
+    expect(codeOf(() => t.touch(hog, 64 << 20, { write: true }))).toBe('ENOMEM'); // memory is full
+    expect(codeOf(() => t.pwrite(fd, 2 ** 40, 7))).toBe('ENOMEM');
+    expect(f.size).toBe(PAGE);
+    expect(t.pread(fd, 2 ** 40)).toBe(null);
+  });
+});
