@@ -39,8 +39,11 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
   readonly v: CoreViews;
   readonly tasks: Task[] = [];
   readonly files: SimFile[] = [];
+  /** @internal */
   readonly thp: ThpMode;
+  /** @internal */
   readonly totalRamPages: number;
+  /** @internal */
   readonly layout: Readonly<Layout>;
   #log: string[] = [];
   #warned = new Set<string>();
@@ -85,6 +88,7 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
   // Runs fn against the core on behalf of process `comm`. A trap or abort
   // in the core means a pinsim bug left the machine half-changed: the
   // machine refuses all further work.
+  /** @internal */
   guard<T>(fn: () => T, comm = 'swapper/0'): T {
     this.checkAlive();
     try {
@@ -98,6 +102,7 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
 
   // bad_page()'s report for each frame the core refused to free since the
   // last call (it keeps the last BAD_LOG_SIZE), then the taint note once.
+  /** @internal */
   reportBadPages(comm = 'swapper/0'): void {
     if (this.v.stats[C.NR_BAD_PAGES] === this.#badFrames) return;
     this.#badFrames = this.v.stats[C.NR_BAD_PAGES];
@@ -113,6 +118,7 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
     this.#badSeen = n;
   }
 
+  /** @internal */
   checkAlive(): void {
     if (this.#broken) throw new Error(`pinsim: this machine is unusable after an internal error: ${this.#broken.message}`);
   }
@@ -120,6 +126,7 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
   // What guard() does with an error: validation errors are thrown before
   // the core is touched; anything else (a Wasm trap, a CoreAbort) came from
   // inside it and halts the machine. Returns the error to rethrow.
+  /** @internal */
   crashed(e: unknown): unknown {
     if (!(e instanceof SyscallError || e instanceof TypeError || e instanceof RangeError)) {
       this.#broken = e instanceof Error ? e : new Error(String(e));
@@ -151,6 +158,7 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
 
   // copy_process() -> dup_mm(): the child's VMAs, and its page tables where
   // vma_needs_copy() says so.
+  /** @internal */
   fork(parent: Task): Task {
     const pgd = this.core.mm_alloc();
     if (pgd < 0) throw fail('fork', C.ENOMEM, 'no memory for the child PGD');
@@ -178,6 +186,7 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
 
   // exit_mmap(): the notifiers' RELEASE pass, then zap every VMA (UNMAP of
   // everything: interval notifiers hear it too, UNVERIFIED), free every page table.
+  /** @internal */
   exitMm(mm: Mm): void {
     mm.notifierSubscriptions?.release();
     mm.notify(C.MMU_NOTIFY_UNMAP, 0, 2 ** 64, 'exit_mmap');
@@ -188,6 +197,7 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
     this.core.mm_free(mm.pgd);
   }
 
+  /** @internal */
   removeTask(t: Task): void {
     this.tasks.splice(this.tasks.indexOf(t), 1);
   }
@@ -196,6 +206,7 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
 
   // Fills the page cache of a disk file for [index, index + n) from its
   // backing store, through the scratch view. False when memory ran out.
+  /** @internal */
   fillCache(f: SimFile, index: number, n: number): boolean {
     if (f.backing !== C.BACKING_FILE && f.backing !== C.BACKING_SHMEM) return true;
     const end = Math.min(index + n, f.pages);
@@ -209,6 +220,7 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
   }
 
   // Faults [start, end) of one VMA; returns 0 or VM_FAULT_* bits.
+  /** @internal */
   faultVma(mm: Mm, vma: Vma, start: number, end: number, write: boolean): number {
     if (vma.file && vma.backing === C.BACKING_FILE) {
       const first = vma.pgoff + (start - vma.start) / PAGE;
@@ -218,6 +230,7 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
   }
 
   // The error a user access gets for a failed fault.
+  /** @internal */
   faultError(syscall: string, bits: number, addr: number): SyscallError {
     const where = `at 0x${addr.toString(16)}`;
     if (bits & C.VM_FAULT_OOM) return fail(syscall, C.ENOMEM, `out of memory ${where} (Linux would invoke the OOM killer)`);
@@ -226,6 +239,7 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
   }
 
   // mm_populate() for MAP_POPULATE: errors are ignored, as in Linux.
+  /** @internal */
   populate(mm: Mm, vma: Vma): void {
     if (vma.flags & (C.VM_IO | C.VM_PFNMAP)) return;
     if (!(vma.flags & (C.VM_READ | C.VM_WRITE | C.VM_EXEC))) return;
@@ -233,12 +247,14 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
   }
 
   // MADV_POPULATE_(READ|WRITE) for one VMA's part.
+  /** @internal */
   populateRange(mm: Mm, vma: Vma, start: number, end: number, write: boolean): void {
     const bits = this.faultVma(mm, vma, start, end, write);
     if (bits & C.VM_FAULT_OOM) throw fail('madvise', C.ENOMEM, 'out of memory while populating');
     if (bits) throw fail('madvise', C.EFAULT, 'populating hit SIGBUS/SIGSEGV');
   }
 
+  /** @internal */
   hugetlbOrderFor(flags: number): number | null {
     const sz = (flags >>> C.MAP_HUGE_SHIFT) & C.MAP_HUGE_MASK;
     if (sz === 0 || sz === C.PMD_SHIFT) return C.HPAGE_PMD_ORDER;
@@ -265,6 +281,7 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
     return this.guard(() => this.newFile(opts.fs, size, hugeOrder, opts.name));
   }
 
+  /** @internal */
   newFile(fs: FsType, size: number, hugeOrder: number, name?: string, anonymous = false): SimFile {
     const id = this.core.new_mapping_id();
     let daxBase = -1;
@@ -277,6 +294,7 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
     return f;
   }
 
+  /** @internal */
   internalFile(kind: 'shmem' | 'hugetlb', size: number, hugeOrder: number): SimFile {
     return this.newFile(kind === 'shmem' ? 'tmpfs' : 'hugetlbfs', size, hugeOrder,
       kind === 'shmem' ? '/dev/zero (deleted)' : 'anon_hugepage (deleted)', true);
@@ -285,6 +303,7 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
   // The last fput() of an anonymous file (memfd, shared anonymous memory):
   // once no fd and no VMA refers to it, its inode is evicted and its page
   // cache truncated.
+  /** @internal */
   reapFiles(): void {
     for (const f of this.files.filter((x) => x.anonymous)) {
       if (this.tasks.some((t) => [...t.fds.values()].includes(f) || t.mm.vmas.some((v) => v.file === f))) continue;
@@ -294,12 +313,14 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
   }
 
   // Every VMA of every task that maps f (the file's i_mmap).
+  /** @internal */
   *mappingsOf(f: SimFile): Generator<[Mm, Vma]> {
     for (const t of this.tasks) for (const v of t.mm.vmas) if (v.file === f) yield [t.mm, v];
   }
 
   // truncate_setsize() + truncate_pagecache(): mappings of the cut part are
   // zapped (private COW copies too), then its cached folios dropped.
+  /** @internal */
   truncate(f: SimFile, size: number): void {
     const oldPages = f.pages;
     const newPages = Math.ceil(size / PAGE);

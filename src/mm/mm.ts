@@ -17,6 +17,7 @@ export const TASK_PAGES = 2 ** (USER_VA_BITS - 12);
 export interface MmHost {
   /** @internal */
   readonly core: Core;
+  /** @internal */
   readonly thp: ThpMode;
 }
 
@@ -24,9 +25,12 @@ export interface MmHost {
 export interface MmOwner { readonly pid: number; readonly uid: number }
 
 export class Mm {
+  /** @internal */
   readonly vmas: Vma[] = [];
   hasPinned = false; // MMF_HAS_PINNED: set by the first FOLL_PIN, never cleared
+  /** @internal */
   pid = 0; // the task it was made for (for error messages)
+  /** @internal */
   dead = false; // mm_users reached zero: exit_mmap() tore it down
   // RLIMIT_MEMLOCK counters, in pages. They outlive the task (mmgrab()):
   // a device may uncharge an mm after its owner exited.
@@ -38,8 +42,9 @@ export class Mm {
   /** @internal mm->notifier_subscriptions: set by the first interval notifier insert. */
   notifierSubscriptions: MmuNotifierSubscriptions | null = null;
 
+  /** @internal Made by spawn() and fork(). */
   constructor(
-    readonly host: MmHost,
+    /** @internal */ readonly host: MmHost,
     readonly pgd: number, // pfn of the PGD page
   ) {}
 
@@ -51,6 +56,7 @@ export class Mm {
   }
 
   // Index of the first VMA ending above addr (find_vma()).
+  /** @internal */
   findIndex(addr: number): number {
     let lo = 0;
     let hi = this.vmas.length;
@@ -63,11 +69,13 @@ export class Mm {
   }
 
   // vma_lookup(): the VMA containing addr.
+  /** @internal */
   vmaAt(addr: number): Vma | undefined {
     const v = this.vmas[this.findIndex(addr)];
     return v && v.start <= addr ? v : undefined;
   }
 
+  /** @internal */
   overlapping(start: number, end: number): Vma[] {
     const out: Vma[] = [];
     for (let i = this.findIndex(start); i < this.vmas.length && this.vmas[i].start < end; i++) out.push(this.vmas[i]);
@@ -75,6 +83,7 @@ export class Mm {
   }
 
   // Is every page of [start, end) inside some VMA?
+  /** @internal */
   covers(start: number, end: number): boolean {
     let at = start;
     for (const v of this.overlapping(start, end)) {
@@ -85,6 +94,7 @@ export class Mm {
   }
 
   // Describes vma to the core for the next per-range call.
+  /** @internal */
   prepare(vma: Vma): void {
     const f = vma.file;
     const av = vma.anonVma ? vma.anonVma.id : 0;
@@ -95,12 +105,14 @@ export class Mm {
 
   // The interval notifiers overlapping [start, end) hear of `event` before
   // the entries there change (mmu_notifier_invalidate_range_start/_end).
+  /** @internal */
   notify(event: number, start: number, end: number, site: string): void {
     this.notifierSubscriptions?.invalidate({ start, end, event, flags: MMU_NOTIFIER_RANGE_BLOCKABLE, owner: null }, site);
   }
 
   // Before a THP PMD leaf around addr is split (__split_huge_pmd()): CLEAR
   // over the huge range, if a THP maps addr.
+  /** @internal */
   notifySplit(addr: number): void {
     if (!this.notifierSubscriptions) return;
     const h = this.host.core.thp_leaf_at(this.pgd, Math.floor(addr / PAGE_SIZE));
@@ -110,6 +122,7 @@ export class Mm {
   // After a core call came back short: if it stopped at a notifier gate,
   // tell the notifiers, let the change through, and say so (the caller
   // prepares again and calls again from where it stopped).
+  /** @internal */
   notifyPending(): boolean {
     const core = this.host.core;
     if (!this.notifierSubscriptions || core.notify_pending_event() < 0) return false;
@@ -120,12 +133,14 @@ export class Mm {
     return true;
   }
 
+  /** @internal */
   insert(vma: Vma): void {
     this.vmas.splice(this.findIndex(vma.start), 0, vma);
   }
 
   // split_vma() at addr if a VMA straddles it. A huge PMD straddling the
   // new boundary is split first (vma_adjust_trans_huge()).
+  /** @internal */
   splitAt(addr: number): void {
     const i = this.findIndex(addr);
     const v = this.vmas[i];
@@ -138,6 +153,7 @@ export class Mm {
   }
 
   // Merges compatible neighbours around [start, end) (vma_merge()).
+  /** @internal */
   mergeAround(start: number, end: number): void {
     let i = Math.max(0, this.findIndex(start) - 1);
     while (i + 1 < this.vmas.length && this.vmas[i].start <= end) {
@@ -155,6 +171,7 @@ export class Mm {
 
   // Unmaps [start, end) of vma; the caller has notified the whole range, this
   // notifies the THP splits of a partly covered huge PMD (zap_pmd_range()).
+  /** @internal */
   zap(vma: Vma, start: number, end: number): void {
     if (!vma.isHugetlb && start % PMD_SIZE) this.notifySplit(start);
     if (!vma.isHugetlb && end % PMD_SIZE && Math.floor(start / PMD_SIZE) !== Math.floor(end / PMD_SIZE)) this.notifySplit(end);
@@ -164,6 +181,7 @@ export class Mm {
 
   // do_vmi_munmap() on a validated range: split, zap, drop the VMAs, then
   // free the page tables that only the removed range used.
+  /** @internal */
   unmap(start: number, end: number): Vma[] {
     this.splitAt(start);
     this.splitAt(end);
@@ -187,6 +205,7 @@ export class Mm {
   // anon_vma_prepare() before a fault that may create anonymous pages (a
   // write or hugetlb fault in a private mapping, or an anon THP fault): reuse
   // a compatible neighbour's anon_vma (find_mergeable_anon_vma()), else a new one.
+  /** @internal */
   anonVmaPrepare(vma: Vma, write: boolean): void {
     if (vma.anonVma || vma.isShared || !(write || vma.isHugetlb || vma.thpEligible(this.host.thp))) return;
     const i = this.vmas.indexOf(vma);
@@ -199,6 +218,7 @@ export class Mm {
 
   // Faults in [start, end) of one VMA as user accesses (or populate) would.
   // Returns 0, or the VM_FAULT_* bits that stopped it.
+  /** @internal */
   faultIn(vma: Vma, start: number, end: number, write: boolean): number {
     this.anonVmaPrepare(vma, write);
     const nr = (end - start) / PAGE_SIZE;

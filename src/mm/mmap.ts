@@ -34,9 +34,13 @@ export function protToVmFlags(prot: number): number {
 }
 
 export interface MmapHost {
+  /** @internal */
   readonly totalRamPages: number;
+  /** @internal */
   hugetlbOrderFor(flags: number): number | null; // MAP_HUGE_* -> order, null if unsupported
+  /** @internal */
   internalFile(kind: 'shmem' | 'hugetlb', size: number, hugeOrder: number): SimFile;
+  /** @internal */
   populate(mm: Mm, vma: Vma): void;
 }
 

@@ -56,6 +56,7 @@ const KNOWN_ADVICE = [C.MADV_FREE, C.MADV_REMOVE, C.MADV_MERGEABLE, C.MADV_UNMER
 
 export interface MadviseHost {
   // MADV_POPULATE_(READ|WRITE): fault in one VMA's part; throws on failure.
+  /** @internal */
   populate(mm: Mm, vma: Vma, start: number, end: number, write: boolean): void;
 }
 
