@@ -51,6 +51,7 @@ export class Task {
   /** @internal rlimits, shared by threads and copied by fork */
   readonly signal: SignalStruct;
 
+  /** @internal Made by the Kernel, not by users. */
   constructor(
     readonly kernel: Kernel,
     readonly pid: number,

@@ -32,6 +32,7 @@ export class SimFile {
   // what it holds, not its size.
   readonly store = new Map<number, number>();
 
+  /** @internal Made by the Kernel, not by users. */
   constructor(
     readonly id: number, // the address_space id the core keys its page cache by
     readonly name: string,

@@ -5,6 +5,7 @@ export class PageArray {
   #arena: PageArenaAllocator | null; // the root's: null once freed
   readonly #root: PageArray; // this, or the array a subarray was taken from
 
+  /** @internal Made by the Kernel, not by users. */
   constructor(arena: PageArenaAllocator, readonly offset: number, readonly length: number, root: PageArray | null = null) {
     this.#arena = arena;
     this.#root = root ?? this;
