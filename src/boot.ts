@@ -10,7 +10,7 @@ import { createCore } from './core/create';
 import { argError } from './errors';
 import { parseSize, showSize } from './units';
 import type { ThpMode } from './mm/vma';
-import { Kernel } from './gup/kernel';
+import { Kernel } from './devices/kernel';
 import { parseMemlock, DEFAULT_MEMLOCK, type MemlockOption } from './cred';
 
 const PAGE = PAGE_SIZE;

@@ -1,8 +1,11 @@
 // pinsim: a simulator of Linux page pinning and the memory management
 // around it. Start with boot().
 export { boot, type BootOptions } from './boot';
-export { Kernel } from './gup/kernel';
+export { Kernel } from './devices/kernel';
 export { PageArray } from './gup/page-array';
+export { DmaDevice, DeviceFile, type DevicePin } from './devices/device';
+export { IommuDomain, IOMMU_READ, IOMMU_WRITE, type IommuExtent } from './devices/iommu';
+export type { Pending } from './devices/clock';
 export type { Locked } from './gup/gup';
 export { Mm } from './mm/mm';
 export { MmuIntervalNotifier, type MmuIntervalNotifierOps, type MmuNotifierRange } from './mm/notifier';

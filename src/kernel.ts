@@ -149,7 +149,8 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
   }
 
   #addTask(mm: Mm, name: string, parent: Task | null, cred: TaskCred): Task {
-    const t = new Task(this, this.#nextPid++, name, mm, parent, cred);
+    // Every machine is a devices/kernel.ts Kernel (boot() makes only those).
+    const t = new Task(this as unknown as Task['kernel'], this.#nextPid++, name, mm, parent, cred);
     mm.pid = t.pid;
     mm.owner = t;
     this.tasks.push(t);

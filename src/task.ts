@@ -10,7 +10,8 @@ import type { Mm } from './mm/mm';
 import { TASK_SIZE } from './mm/mm';
 import { doMmap, checkMunmap } from './mm/mmap';
 import { doMprotect, doMadvise } from './mm/mprotect';
-import type { KernelBase as Kernel } from './kernel';
+import type { Kernel } from './devices/kernel';
+import { DeviceFile } from './devices/device';
 import { procMaps } from './inspect/procfs';
 import { procStatus, procStatusText, type ProcStatus } from './inspect/status';
 import { doMlock, doMunlock, doMlockall, doMunlockall, lockedTurningWritable, populateRanges } from './mm/mlock';
@@ -44,7 +45,8 @@ function checkWord(v: unknown): number {
 }
 
 export class Task {
-  readonly fds = new Map<number, SimFile>();
+  // The fd table: files, and the device files (rings, containers, uverbs contexts) a process opened.
+  readonly fds = new Map<number, SimFile | DeviceFile>();
   #exited = false;
   readonly uid: number; // the real uid: its user_struct is kernel.user(uid)
   readonly caps: ReadonlySet<Capability>; // effective capabilities (init user namespace)
@@ -84,10 +86,18 @@ export class Task {
     return this.kernel.guard(fn, this.name);
   }
 
-  #file(syscall: string, fd: unknown): SimFile {
+  #fd(syscall: string, fd: unknown): SimFile | DeviceFile {
     const n = checkInt('fd', fd);
     const f = this.fds.get(n);
     if (!f) throw fail(syscall, C.EBADF, `fd ${n} is not open`);
+    return f;
+  }
+
+  // A regular file's fd; a device file (a ring, a container) has no file
+  // operations pinsim models for these calls.
+  #file(syscall: string, fd: unknown): SimFile {
+    const f = this.#fd(syscall, fd);
+    if (f instanceof DeviceFile) throw fail(syscall, C.EINVAL, `fd ${fd} is ${f.path}, not a regular file`);
     return f;
   }
 
@@ -216,7 +226,13 @@ export class Task {
     return this.#run('open', () => this.#installFd(file));
   }
 
-  #installFd(file: SimFile): number {
+  // Installs a device file in the fd table (anon_inode_getfd(), an open of /dev/…): its fd.
+  /** @internal */
+  installFd(file: DeviceFile): number {
+    return this.#installFd(file);
+  }
+
+  #installFd(file: SimFile | DeviceFile): number {
     let fd = 3;
     while (this.fds.has(fd)) fd++;
     this.fds.set(fd, file);
@@ -226,7 +242,7 @@ export class Task {
   close(fd: number): void {
     this.#alive('close');
     this.#run('close', () => {
-      this.#file('close', fd);
+      this.#fd('close', fd);
       this.fds.delete(fd);
       this.kernel.reapFiles();
     });

@@ -2,7 +2,7 @@
 // merge, population, sharing, hugetlb and THP, as Linux (x86-64, 4-level
 // paging, no ASLR) behaves.
 import { describe, expect, it } from 'vitest';
-import type { Kernel, Task, VmaInfo } from '../src/index';
+import type { Kernel, SimFile, Task, VmaInfo } from '../src/index';
 import { BACKENDS, bootTest, anon, expectCode, C, PAGE, RW, ANON_PRIVATE, codeOf } from './helpers';
 
 const MMAP_BASE = 0x7f0000000000;
@@ -319,7 +319,7 @@ describe.each(BACKENDS)('shared mappings (%s core)', (backend) => {
     const b = k.spawn({ name: 'b' });
     const fdA = a.memfd_create('shm');
     a.ftruncate(fdA, 4 * PAGE);
-    const fdB = b.open(a.fds.get(fdA)!); // as if passed over a unix socket
+    const fdB = b.open(a.fds.get(fdA) as SimFile); // as if passed over a unix socket
     const va = map(a, 4 * PAGE, C.MAP_SHARED, { fd: fdA });
     const vb = map(b, 4 * PAGE, C.MAP_SHARED, { fd: fdB });
     a.write(va + PAGE, 77);

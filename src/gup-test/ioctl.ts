@@ -2,7 +2,7 @@
 // verify_dma_pinned(), dump_pages_test() and put_back_pages(), on pinsim's
 // public GUP API. Times come from performance.now() (ktime_get()).
 import * as C from '../../assembly/constants';
-import type { Kernel } from '../gup/kernel';
+import type { Kernel } from '../devices/kernel';
 import type { PageArray } from '../gup/page-array';
 import type { Task } from '../task';
 import { errnoName } from '../errors';

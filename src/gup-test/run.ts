@@ -3,7 +3,7 @@
 // through a callback and into the result.
 import * as C from '../../assembly/constants';
 import { boot, type BootOptions } from '../boot';
-import type { Kernel } from '../gup/kernel';
+import type { Kernel } from '../devices/kernel';
 import { SyscallError } from '../errors';
 import { usageError } from '../usage';
 import { gupTestIoctl, type GupTestIoctlResult } from './ioctl';

@@ -1,4 +1,4 @@
-// The Kernel: the machine (KernelBase) plus the GUP/pin API with the
+// The GUP/pin API on the machine (KernelBase + accounting) with the
 // kernel's names, arguments, return values (counts or negative errno) and
 // WARN_ON_ONCE()s. JS misuse that has no kernel equivalent (a wrong type, a
 // PageArray smaller than nr_pages) throws TypeError/RangeError first.
@@ -32,7 +32,7 @@ function checkSub(sub: MmuIntervalNotifier): MmuIntervalNotifier {
   return sub;
 }
 
-export class Kernel extends AccountingKernel {
+export class GupKernel extends AccountingKernel {
   #arena: PageArenaAllocator | null = null;
 
   // A `struct page *pages[n]` for GUP calls, in the core's arena; NULL (-1) filled.

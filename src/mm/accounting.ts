@@ -15,6 +15,7 @@ const PAGE = C.PAGE_SIZE;
 export class AccountingKernel extends KernelBase {
   #users = new Map<number, UserStruct>();
   #ledger = new MemlockLedger();
+  #device: string | undefined; // the device model whose code is running (asDevice())
 
   // The user_struct of a real uid (alloc_uid()): one per uid per machine.
   user(uid: number): UserStruct {
@@ -111,7 +112,19 @@ export class AccountingKernel extends KernelBase {
     if (counter === 'mm.locked_vm') (target as Mm).locked_vm += delta;
     else if (counter === 'mm.pinned_vm') (target as Mm).pinned_vm += delta;
     else (target as UserStruct).locked_vm += delta;
-    this.#ledger.record(target, counter, pid, uid, by, delta);
+    this.#ledger.record(target, counter, pid, uid, by, delta, this.#device);
+  }
+
+  // Runs fn as device `name`: the charges it makes are the device's in the ledger.
+  /** @internal */
+  asDevice<T>(name: string, fn: () => T): T {
+    const prev = this.#device;
+    this.#device = name;
+    try {
+      return fn();
+    } finally {
+      this.#device = prev;
+    }
   }
 
   #mm(mm: unknown): Mm {
@@ -120,7 +133,7 @@ export class AccountingKernel extends KernelBase {
   }
 
   #task(t: unknown): Task {
-    if (!(t instanceof Task) || t.kernel !== this) throw new TypeError('task: not a task of this machine');
+    if (!(t instanceof Task) || (t.kernel as unknown) !== this) throw new TypeError('task: not a task of this machine');
     return t;
   }
 

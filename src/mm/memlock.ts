@@ -16,6 +16,7 @@ export interface MemlockCharge {
   pid: number;
   uid: number;
   by: string;
+  device?: string; // the device model that made it (k.devices())
   range?: { start: number; end: number };
 }
 
@@ -55,11 +56,12 @@ export function showRlim(bytes: number): string {
 export class MemlockLedger {
   #charges: { target: Mm | UserStruct; charge: MemlockCharge }[] = [];
 
-  record(target: Mm | UserStruct, counter: MemlockCounter, pid: number, uid: number, by: string, delta: number): void {
+  record(target: Mm | UserStruct, counter: MemlockCounter, pid: number, uid: number, by: string, delta: number,
+    device: string | undefined): void {
     const i = this.#charges.findIndex((c) => c.target === target && c.charge.counter === counter
-      && c.charge.pid === pid && c.charge.by === by);
+      && c.charge.pid === pid && c.charge.by === by && c.charge.device === device);
     if (i < 0) {
-      this.#charges.push({ target, charge: { counter, pages: delta, pid, uid, by } });
+      this.#charges.push({ target, charge: device === undefined ? { counter, pages: delta, pid, uid, by } : { counter, pages: delta, pid, uid, by, device } });
       return;
     }
     const c = this.#charges[i]!.charge;

@@ -4,7 +4,7 @@
 import * as C from '../../assembly/constants';
 import { boot } from '../boot';
 import type { Backend } from '../core/core';
-import type { Kernel } from '../gup/kernel';
+import type { Kernel } from '../devices/kernel';
 
 const PAGE = C.PAGE_SIZE;
 const RW = C.PROT_READ | C.PROT_WRITE;
