@@ -13,7 +13,7 @@ class Capture extends DeviceFile {
   constructor(k: Kernel, readonly t: Task, readonly addr: number, readonly n: number) {
     super(k, k.deviceName('capture0'));
     this.pages = k.pageArray(n);
-    k.asDevice(this.name, () => {
+    this.as(() => {
       expect(k.account_locked_vm(t.mm, n, true)).toBe(0);
       expect(k.pin_user_pages_fast(t, addr, n, C.FOLL_WRITE | C.FOLL_LONGTERM, this.pages)).toBe(n);
     });

@@ -37,12 +37,18 @@ export abstract class DmaDevice {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.kernel.asDevice(this.name, () => this.release());
+    this.as(() => this.release());
     this.kernel.unregisterDevice(this);
   }
 
   // The device's own release path; runs as the current device.
   protected abstract release(): void;
+
+  // Runs fn as this device: the memlock charges it makes are listed as this
+  // device's (charges(), k.memlockLedger()'s `device`).
+  protected as<T>(fn: () => T): T {
+    return this.kernel.asDevice(this.name, fn);
+  }
 }
 
 // A device a process opens: an fd in its table refers to it; the last
