@@ -334,3 +334,21 @@ export const VIEW_STATS = 9;
 export const VIEW_ZONE_FREE = 10;
 export const VIEW_PAGES = 11; // the page-array arena
 export const NR_VIEWS = 12;
+
+// ---- VFIO type1 and iommufd (src/devices/vfio.ts, src/devices/iommufd.ts): uapi values ----
+export const VFIO_TYPE1_IOMMU = 1; // include/uapi/linux/vfio.h
+export const VFIO_TYPE1v2_IOMMU = 3;
+export const VFIO_DMA_MAP_FLAG_READ = 1; // the device may read
+export const VFIO_DMA_MAP_FLAG_WRITE = 2; // the device may write
+export const VFIO_DMA_MAP_FLAG_VADDR = 4;
+export const VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP = 1;
+export const VFIO_DMA_UNMAP_FLAG_ALL = 2;
+export const VFIO_DMA_UNMAP_FLAG_VADDR = 4;
+export const VFIO_DMA_ENTRY_LIMIT = 65535; // the dma_entry_limit module parameter's default (U16_MAX)
+export const VFIO_PIN_BATCH = 512; // pages per pin_user_pages_remote() call (a page of struct page pointers)
+export const IOMMU_IOAS_MAP_FIXED_IOVA = 1; // include/uapi/linux/iommufd.h
+export const IOMMU_IOAS_MAP_WRITEABLE = 2;
+export const IOMMU_IOAS_MAP_READABLE = 4;
+export const IOMMU_OPTION_RLIMIT_MODE = 0;
+export const IOMMU_OPTION_OP_SET = 0;
+export const IOMMU_OPTION_OP_GET = 1;

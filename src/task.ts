@@ -12,6 +12,7 @@ import { doMmap, checkMunmap } from './mm/mmap';
 import { doMprotect, doMadvise } from './mm/mprotect';
 import type { Kernel } from './devices/kernel';
 import { DeviceFile } from './devices/device';
+import { openVfio, type VfioContainer, type VfioOptions } from './devices/vfio';
 import { procMaps } from './inspect/procfs';
 import { procStatus, procStatusText, type ProcStatus } from './inspect/status';
 import { doMlock, doMunlock, doMlockall, doMunlockall, lockedTurningWritable, populateRanges } from './mm/mlock';
@@ -237,6 +238,12 @@ export class Task {
     while (this.fds.has(fd)) fd++;
     this.fds.set(fd, file);
     return fd;
+  }
+
+  // A VFIO type1 container with a device assigned (src/devices/vfio.ts).
+  vfio(opts: VfioOptions): VfioContainer {
+    this.#alive('open');
+    return this.#run('open', () => openVfio(this, opts));
   }
 
   close(fd: number): void {
