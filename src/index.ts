@@ -7,6 +7,7 @@ export { DmaDevice, DeviceFile, type DevicePin } from './devices/device';
 export { IommuDomain, IOMMU_READ, IOMMU_WRITE, type IommuExtent } from './devices/iommu';
 export type { Pending } from './devices/clock';
 export { VfioContainer, type VfioOptions, type VfioDmaMap, type VfioDmaUnmap } from './devices/vfio';
+export { Iommufd, type AccountMode, type IoasMap, type IoasUnmap } from './devices/iommufd';
 export type { Locked } from './gup/gup';
 export { Mm } from './mm/mm';
 export { MmuIntervalNotifier, type MmuIntervalNotifierOps, type MmuNotifierRange } from './mm/notifier';

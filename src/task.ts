@@ -13,6 +13,7 @@ import { doMprotect, doMadvise } from './mm/mprotect';
 import type { Kernel } from './devices/kernel';
 import { DeviceFile } from './devices/device';
 import { openVfio, type VfioContainer, type VfioOptions } from './devices/vfio';
+import { openIommufd, type Iommufd } from './devices/iommufd';
 import { procMaps } from './inspect/procfs';
 import { procStatus, procStatusText, type ProcStatus } from './inspect/status';
 import { doMlock, doMunlock, doMlockall, doMunlockall, lockedTurningWritable, populateRanges } from './mm/mlock';
@@ -244,6 +245,12 @@ export class Task {
   vfio(opts: VfioOptions): VfioContainer {
     this.#alive('open');
     return this.#run('open', () => openVfio(this, opts));
+  }
+
+  // An iommufd ctx (src/devices/iommufd.ts); compat: opened as /dev/vfio/vfio.
+  iommufd(opts: { compat?: boolean } = {}): Iommufd {
+    this.#alive('open');
+    return this.#run('open', () => openIommufd(this, opts));
   }
 
   close(fd: number): void {
