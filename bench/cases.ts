@@ -11,6 +11,7 @@
 import { boot, constants as C, type BootOptions, type Kernel, type PageArray, type Task, type WasmSource } from '../src/index';
 import { Hash, Rng } from './util';
 import { mlockCase } from './mlock-case';
+import { vfioCase } from './vfio-case';
 import { notifierCase, hmmCase } from './notifier-cases';
 
 export type Backend = 'wasm' | 'ts';
@@ -573,6 +574,8 @@ export function allCases(): CaseDef[] {
     populateCase(false),
     populateCase(true),
     mlockCase(),
+    vfioCase('4k'),
+    vfioCase('hugetlb-2m'),
     forkCase(),
     cmaCase(),
     mixedCase(),
