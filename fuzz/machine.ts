@@ -2,12 +2,13 @@
 // contents model, and run(op). Every check that one machine can make on
 // itself is here (the lockstep runner compares the two machines).
 import * as C from '../assembly/constants';
-import { boot, SyscallError, type Kernel, type Task, type SimFile, type PageArray, type Mm, type SpawnOptions } from '../src/index';
+import { boot, SyscallError, type VfioContainer, type Kernel, type Task, type SimFile, type PageArray, type Mm, type SpawnOptions } from '../src/index';
 import { MMAP_BASE } from '../src/mm/mmap';
 import { ContentModel } from './model';
 import { Notifiers } from './notifier';
 import { GUP_CALLS, WILD_COUNTS, WILD_STARTS, type Op } from './ops';
 import { runMemlockOp, checkMemlock } from './memlock';
+import { runVfioOp } from './vfio';
 
 const PAGE = C.PAGE_SIZE;
 const HPAGE = 2 << 20;
@@ -48,6 +49,7 @@ function attempt(fn: () => unknown): Attempt {
 export class Machine {
   readonly files: SimFile[];
   readonly held: Held[] = [];
+  readonly vfio: VfioContainer[] = []; // the vfio family's containers (fuzz/vfio.ts)
   readonly dead: { task: Task; mm: Mm; maps: { start: number; end: number }[] }[] = [];
   readonly model: ContentModel;
   readonly notifiers: Notifiers;
@@ -203,6 +205,7 @@ export class Machine {
         return this.notifiers.hmm(t, o.pick, a, this.len(t, a, o.pages) / PAGE, o.req);
       }
       case 'mmapLocked': return this.#mmap({ ...o, op: 'mmap', populate: false }, t, C.MAP_LOCKED);
+      case 'vfioOpen': case 'vfioMap': case 'vfioUnmap': case 'vfioDma': case 'vfioClose': return runVfioOp(this, t, o);
       default: return runMemlockOp(this, t, o);
     }
   }
@@ -368,7 +371,7 @@ export class Machine {
   checkPins(): void {
     const v = this.k.v;
     const count = new Map<number, { pins: number; gets: number }>();
-    let pins = 0;
+    let pins = this.k.devices().reduce((n, d) => n + d.pins().reduce((s, p) => s + p.pages, 0), 0); // device models' own
     for (const h of this.held) {
       for (const pfn of h.pa.pfns.subarray(0, h.n)) {
         if (pfn === 0) continue; // the zero page is never pin-counted

@@ -56,7 +56,13 @@ export type Op =
   // family 'memlock': credentials, RLIMIT_MEMLOCK and the accounting helpers
   | { op: 'setrlimit'; task: number; soft: number; hard: number }
   | { op: 'spawnCred'; uid: number; caps: number; memlock: number }
-  | { op: 'charge'; task: number; dead: number; counter: number; pages: number; inc: boolean; check: boolean };
+  | { op: 'charge'; task: number; dead: number; counter: number; pages: number; inc: boolean; check: boolean }
+  // family 'vfio': VFIO type1 containers over the tasks' memory (fuzz/vfio.ts)
+  | { op: 'vfioOpen'; task: number; v2: boolean }
+  | { op: 'vfioMap'; task: number; c: number; vma: number; off: number; pages: number; slot: number; write: boolean }
+  | { op: 'vfioUnmap'; task: number; c: number; slot: number; pages: number; all: boolean }
+  | { op: 'vfioDma'; c: number; slot: number; off: number; write: boolean; word: number }
+  | { op: 'vfioClose'; task: number; c: number };
 
 export type OpName = Op['op'];
 
@@ -78,6 +84,7 @@ export const FAMILIES = {
   notifier: ['notifierInsert', 'notifierRemove', 'hmm'],
   mlock: ['mlock', 'munlock', 'mlockall', 'munlockall', 'mmapLocked'],
   memlock: ['setrlimit', 'spawnCred', 'charge'],
+  vfio: ['vfioOpen', 'vfioMap', 'vfioUnmap', 'vfioDma', 'vfioClose'],
 } as const satisfies Record<string, readonly OpName[]>;
 
 export type Family = keyof typeof FAMILIES;
@@ -169,6 +176,13 @@ const ARBS: Record<Family, Weighted[]> = {
     { arbitrary: fc.record({ op: fc.constant('setrlimit' as const), task, soft: nat(MEMLOCK_LIMITS.length - 1), hard: nat(MEMLOCK_LIMITS.length - 1) }), weight: 2 },
     { arbitrary: fc.record({ op: fc.constant('spawnCred' as const), uid: nat(2), caps: nat(3), memlock: nat(MEMLOCK_LIMITS.length - 1) }), weight: 1 },
     { arbitrary: fc.record({ op: fc.constant('charge' as const), task, dead: nat(8), counter: nat(2), pages: nat(600), inc: fc.boolean(), check: fc.boolean() }), weight: 3 },
+  ],
+  vfio: [
+    { arbitrary: fc.record({ op: fc.constant('vfioOpen' as const), task, v2: fc.boolean() }), weight: 1 },
+    { arbitrary: fc.record({ op: fc.constant('vfioMap' as const), task, c: nat(3), vma: nat(15), off: nat(1100), pages: fc.integer({ min: 1, max: 64 }), slot: nat(15), write: fc.boolean() }), weight: 4 },
+    { arbitrary: fc.record({ op: fc.constant('vfioUnmap' as const), task, c: nat(3), slot: nat(15), pages: fc.integer({ min: 1, max: 200 }), all: fc.boolean() }), weight: 2 },
+    { arbitrary: fc.record({ op: fc.constant('vfioDma' as const), c: nat(3), slot: nat(15), off: nat(63), write: fc.boolean(), word: fc.nat() }), weight: 4 },
+    { arbitrary: fc.record({ op: fc.constant('vfioClose' as const), task, c: nat(3) }), weight: 1 },
   ],
 };
 
