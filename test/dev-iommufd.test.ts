@@ -250,3 +250,23 @@ describe.each(BACKENDS)('iommufd (%s core)', (backend) => {
     }), { numRuns: 40 });
   });
 });
+
+describe('iommufd: both cores agree', () => {
+  it('the same maps, attaches, DMA, unmaps and exit leave the same machine', async () => {
+    const run = async (backend: 'wasm' | 'ts') => {
+      const k = await bootTest(backend, { memlock: 40 * PAGE });
+      const { t, a, fd, ioas } = setup(k, 32, {}, true);
+      fd.ioas_map({ ioas, user_va: a, length: 16 * PAGE, flags: RW });
+      fd.attach({ ioas, bdf: BDF });
+      const iova = fd.ioas_map({ ioas, user_va: a + 16 * PAGE, length: 16 * PAGE, flags: RW });
+      for (let i = 0; i < 16; i++) fd.dma_write(BDF, iova + i * PAGE, i + 3);
+      codeOf(() => fd.ioas_map({ ioas, user_va: a, length: 32 * PAGE, flags: RW }));
+      t.munmap(a, 8 * PAGE);
+      const reads = Array.from({ length: 32 }, (_, i) => fd.dma_read(BDF, i * PAGE));
+      fd.ioas_unmap({ ioas, iova: 0, length: 16 * PAGE });
+      t.exit();
+      return { digest: k.digest(), dmesg: k.dmesg().slice(1), reads, locked: t.mm.locked_vm, pinned: t.mm.pinned_vm };
+    };
+    expect(await run('ts')).toEqual(await run('wasm'));
+  });
+});

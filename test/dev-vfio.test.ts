@@ -339,3 +339,24 @@ describe.each(BACKENDS)('VFIO type1 (%s core)', (backend) => {
     }), { numRuns: 40 });
   });
 });
+
+describe('VFIO type1: both cores agree', () => {
+  it('the same maps, DMA, munmap, fork, unmap and exit leave the same machine', async () => {
+    const run = async (backend: 'wasm' | 'ts') => {
+      const k = await bootTest(backend, { memlock: 64 * PAGE });
+      const { t, a, c } = setup(k, 32);
+      c.map_dma({ vaddr: a, iova: IOVA, size: 16 * PAGE, flags: RW });
+      c.map_dma({ vaddr: a + 8 * PAGE, iova: 2 * IOVA, size: 24 * PAGE, flags: R });
+      for (let i = 0; i < 16; i++) c.dma_write(IOVA + i * PAGE, i * 7 + 1);
+      t.munmap(a + 4 * PAGE, 4 * PAGE);
+      const child = t.fork();
+      const reads = Array.from({ length: 24 }, (_, i) => c.dma_read(2 * IOVA + i * PAGE));
+      codeOf(() => c.map_dma({ vaddr: a, iova: 3 * IOVA, size: 32 * PAGE, flags: RW }));
+      c.unmap_dma({ iova: IOVA, size: 16 * PAGE });
+      t.exit();
+      child.exit();
+      return { digest: k.digest(), dmesg: k.dmesg().slice(1), reads, locked: t.mm.locked_vm };
+    };
+    expect(await run('ts')).toEqual(await run('wasm'));
+  });
+});
