@@ -87,18 +87,24 @@ export class IommuDomain {
   }
 
   #indexAfter(iova: number): number {
-    let lo = 0;
-    let hi = this.#extents.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.#extents[mid].iova <= iova) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return indexAfter(this.#extents, iova);
   }
 
   #extentAt(iova: number): IommuExtent | null {
     const e = this.#extents[this.#indexAfter(iova) - 1];
     return e && iova < e.iova + e.size ? e : null;
   }
+}
+
+// In a list sorted by iova: the index of the first entry whose iova is
+// above `iova` (binary search).
+export function indexAfter(sorted: readonly { readonly iova: number }[], iova: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid].iova <= iova) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }

@@ -12,7 +12,7 @@ import type { PageArray } from '../gup/page-array';
 import type { Mm } from '../mm/mm';
 import type { Task } from '../task';
 import { DeviceFile, type DevicePin } from './device';
-import { IommuDomain, IOMMU_READ, IOMMU_WRITE } from './iommu';
+import { IommuDomain, IOMMU_READ, IOMMU_WRITE, indexAfter } from './iommu';
 import { checkFlags, checkU64, ioctlCaller, pinUserRange, U64_MAX } from './dma-map';
 import type { Kernel } from './kernel';
 
@@ -93,7 +93,7 @@ export class VfioContainer extends DeviceFile {
       pages: this.kernel.pageArray(size / PAGE), pinned: 0,
     };
     this.#dmaAvail--;
-    this.#dmas.splice(this.#indexAfter(iova), 0, dma);
+    this.#dmas.splice(indexAfter(this.#dmas, iova), 0, dma);
     const err = this.as(() => this.#pinMap(dma, t));
     if (err) {
       this.as(() => this.#remove([dma]));
@@ -227,22 +227,11 @@ export class VfioContainer extends DeviceFile {
   // The mappings meeting [first, last], in iova order.
   #overlapping(first: number, last: number): VfioDma[] {
     const out: VfioDma[] = [];
-    for (let i = Math.max(0, this.#indexAfter(first) - 1); i < this.#dmas.length && this.#dmas[i].iova <= last; i++) {
+    for (let i = Math.max(0, indexAfter(this.#dmas, first) - 1); i < this.#dmas.length && this.#dmas[i].iova <= last; i++) {
       const d = this.#dmas[i];
       if (d.iova + d.size > first) out.push(d);
     }
     return out;
-  }
-
-  #indexAfter(iova: number): number {
-    let lo = 0;
-    let hi = this.#dmas.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.#dmas[mid].iova <= iova) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
   }
 
   #alive(what: string): void {
