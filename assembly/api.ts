@@ -28,7 +28,7 @@ export {
 } from './migrate';
 export { folio_maybe_dma_pinned, bad_page_reports } from './folio';
 export { mlock_range, count_mlocked } from './mlock';
-export { vfio_pfn_run, vfio_run_reserved } from './vfio';
+export { vfio_pfn_run, vfio_run_reserved, vfio_pfn_reserved } from './vfio';
 export { mm_rss } from './task_mmu';
 
 // mm_alloc()'s pgd_alloc(): the new mm's PGD page, or -ENOMEM.

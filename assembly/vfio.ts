@@ -27,3 +27,6 @@ export function vfio_pfn_run(off: i32, n: i32): i32 {
 }
 
 export function vfio_run_reserved(): bool { return run_reserved; }
+
+// One pfn's reserved-ness (vfio_pin_page_external()'s accounting test).
+export function vfio_pfn_reserved(pfn: i32): bool { return reserved(pfn); }

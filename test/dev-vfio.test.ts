@@ -3,13 +3,14 @@
 // DMA through the IOMMU, and release on close and exit.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import type { Kernel, Task, VfioContainer } from '../src/index';
+import { IOMMU_READ, IOMMU_WRITE, type Kernel, type Task, type VfioContainer } from '../src/index';
 import { BACKENDS, bootTest, anon, C, PAGE, expectCode, codeOf } from './helpers';
 
 const R = C.VFIO_DMA_MAP_FLAG_READ;
 const W = C.VFIO_DMA_MAP_FLAG_WRITE;
 const RW = R | W;
 const IOVA = 0x100000;
+const IOMMU_RW = IOMMU_READ | IOMMU_WRITE;
 
 // FOLL_PIN references on a small page (its refcount counts them by GUP_PIN_COUNTING_BIAS).
 const pins = (k: Kernel, pfn: number) => Math.floor(k.page(pfn).refcount / C.GUP_PIN_COUNTING_BIAS);
@@ -288,6 +289,63 @@ describe.each(BACKENDS)('VFIO type1 (%s core)', (backend) => {
     expect(k.memlockLedger()).toEqual([]);
   });
 
+  it('mdev: MAP_DMA pins nothing; pin_pages pins and charges per page, once per page however often pinned', async () => {
+    const k = await bootTest(backend);
+    const { t, a, c } = setup(k, 8, { iommu: 'type1v2', mdev: true }, { name: 'qemu', memlock: 3 * PAGE });
+    c.map_dma({ vaddr: a, iova: IOVA, size: 8 * PAGE, flags: RW });
+    c.map_dma({ vaddr: a, iova: 2 * IOVA, size: PAGE, flags: R });
+    expect(t.mm.locked_vm).toBe(0);
+    expect(pins(k, t.translate(a)!)).toBe(0);
+    const pa = k.pageArray(4);
+    expect(c.pin_pages(IOVA, 2, IOMMU_RW, pa)).toBe(2);
+    expect(pa.get(1)).toBe(t.translate(a + PAGE));
+    expect(c.pin_pages(IOVA + PAGE, 2, IOMMU_RW, pa)).toBe(2); // one page again: another reference, no charge
+    expect(t.mm.locked_vm).toBe(3);
+    expect(pins(k, t.translate(a + PAGE)!)).toBe(1);
+    expect(c.pins()[0].pages).toBe(3);
+    // errors, in order: a v1 container (tested below), no mapping, prot the mapping lacks, the limit
+    expect(c.pin_pages(3 * IOVA, 1, IOMMU_READ, pa)).toBe(-C.EINVAL);
+    expect(c.pin_pages(2 * IOVA, 1, IOMMU_RW, pa)).toBe(-C.EPERM);
+    expect(c.pin_pages(IOVA + 2 * PAGE, 2, IOMMU_RW, pa)).toBe(-C.ENOMEM); // page 2 is pinned, page 3 would be the 4th charged
+    expect(k.dmesg()).toContain(`vfio_pin_page_external: Task qemu (${t.pid}) RLIMIT_MEMLOCK (${3 * PAGE}) exceeded`);
+    expect(pins(k, t.translate(a + 3 * PAGE)!)).toBe(0);
+    expect(c.pins()[0].pages).toBe(3); // the failed call gave back what it took
+    c.unpin_pages(IOVA + PAGE, 1);
+    expect(t.mm.locked_vm).toBe(3); // one reference left
+    c.unpin_pages(IOVA + PAGE, 1);
+    expect(t.mm.locked_vm).toBe(2);
+    expect(pins(k, t.translate(a + PAGE)!)).toBe(0);
+    c.close();
+    expect(t.mm.locked_vm).toBe(0);
+    expect(pins(k, t.translate(a)!)).toBe(0);
+    pa.free();
+  });
+
+  it('mdev: UNMAP_DMA calls the driver\'s dma_unmap, which must unpin; a v1 container refuses pin_pages (EACCES)', async () => {
+    const k = await bootTest(backend);
+    const calls: [number, number][] = [];
+    let c!: VfioContainer;
+    const driver = { dma_unmap(iova: number, length: number) { calls.push([iova, length]); c.unpin_pages(iova, length / PAGE); } };
+    const s = setup(k, 4, { iommu: 'type1v2', mdev: driver });
+    c = s.c;
+    c.map_dma({ vaddr: s.a, iova: IOVA, size: 4 * PAGE, flags: RW });
+    const pa = k.pageArray(4);
+    expect(c.pin_pages(IOVA, 4, IOMMU_WRITE, pa)).toBe(4);
+    expect(c.unmap_dma({ iova: IOVA, size: 4 * PAGE })).toBe(4 * PAGE);
+    expect(calls).toEqual([[IOVA, 4 * PAGE]]);
+    expect(s.t.mm.locked_vm).toBe(0);
+    expect(pins(k, pa.get(0)!)).toBe(0);
+    const lazy = setup(k, 1, { iommu: 'type1v2', mdev: { dma_unmap() {} }, bdf: '02:00.0' });
+    lazy.c.map_dma({ vaddr: lazy.a, iova: 0, size: PAGE, flags: R });
+    expect(lazy.c.pin_pages(0, 1, IOMMU_READ, pa)).toBe(1);
+    expect(() => lazy.c.unmap_dma({ iova: 0, size: PAGE })).toThrow(/left 1 pages pinned/);
+    expect(k.dmesg().at(-1)).toMatch(/^kernel BUG at drivers\/vfio\/vfio_iommu_type1.c/);
+    const v1 = setup(k, 1, { iommu: 'type1', mdev: true, bdf: '03:00.0' });
+    v1.c.map_dma({ vaddr: v1.a, iova: 0, size: PAGE, flags: R });
+    expect(v1.c.pin_pages(0, 1, IOMMU_READ, pa)).toBe(-C.EACCES);
+    pa.free();
+  });
+
   it('the core run walk: contiguous pfns of one reserved-ness form a run; the zero page is reserved', async () => {
     const k = await bootTest(backend);
     const pa = k.pageArray(6);
@@ -302,9 +360,7 @@ describe.each(BACKENDS)('VFIO type1 (%s core)', (backend) => {
 
   it('property: random map/unmap/close keep locked_vm = ledger = live mappings\' charges, pins balanced', async () => {
     const k = await bootTest(backend);
-    const t = k.spawn({ memlock: 24 * PAGE });
-    const a = anon(t, 32);
-    t.touch(a, 32 * PAGE, { write: true });
+    const { t, a } = setup(k, 32, { iommu: 'type1v2' }, { memlock: 24 * PAGE }); // (its container stays idle)
     const op = fc.oneof(
       fc.record({ kind: fc.constant('map' as const), c: fc.nat(1), off: fc.nat(31), n: fc.integer({ min: 1, max: 8 }), slot: fc.nat(15), w: fc.boolean() }),
       fc.record({ kind: fc.constant('unmap' as const), c: fc.nat(1), slot: fc.nat(15), n: fc.integer({ min: 1, max: 16 }) }),

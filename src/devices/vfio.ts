@@ -30,6 +30,11 @@ export interface VfioOptions {
   iommu: 'type1v2' | 'type1'; // VFIO_SET_IOMMU with VFIO_TYPE1v2_IOMMU or VFIO_TYPE1_IOMMU
   dmaEntryLimit?: number; // the dma_entry_limit module parameter (65535)
   bdf?: string; // the assigned device's PCI address ('01:00.0')
+  // An mdev (emulated IOMMU group): no IOMMU-backed domain, so MAP_DMA pins
+  // nothing and the vendor driver pins per page with pin_pages(), charged
+  // one page at a time. dma_unmap is the driver's callback, which must
+  // unpin what it pinned in the range (default: it does).
+  mdev?: boolean | { dma_unmap(iova: number, length: number): void };
 }
 
 export interface VfioDmaMap { vaddr: number; iova: number; size: number; flags: number }
@@ -47,12 +52,14 @@ interface VfioDma {
   locked_vm: number; // pages charged to mm->locked_vm
   readonly pages: PageArray;
   pinned: number; // entries of pages holding a pin
+  readonly external: Map<number, { pfn: number; refs: number }>; // the pfn_list: mdev pins by page index
 }
 
 export class VfioContainer extends DeviceFile {
   readonly path = '/dev/vfio/vfio';
   readonly domain: IommuDomain; // the assigned device's
   readonly v2: boolean;
+  readonly #mdev: { dma_unmap(iova: number, length: number): void } | null;
   #dmaAvail: number;
   #dmas: VfioDma[] = []; // sorted by iova, never overlapping
 
@@ -67,6 +74,10 @@ export class VfioContainer extends DeviceFile {
     this.domain = domain;
     this.v2 = opts.iommu === 'type1v2';
     this.#dmaAvail = limit;
+    const m = opts.mdev ?? false;
+    if (typeof m === 'object' && (m === null || typeof m.dma_unmap !== 'function')) throw new TypeError('mdev must be a boolean or { dma_unmap(iova, length) }');
+    if (typeof m !== 'object' && typeof m !== 'boolean') throw new TypeError('mdev must be a boolean or { dma_unmap(iova, length) }');
+    this.#mdev = m === true ? { dma_unmap: (iova, length) => this.unpin_pages(iova, length / PAGE) } : m || null;
   }
 
   // VFIO_IOMMU_MAP_DMA as `current` (default: the opener), with
@@ -90,11 +101,13 @@ export class VfioContainer extends DeviceFile {
     if (!iovaValid(iova, iova + size)) throw fail(ioctl, C.EINVAL, 'the IOVA range is outside the aperture or in a reserved region');
     const dma: VfioDma = {
       iova, vaddr, size: 0, prot, task: t, mm: t.mm, lock_cap: t.capable('CAP_IPC_LOCK'), locked_vm: 0,
-      pages: this.kernel.pageArray(size / PAGE), pinned: 0,
+      pages: this.kernel.pageArray(size / PAGE), pinned: 0, external: new Map(),
     };
     this.#dmaAvail--;
     this.#dmas.splice(indexAfter(this.#dmas, iova), 0, dma);
-    const err = this.as(() => this.#pinMap(dma, t));
+    let err: Error | null = null;
+    if (this.#mdev) dma.size = size; // no IOMMU-backed domain: nothing is pinned now
+    else err = this.as(() => this.#pinMap(dma, t));
     if (err) {
       this.as(() => this.#remove([dma]));
       throw err;
@@ -136,6 +149,7 @@ export class VfioContainer extends DeviceFile {
     const hit = this.#overlapping(iova, last);
     // v1: a request starting inside a mapping stops there (success, 0 bytes for it).
     const gone = !this.v2 && hit.length && iova > hit[0].iova ? [] : hit;
+    for (const dma of gone) this.#notifyUnmap(dma);
     this.as(() => this.#remove(gone));
     return gone.reduce((s, d) => s + d.size, 0);
   }
@@ -153,6 +167,46 @@ export class VfioContainer extends DeviceFile {
     return this.domain.dma_read(checkU64('iova', iova));
   }
 
+  // vfio_pin_pages() by the mdev vendor driver: pins npage pages from iova
+  // one by one (a page pinned already takes another reference), each
+  // charged to the mapping's mm when the container has no IOMMU-backed
+  // domain; fills pages and returns npage, or -errno with every page of
+  // this call released again. Mirrors vfio_iommu_type1_pin_pages().
+  pin_pages(iova: number, npage: number, prot: number, pages: PageArray): number {
+    checkU64('iova', iova);
+    if (!Number.isSafeInteger(npage) || npage < 1 || npage > pages.length) throw new RangeError(`npage must be in 1..${pages.length}, got ${npage}`);
+    checkFlags('prot', prot);
+    if (this.closed) return -C.ENODEV;
+    if (!this.v2) return -C.EACCES;
+    return this.as(() => {
+      for (let i = 0; i < npage; i++) {
+        const err = this.#pinExternal(iova + i * PAGE, prot, pages, i);
+        if (err) {
+          this.unpin_pages(iova, i);
+          return err;
+        }
+      }
+      return npage;
+    });
+  }
+
+  // vfio_unpin_pages(): drops one reference on each of npage pages from
+  // iova; the last one unpins the page (dirty if the device could write)
+  // and, without an IOMMU-backed domain, uncharges it.
+  unpin_pages(iova: number, npage: number): void {
+    checkU64('iova', iova);
+    if (!Number.isSafeInteger(npage) || npage < 0) throw new RangeError(`npage must be a non-negative integer, got ${npage}`);
+    this.as(() => {
+      for (let i = 0; i < npage; i++) {
+        const at = iova + i * PAGE;
+        const [dma] = this.#overlapping(at, at);
+        const idx = dma ? (at - dma.iova) / PAGE : -1;
+        const e = dma?.external.get(idx);
+        if (dma && e && !--e.refs) this.#dropExternal(dma, idx);
+      }
+    });
+  }
+
   // The mappings: iova, vaddr, size and prot, pages charged, and whose mm.
   mappings(): { iova: number; vaddr: number; size: number; prot: number; locked_vm: number; pid: number }[] {
     return this.#dmas.map((d) => ({ iova: d.iova, vaddr: d.vaddr, size: d.size, prot: d.prot, locked_vm: d.locked_vm, pid: d.task.pid }));
@@ -161,12 +215,14 @@ export class VfioContainer extends DeviceFile {
   pins(): DevicePin[] {
     return this.#dmas.map((d) => ({
       device: this.name, object: `iova 0x${d.iova.toString(16)}`, pid: d.task.pid, addr: d.vaddr, length: d.size,
-      pages: d.pinned, gup_flags: gupFlags(d.prot),
+      pages: d.pinned + d.external.size, gup_flags: gupFlags(d.prot),
     }));
   }
 
-  // vfio_iommu_type1_release(): every mapping goes as UNMAP_DMA removes it.
+  // vfio_iommu_type1_release(): every mapping goes as UNMAP_DMA removes it
+  // (the mdev is gone by then: its pins are dropped with the mapping).
   protected release(): void {
+    for (const dma of this.#dmas) for (const idx of [...dma.external.keys()]) this.#dropExternal(dma, idx);
     this.#remove(this.#dmas);
   }
 
@@ -217,11 +273,67 @@ export class VfioContainer extends DeviceFile {
     this.domain.unmap(first.iova, end - first.iova);
     for (const dma of dmas) {
       k.unpin_user_pages_dirty_lock(dma.pages, dma.pinned, (dma.prot & IOMMU_WRITE) !== 0);
-      if (dma.locked_vm && !dma.mm.dead) k.__account_locked_vm(dma.mm, dma.locked_vm, false, dma.task, dma.lock_cap, 'vfio_lock_acct');
+      if (dma.locked_vm) this.#uncharge(dma, dma.locked_vm);
       dma.pages.free();
     }
     this.#dmas.splice(this.#dmas.indexOf(first), dmas.length);
     this.#dmaAvail += dmas.length;
+  }
+
+  // vfio_pin_page_external() of the page at iova, into pages[i].
+  #pinExternal(iova: number, prot: number, pages: PageArray, i: number): number {
+    const k = this.kernel;
+    const [dma] = this.#overlapping(iova, iova);
+    if (!dma) return -C.EINVAL;
+    if ((dma.prot & prot) !== prot) return -C.EPERM;
+    const idx = (iova - dma.iova) / PAGE;
+    const e = dma.external.get(idx);
+    if (e) {
+      e.refs++;
+      pages.pfns[i] = e.pfn;
+      return 0;
+    }
+    if (dma.mm.dead) return -C.ENODEV;
+    const r = k.pin_user_pages_remote(dma.mm, dma.vaddr + idx * PAGE, 1, gupFlags(dma.prot), pages.subarray(i, i + 1));
+    if (r <= 0) return r < 0 ? r : -C.EFAULT;
+    const pfn = pages.pfns[i];
+    if (this.#mdev && !k.core.vfio_pfn_reserved(pfn)) {
+      if (k.__account_locked_vm(dma.mm, 1, true, dma.task, dma.lock_cap, 'vfio_lock_acct') < 0) {
+        k.printk(`vfio_pin_page_external: Task ${dma.task.name} (${dma.task.pid}) RLIMIT_MEMLOCK (${dma.task.memlockBytes()}) exceeded`);
+        k.unpin_user_page_range_dirty_lock(pfn, 1, false);
+        return -C.ENOMEM;
+      }
+      dma.locked_vm++;
+    }
+    dma.external.set(idx, { pfn, refs: 1 });
+    return 0;
+  }
+
+  // vfio_unpin_page_external() of the last reference: unpin, uncharge.
+  #dropExternal(dma: VfioDma, idx: number): void {
+    const k = this.kernel;
+    const pfn = dma.external.get(idx)!.pfn;
+    dma.external.delete(idx);
+    k.unpin_user_page_range_dirty_lock(pfn, 1, (dma.prot & IOMMU_WRITE) !== 0);
+    if (this.#mdev && !k.core.vfio_pfn_reserved(pfn)) this.#uncharge(dma, 1);
+  }
+
+  // vfio_lock_acct(dma, -n, async): skipped once the mm has no users.
+  #uncharge(dma: VfioDma, n: number): void {
+    if (!dma.mm.dead) this.kernel.__account_locked_vm(dma.mm, n, false, dma.task, dma.lock_cap, 'vfio_lock_acct');
+    dma.locked_vm -= n;
+  }
+
+  // A mapping with external pins: the vendor driver's dma_unmap callback
+  // must unpin them; after 10 tries the kernel BUGs.
+  #notifyUnmap(dma: VfioDma): void {
+    for (let tries = 0; dma.external.size; tries++) {
+      if (tries > 10 || !this.#mdev) {
+        this.kernel.printk('kernel BUG at drivers/vfio/vfio_iommu_type1.c: vfio_dma_do_unmap: the mdev driver did not unpin');
+        throw new Error(`vfio: the mdev driver left ${dma.external.size} pages pinned at iova 0x${dma.iova.toString(16)} after its dma_unmap callback`);
+      }
+      this.#mdev.dma_unmap(dma.iova, dma.size);
+    }
   }
 
   // The mappings meeting [first, last], in iova order.
