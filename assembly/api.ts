@@ -29,6 +29,7 @@ export {
 export { folio_maybe_dma_pinned, bad_page_reports } from './folio';
 export { mlock_range, count_mlocked } from './mlock';
 export { mm_rss } from './task_mmu';
+export { bio_set_pages_dirty, bio_first_clean, pc_dio_update } from './bio';
 
 // mm_alloc()'s pgd_alloc(): the new mm's PGD page, or -ENOMEM.
 export function mm_alloc(): i32 {

@@ -334,3 +334,11 @@ export const VIEW_STATS = 9;
 export const VIEW_ZONE_FREE = 10;
 export const VIEW_PAGES = 11; // the page-array arena
 export const NR_VIEWS = 12;
+
+// ---- Block direct I/O (src/devices/block.ts) ----
+export const O_DIRECT = 0o40000; // x86-64 open(2) flag
+export const UIO_MAXIOV = 1024; // iovecs per readv/writev call
+export const MAX_RW_COUNT = 0x7ffff000; // INT_MAX & PAGE_MASK: the most one read/write moves
+export const SECTOR_SIZE = 512; // the default logical block size
+export const DMA_ALIGNMENT = 511; // the request queue's default dma_alignment mask
+export const BLOCK_LATENCY_NS = 10000; // pinsim's default device latency: 10 µs, an NVMe read

@@ -7,6 +7,9 @@
 import { GupKernel } from '../gup/kernel';
 import { SimClock, type Pending } from './clock';
 import { DeviceFile, type DmaDevice } from './device';
+import { blockDeviceOf, type BlockDevice } from './block';
+import { iovIterExtractPages, bioSetPagesDirty, bioReleasePages, bioCheckPagesDirty, type Bio } from './bio';
+import type { Task } from '../task';
 
 export class Kernel extends GupKernel {
   // The clock device models schedule their completions on.
@@ -58,6 +61,17 @@ export class Kernel extends GupKernel {
     while (this.#devices.has(`${base}-${i}`)) i++;
     return `${base}-${i}`;
   }
+
+  // ---- block I/O (src/devices/block.ts, bio.ts) ----
+
+  // The disk under ext4/xfs/btrfs files: its logical block size and latency.
+  blockDevice(): BlockDevice { return blockDeviceOf(this); }
+  iov_iter_extract_pages(t: Task, iov: { base: number; len: number }, maxPages: number, dest: boolean): Bio | number {
+    return iovIterExtractPages(this, t, iov, maxPages, dest);
+  }
+  bio_set_pages_dirty(bio: Bio): void { bioSetPagesDirty(this, bio); }
+  bio_release_pages(bio: Bio, markDirty: boolean): void { bioReleasePages(this, bio, markDirty); }
+  bio_check_pages_dirty(bio: Bio): boolean { return bioCheckPagesDirty(this, bio); }
 
   // The last fput(): a device file no task's fd table holds any more is
   // released, after the files (a task's exit, close(), or an mm that dies).
