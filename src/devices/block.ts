@@ -126,8 +126,8 @@ export function dioAligned(k: Kernel, segs: IoVec[], pos: number, count: number)
 
 // iomap_dio_rw() on an ext4/xfs/btrfs file: a read at or past EOF does
 // nothing; misalignment is EINVAL (checked first here, before the flush:
-// pinsim changes nothing on failure); the file's dirty cache is written back
-// (filemap_write_and_wait_range(); pinsim's writeback takes the whole file);
+// pinsim changes nothing on failure); the range's dirty cache is written
+// back (filemap_write_and_wait_range(); a hazard it finds goes to dmesg);
 // each segment's pages are pinned (all or nothing: a segment that cannot be
 // pinned whole is EFAULT and nothing is submitted, where the kernel may
 // submit a short request); reads dirty their pages before submission. The
@@ -142,7 +142,7 @@ export function blockDirectIo(t: Task, f: SimFile, write: boolean, segs: IoVec[]
   if (!dioAligned(k, segs, pos, count)) {
     throw fail(syscall, C.EINVAL, `O_DIRECT needs the offset and length in ${bd.logicalBlockSize}-byte blocks and buffers aligned to ${C.DMA_ALIGNMENT + 1} bytes`);
   }
-  k.writeback(f);
+  k.writebackRange(f, Math.floor(pos / PAGE), Math.ceil((pos + count) / PAGE));
   const bios: Bio[] = [];
   for (const seg of segs) {
     const b = k.iov_iter_extract_pages(t, seg, Math.ceil(((seg.base % PAGE) + seg.len) / PAGE), !write);
