@@ -8,6 +8,7 @@ import { ContentModel } from './model';
 import { Notifiers } from './notifier';
 import { GUP_CALLS, WILD_COUNTS, WILD_STARTS, type Op } from './ops';
 import { runMemlockOp, checkMemlock } from './memlock';
+import { runDio } from './odirect';
 
 const PAGE = C.PAGE_SIZE;
 const HPAGE = 2 << 20;
@@ -203,6 +204,7 @@ export class Machine {
         return this.notifiers.hmm(t, o.pick, a, this.len(t, a, o.pages) / PAGE, o.req);
       }
       case 'mmapLocked': return this.#mmap({ ...o, op: 'mmap', populate: false }, t, C.MAP_LOCKED);
+      case 'dio': return runDio(this, t, o);
       default: return runMemlockOp(this, t, o);
     }
   }

@@ -56,7 +56,10 @@ export type Op =
   // family 'memlock': credentials, RLIMIT_MEMLOCK and the accounting helpers
   | { op: 'setrlimit'; task: number; soft: number; hard: number }
   | { op: 'spawnCred'; uid: number; caps: number; memlock: number }
-  | { op: 'charge'; task: number; dead: number; counter: number; pages: number; inc: boolean; check: boolean };
+  | { op: 'charge'; task: number; dead: number; counter: number; pages: number; inc: boolean; check: boolean }
+  // family 'odirect': preadv/pwritev, buffered or O_DIRECT, random alignment, async completed by settle
+  | { op: 'dio'; task: number; file: number; direct: boolean; write: boolean; vma: number; off: number; sub: number; odd: boolean;
+    pos: number; posSub: number; blocks: number; segs: number; async: boolean; wbMid: boolean };
 
 export type OpName = Op['op'];
 
@@ -78,6 +81,7 @@ export const FAMILIES = {
   notifier: ['notifierInsert', 'notifierRemove', 'hmm'],
   mlock: ['mlock', 'munlock', 'mlockall', 'munlockall', 'mmapLocked'],
   memlock: ['setrlimit', 'spawnCred', 'charge'],
+  odirect: ['dio'],
 } as const satisfies Record<string, readonly OpName[]>;
 
 export type Family = keyof typeof FAMILIES;
@@ -170,6 +174,14 @@ const ARBS: Record<Family, Weighted[]> = {
     { arbitrary: fc.record({ op: fc.constant('spawnCred' as const), uid: nat(2), caps: nat(3), memlock: nat(MEMLOCK_LIMITS.length - 1) }), weight: 1 },
     { arbitrary: fc.record({ op: fc.constant('charge' as const), task, dead: nat(8), counter: nat(2), pages: nat(600), inc: fc.boolean(), check: fc.boolean() }), weight: 3 },
   ],
+  odirect: [{
+    arbitrary: fc.record({
+      op: fc.constant('dio' as const), task, file: fc.constantFrom(0, 0, 0, 1, 2), direct: fc.boolean(), write: fc.boolean(), vma: nat(15),
+      off: nat(1100), sub: nat(8), odd: fc.boolean(), pos: nat(70), posSub: fc.constantFrom(0, 0, 1, 4), blocks: fc.integer({ min: 1, max: 24 }),
+      segs: fc.integer({ min: 1, max: 3 }), async: fc.boolean(), wbMid: fc.boolean(),
+    }),
+    weight: 3,
+  }],
 };
 
 // Random op sequences drawing only from the given families.

@@ -97,6 +97,16 @@ describe.each(BACKENDS)('O_DIRECT: open and the errnos (%s core)', (backend) => 
     expect(t.read(buf + PAGE)).toBe(101);
   });
 
+  it('a file truncated below a read in flight: the read returns 0 and moves nothing', async () => {
+    const { k, t, f, fd, buf } = await setup(backend, 2);
+    t.write(buf, 9);
+    const r = t.preadv(fd, [{ base: buf, len: 512 }], PAGE + 512, { async: true });
+    k.truncate(f, PAGE + 100);
+    k.settle();
+    expect([r.done, r.res, t.read(buf)]).toEqual([true, 0, 9]);
+    expect(pinsHeld(k)).toBe(0);
+  });
+
   it('an unmapped buffer: EFAULT for a direct read or write (nothing pinned stays), EFAULT or a short count buffered', async () => {
     const { k, t, f, fd, buf } = await setup(backend);
     t.munmap(buf + 2 * PAGE, 2 * PAGE);

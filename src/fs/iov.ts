@@ -20,5 +20,6 @@ export function iovAddr(segs: IoVec[], s: number): number {
 // The file pages a transfer of [pos, end) covers, in order, each with
 // the stream byte its word goes with.
 export function* transferPages(pos: number, end: number): Generator<[index: number, s: number]> {
+  if (pos >= end) return;
   for (let i = Math.floor(pos / PAGE); i * PAGE < end; i++) yield [i, Math.max(pos, i * PAGE) - pos];
 }
