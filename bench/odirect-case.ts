@@ -2,17 +2,18 @@
 // into an anonymous buffer: the iovec checks, the flush, the FOLL_PIN pin,
 // bio_set_pages_dirty(), the DMA of the word and the release.
 import { boot, constants as C } from '../src/index';
-import type { CaseDef } from './cases';
+import type { CaseDef, MetricDef } from './cases';
 
 const PAGE = C.PAGE_SIZE;
 const FILE_PAGES = 256;
 const OPS = 1024; // reads per timed call, cycling over the file
+const METRICS: MetricDef[] = [{ id: 'read4k', unit: 'ops/s', what: 'one synchronous 4 KiB O_DIRECT read (pin, DMA, unpin)' }];
 
 export function odirectCase(): CaseDef {
   return {
     id: 'odirect',
     title: 'O_DIRECT 4 KiB preadv (sync) from an ext4 file into an anon buffer',
-    metrics: [{ id: 'read4k', unit: 'ops/s', what: 'one synchronous 4 KiB O_DIRECT read (pin, DMA, unpin)' }],
+    metrics: METRICS,
     budget: { time: 600, iterations: 20, warmupTime: 100, warmupIterations: 2 },
     async create(backend, cfg) {
       const k = await boot({ backend, wasm: cfg.wasm, memory: '64MiB', thp: 'never' });

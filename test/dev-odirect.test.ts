@@ -69,6 +69,20 @@ describe.each(BACKENDS)('O_DIRECT: open and the errnos (%s core)', (backend) => 
     expect(pinsHeld(k)).toBe(0);
   });
 
+  it('the order between the later checks: iovecs, then EFBIG, then alignment, then the pin', async () => {
+    const { k, t, f, fd, buf } = await setup(backend);
+    const bad = [{ base: buf, len: -1 }];
+    expectCode(k, () => t.preadv(99, bad, 0), 'EBADF'); // fdget before import_iovec
+    const h = t.open(k.createFile({ fs: 'hugetlbfs', size: 0 }));
+    expectCode(k, () => t.pwritev(h, bad, 0), 'EINVAL'); // no write_iter, before the iovecs
+    expectCode(k, () => t.pwritev(h, [{ base: -PAGE, len: PAGE }], 0), 'EINVAL');
+    expectCode(k, () => t.pwritev(fd, [{ base: -PAGE, len: PAGE }], f.maxBytes), 'EFAULT'); // import_iovec first
+    expectCode(k, () => t.pwritev(fd, [{ base: buf + 1, len: 3 }], f.maxBytes), 'EFBIG'); // generic_write_checks before alignment
+    t.munmap(buf, PAGE);
+    expectCode(k, () => t.preadv(fd, [{ base: buf + 1, len: PAGE }], 0), 'EINVAL'); // alignment before the pin
+    expect(codeOf(() => t.preadv(fd, [{ base: buf, len: PAGE }], 0))).toBe('EFAULT');
+  });
+
   it('alignment: offset, length and each segment against the logical block size, addresses against dma_alignment (EINVAL)', async () => {
     const { k, t, fd, buf } = await setup(backend);
     for (const [iov, pos] of [
