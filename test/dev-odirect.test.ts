@@ -185,7 +185,7 @@ describe.each(BACKENDS)('O_DIRECT: data, pins and the clock (%s core)', (backend
     expect(pinsHeld(k)).toBe(0);
   });
 
-  it('btrfs serves a misaligned O_DIRECT request buffered; ext4 refuses it', async () => {
+  it('btrfs serves O_DIRECT buffered unless aligned to its 4 KiB sectors; ext4 refuses a misaligned request', async () => {
     const k = await bootTest(backend);
     const t = k.spawn();
     const buf = anon(t, 2);
@@ -193,8 +193,12 @@ describe.each(BACKENDS)('O_DIRECT: data, pins and the clock (%s core)', (backend
     const pins = k.vmstat().nr_foll_pin_acquired;
     expect(t.preadv(b, [{ base: buf + 100, len: 1000 }], 3)).toBe(1000);
     expect(t.read(buf)).toBe(100);
+    expect(t.preadv(b, [{ base: buf + 512, len: 512 }], PAGE)).toBe(512); // sector-aligned, not 4 KiB-aligned
+    expect(t.read(buf)).toBe(101);
     expect(k.vmstat().nr_foll_pin_acquired).toBe(pins); // no pin: the page cache copied it
-    expect(codeOf(() => t.preadv(t.open(diskFile(k, 2)), [{ base: buf + 100, len: 1000 }], 3))).toBeUndefined(); // buffered fd
+    expect(t.preadv(b, [{ base: buf + PAGE, len: PAGE }], 0)).toBe(PAGE);
+    expect(k.vmstat().nr_foll_pin_acquired).toBe(pins + 1); // direct
+    expectCode(k, () => t.preadv(t.open(diskFile(k, 2), { direct: true }), [{ base: buf + 100, len: 1000 }], 3), 'EINVAL');
   });
 
   it('tmpfs and fsdax take O_DIRECT without pinning anything', async () => {

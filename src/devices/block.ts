@@ -35,9 +35,9 @@ export class IoRequest {
   }
 }
 
-// A request that completed at submission (buffered I/O completes inline).
-export function completedRequest(k: Kernel, write: boolean, res: number): IoRequest {
-  const r = new IoRequest(write ? 'write' : 'read', false, k.now(), k.now());
+// A request that completed at submission (buffered I/O completes inline, as does a direct read at EOF).
+export function completedRequest(k: Kernel, write: boolean, direct: boolean, res: number): IoRequest {
+  const r = new IoRequest(write ? 'write' : 'read', direct, k.now(), k.now());
   r.complete(res);
   return r;
 }
@@ -116,12 +116,11 @@ export function blockDeviceOf(k: Kernel): BlockDevice {
 
 // The alignment iomap_dio_bio_iter() demands (bdev_iter_is_aligned(), the
 // rule before Keith Busch's 2025 relaxation, UNVERIFIED as ~v6.18): the file
-// position and the length in logical blocks, each segment's address to the
-// queue's dma_alignment (511) and its length to the logical block size.
-export function dioAligned(k: Kernel, segs: IoVec[], pos: number, count: number): boolean {
-  const lbs = blockDeviceOf(k).logicalBlockSize;
-  if (pos % lbs || count % lbs) return false;
-  return segs.every((s) => s.base % (C.DMA_ALIGNMENT + 1) === 0 && s.len % lbs === 0);
+// position and the length in whole blocks, each segment's length too, and
+// each segment's address to dmaAlign (the queue's dma_alignment + 1: 512).
+export function dioAligned(segs: IoVec[], pos: number, count: number, block: number, dmaAlign: number): boolean {
+  if (pos % block || count % block) return false;
+  return segs.every((s) => s.base % dmaAlign === 0 && s.len % block === 0);
 }
 
 // iomap_dio_rw() on an ext4/xfs/btrfs file: a read at or past EOF does
@@ -137,9 +136,9 @@ export function blockDirectIo(t: Task, f: SimFile, write: boolean, segs: IoVec[]
   opts: { async: boolean; latencyNs: number | null }): number | IoRequest {
   const k = t.kernel;
   const syscall = write ? 'pwritev' : 'preadv';
-  if (!write && pos >= f.size) return opts.async ? completedRequest(k, write, 0) : 0;
+  if (!write && pos >= f.size) return opts.async ? completedRequest(k, write, true, 0) : 0;
   const bd = blockDeviceOf(k);
-  if (!dioAligned(k, segs, pos, count)) {
+  if (!dioAligned(segs, pos, count, bd.logicalBlockSize, C.DMA_ALIGNMENT + 1)) {
     throw fail(syscall, C.EINVAL, `O_DIRECT needs the offset and length in ${bd.logicalBlockSize}-byte blocks and buffers aligned to ${C.DMA_ALIGNMENT + 1} bytes`);
   }
   k.writebackRange(f, Math.floor(pos / PAGE), Math.ceil((pos + count) / PAGE));

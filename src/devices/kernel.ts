@@ -66,11 +66,15 @@ export class Kernel extends GupKernel {
 
   // The disk under ext4/xfs/btrfs files: its logical block size and latency.
   blockDevice(): BlockDevice { return blockDeviceOf(this); }
+  // Pins one iovec segment's pages short-term (FOLL_PIN, FOLL_WRITE when dest): a bio's pages, or 0/-errno.
   iov_iter_extract_pages(t: Task, iov: { base: number; len: number }, maxPages: number, dest: boolean): Bio | number {
     return iovIterExtractPages(this, t, iov, maxPages, dest);
   }
+  // Dirties a read's pages before submission.
   bio_set_pages_dirty(bio: Bio): void { bioSetPagesDirty(this, bio); }
+  // Unpins the bio's pages, dirtying them first when asked.
   bio_release_pages(bio: Bio, markDirty: boolean): void { bioReleasePages(this, bio, markDirty); }
+  // A read's completion: re-dirties pages cleaned meanwhile, then unpins; true when it re-dirtied.
   bio_check_pages_dirty(bio: Bio): boolean { return bioCheckPagesDirty(this, bio); }
 
   // The last fput(): a device file no task's fd table holds any more is

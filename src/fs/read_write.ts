@@ -83,14 +83,16 @@ export function rwIter(t: Task, write: boolean, file: () => SimFile, direct: boo
     if (a.pos >= f.maxBytes) throw fail(syscall, C.EFBIG, `offset beyond the ${f.fs} file size limit`);
     n = Math.min(n, f.maxBytes - a.pos);
   }
-  // O_DIRECT reaches the disk only on ext4/xfs/btrfs; tmpfs (since v6.6)
-  // serves it from the page cache, fsdax from pmem, both as buffered I/O.
-  // btrfs falls back to buffered I/O for a misaligned request (UNVERIFIED).
-  if (direct && f.backing === C.BACKING_FILE && n > 0 && (f.fs !== 'btrfs' || dioAligned(t.kernel, segs, a.pos, n))) {
-    return blockDirectIo(t, f, write, segs, a.pos, n, a);
-  }
+  // O_DIRECT reaches the disk only on ext4/xfs/btrfs; tmpfs (since v6.6,
+  // UNVERIFIED) serves it from the page cache, fsdax from pmem (the DAX
+  // path copies without the page cache and without pins), both as buffered
+  // I/O here. btrfs checks offset, lengths and addresses against its 4 KiB
+  // sector size first and falls back to buffered I/O where they miss it
+  // (check_direct_IO(); UNVERIFIED for current kernels).
+  const btrfsBuffered = f.fs === 'btrfs' && !dioAligned(segs, a.pos, n, PAGE, PAGE);
+  if (direct && f.backing === C.BACKING_FILE && n > 0 && !btrfsBuffered) return blockDirectIo(t, f, write, segs, a.pos, n, a);
   const res = write ? bufferedWrite(t, f, segs, a.pos, n) : bufferedRead(t, f, segs, a.pos, n);
-  return a.async ? completedRequest(t.kernel, write, res) : res;
+  return a.async ? completedRequest(t.kernel, write, false, res) : res;
 }
 
 // generic_file_read_iter()'s buffered half: page by page up to i_size.
