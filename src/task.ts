@@ -241,8 +241,8 @@ export class Task {
     });
   }
 
-  // Installs a device file in the fd table (anon_inode_getfd(), an open of /dev/…): its fd.
-  /** @internal */
+  // Installs a device file in the fd table (anon_inode_getfd(), an open of
+  // /dev/…): its fd. Device models call it; the last close releases the device.
   installFd(file: DeviceFile): number {
     return this.#installFd(file);
   }

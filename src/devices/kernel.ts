@@ -54,7 +54,6 @@ export class Kernel extends GupKernel {
   }
 
   // A name no live device has: base, else base-2, base-3, …
-  /** @internal */
   deviceName(base: string): string {
     if (!this.#devices.has(base)) return base;
     let i = 2;
