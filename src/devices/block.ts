@@ -148,7 +148,9 @@ export function blockDirectIo(t: Task, f: SimFile, write: boolean, segs: IoVec[]
     if (typeof b === 'number' || b.bytes < seg.len) {
       if (typeof b !== 'number') bios.push(b);
       for (const x of bios) k.bio_release_pages(x, false);
-      throw fail(syscall, C.EFAULT, `iov at 0x${seg.base.toString(16)} is not ${write ? 'readable' : 'writable'} user memory`);
+      // The pin's own error (-ENOMEM, -EFAULT, …); a short or empty pin is EFAULT.
+      const errno = typeof b === 'number' && b < 0 ? -b : C.EFAULT;
+      throw fail(syscall, errno, `pinning the iovec at 0x${seg.base.toString(16)} failed`);
     }
     bios.push(b);
   }
