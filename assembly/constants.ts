@@ -334,3 +334,19 @@ export const VIEW_STATS = 9;
 export const VIEW_ZONE_FREE = 10;
 export const VIEW_PAGES = 11; // the page-array arena
 export const NR_VIEWS = 12;
+
+// ---- io_uring fixed buffers, AF_XDP umem, MSG_ZEROCOPY (src/devices/io_uring.ts, xdp.ts, zerocopy.ts) ----
+export const ENXIO = 6; // IORING_UNREGISTER_BUFFERS without a table
+export const IORING_MAX_ENTRIES = 32768;
+export const IORING_MAX_REG_BUFFERS = 16384; // 1 << 14
+export const IORING_OP_READ_FIXED = 4;
+export const IORING_OP_WRITE_FIXED = 5;
+export const IO_BUF_MAX_LEN = 1073741824; // SZ_1G: io_validate_user_buf_range()'s cap on one buffer
+export const XDP_UMEM_UNALIGNED_CHUNK_FLAG = 1;
+export const XDP_UMEM_TX_SW_CSUM = 2;
+export const XDP_UMEM_TX_METADATA_LEN = 4;
+export const XDP_UMEM_MIN_CHUNK_SIZE = 2048;
+export const XDP_PACKET_HEADROOM = 256;
+export const SO_ZEROCOPY = 60;
+export const MSG_ZEROCOPY = 0x4000000;
+export const SO_EE_ORIGIN_ZEROCOPY = 5;

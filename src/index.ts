@@ -6,6 +6,7 @@ export { PageArray } from './gup/page-array';
 export { DmaDevice, DeviceFile, type DevicePin } from './devices/device';
 export { IommuDomain, IOMMU_READ, IOMMU_WRITE, type IommuExtent } from './devices/iommu';
 export type { Pending } from './devices/clock';
+export { IoUring, IO_URING_RW_NS, type IoUringCqe, type IoUringOptions, type IoUringBuffer, type Iovec } from './devices/io_uring';
 export type { Locked } from './gup/gup';
 export { Mm } from './mm/mm';
 export { MmuIntervalNotifier, type MmuIntervalNotifierOps, type MmuNotifierRange } from './mm/notifier';

@@ -12,6 +12,7 @@ import { doMmap, checkMunmap } from './mm/mmap';
 import { doMprotect, doMadvise } from './mm/mprotect';
 import type { Kernel } from './devices/kernel';
 import { DeviceFile } from './devices/device';
+import { ioUringSetup, type IoUring, type IoUringOptions } from './devices/io_uring';
 import { procMaps } from './inspect/procfs';
 import { procStatus, procStatusText, type ProcStatus } from './inspect/status';
 import { doMlock, doMunlock, doMlockall, doMunlockall, lockedTurningWritable, populateRanges } from './mm/mlock';
@@ -397,6 +398,11 @@ export class Task {
       }
     });
   }
+
+  // ---- devices ----
+
+  // io_uring_setup(2): a ring in this task's fd table (ring.fd).
+  io_uring_setup(entries: number, opts?: IoUringOptions): IoUring { return ioUringSetup(this, entries, opts); }
 
   // ---- processes ----
 
