@@ -7,6 +7,8 @@ export { DmaDevice, DeviceFile, type DevicePin } from './devices/device';
 export { IommuDomain, IOMMU_READ, IOMMU_WRITE, type IommuExtent } from './devices/iommu';
 export type { Pending } from './devices/clock';
 export { IoUring, IO_URING_RW_NS, type IoUringCqe, type IoUringOptions, type IoUringBuffer, type Iovec } from './devices/io_uring';
+export { XdpSocket, type XdpUmemReg } from './devices/xdp';
+export { TcpSocket, ZEROCOPY_ACK_NS, type ZerocopyNotification } from './devices/zerocopy';
 export type { Locked } from './gup/gup';
 export { Mm } from './mm/mm';
 export { MmuIntervalNotifier, type MmuIntervalNotifierOps, type MmuNotifierRange } from './mm/notifier';
