@@ -3,9 +3,8 @@
 // per send, FOLL_GET references held until the ACK).
 import { describe, expect, it } from 'vitest';
 import { ZEROCOPY_ACK_NS, type Kernel, type Task, type XdpUmemReg } from '../src/index';
-import { BACKENDS, bootTest, anon, C, PAGE, RW, expectCode, codeOf } from './helpers';
+import { BACKENDS, bootTest, anon, C, PAGE, expectCode, codeOf } from './helpers';
 
-const KiB = 1024;
 
 function message(fn: () => unknown): string {
   try {
