@@ -11,6 +11,7 @@
 import { boot, constants as C, type BootOptions, type Kernel, type PageArray, type Task, type WasmSource } from '../src/index';
 import { Hash, Rng } from './util';
 import { mlockCase } from './mlock-case';
+import { ioUringCase } from './io_uring-case';
 import { notifierCase, hmmCase } from './notifier-cases';
 
 export type Backend = 'wasm' | 'ts';
@@ -579,5 +580,6 @@ export function allCases(): CaseDef[] {
     scanCase(),
     notifierCase(),
     hmmCase(),
+    ioUringCase(),
   ];
 }

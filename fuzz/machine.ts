@@ -8,6 +8,7 @@ import { ContentModel } from './model';
 import { Notifiers } from './notifier';
 import { GUP_CALLS, WILD_COUNTS, WILD_STARTS, type Op } from './ops';
 import { runMemlockOp, checkMemlock } from './memlock';
+import { Rings, type UringOp } from './io_uring';
 
 const PAGE = C.PAGE_SIZE;
 const HPAGE = 2 << 20;
@@ -51,6 +52,7 @@ export class Machine {
   readonly dead: { task: Task; mm: Mm; maps: { start: number; end: number }[] }[] = [];
   readonly model: ContentModel;
   readonly notifiers: Notifiers;
+  readonly rings = new Rings(this);
   readonly bootFree: number;
 
   static async boot(backend: 'wasm' | 'ts', flavour: Flavour, s: Shape): Promise<Machine> {
@@ -203,6 +205,8 @@ export class Machine {
         return this.notifiers.hmm(t, o.pick, a, this.len(t, a, o.pages) / PAGE, o.req);
       }
       case 'mmapLocked': return this.#mmap({ ...o, op: 'mmap', populate: false }, t, C.MAP_LOCKED);
+      case 'uringSetup': case 'uringRegister': case 'uringUnregister': case 'uringClose': case 'uringRw': case 'uringSettle':
+        return this.rings.run(t, o as UringOp);
       default: return runMemlockOp(this, t, o);
     }
   }
@@ -377,6 +381,12 @@ export class Machine {
         pins += h.pin ? 1 : 0;
         count.set(v.head[pfn], c);
       }
+    }
+    for (const pfn of this.rings.pinned()) { // io_uring buffers: one pin per page or coalesced folio
+      const c = count.get(v.head[pfn]) ?? { pins: 0, gets: 0 };
+      c.pins++;
+      pins++;
+      count.set(v.head[pfn], c);
     }
     const vs = this.k.vmstat();
     if (vs.nr_foll_pin_acquired - vs.nr_foll_pin_released !== pins) {

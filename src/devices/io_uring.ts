@@ -173,6 +173,20 @@ export class IoUring extends DeviceFile {
     }));
   }
 
+  // The frame a fixed request at addr of table slot buf_index reaches; null
+  // where none would (an empty slot, addr outside the buffer).
+  frame(buf_index: number, addr: number): number | null {
+    checkInt('buf_index', buf_index);
+    checkInt('addr', addr);
+    const imu = this.#table?.[buf_index] ?? null;
+    return imu && addr >= imu.ubuf && addr < imu.ubuf + imu.len ? bufferPfn(imu, addr) : null;
+  }
+
+  // The frames the ring holds pins on: one entry per pin (a page, or a folio's head once coalesced).
+  pinned(): number[] {
+    return this.#live().flatMap((b) => Array.from(b.pages.pfns.subarray(0, b.nr_bvecs)));
+  }
+
   pins(): DevicePin[] {
     return this.buffers().map((b, i) => ({
       device: this.name, object: b.index === null ? `buffer (unregistered, in flight) #${i}` : `buffer ${b.index}`,
