@@ -313,6 +313,20 @@ describe.each(BACKENDS)('io_uring fixed buffers (%s core)', (backend) => {
     expect(t.mm.pinned_vm).toBe(0);
   });
 
+  it('the counters are independent: mlock, io_uring and RDMA-style pinned_vm each fill the limit, nothing dedups', async () => {
+    const k = await bootTest(backend, { thp: 'never', memlock: '64KiB' });
+    const t = k.spawn();
+    const a = anon(t, 16);
+    t.mlock(a, 16 * PAGE); // mm->locked_vm: 16 of 16
+    const ring = t.io_uring_setup(1);
+    ring.register_buffers([{ iov_base: a, iov_len: 16 * PAGE }]); // user->locked_vm 16, pinned_vm 16 (unchecked)
+    expect(counters(k, t)).toEqual({ user: 16, pinned: 16, locked: 16 });
+    expect(t.status()).toMatchObject({ VmLck: 64, VmPin: 64 });
+    // The same pages on a second ring charge again: small pages are never deduplicated.
+    expect(codeOf(() => t.io_uring_setup(1).register_buffers([{ iov_base: a, iov_len: PAGE }]))).toBe('ENOMEM');
+    expect(k.__account_pinned_vm(t.mm, 1, true, t, true)).toBe(-C.ENOMEM); // ib_umem_get()'s check now fails too
+  });
+
   it('munmap does not release the pins; the frames stay pinned and charged until unregister', async () => {
     const k = await bootTest(backend, { thp: 'never' });
     const t = k.spawn();

@@ -6,14 +6,16 @@ import { ZEROCOPY_ACK_NS, type Kernel, type Task, type XdpUmemReg } from '../src
 import { BACKENDS, bootTest, anon, C, PAGE, expectCode, codeOf } from './helpers';
 
 
-function message(fn: () => unknown): string {
+function thrown(fn: () => unknown): unknown {
   try {
     fn();
   } catch (e) {
-    return `${(e as { code?: string }).code}: ${(e as Error).message}`;
+    return e;
   }
-  return 'no error';
+  return undefined;
 }
+
+const message = (fn: () => unknown) => String((thrown(fn) as Error | undefined)?.message);
 
 const userVm = (k: Kernel, t: Task) => k.user(t.uid).locked_vm;
 
@@ -54,13 +56,7 @@ describe.each(BACKENDS)('AF_XDP UMEM (%s core)', (backend) => {
     const k = await bootTest(backend, { thp: 'never', memlock: '64KiB' });
     const t = k.spawn();
     const a = anon(t, 32);
-    let err: unknown;
-    try {
-      t.xdp_umem_reg({ addr: a, len: 17 * PAGE, chunk_size: 4096 });
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toMatchObject({ code: 'ENOBUFS', detail: { counter: 'user.locked_vm', current: 0, requested: 17, limit: 16 } });
+    expect(thrown(() => t.xdp_umem_reg({ addr: a, len: 17 * PAGE, chunk_size: 4096 }))).toMatchObject({ code: 'ENOBUFS', detail: { counter: 'user.locked_vm', current: 0, requested: 17, limit: 16 } });
     expect(t.translate(a)).toBe(null); // refused before any pin (which would have faulted the range in)
     const s = t.xdp_umem_reg({ addr: a, len: 16 * PAGE, chunk_size: 4096 }); // exactly the limit passes
     expect(userVm(k, t)).toBe(16);
@@ -168,13 +164,7 @@ describe.each(BACKENDS)('MSG_ZEROCOPY (%s core)', (backend) => {
     const s = t.socket_tcp();
     s.setsockopt_zerocopy(true);
     s.sendmsg(a, 14 * PAGE, C.MSG_ZEROCOPY); // 16 pages: the limit exactly
-    let err: unknown;
-    try {
-      s.sendmsg(a, 1, C.MSG_ZEROCOPY);
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toMatchObject({ code: 'ENOBUFS', detail: { current: 16, requested: 2, limit: 16 } });
+    expect(thrown(() => s.sendmsg(a, 1, C.MSG_ZEROCOPY))).toMatchObject({ code: 'ENOBUFS', detail: { current: 16, requested: 2, limit: 16 } });
     expect(s.pins()).toHaveLength(1);
     const free = k.spawn({ memlock: Infinity });
     const fs = free.socket_tcp();
