@@ -327,6 +327,30 @@ describe.each(BACKENDS)('io_uring fixed buffers (%s core)', (backend) => {
     expect(k.__account_pinned_vm(t.mm, 1, true, t, true)).toBe(-C.ENOMEM); // ib_umem_get()'s check now fails too
   });
 
+  it('IORING_REGISTER_BUFFERS2 tags: EINVAL on an empty slot; the tag CQE comes when the buffer is gone, not on an unwind', async () => {
+    const k = await bootTest(backend, { thp: 'never' });
+    const t = k.spawn();
+    const fd = t.open(k.createFile({ fs: 'ext4', size: PAGE }));
+    const a = anon(t, 3);
+    const ring = t.io_uring_setup(1);
+    expect(codeOf(() => ring.register_buffers([{ iov_base: a, iov_len: PAGE }, { iov_base: 0, iov_len: 0 }], [7, 8]))).toBe('EINVAL');
+    expect(ring.peek_cqes()).toEqual([]); // io_clear_table_tags(): buffer 0 went silently
+    expect(t.mm.pinned_vm).toBe(0);
+    expect(() => ring.register_buffers([{ iov_base: a, iov_len: PAGE }], [])).toThrow(TypeError);
+    ring.register_buffers([{ iov_base: a, iov_len: PAGE }, { iov_base: 0, iov_len: 0 }], [7, 0]);
+    expect(ring.register_buffers_update(1, [{ iov_base: a + PAGE, iov_len: PAGE }], [9])).toBe(1);
+    ring.read_fixed(fd, 1, a + PAGE, PAGE, 0, 1);
+    expect(ring.register_buffers_update(0, [{ iov_base: a + 2 * PAGE, iov_len: PAGE }])).toBe(1); // buffer 0 replaced
+    expect(ring.peek_cqes()).toEqual([{ user_data: 7, res: 0, flags: 0 }]);
+    ring.unregister_buffers();
+    expect(ring.peek_cqes()).toEqual([]); // buffer 1 is still in use
+    k.settle();
+    expect(ring.peek_cqes()).toEqual([{ user_data: 1, res: PAGE, flags: 0 }, { user_data: 9, res: 0, flags: 0 }]);
+    ring.register_buffers([{ iov_base: a, iov_len: PAGE }], [5]);
+    t.close(ring.fd); // teardown: no CQ to post to
+    expect(t.mm.pinned_vm).toBe(0);
+  });
+
   it('munmap does not release the pins; the frames stay pinned and charged until unregister', async () => {
     const k = await bootTest(backend, { thp: 'never' });
     const t = k.spawn();

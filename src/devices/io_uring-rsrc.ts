@@ -29,6 +29,7 @@ export interface MappedUbuf {
   readonly heads: ReadonlySet<number>; // compound heads among its pages (headpage_already_acct())
   readonly task: Task; // current at registration: the user charge's ledger pid
   refs: number; // the table's plus in-flight requests'
+  tag: number; // IORING_REGISTER_BUFFERS2's tag: a CQE with it when the buffer goes (0: none)
 }
 
 // What registration needs of the ring (struct io_ring_ctx).
@@ -85,7 +86,7 @@ export function bufferRegister(ctx: RsrcCtx, current: Task, iov: Iovec, last: { 
     pages.free();
     return err;
   }
-  return { ubuf: iov.iov_base, len: iov.iov_len, pages, nr_bvecs, folio_shift, offset, pinned: nr_bvecs, acct_pages: acct, heads, task: current, refs: 1 };
+  return { ubuf: iov.iov_base, len: iov.iov_len, pages, nr_bvecs, folio_shift, offset, pinned: nr_bvecs, acct_pages: acct, heads, task: current, refs: 1, tag: 0 };
 }
 
 // io_buffer_unmap() once the last reference goes: unpin without dirtying, uncharge.

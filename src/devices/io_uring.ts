@@ -76,9 +76,13 @@ export class IoUring extends DeviceFile {
   }
 
   // IORING_REGISTER_BUFFERS (io_sqe_buffers_register()): all or nothing.
-  register_buffers(iovecs: readonly Iovec[]): void {
+  // With tags, IORING_REGISTER_BUFFERS2: a tagged buffer posts a CQE
+  // { user_data: tag, res: 0 } once it is gone (unregistered, replaced, and
+  // no request using it any more).
+  register_buffers(iovecs: readonly Iovec[], tags?: readonly number[]): void {
     const cur = this.#current('io_uring_register');
     const iovs = checkIovecs(iovecs);
+    const tg = checkTags(tags, iovs.length);
     this.#run(cur, () => {
       if (this.#table) throw fail('io_uring_register', C.EBUSY, 'a buffer table is registered already');
       if (iovs.length === 0 || iovs.length > C.IORING_MAX_REG_BUFFERS) {
@@ -87,8 +91,9 @@ export class IoUring extends DeviceFile {
       this.#table = new Array<MappedUbuf | null>(iovs.length).fill(null);
       const last = { hpage: -1 };
       for (let i = 0; i < iovs.length; i++) {
-        const err = this.#fill(i, iovs[i], cur, last);
+        const err = this.#fill(i, iovs[i], tg[i], cur, last);
         if (err) {
+          for (const b of this.#table) if (b) b.tag = 0; // io_clear_table_tags(): the unwind posts nothing
           this.#dropTable(); // everything this call registered is unpinned and uncharged
           throw err;
         }
@@ -98,10 +103,11 @@ export class IoUring extends DeviceFile {
 
   // IORING_REGISTER_BUFFERS_UPDATE (__io_sqe_buffers_update()): replaces
   // slots offset.. in turn; the count done, or the first error if none was.
-  register_buffers_update(offset: number, iovecs: readonly Iovec[]): number {
+  register_buffers_update(offset: number, iovecs: readonly Iovec[], tags?: readonly number[]): number {
     const cur = this.#current('io_uring_register');
     checkInt('offset', offset);
     const iovs = checkIovecs(iovecs);
+    const tg = checkTags(tags, iovs.length);
     return this.#run(cur, () => {
       const table = this.#table;
       if (!table) throw fail('io_uring_register', C.ENXIO, 'no buffer table is registered');
@@ -115,7 +121,7 @@ export class IoUring extends DeviceFile {
         // slot, so a folio they share is charged by neither once the old
         // one goes (the kernel's own accounting gap).
         const old = table[offset + done];
-        const err = this.#fill(offset + done, iovs[done], cur, last, old);
+        const err = this.#fill(offset + done, iovs[done], tg[done], cur, last, old);
         if (err) {
           if (done === 0) throw err;
           break;
@@ -209,7 +215,7 @@ export class IoUring extends DeviceFile {
   // ---- internals ----
 
   // Validates and registers iovec i into slot i (replacing `old`), or the error.
-  #fill(i: number, iov: Iovec, cur: Task, last: { hpage: number }, old: MappedUbuf | null = null): SyscallError | null {
+  #fill(i: number, iov: Iovec, tag: number, cur: Task, last: { hpage: number }, old: MappedUbuf | null = null): SyscallError | null {
     const v = bufferValidate(this.#ctx, iov);
     if (v < 0) return fail('io_uring_register', -v, `iovecs[${i}]: ${v === -C.EOVERFLOW ? 'base + length overflows' : 'a zero length, a NULL base with a length, or longer than the cap'}`);
     let imu: MappedUbuf | null = null;
@@ -217,6 +223,9 @@ export class IoUring extends DeviceFile {
       const r = bufferRegister(this.#ctx, cur, iov, last);
       if (r instanceof SyscallError) return r;
       imu = r;
+      imu.tag = tag;
+    } else if (tag) {
+      return fail('io_uring_register', C.EINVAL, `slot ${i}: a tag on an empty slot`);
     }
     if (old) this.#remove(i);
     this.#table![i] = imu;
@@ -242,7 +251,9 @@ export class IoUring extends DeviceFile {
   }
 
   #put(imu: MappedUbuf): void {
-    if (--imu.refs === 0) bufferUnmap(this.#ctx, imu);
+    if (--imu.refs) return;
+    bufferUnmap(this.#ctx, imu);
+    if (imu.tag && !this.closed) this.#post(imu.tag, 0); // a closing ring has no CQ left to read
   }
 
   #live(): MappedUbuf[] {
@@ -314,6 +325,16 @@ export class IoUring extends DeviceFile {
   #run<T>(cur: Task, fn: () => T): T {
     return this.kernel.guard(() => this.as(fn), cur.name);
   }
+}
+
+// The tags of IORING_REGISTER_BUFFERS2 (u64 each, one per iovec); none: all 0.
+function checkTags(tags: unknown, n: number): number[] {
+  if (tags === undefined) return new Array<number>(n).fill(0);
+  if (!Array.isArray(tags) || tags.length !== n) throw new TypeError(`tags must be an array of ${n} numbers, one per iovec`);
+  return tags.map((t, i) => {
+    if (checkInt(`tags[${i}]`, t) < 0) throw new RangeError(`tags[${i}] must not be negative`);
+    return t as number;
+  });
 }
 
 function checkIovecs(iovecs: unknown): Iovec[] {
