@@ -12,6 +12,7 @@ import { boot, constants as C, type BootOptions, type Kernel, type PageArray, ty
 import { Hash, Rng } from './util';
 import { mlockCase } from './mlock-case';
 import { odirectCase } from './odirect-case';
+import { ioUringCase } from './io_uring-case';
 import { notifierCase, hmmCase } from './notifier-cases';
 
 export type Backend = 'wasm' | 'ts';
@@ -581,5 +582,6 @@ export function allCases(): CaseDef[] {
     notifierCase(),
     hmmCase(),
     odirectCase(),
+    ioUringCase(),
   ];
 }

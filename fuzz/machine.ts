@@ -9,6 +9,7 @@ import { Notifiers } from './notifier';
 import { GUP_CALLS, WILD_COUNTS, WILD_STARTS, type Op } from './ops';
 import { runMemlockOp, checkMemlock } from './memlock';
 import { runDio } from './odirect';
+import { Rings, type UringOp } from './io_uring';
 
 const PAGE = C.PAGE_SIZE;
 const HPAGE = 2 << 20;
@@ -52,6 +53,7 @@ export class Machine {
   readonly dead: { task: Task; mm: Mm; maps: { start: number; end: number }[] }[] = [];
   readonly model: ContentModel;
   readonly notifiers: Notifiers;
+  readonly rings = new Rings(this);
   readonly bootFree: number;
 
   static async boot(backend: 'wasm' | 'ts', flavour: Flavour, s: Shape): Promise<Machine> {
@@ -205,6 +207,8 @@ export class Machine {
       }
       case 'mmapLocked': return this.#mmap({ ...o, op: 'mmap', populate: false }, t, C.MAP_LOCKED);
       case 'dio': return runDio(this, t, o);
+      case 'uringSetup': case 'uringRegister': case 'uringUnregister': case 'uringClose': case 'uringRw': case 'uringSettle':
+        return this.rings.run(t, o as UringOp);
       default: return runMemlockOp(this, t, o);
     }
   }
@@ -379,6 +383,12 @@ export class Machine {
         pins += h.pin ? 1 : 0;
         count.set(v.head[pfn], c);
       }
+    }
+    for (const pfn of this.rings.pinned()) { // io_uring buffers: one pin per page or coalesced folio
+      const c = count.get(v.head[pfn]) ?? { pins: 0, gets: 0 };
+      c.pins++;
+      pins++;
+      count.set(v.head[pfn], c);
     }
     const vs = this.k.vmstat();
     // Device models hold pins of their own (their tests count them exactly):

@@ -59,7 +59,13 @@ export type Op =
   | { op: 'charge'; task: number; dead: number; counter: number; pages: number; inc: boolean; check: boolean }
   // family 'odirect': preadv/pwritev, buffered or O_DIRECT, random alignment, async completed by settle
   | { op: 'dio'; task: number; file: number; direct: boolean; write: boolean; vma: number; off: number; sub: number; odd: boolean;
-    pos: number; posSub: number; blocks: number; segs: number; async: boolean; wbMid: boolean };
+    pos: number; posSub: number; blocks: number; segs: number; async: boolean; wbMid: boolean }
+  // family 'io_uring': rings, fixed buffers and fixed I/O (fuzz/io_uring.ts), with mmap/munmap/access/fork/exit between
+  | { op: 'uringSetup'; task: number }
+  | { op: 'uringRegister'; pick: number; vma: number; off: number; pages: number; n: number; odd: boolean }
+  | { op: 'uringUnregister' | 'uringClose'; pick: number }
+  | { op: 'uringRw'; pick: number; write: boolean; buf: number; off: number; pages: number; file: number; fpage: number }
+  | { op: 'uringSettle' };
 
 export type OpName = Op['op'];
 
@@ -82,6 +88,7 @@ export const FAMILIES = {
   mlock: ['mlock', 'munlock', 'mlockall', 'munlockall', 'mmapLocked'],
   memlock: ['setrlimit', 'spawnCred', 'charge'],
   odirect: ['dio'],
+  io_uring: ['uringSetup', 'uringRegister', 'uringUnregister', 'uringClose', 'uringRw', 'uringSettle'],
 } as const satisfies Record<string, readonly OpName[]>;
 
 export type Family = keyof typeof FAMILIES;
@@ -182,7 +189,16 @@ const ARBS: Record<Family, Weighted[]> = {
     }),
     weight: 3,
   }],
+  io_uring: [
+    { arbitrary: fc.record({ op: fc.constant('uringSetup' as const), task }), weight: 1 },
+    { arbitrary: fc.record({ op: fc.constant('uringRegister' as const), pick: nat(7), vma: nat(15), off: nat(1100), pages: fc.integer({ min: 1, max: 700 }), n: fc.integer({ min: 1, max: 4 }), odd: fc.boolean() }), weight: 3 },
+    { arbitrary: fc.record({ op: fc.constantFrom('uringUnregister' as const, 'uringClose' as const), pick: nat(7) }), weight: 1 },
+    { arbitrary: fc.record({ op: fc.constant('uringRw' as const), pick: nat(7), write: fc.boolean(), buf: nat(3), off: nat(600), pages: fc.integer({ min: 1, max: 8 }), file: nat(1), fpage: nat(70) }), weight: 5 },
+    { arbitrary: fc.record({ op: fc.constant('uringSettle' as const) }), weight: 4 },
+  ],
 };
+// io_uring's ops meet the memory changing under the buffers: mmap, munmap/dontneed/populate, access, fork/exit.
+ARBS.io_uring.push(ARBS.mm[0]!, ARBS.mm[1]!, ARBS.mm[4]!, ARBS.mm[6]!);
 
 // Random op sequences drawing only from the given families.
 export function opsArb(families: readonly Family[], maxLength = 80): fc.Arbitrary<Op[]> {

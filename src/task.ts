@@ -12,6 +12,9 @@ import { doMmap, checkMunmap } from './mm/mmap';
 import { doMprotect, doMadvise } from './mm/mprotect';
 import type { Kernel } from './devices/kernel';
 import { DeviceFile } from './devices/device';
+import { ioUringSetup, type IoUring, type IoUringOptions } from './devices/io_uring';
+import { xdpUmemReg, type XdpSocket, type XdpUmemReg } from './devices/xdp';
+import { tcpSocket, type TcpSocket } from './devices/zerocopy';
 import { procMaps } from './inspect/procfs';
 import { readFileWord, writeFileWord, fileWordError } from './fs/rw';
 import { rwIter, checkRwArgs, type IoVec, type RwOptions } from './fs/read_write';
@@ -436,6 +439,17 @@ export class Task {
       }
     });
   }
+
+  // ---- devices ----
+
+  // io_uring_setup(2): a ring in this task's fd table (ring.fd).
+  io_uring_setup(entries: number, opts?: IoUringOptions): IoUring { return ioUringSetup(this, entries, opts); }
+
+  // socket(AF_XDP) + setsockopt(SOL_XDP, XDP_UMEM_REG): the socket holding the UMEM (sock.fd).
+  xdp_umem_reg(reg: XdpUmemReg): XdpSocket { return xdpUmemReg(this, reg); }
+
+  // socket(AF_INET, SOCK_STREAM), connected: for MSG_ZEROCOPY sends (sock.fd).
+  socket_tcp(): TcpSocket { return tcpSocket(this); }
 
   // ---- processes ----
 
