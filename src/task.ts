@@ -12,6 +12,7 @@ import { doMmap, checkMunmap } from './mm/mmap';
 import { doMprotect, doMadvise } from './mm/mprotect';
 import type { Kernel } from './devices/kernel';
 import { DeviceFile } from './devices/device';
+import { ibvForkInit, ibvIsForkInitialized } from './devices/ibverbs-fork';
 import { procMaps } from './inspect/procfs';
 import { procStatus, procStatusText, type ProcStatus } from './inspect/status';
 import { doMlock, doMunlock, doMlockall, doMunlockall, lockedTurningWritable, populateRanges } from './mm/mlock';
@@ -415,6 +416,11 @@ export class Task {
       this.kernel.reapFiles();
     });
   }
+
+  // ---- libibverbs' fork support (src/devices/ibverbs-fork.ts) ----
+
+  ibv_fork_init(): number { this.#alive('ibv_fork_init'); return ibvForkInit(this); }
+  ibv_is_fork_initialized(): number { this.#alive('ibv_is_fork_initialized'); return ibvIsForkInitialized(this); }
 
   // ---- inspection ----
 
