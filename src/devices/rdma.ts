@@ -146,7 +146,6 @@ export class RdmaNic extends DmaDevice implements IbDevice {
     const t = ctx.task;
     checkUmemArgs('ibv_reg_mr', this.kernel, t, this, addr, length, access);
     const implicit = addr === 0 && length === U64;
-    if (!implicit) checkInt('length', length);
     const e = this.#checkAccess(access);
     if (e) throw fail('ibv_reg_mr', e, accessWhy(e, access));
     const odp = (access & C.IB_ACCESS_ON_DEMAND) !== 0;
