@@ -29,7 +29,7 @@ export {
 export { folio_maybe_dma_pinned, bad_page_reports } from './folio';
 export { mlock_range, count_mlocked } from './mlock';
 export { mm_rss } from './task_mmu';
-export { rdma_sg_chunk, rdma_sg_next, rdma_odp_unmap } from './rdma';
+export { rdma_sg_chunk, rdma_sg_next, rdma_sg_unpin, rdma_odp_unmap } from './rdma';
 
 // mm_alloc()'s pgd_alloc(): the new mm's PGD page, or -ENOMEM.
 export function mm_alloc(): i32 {

@@ -160,13 +160,19 @@ function buildSg(k: Kernel, pages: PageArray, npages: number, maxSeg: number): U
   return out;
 }
 
-// Mirrors ib_umem_release(): unpin every page (dirtied first if the
-// region is writable), uncharge the owning mm, free.
+// Mirrors ib_umem_release(): unpin every scatterlist entry (dirtied first
+// if the region is writable), uncharge the owning mm, free.
 export function ibUmemRelease(k: Kernel, umem: IbUmem): void {
   if (!(umem instanceof IbUmem)) throw new TypeError('ib_umem_release: not an ib_umem');
   if (umem.released) throw new TypeError('ib_umem_release: this umem was released already');
   umem.markReleased();
-  k.unpin_user_pages_dirty_lock(umem.pages, umem.npages, umem.writable);
+  // One unpin_user_page_range_dirty_lock() per entry, in the core, a chunk of entries per call.
+  const s = k.v.scratch;
+  for (let i = 0; i < umem.sgl.length; i += C.SCRATCH_WORDS) {
+    const chunk = umem.sgl.subarray(i, i + C.SCRATCH_WORDS);
+    s.set(chunk);
+    k.guard(() => k.core.rdma_sg_unpin(chunk.length / 2, umem.writable));
+  }
   umem.pages.free();
   k.chargePinnedVm(umem.owning_mm, umem.npages, false, ownerTask(umem.owning_mm), false, 'ib_umem_get');
 }
