@@ -8,6 +8,7 @@ import { ContentModel } from './model';
 import { Notifiers } from './notifier';
 import { GUP_CALLS, WILD_COUNTS, WILD_STARTS, type Op } from './ops';
 import { runMemlockOp, checkMemlock } from './memlock';
+import { RdmaFuzz } from './rdma';
 
 const PAGE = C.PAGE_SIZE;
 const HPAGE = 2 << 20;
@@ -51,6 +52,7 @@ export class Machine {
   readonly dead: { task: Task; mm: Mm; maps: { start: number; end: number }[] }[] = [];
   readonly model: ContentModel;
   readonly notifiers: Notifiers;
+  readonly rdma: RdmaFuzz;
   readonly bootFree: number;
 
   static async boot(backend: 'wasm' | 'ts', flavour: Flavour, s: Shape): Promise<Machine> {
@@ -64,6 +66,7 @@ export class Machine {
     this.bootFree = k.meminfo().MemFree;
     this.model = new ContentModel(k);
     this.notifiers = new Notifiers(k);
+    this.rdma = new RdmaFuzz(k, this.model);
     this.files = [k.createFile({ fs: 'ext4', size: 64 * PAGE, name: 'disk' }), k.createFile({ fs: 'tmpfs', size: 64 * PAGE, name: 'shm' }),
       k.createFile({ fs: 'hugetlbfs', size: HPAGE, name: 'huge' })];
     this.spawn();
@@ -203,6 +206,11 @@ export class Machine {
         return this.notifiers.hmm(t, o.pick, a, this.len(t, a, o.pages) / PAGE, o.req);
       }
       case 'mmapLocked': return this.#mmap({ ...o, op: 'mmap', populate: false }, t, C.MAP_LOCKED);
+      case 'rdmaReg': {
+        const a = this.addr(t, o.vma, o.off);
+        return this.rdma.run(t, o, a, o.pages ? this.len(t, a, o.pages) : 0);
+      }
+      case 'rdmaDereg': case 'rdmaClose': case 'rdmaRemote': return this.rdma.run(t, o, 0, 0);
       default: return runMemlockOp(this, t, o);
     }
   }
@@ -369,7 +377,7 @@ export class Machine {
     const v = this.k.v;
     const count = new Map<number, { pins: number; gets: number }>();
     let pins = 0;
-    for (const h of this.held) {
+    for (const h of [...this.held, ...this.rdma.held()]) {
       for (const pfn of h.pa.pfns.subarray(0, h.n)) {
         if (pfn === 0) continue; // the zero page is never pin-counted
         const c = count.get(v.head[pfn]) ?? { pins: 0, gets: 0 };

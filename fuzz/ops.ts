@@ -56,7 +56,12 @@ export type Op =
   // family 'memlock': credentials, RLIMIT_MEMLOCK and the accounting helpers
   | { op: 'setrlimit'; task: number; soft: number; hard: number }
   | { op: 'spawnCred'; uid: number; caps: number; memlock: number }
-  | { op: 'charge'; task: number; dead: number; counter: number; pages: number; inc: boolean; check: boolean };
+  | { op: 'charge'; task: number; dead: number; counter: number; pages: number; inc: boolean; check: boolean }
+  // family 'rdma': an RDMA NIC's pinned and ODP MRs and a peer's access through them (fuzz/rdma.ts)
+  | { op: 'rdmaReg'; task: number; vma: number; off: number; pages: number; byte: number; access: number; odp: boolean }
+  | { op: 'rdmaDereg'; pick: number }
+  | { op: 'rdmaClose'; task: number }
+  | { op: 'rdmaRemote'; pick: number; off: number; write: boolean; word: number };
 
 export type OpName = Op['op'];
 
@@ -78,6 +83,7 @@ export const FAMILIES = {
   notifier: ['notifierInsert', 'notifierRemove', 'hmm'],
   mlock: ['mlock', 'munlock', 'mlockall', 'munlockall', 'mmapLocked'],
   memlock: ['setrlimit', 'spawnCred', 'charge'],
+  rdma: ['rdmaReg', 'rdmaDereg', 'rdmaClose', 'rdmaRemote', 'mmap', 'munmap', 'access', 'fork', 'exit'],
 } as const satisfies Record<string, readonly OpName[]>;
 
 export type Family = keyof typeof FAMILIES;
@@ -169,6 +175,16 @@ const ARBS: Record<Family, Weighted[]> = {
     { arbitrary: fc.record({ op: fc.constant('setrlimit' as const), task, soft: nat(MEMLOCK_LIMITS.length - 1), hard: nat(MEMLOCK_LIMITS.length - 1) }), weight: 2 },
     { arbitrary: fc.record({ op: fc.constant('spawnCred' as const), uid: nat(2), caps: nat(3), memlock: nat(MEMLOCK_LIMITS.length - 1) }), weight: 1 },
     { arbitrary: fc.record({ op: fc.constant('charge' as const), task, dead: nat(8), counter: nat(2), pages: nat(600), inc: fc.boolean(), check: fc.boolean() }), weight: 3 },
+  ],
+  rdma: [
+    { arbitrary: fc.record({ op: fc.constant('rdmaReg' as const), ...where, pages: fc.integer({ min: 0, max: 40 }), byte: nat(4095), access: nat(4), odp: fc.boolean() }), weight: 4 },
+    { arbitrary: fc.record({ op: fc.constant('rdmaDereg' as const), pick: fc.nat() }), weight: 1 },
+    { arbitrary: fc.record({ op: fc.constant('rdmaClose' as const), task }), weight: 1 },
+    { arbitrary: fc.record({ op: fc.constant('rdmaRemote' as const), pick: fc.nat(), off: fc.nat(), write: fc.boolean(), word: fc.nat() }), weight: 5 },
+    { arbitrary: fc.record({ op: fc.constant('mmap' as const), task, kind: nat(6), pages: fc.integer({ min: 1, max: 600 }), prot: fc.constantFrom(1, 2, 2, 2), populate: fc.boolean() }), weight: 4 },
+    { arbitrary: fc.record({ op: fc.constant('munmap' as const), ...where, pages: fc.integer({ min: 1, max: 40 }) }), weight: 1 },
+    { arbitrary: fc.record({ op: fc.constant('access' as const), task, vma: nat(15), off: nat(1100), write: fc.boolean(), word: fc.nat() }), weight: 3 },
+    { arbitrary: fc.record({ op: fc.constantFrom('fork' as const, 'exit' as const), task }), weight: 1 },
   ],
 };
 
