@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import type { IbUmemOdp, Kernel } from '../src/index';
 import { BACKENDS, bootTest, anon, C, PAGE, RW, ANON_PRIVATE, codeOf, expectCode } from './helpers';
+import { cleanFileMapping } from './rdma-helpers';
 
 const ODP = C.IB_ACCESS_ON_DEMAND | C.IB_ACCESS_LOCAL_WRITE | C.IB_ACCESS_REMOTE_WRITE | C.IB_ACCESS_REMOTE_READ;
 
@@ -13,6 +14,14 @@ function setup(k: Kernel, pages: number, spawn: Parameters<Kernel['spawn']>[0] =
   const nic = k.rdma({ odp: true, faultLatencyNs: 5000 });
   const pd = nic.alloc_pd(t);
   return { t, a, nic, pd };
+}
+
+// A 2-page ODP MR the NIC has written word 1 into (page 0 faulted in).
+function writtenMr(k: Kernel) {
+  const s = setup(k, 2);
+  const mr = s.nic.reg_mr(s.pd, s.a, 2 * PAGE, ODP);
+  s.nic.remote_write(mr.rkey, s.a, 1);
+  return { ...s, mr };
 }
 
 describe.each(BACKENDS)('RDMA ODP MRs (%s core)', (backend) => {
@@ -63,10 +72,7 @@ describe.each(BACKENDS)('RDMA ODP MRs (%s core)', (backend) => {
   it('invalidation dirties the pages the device mapped writable', async () => {
     const k = await bootTest(backend);
     const t = k.spawn();
-    const f = k.createFile({ fs: 'ext4', size: 2 * PAGE });
-    const a = t.mmap({ length: 2 * PAGE, prot: RW, flags: C.MAP_SHARED, fd: t.open(f) });
-    t.touch(a, 2 * PAGE, { write: true });
-    k.writeback(f);
+    const a = cleanFileMapping(k, t, 2);
     const nic = k.rdma({ odp: true });
     const mr = nic.reg_mr(nic.alloc_pd(t), a, 2 * PAGE, ODP);
     expect(nic.remote_read(mr.rkey, a).status).toBe('IBV_WC_SUCCESS');
@@ -100,9 +106,7 @@ describe.each(BACKENDS)('RDMA ODP MRs (%s core)', (backend) => {
 
   it('fork invalidates (PROTECTION_PAGE); the device keeps reaching the parent\'s pages', async () => {
     const k = await bootTest(backend);
-    const { t, a, nic, pd } = setup(k, 2);
-    const mr = nic.reg_mr(pd, a, 2 * PAGE, ODP);
-    nic.remote_write(mr.rkey, a, 1);
+    const { t, a, nic, mr } = writtenMr(k);
     const child = t.fork();
     expect(mr.odpStats().invalidations).toBe(1);
     expect(nic.remote_write(mr.rkey, a, 2).faulted).toBe(true); // write fault: COW break in the parent
@@ -112,9 +116,7 @@ describe.each(BACKENDS)('RDMA ODP MRs (%s core)', (backend) => {
 
   it('exit: the RELEASE invalidation clears the device page list; faults then fail until the context closes', async () => {
     const k = await bootTest(backend);
-    const { t, a, nic, pd } = setup(k, 2);
-    const mr = nic.reg_mr(pd, a, 2 * PAGE, ODP);
-    nic.remote_write(mr.rkey, a, 1);
+    const { t, a, nic, pd, mr } = writtenMr(k);
     const keeper = k.spawn();
     keeper.installFd(pd.context);
     t.exit();

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { Kernel, Task } from '../src/index';
 import { BACKENDS, bootTest, anon, C, PAGE, RW, ANON_PRIVATE, expectCode, codeOf } from './helpers';
+import { cleanFileMapping } from './rdma-helpers';
 
 const LW = C.IB_ACCESS_LOCAL_WRITE;
 const RWR = C.IB_ACCESS_LOCAL_WRITE | C.IB_ACCESS_REMOTE_WRITE | C.IB_ACCESS_REMOTE_READ;
@@ -158,10 +159,7 @@ describe.each(BACKENDS)('RDMA pinned MRs (%s core)', (backend) => {
   it('release dirties the pages of a writable MR (set_page_dirty_lock), not of a read-only one; writable file MRs are refused', async () => {
     const k = await bootTest(backend);
     const t = k.spawn();
-    const f = k.createFile({ fs: 'ext4', size: 2 * PAGE });
-    const a = t.mmap({ length: 2 * PAGE, prot: RW, flags: C.MAP_SHARED, fd: t.open(f) });
-    t.touch(a, 2 * PAGE, { write: true });
-    k.writeback(f);
+    const a = cleanFileMapping(k, t, 2);
     const nic = k.rdma();
     const pd = nic.alloc_pd(t);
     // GUP refuses FOLL_LONGTERM|FOLL_WRITE on a file that writes back (v6.5+): EFAULT, nothing kept.
