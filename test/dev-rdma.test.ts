@@ -345,6 +345,20 @@ describe.each(BACKENDS)('RDMA pinned MRs (%s core)', (backend) => {
     expect(mixed.sg.reduce((s, e) => s + e.pages, 0)).toBe(700);
   });
 
+  it('FOLL_LONGTERM inside the pin batches migrates CMA pages first: the MR holds the new frames, which the CPU maps too', async () => {
+    const k = await bootTest(backend, { memory: '128MiB', cma: '96MiB', thp: 'never' });
+    const { t, a, nic, pd } = setup(k, 600, { memlock: Infinity });
+    expect(k.page(t.translate(a)!).migratetype).toBe('CMA');
+    t.write(a + 599 * PAGE, 77);
+    const mr = nic.reg_mr(pd, a, 600 * PAGE, RWR);
+    expect(k.vmstat().pgmigrate_success).toBe(600);
+    expect(k.page(t.translate(a)!).migratetype).not.toBe('CMA');
+    expect(mr.sg).toEqual(expectedSg(t, a, 600, 2 ** 31 / PAGE));
+    expect(nic.remote_read(mr.rkey, a + 599 * PAGE).word).toBe(77);
+    nic.remote_write(mr.rkey, a, 5);
+    expect(t.read(a)).toBe(5);
+  });
+
   it('property: random reg/dereg/close/fork/exit keep pinned_vm = ledger = live MRs\' pages, and pins balanced', async () => {
     await fc.assert(fc.asyncProperty(fc.array(fc.record({
       op: fc.constantFrom('reg', 'reg', 'reg', 'dereg', 'close', 'fork', 'exit', 'munmap'),
