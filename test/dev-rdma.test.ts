@@ -276,6 +276,9 @@ describe.each(BACKENDS)('RDMA pinned MRs (%s core)', (backend) => {
     expect(t.ibv_fork_init()).toBe(0);
     expect(t.ibv_is_fork_initialized()).toBe(C.IBV_FORK_ENABLED);
     t.write(a, 7); // malloc data sharing the MR's first page
+    // A failed registration takes its MADV_DONTFORK back.
+    expect(codeOf(() => nic.reg_mr(pd, a, PAGE, C.IB_ACCESS_REMOTE_WRITE))).toBe('EINVAL');
+    expect(t.maps().some((m) => m.flags & C.VM_DONTCOPY)).toBe(false);
     const mr = nic.reg_mr(pd, a + 100, 200, RWR);
     const mr2 = nic.reg_mr(pd, a + 50, 100, LW);
     expect(t.maps().filter((m) => m.flags & C.VM_DONTCOPY).map((m) => [m.start, m.end])).toEqual([[a, a + PAGE]]);

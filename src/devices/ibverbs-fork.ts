@@ -61,6 +61,7 @@ export function ibvDontforkRange(t: Task, addr: number, length: number): void {
     return;
   }
   const r = rounded(addr, length);
+  if (!Number.isSafeInteger(r.end)) throw fail('madvise', C.EINVAL, 'the range wraps the address space');
   t.madvise(r.start, r.end - r.start, C.MADV_DONTFORK);
   l.ranges.push(r);
 }

@@ -146,12 +146,13 @@ export class RdmaNic extends DmaDevice implements IbDevice {
     const t = ctx.task;
     checkUmemArgs('ibv_reg_mr', this.kernel, t, this, addr, length, access);
     const implicit = addr === 0 && length === U64;
-    const e = this.#checkAccess(access);
-    if (e) throw fail('ibv_reg_mr', e, accessWhy(e, access));
     const odp = (access & C.IB_ACCESS_ON_DEMAND) !== 0;
-    // libibverbs marks the range MADV_DONTFORK first (fork_init without copy-on-fork), and undoes it on failure.
+    // libibverbs marks the range MADV_DONTFORK before the command (fork_init
+    // without copy-on-fork), and undoes it when the command fails.
     if (!odp) ibvDontforkRange(t, addr, length);
     try {
+      const e = this.#checkAccess(access);
+      if (e) throw fail('ibv_reg_mr', e, accessWhy(e, access));
       const umem = this.as(() => (odp ? this.#odpUmem(t, addr, length, access, implicit) : this.#pinnedUmem(t, addr, length, access)));
       const key = ((this.#nextKey++ << 8) | 0x42) >>> 0;
       const mr = new IbMr(pd, key, key, addr, length, access, umem);
