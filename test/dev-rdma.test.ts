@@ -404,3 +404,21 @@ describe.each(BACKENDS)('RDMA pinned MRs (%s core)', (backend) => {
     }), { numRuns: 25 });
   });
 });
+
+describe('RDMA: the two cores agree', () => {
+  it('the same registrations, remote accesses, ODP faults and invalidations give the same scatterlists, words and digest', async () => {
+    const run = async (backend: 'wasm' | 'ts') => {
+      const k = await bootTest(backend, { thp: 'always' });
+      const { t, a, nic, pd } = setup(k, 1024, { memlock: Infinity }, { odp: true, maxSegment: 256 * 1024 });
+      const mr = nic.reg_mr(pd, a + 5, 900 * PAGE, RWR);
+      const odp = nic.reg_mr(pd, a, 1024 * PAGE, RWR | C.IB_ACCESS_ON_DEMAND);
+      const words = [0, 17, 511, 899].map((i) => [nic.remote_write(mr.rkey, a + i * PAGE, i).status, nic.remote_read(odp.rkey, a + i * PAGE).word]);
+      t.madvise(a, 512 * PAGE, C.MADV_DONTNEED);
+      words.push([nic.remote_write(odp.rkey, a + 3 * PAGE, 3).status, nic.remote_read(mr.rkey, a + 3 * PAGE).word]);
+      const out = { sg: mr.sg, words, stats: odp.odpStats(), digest: k.digest() };
+      t.exit();
+      return { ...out, after: k.digest() };
+    };
+    expect(await run('wasm')).toEqual(await run('ts'));
+  });
+});
