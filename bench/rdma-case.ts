@@ -3,7 +3,7 @@
 // scatterlist; ib_umem_release), an ODP prefetch fault of 2 MiB, and a
 // peer's RDMA WRITE through a pinned and an ODP MR.
 import { boot, constants as C, type IbMr, type Kernel, type RdmaNic, type Task } from '../src/index';
-import type { CaseDef, Backend, SuiteConfig } from './cases';
+import type { CaseDef, MetricDef, Backend, SuiteConfig } from './cases';
 
 const PAGE = C.PAGE_SIZE;
 const MiB = 1024 * 1024;
@@ -31,15 +31,17 @@ function check(k: Kernel, t: Task, nic: RdmaNic, live: number): void {
   }
 }
 
+const REG_METRICS: MetricDef[] = [
+  { id: 'reg', unit: 'ms/op', what: 'reg_mr: charge pinned_vm, pin_user_pages_fast in 512-page batches, build the scatterlist (dereg untimed)' },
+  { id: 'dereg', unit: 'ms/op', what: 'dereg_mr: unpin (dirtying) and uncharge (reg untimed)' },
+];
+
 function regCase(thp: boolean): CaseDef {
   const kind = thp ? 'thp' : '4k';
   return {
     id: `rdma-mr/${kind}`,
     title: `ibv_reg_mr + ibv_dereg_mr of a populated 1 GiB region of ${thp ? 'THP (2 MiB folios)' : '4 KiB pages'}`,
-    metrics: [
-      { id: 'reg', unit: 'ms/op', what: 'reg_mr: charge pinned_vm, pin_user_pages_fast in 512-page batches, build the scatterlist (dereg untimed)' },
-      { id: 'dereg', unit: 'ms/op', what: 'dereg_mr: unpin (dirtying) and uncharge (reg untimed)' },
-    ],
+    metrics: REG_METRICS,
     budget: { time: 500, iterations: 8, warmupTime: 100, warmupIterations: 2 },
     async create(backend, cfg) {
       const region = cfg.smoke ? 4 * MiB : GiB;
