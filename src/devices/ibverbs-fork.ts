@@ -60,6 +60,7 @@ export function ibvDontforkRange(t: Task, addr: number, length: number): void {
     l.tooLate = true;
     return;
   }
+  if (!length || !addr) return; // ibv_madvise_range() leaves an empty or NULL range alone
   const r = rounded(addr, length);
   if (!Number.isSafeInteger(r.end)) throw fail('madvise', C.EINVAL, 'the range wraps the address space');
   t.madvise(r.start, r.end - r.start, C.MADV_DONTFORK);
@@ -69,7 +70,7 @@ export function ibvDontforkRange(t: Task, addr: number, length: number): void {
 /** @internal ibv_dofork_range(): MADV_DOFORK over the parts no other registered range still covers. */
 export function ibvDoforkRange(t: Task, addr: number, length: number): void {
   const l = lib(t);
-  if (!l.forkInit || t.exited) return;
+  if (!l.forkInit || t.exited || !length || !addr) return;
   const r = rounded(addr, length);
   const i = l.ranges.findIndex((x) => x.start === r.start && x.end === r.end);
   if (i < 0) return;
