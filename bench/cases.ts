@@ -14,6 +14,7 @@ import { mlockCase } from './mlock-case';
 import { odirectCase } from './odirect-case';
 import { ioUringCase } from './io_uring-case';
 import { notifierCase, hmmCase } from './notifier-cases';
+import { rdmaCases } from './rdma-case';
 
 export type Backend = 'wasm' | 'ts';
 export type Unit = 'ns/page' | 'ns/frame' | 'ms/op' | 'ops/s';
@@ -583,5 +584,6 @@ export function allCases(): CaseDef[] {
     hmmCase(),
     odirectCase(),
     ioUringCase(),
+    ...rdmaCases(),
   ];
 }

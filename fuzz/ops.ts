@@ -65,7 +65,12 @@ export type Op =
   | { op: 'uringRegister'; pick: number; vma: number; off: number; pages: number; n: number; odd: boolean }
   | { op: 'uringUnregister' | 'uringClose'; pick: number }
   | { op: 'uringRw'; pick: number; write: boolean; buf: number; off: number; pages: number; file: number; fpage: number }
-  | { op: 'uringSettle' };
+  | { op: 'uringSettle' }
+  // family 'rdma': an RDMA NIC's pinned and ODP MRs and a peer's access through them (fuzz/rdma.ts)
+  | { op: 'rdmaReg'; task: number; vma: number; off: number; pages: number; byte: number; access: number; odp: boolean }
+  | { op: 'rdmaDereg'; pick: number }
+  | { op: 'rdmaClose'; task: number }
+  | { op: 'rdmaRemote'; pick: number; off: number; write: boolean; word: number };
 
 export type OpName = Op['op'];
 
@@ -89,6 +94,7 @@ export const FAMILIES = {
   memlock: ['setrlimit', 'spawnCred', 'charge'],
   odirect: ['dio'],
   io_uring: ['uringSetup', 'uringRegister', 'uringUnregister', 'uringClose', 'uringRw', 'uringSettle'],
+  rdma: ['rdmaReg', 'rdmaDereg', 'rdmaClose', 'rdmaRemote', 'mmap', 'munmap', 'access', 'fork', 'exit'],
 } as const satisfies Record<string, readonly OpName[]>;
 
 export type Family = keyof typeof FAMILIES;
@@ -195,6 +201,16 @@ const ARBS: Record<Family, Weighted[]> = {
     { arbitrary: fc.record({ op: fc.constantFrom('uringUnregister' as const, 'uringClose' as const), pick: nat(7) }), weight: 1 },
     { arbitrary: fc.record({ op: fc.constant('uringRw' as const), pick: nat(7), write: fc.boolean(), buf: nat(3), off: nat(600), pages: fc.integer({ min: 1, max: 8 }), file: nat(1), fpage: nat(70) }), weight: 5 },
     { arbitrary: fc.record({ op: fc.constant('uringSettle' as const) }), weight: 4 },
+  ],
+  rdma: [
+    { arbitrary: fc.record({ op: fc.constant('rdmaReg' as const), ...where, pages: fc.integer({ min: 0, max: 40 }), byte: nat(4095), access: nat(4), odp: fc.boolean() }), weight: 4 },
+    { arbitrary: fc.record({ op: fc.constant('rdmaDereg' as const), pick: fc.nat() }), weight: 1 },
+    { arbitrary: fc.record({ op: fc.constant('rdmaClose' as const), task }), weight: 1 },
+    { arbitrary: fc.record({ op: fc.constant('rdmaRemote' as const), pick: fc.nat(), off: fc.nat(), write: fc.boolean(), word: fc.nat() }), weight: 5 },
+    { arbitrary: fc.record({ op: fc.constant('mmap' as const), task, kind: nat(6), pages: fc.integer({ min: 1, max: 600 }), prot: fc.constantFrom(1, 2, 2, 2), populate: fc.boolean() }), weight: 4 },
+    { arbitrary: fc.record({ op: fc.constant('munmap' as const), ...where, pages: fc.integer({ min: 1, max: 40 }) }), weight: 1 },
+    { arbitrary: fc.record({ op: fc.constant('access' as const), task, vma: nat(15), off: nat(1100), write: fc.boolean(), word: fc.nat() }), weight: 3 },
+    { arbitrary: fc.record({ op: fc.constantFrom('fork' as const, 'exit' as const), task }), weight: 1 },
   ],
 };
 // io_uring's ops meet the memory changing under the buffers: mmap, munmap/dontneed/populate, access, fork/exit.

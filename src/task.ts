@@ -15,6 +15,7 @@ import { DeviceFile } from './devices/device';
 import { ioUringSetup, type IoUring, type IoUringOptions } from './devices/io_uring';
 import { xdpUmemReg, type XdpSocket, type XdpUmemReg } from './devices/xdp';
 import { tcpSocket, type TcpSocket } from './devices/zerocopy';
+import { ibvForkInit, ibvIsForkInitialized } from './devices/ibverbs-fork';
 import { procMaps } from './inspect/procfs';
 import { readFileWord, writeFileWord, fileWordError } from './fs/rw';
 import { rwIter, checkRwArgs, type IoVec, type RwOptions } from './fs/read_write';
@@ -473,6 +474,11 @@ export class Task {
       this.kernel.reapFiles();
     });
   }
+
+  // ---- libibverbs' fork support (src/devices/ibverbs-fork.ts) ----
+
+  ibv_fork_init(): number { this.#alive('ibv_fork_init'); return ibvForkInit(this); }
+  ibv_is_fork_initialized(): number { this.#alive('ibv_is_fork_initialized'); return ibvIsForkInitialized(this); }
 
   // ---- inspection ----
 

@@ -10,6 +10,13 @@ import { DeviceFile, type DmaDevice } from './device';
 import { blockDeviceOf, type BlockDevice } from './block';
 import { iovIterExtractPages, bioSetPagesDirty, bioReleasePages, bioCheckPagesDirty, type Bio } from './bio';
 import type { Task } from '../task';
+import { RdmaNic, type RdmaOptions } from './rdma';
+import { ibUmemGet, ibUmemRelease, type IbDevice, type IbUmem } from './umem';
+import {
+  ibUmemOdpGet, ibUmemOdpAllocImplicit, ibUmemOdpAllocChild, ibUmemOdpMapDmaAndLock, ibUmemOdpUnmapDmaPages, ibUmemOdpRelease,
+  type IbUmemOdp, type IbUmemOdpOps,
+} from './umem-odp';
+import { rdmaSys, type RdmaSys } from './ibverbs-fork';
 
 export class Kernel extends GupKernel {
   // The clock device models schedule their completions on.
@@ -85,4 +92,18 @@ export class Kernel extends GupKernel {
       if (d instanceof DeviceFile && !this.tasks.some((t) => [...t.fds.values()].includes(d))) d.close();
     }
   }
+
+  // ---- RDMA (src/devices/rdma.ts, umem.ts, umem-odp.ts); t stands for current ----
+
+  rdma(opts: RdmaOptions = {}): RdmaNic { return new RdmaNic(this, opts); }
+  // `rdma sys`: RDMA_NLDEV_SYS_ATTR_NETNS_MODE and _COPY_ON_FORK.
+  rdma_sys(): RdmaSys { return rdmaSys(this); }
+  ib_umem_get(t: Task, device: IbDevice, addr: number, size: number, access: number): IbUmem | number { return ibUmemGet(this, t, device, addr, size, access); }
+  ib_umem_release(umem: IbUmem): void { ibUmemRelease(this, umem); }
+  ib_umem_odp_get(t: Task, device: IbDevice, addr: number, size: number, access: number, ops: IbUmemOdpOps): IbUmemOdp | number { return ibUmemOdpGet(this, t, device, addr, size, access, ops); }
+  ib_umem_odp_alloc_implicit(t: Task, device: IbDevice, access: number): IbUmemOdp { return ibUmemOdpAllocImplicit(this, t, device, access); }
+  ib_umem_odp_alloc_child(root: IbUmemOdp, addr: number, size: number, ops: IbUmemOdpOps): IbUmemOdp | number { return ibUmemOdpAllocChild(this, root, addr, size, ops); }
+  ib_umem_odp_map_dma_and_lock(odp: IbUmemOdp, user_virt: number, bcnt: number, access_mask: number, fault: boolean): number { return ibUmemOdpMapDmaAndLock(this, odp, user_virt, bcnt, access_mask, fault); }
+  ib_umem_odp_unmap_dma_pages(odp: IbUmemOdp, start: number, end: number): number { return ibUmemOdpUnmapDmaPages(this, odp, start, end); }
+  ib_umem_odp_release(odp: IbUmemOdp): void { ibUmemOdpRelease(this, odp); }
 }
