@@ -335,6 +335,59 @@ export const VIEW_ZONE_FREE = 10;
 export const VIEW_PAGES = 11; // the page-array arena
 export const NR_VIEWS = 12;
 
+// ---- Block direct I/O (src/devices/block.ts) ----
+export const O_DIRECT = 0o40000; // x86-64 open(2) flag
+export const UIO_MAXIOV = 1024; // iovecs per readv/writev call
+export const MAX_RW_COUNT = 0x7ffff000; // INT_MAX & PAGE_MASK: the most one read/write moves
+export const SECTOR_SIZE = 512; // the default logical block size
+export const DMA_ALIGNMENT = 511; // the request queue's default dma_alignment mask
+export const BLOCK_LATENCY_NS = 10000; // pinsim's default device latency: 10 µs, an NVMe read
+// ---- io_uring fixed buffers, AF_XDP umem, MSG_ZEROCOPY (src/devices/io_uring.ts, xdp.ts, zerocopy.ts) ----
+export const ENXIO = 6; // IORING_UNREGISTER_BUFFERS without a table
+export const IORING_MAX_ENTRIES = 32768;
+export const IORING_MAX_REG_BUFFERS = 16384; // 1 << 14
+export const IORING_OP_READ_FIXED = 4;
+export const IORING_OP_WRITE_FIXED = 5;
+export const IO_BUF_MAX_LEN = 1073741824; // SZ_1G: io_validate_user_buf_range()'s cap on one buffer
+export const XDP_UMEM_UNALIGNED_CHUNK_FLAG = 1;
+export const XDP_UMEM_TX_SW_CSUM = 2;
+export const XDP_UMEM_TX_METADATA_LEN = 4;
+export const XDP_UMEM_MIN_CHUNK_SIZE = 2048;
+export const XDP_PACKET_HEADROOM = 256;
+export const SO_ZEROCOPY = 60;
+export const MSG_ZEROCOPY = 0x4000000;
+export const SO_EE_ORIGIN_ZEROCOPY = 5;
+// ---- RDMA NIC (src/devices/rdma.ts, umem.ts, umem-odp.ts) ----
+// enum ib_uverbs_access_flags (rdma-core's IBV_ACCESS_* have the same values).
+export const IB_ACCESS_LOCAL_WRITE = 1;
+export const IB_ACCESS_REMOTE_WRITE = 2;
+export const IB_ACCESS_REMOTE_READ = 4;
+export const IB_ACCESS_REMOTE_ATOMIC = 8;
+export const IB_ACCESS_MW_BIND = 16;
+export const IB_ACCESS_ZERO_BASED = 32;
+export const IB_ACCESS_ON_DEMAND = 64;
+export const IB_ACCESS_HUGETLB = 128;
+export const IB_ACCESS_FLUSH_GLOBAL = 256;
+export const IB_ACCESS_FLUSH_PERSISTENT = 512;
+export const IB_ACCESS_RELAXED_ORDERING = 1048576; // the first bit of the optional range
+export const IB_ACCESS_OPTIONAL = 1072693248; // bits 20-29: a device may ignore them
+export const IB_ACCESS_SUPPORTED = 1023 | IB_ACCESS_OPTIONAL; // ((FLUSH_PERSISTENT << 1) - 1) | OPTIONAL
+// enum ibv_advise_mr_advice and IBV_ADVISE_MR_FLAG_FLUSH.
+export const IBV_ADVISE_MR_ADVICE_PREFETCH = 0;
+export const IBV_ADVISE_MR_ADVICE_PREFETCH_WRITE = 1;
+export const IBV_ADVISE_MR_ADVICE_PREFETCH_NO_FAULT = 2;
+export const IBV_ADVISE_MR_FLAG_FLUSH = 1;
+// enum ibv_fork_status.
+export const IBV_FORK_DISABLED = 0;
+export const IBV_FORK_ENABLED = 1;
+export const IBV_FORK_UNNEEDED = 2;
+// Pages pin_user_pages_fast() is asked for per call in ib_umem_get(): PAGE_SIZE / sizeof(struct page *).
+export const IB_UMEM_PIN_BATCH = 512;
+// HMM_RANGE_DEFAULT_TIMEOUT, the ODP fault's -EBUSY deadline, in ms.
+export const HMM_RANGE_DEFAULT_TIMEOUT = 1000;
+// ib_umem_odp_map_dma_and_lock()'s access_mask bits.
+export const ODP_READ_ALLOWED_BIT = 1;
+export const ODP_WRITE_ALLOWED_BIT = 2;
 // ---- VFIO type1 and iommufd (src/devices/vfio.ts, src/devices/iommufd.ts): uapi values ----
 export const VFIO_TYPE1_IOMMU = 1; // include/uapi/linux/vfio.h
 export const VFIO_TYPE1v2_IOMMU = 3;

@@ -11,8 +11,11 @@
 import { boot, constants as C, type BootOptions, type Kernel, type PageArray, type Task, type WasmSource } from '../src/index';
 import { Hash, Rng } from './util';
 import { mlockCase } from './mlock-case';
+import { odirectCase } from './odirect-case';
+import { ioUringCase } from './io_uring-case';
 import { vfioCase } from './vfio-case';
 import { notifierCase, hmmCase } from './notifier-cases';
+import { rdmaCases } from './rdma-case';
 
 export type Backend = 'wasm' | 'ts';
 export type Unit = 'ns/page' | 'ns/frame' | 'ms/op' | 'ops/s';
@@ -582,5 +585,8 @@ export function allCases(): CaseDef[] {
     scanCase(),
     notifierCase(),
     hmmCase(),
+    odirectCase(),
+    ioUringCase(),
+    ...rdmaCases(),
   ];
 }

@@ -57,6 +57,20 @@ export type Op =
   | { op: 'setrlimit'; task: number; soft: number; hard: number }
   | { op: 'spawnCred'; uid: number; caps: number; memlock: number }
   | { op: 'charge'; task: number; dead: number; counter: number; pages: number; inc: boolean; check: boolean }
+  // family 'odirect': preadv/pwritev, buffered or O_DIRECT, random alignment, async completed by settle
+  | { op: 'dio'; task: number; file: number; direct: boolean; write: boolean; vma: number; off: number; sub: number; odd: boolean;
+    pos: number; posSub: number; blocks: number; segs: number; async: boolean; wbMid: boolean }
+  // family 'io_uring': rings, fixed buffers and fixed I/O (fuzz/io_uring.ts), with mmap/munmap/access/fork/exit between
+  | { op: 'uringSetup'; task: number }
+  | { op: 'uringRegister'; pick: number; vma: number; off: number; pages: number; n: number; odd: boolean }
+  | { op: 'uringUnregister' | 'uringClose'; pick: number }
+  | { op: 'uringRw'; pick: number; write: boolean; buf: number; off: number; pages: number; file: number; fpage: number }
+  | { op: 'uringSettle' }
+  // family 'rdma': an RDMA NIC's pinned and ODP MRs and a peer's access through them (fuzz/rdma.ts)
+  | { op: 'rdmaReg'; task: number; vma: number; off: number; pages: number; byte: number; access: number; odp: boolean }
+  | { op: 'rdmaDereg'; pick: number }
+  | { op: 'rdmaClose'; task: number }
+  | { op: 'rdmaRemote'; pick: number; off: number; write: boolean; word: number }
   // family 'vfio': VFIO type1 containers over the tasks' memory (fuzz/vfio.ts)
   | { op: 'vfioOpen'; task: number; v2: boolean }
   | { op: 'vfioMap'; task: number; c: number; vma: number; off: number; pages: number; slot: number; write: boolean }
@@ -84,6 +98,9 @@ export const FAMILIES = {
   notifier: ['notifierInsert', 'notifierRemove', 'hmm'],
   mlock: ['mlock', 'munlock', 'mlockall', 'munlockall', 'mmapLocked'],
   memlock: ['setrlimit', 'spawnCred', 'charge'],
+  odirect: ['dio'],
+  io_uring: ['uringSetup', 'uringRegister', 'uringUnregister', 'uringClose', 'uringRw', 'uringSettle'],
+  rdma: ['rdmaReg', 'rdmaDereg', 'rdmaClose', 'rdmaRemote', 'mmap', 'munmap', 'access', 'fork', 'exit'],
   vfio: ['vfioOpen', 'vfioMap', 'vfioUnmap', 'vfioDma', 'vfioClose'],
 } as const satisfies Record<string, readonly OpName[]>;
 
@@ -177,6 +194,31 @@ const ARBS: Record<Family, Weighted[]> = {
     { arbitrary: fc.record({ op: fc.constant('spawnCred' as const), uid: nat(2), caps: nat(3), memlock: nat(MEMLOCK_LIMITS.length - 1) }), weight: 1 },
     { arbitrary: fc.record({ op: fc.constant('charge' as const), task, dead: nat(8), counter: nat(2), pages: nat(600), inc: fc.boolean(), check: fc.boolean() }), weight: 3 },
   ],
+  odirect: [{
+    arbitrary: fc.record({
+      op: fc.constant('dio' as const), task, file: fc.constantFrom(0, 0, 0, 1, 2), direct: fc.boolean(), write: fc.boolean(), vma: nat(15),
+      off: nat(1100), sub: nat(8), odd: fc.boolean(), pos: nat(70), posSub: fc.constantFrom(0, 0, 1, 4), blocks: fc.integer({ min: 1, max: 24 }),
+      segs: fc.integer({ min: 1, max: 3 }), async: fc.boolean(), wbMid: fc.boolean(),
+    }),
+    weight: 3,
+  }],
+  io_uring: [
+    { arbitrary: fc.record({ op: fc.constant('uringSetup' as const), task }), weight: 1 },
+    { arbitrary: fc.record({ op: fc.constant('uringRegister' as const), pick: nat(7), vma: nat(15), off: nat(1100), pages: fc.integer({ min: 1, max: 700 }), n: fc.integer({ min: 1, max: 4 }), odd: fc.boolean() }), weight: 3 },
+    { arbitrary: fc.record({ op: fc.constantFrom('uringUnregister' as const, 'uringClose' as const), pick: nat(7) }), weight: 1 },
+    { arbitrary: fc.record({ op: fc.constant('uringRw' as const), pick: nat(7), write: fc.boolean(), buf: nat(3), off: nat(600), pages: fc.integer({ min: 1, max: 8 }), file: nat(1), fpage: nat(70) }), weight: 5 },
+    { arbitrary: fc.record({ op: fc.constant('uringSettle' as const) }), weight: 4 },
+  ],
+  rdma: [
+    { arbitrary: fc.record({ op: fc.constant('rdmaReg' as const), ...where, pages: fc.integer({ min: 0, max: 40 }), byte: nat(4095), access: nat(4), odp: fc.boolean() }), weight: 4 },
+    { arbitrary: fc.record({ op: fc.constant('rdmaDereg' as const), pick: fc.nat() }), weight: 1 },
+    { arbitrary: fc.record({ op: fc.constant('rdmaClose' as const), task }), weight: 1 },
+    { arbitrary: fc.record({ op: fc.constant('rdmaRemote' as const), pick: fc.nat(), off: fc.nat(), write: fc.boolean(), word: fc.nat() }), weight: 5 },
+    { arbitrary: fc.record({ op: fc.constant('mmap' as const), task, kind: nat(6), pages: fc.integer({ min: 1, max: 600 }), prot: fc.constantFrom(1, 2, 2, 2), populate: fc.boolean() }), weight: 4 },
+    { arbitrary: fc.record({ op: fc.constant('munmap' as const), ...where, pages: fc.integer({ min: 1, max: 40 }) }), weight: 1 },
+    { arbitrary: fc.record({ op: fc.constant('access' as const), task, vma: nat(15), off: nat(1100), write: fc.boolean(), word: fc.nat() }), weight: 3 },
+    { arbitrary: fc.record({ op: fc.constantFrom('fork' as const, 'exit' as const), task }), weight: 1 },
+  ],
   vfio: [
     { arbitrary: fc.record({ op: fc.constant('vfioOpen' as const), task, v2: fc.boolean() }), weight: 1 },
     { arbitrary: fc.record({ op: fc.constant('vfioMap' as const), task, c: nat(3), vma: nat(15), off: nat(1100), pages: fc.integer({ min: 1, max: 64 }), slot: nat(15), write: fc.boolean() }), weight: 4 },
@@ -185,6 +227,8 @@ const ARBS: Record<Family, Weighted[]> = {
     { arbitrary: fc.record({ op: fc.constant('vfioClose' as const), task, c: nat(3) }), weight: 1 },
   ],
 };
+// io_uring's ops meet the memory changing under the buffers: mmap, munmap/dontneed/populate, access, fork/exit.
+ARBS.io_uring.push(ARBS.mm[0]!, ARBS.mm[1]!, ARBS.mm[4]!, ARBS.mm[6]!);
 
 // Random op sequences drawing only from the given families.
 export function opsArb(families: readonly Family[], maxLength = 80): fc.Arbitrary<Op[]> {

@@ -348,35 +348,43 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
     if (file !== undefined && !this.files.includes(file)) throw new TypeError('writeback(file?): not a file of this machine');
     return this.guard(() => {
       const report: WritebackReport = { written: 0, hazards: [] };
-      for (const f of file ? [file] : this.files) {
-        if (!f.writesBack) continue;
-        for (const [mm, v] of this.mappingsOf(f)) {
-          if (!v.isShared) continue;
-          mm.prepare(v);
-          // page_vma_mkclean_one(): PROTECTION_PAGE over what is cleaned (one range per VMA here).
-          if (mm.notifierSubscriptions && this.core.mkclean_range(mm.pgd, v.start / PAGE, v.pages, f.id, true)) {
-            const first = this.core.mkclean_first();
-            mm.notify(C.MMU_NOTIFY_PROTECTION_PAGE, first * PAGE, (this.core.mkclean_last() + 1) * PAGE, 'page_vma_mkclean_one');
-            mm.prepare(v);
-          }
-          this.core.mkclean_range(mm.pgd, v.start / PAGE, v.pages, f.id, false);
-        }
-        for (let cursor = 0; cursor >= 0; cursor = this.core.writeback_next()) {
-          const n = this.core.writeback_range(f.id, 0, f.pages, cursor);
-          const s = this.v.scratch;
-          for (let j = 0; j < 4 * n; j += 4) {
-            const index = s[j] + s[j + 1] * 2 ** 32;
-            f.store.set(index, s[j + 2]);
-            if (!s[j + 3]) {
-              report.hazards.push({ file: f.name, index });
-              this.#printk(`pinsim: ${f.fs}: writeback of '${f.name}' index ${index}: folio dirtied without ->page_mkwrite (no buffers attached)`);
-            }
-          }
-          report.written += n;
-        }
-      }
+      for (const f of file ? [file] : this.files) this.writebackRange(f, 0, f.pages, report);
       return report;
     });
+  }
+
+  // filemap_write_and_wait_range() of the file's pages [first, end), adding to report.
+  /** @internal */
+  writebackRange(f: SimFile, first: number, end: number, report: WritebackReport = { written: 0, hazards: [] }): WritebackReport {
+    if (!f.writesBack) return report;
+    for (const [mm, v] of this.mappingsOf(f)) {
+      // The part of the VMA that maps [first, end).
+      const from = Math.max(v.start, v.start + (first - v.pgoff) * PAGE);
+      const to = Math.min(v.end, v.start + (end - v.pgoff) * PAGE);
+      if (!v.isShared || from >= to) continue;
+      mm.prepare(v);
+      // page_vma_mkclean_one(): PROTECTION_PAGE over what is cleaned (one range per VMA here).
+      if (mm.notifierSubscriptions && this.core.mkclean_range(mm.pgd, from / PAGE, (to - from) / PAGE, f.id, true)) {
+        const cleanFirst = this.core.mkclean_first();
+        mm.notify(C.MMU_NOTIFY_PROTECTION_PAGE, cleanFirst * PAGE, (this.core.mkclean_last() + 1) * PAGE, 'page_vma_mkclean_one');
+        mm.prepare(v);
+      }
+      this.core.mkclean_range(mm.pgd, from / PAGE, (to - from) / PAGE, f.id, false);
+    }
+    for (let cursor = 0; cursor >= 0; cursor = this.core.writeback_next()) {
+      const n = this.core.writeback_range(f.id, first, end, cursor);
+      const s = this.v.scratch;
+      for (let j = 0; j < 4 * n; j += 4) {
+        const index = s[j] + s[j + 1] * 2 ** 32;
+        f.store.set(index, s[j + 2]);
+        if (!s[j + 3]) {
+          report.hazards.push({ file: f.name, index });
+          this.#printk(`pinsim: ${f.fs}: writeback of '${f.name}' index ${index}: folio dirtied without ->page_mkwrite (no buffers attached)`);
+        }
+      }
+      report.written += n;
+    }
+    return report;
   }
 
   // ---- inspection ----

@@ -4,7 +4,7 @@
 // 'SIGBUS'. Misused arguments throw TypeError/RangeError before anything
 // changes.
 import * as C from '../assembly/constants';
-import { fail, checkInt, checkBool } from './errors';
+import { fail, checkInt, checkBool, SyscallError } from './errors';
 import { SimFile } from './fs/file';
 import type { Mm } from './mm/mm';
 import { TASK_SIZE } from './mm/mm';
@@ -12,9 +12,16 @@ import { doMmap, checkMunmap } from './mm/mmap';
 import { doMprotect, doMadvise } from './mm/mprotect';
 import type { Kernel } from './devices/kernel';
 import { DeviceFile } from './devices/device';
+import { ioUringSetup, type IoUring, type IoUringOptions } from './devices/io_uring';
+import { xdpUmemReg, type XdpSocket, type XdpUmemReg } from './devices/xdp';
+import { tcpSocket, type TcpSocket } from './devices/zerocopy';
+import { ibvForkInit, ibvIsForkInitialized } from './devices/ibverbs-fork';
 import { openVfio, type VfioContainer, type VfioOptions } from './devices/vfio';
 import { openIommufd, type Iommufd } from './devices/iommufd';
 import { procMaps } from './inspect/procfs';
+import { readFileWord, writeFileWord, fileWordError } from './fs/rw';
+import { rwIter, checkRwArgs, type IoVec, type RwOptions } from './fs/read_write';
+import type { IoRequest } from './devices/block';
 import { procStatus, procStatusText, type ProcStatus } from './inspect/status';
 import { doMlock, doMunlock, doMlockall, doMunlockall, lockedTurningWritable, populateRanges } from './mm/mlock';
 import type { Capability, Rlimit, SignalStruct, TaskCred } from './cred';
@@ -49,6 +56,8 @@ function checkWord(v: unknown): number {
 export class Task {
   // The fd table: files, and the device files (rings, containers, uverbs contexts) a process opened.
   readonly fds = new Map<number, SimFile | DeviceFile>();
+  /** @internal Per-fd open flags (O_DIRECT), copied by fork. */
+  readonly fdFlags = new Map<number, number>();
   #exited = false;
   readonly uid: number; // the real uid: its user_struct is kernel.user(uid)
   readonly caps: ReadonlySet<Capability>; // effective capabilities (init user namespace)
@@ -220,16 +229,26 @@ export class Task {
 
   // ---- files ----
 
-  open(file: SimFile): number {
+  // open(2) of a file; { direct: true } is O_DIRECT, which hugetlbfs
+  // refuses (no FMODE_CAN_ODIRECT). tmpfs accepts it (since v6.6) and, like
+  // fsdax, serves it as buffered I/O.
+  open(file: SimFile, opts: { direct?: boolean } = {}): number {
     this.#alive('open');
     if (!(file instanceof SimFile) || !this.kernel.files.includes(file)) {
       throw new TypeError('open(file): not a file of this machine (use kernel.createFile)');
     }
-    return this.#run('open', () => this.#installFd(file));
+    if (typeof opts !== 'object' || opts === null) throw new TypeError('open: options must be an object');
+    const direct = checkBool('direct', opts.direct ?? false);
+    return this.#run('open', () => {
+      if (direct && file.backing === C.BACKING_HUGETLBFS) throw fail('open', C.EINVAL, 'hugetlbfs does not support O_DIRECT');
+      const fd = this.#installFd(file);
+      if (direct) this.fdFlags.set(fd, C.O_DIRECT);
+      return fd;
+    });
   }
 
-  // Installs a device file in the fd table (anon_inode_getfd(), an open of /dev/…): its fd.
-  /** @internal */
+  // Installs a device file in the fd table (anon_inode_getfd(), an open of
+  // /dev/…): its fd. Device models call it; the last close releases the device.
   installFd(file: DeviceFile): number {
     return this.#installFd(file);
   }
@@ -258,6 +277,7 @@ export class Task {
     this.#run('close', () => {
       this.#fd('close', fd);
       this.fds.delete(fd);
+      this.fdFlags.delete(fd);
       this.kernel.reapFiles();
     });
   }
@@ -307,20 +327,8 @@ export class Task {
       if (f.backing === C.BACKING_HUGETLBFS) throw fail('pwrite', C.EINVAL, 'hugetlbfs does not support write(2)');
       if (offset >= f.maxBytes) throw fail('pwrite', C.EFBIG, `offset beyond the ${f.fs} file size limit`); // generic_write_check_limits()
       const index = Math.floor(offset / PAGE);
-      const oldSize = f.size;
-      if (index >= f.pages) {
-        if (f.fs === 'fsdax') throw fail('pwrite', C.EFBIG, 'pinsim cannot grow an fsdax file past its pmem extent');
-        f.size = (index + 1) * PAGE;
-      }
-      if (f.backing === C.BACKING_DAX) {
-        this.kernel.v.data[f.daxBase + index] = word;
-        return;
-      }
-      if (!this.kernel.fillCache(f, index, 1)) {
-        f.size = oldSize; // i_size moves only once the page is written (write_end)
-        throw fail('pwrite', C.ENOMEM, 'no memory for the page cache');
-      }
-      this.kernel.core.pc_write(f.id, index, word, f.backing);
+      const r = writeFileWord(this.kernel, f, index, word, index < f.pages ? f.size : (index + 1) * PAGE);
+      if (r < 0) throw fail('pwrite', -r, fileWordError(r));
     });
   }
 
@@ -333,16 +341,34 @@ export class Task {
       if (offset < 0) throw fail('pread', C.EINVAL, 'negative offset');
       const index = Math.floor(offset / PAGE);
       if (index >= f.pages) return null;
-      const k = this.kernel;
-      if (f.backing === C.BACKING_DAX) return k.v.data[f.daxBase + index];
-      if (f.backing === C.BACKING_HUGETLBFS) {
-        const span = 2 ** f.hugeOrder;
-        const head = k.core.pc_lookup(f.id, index - (index % span));
-        return head < 0 ? 0 : k.v.data[head + (index % span)];
-      }
-      if (!k.fillCache(f, index, 1)) throw fail('pread', C.ENOMEM, 'no memory for the page cache');
-      return k.core.pc_read(f.id, index) >>> 0;
+      const w = readFileWord(this.kernel, f, index);
+      if (w < 0) throw fail('pread', -w, fileWordError(w));
+      return w;
     });
+  }
+
+  // preadv(2)/pwritev(2) at `offset` with iov = [{ base, len }]: the bytes
+  // transferred (src/fs/read_write.ts has the word model). On an O_DIRECT
+  // fd of an ext4/xfs/btrfs file the buffer is pinned and the block device
+  // moves the data by DMA; { async: true } returns a request that completes
+  // on the clock (k.advance, k.settle).
+  preadv(fd: number, iov: IoVec[], offset: number, opts?: RwOptions & { async?: false }): number;
+  preadv(fd: number, iov: IoVec[], offset: number, opts: RwOptions & { async: true }): IoRequest;
+  preadv(fd: number, iov: IoVec[], offset: number, opts: RwOptions = {}): number | IoRequest {
+    return this.#rw('preadv', false, fd, iov, offset, opts);
+  }
+
+  pwritev(fd: number, iov: IoVec[], offset: number, opts?: RwOptions & { async?: false }): number;
+  pwritev(fd: number, iov: IoVec[], offset: number, opts: RwOptions & { async: true }): IoRequest;
+  pwritev(fd: number, iov: IoVec[], offset: number, opts: RwOptions = {}): number | IoRequest {
+    return this.#rw('pwritev', true, fd, iov, offset, opts);
+  }
+
+  #rw(syscall: string, write: boolean, fd: number, iov: IoVec[], offset: number, opts: RwOptions): number | IoRequest {
+    this.#alive(syscall);
+    const a = checkRwArgs(iov, offset, opts);
+    return this.#run(syscall, () => rwIter(this, write, () => this.#file(syscall, fd),
+      ((this.fdFlags.get(fd) ?? 0) & C.O_DIRECT) !== 0, a));
   }
 
   // ---- user accesses (the CPU touching memory) ----
@@ -389,6 +415,23 @@ export class Task {
     this.#run('write', () => this.#access('write', addr, true, word));
   }
 
+  // copy_to_user()/copy_from_user() of one page's word (the kernel's
+  // uaccess on the task's behalf): false/null where the access faults.
+  /** @internal */
+  copyToUser(addr: number, word: number): boolean { return this.#uaccess(addr, true, word) !== null; }
+
+  /** @internal */
+  copyFromUser(addr: number): number | null { return this.#uaccess(addr, false, 0); }
+
+  #uaccess(addr: number, write: boolean, word: number): number | null {
+    try {
+      return this.#access(write ? 'copy_to_user' : 'copy_from_user', addr, write, word);
+    } catch (e) {
+      if (e instanceof SyscallError) return null;
+      throw e;
+    }
+  }
+
   // Touches every page of [addr, addr + length), reading or writing, as a
   // loop of user accesses would; stops at the first page that faults badly
   // (the pages before it stay touched).
@@ -412,11 +455,26 @@ export class Task {
     });
   }
 
+  // ---- devices ----
+
+  // io_uring_setup(2): a ring in this task's fd table (ring.fd).
+  io_uring_setup(entries: number, opts?: IoUringOptions): IoUring { return ioUringSetup(this, entries, opts); }
+
+  // socket(AF_XDP) + setsockopt(SOL_XDP, XDP_UMEM_REG): the socket holding the UMEM (sock.fd).
+  xdp_umem_reg(reg: XdpUmemReg): XdpSocket { return xdpUmemReg(this, reg); }
+
+  // socket(AF_INET, SOCK_STREAM), connected: for MSG_ZEROCOPY sends (sock.fd).
+  socket_tcp(): TcpSocket { return tcpSocket(this); }
+
   // ---- processes ----
 
   fork(): Task {
     this.#alive('fork');
-    return this.#run('fork', () => this.kernel.fork(this));
+    return this.#run('fork', () => {
+      const child = this.kernel.fork(this);
+      for (const [fd, flags] of this.fdFlags) child.fdFlags.set(fd, flags);
+      return child;
+    });
   }
 
   exit(): void {
@@ -424,11 +482,17 @@ export class Task {
     this.#run('exit', () => {
       this.kernel.exitMm(this.mm);
       this.fds.clear();
+      this.fdFlags.clear();
       this.kernel.removeTask(this);
       this.#exited = true;
       this.kernel.reapFiles();
     });
   }
+
+  // ---- libibverbs' fork support (src/devices/ibverbs-fork.ts) ----
+
+  ibv_fork_init(): number { this.#alive('ibv_fork_init'); return ibvForkInit(this); }
+  ibv_is_fork_initialized(): number { this.#alive('ibv_is_fork_initialized'); return ibvIsForkInitialized(this); }
 
   // ---- inspection ----
 

@@ -7,6 +7,16 @@
 import { GupKernel } from '../gup/kernel';
 import { SimClock, type Pending } from './clock';
 import { DeviceFile, type DmaDevice } from './device';
+import { blockDeviceOf, type BlockDevice } from './block';
+import { iovIterExtractPages, bioSetPagesDirty, bioReleasePages, bioCheckPagesDirty, type Bio } from './bio';
+import type { Task } from '../task';
+import { RdmaNic, type RdmaOptions } from './rdma';
+import { ibUmemGet, ibUmemRelease, type IbDevice, type IbUmem } from './umem';
+import {
+  ibUmemOdpGet, ibUmemOdpAllocImplicit, ibUmemOdpAllocChild, ibUmemOdpMapDmaAndLock, ibUmemOdpUnmapDmaPages, ibUmemOdpRelease,
+  type IbUmemOdp, type IbUmemOdpOps,
+} from './umem-odp';
+import { rdmaSys, type RdmaSys } from './ibverbs-fork';
 
 export class Kernel extends GupKernel {
   // The clock device models schedule their completions on.
@@ -51,13 +61,27 @@ export class Kernel extends GupKernel {
   }
 
   // A name no live device has: base, else base-2, base-3, …
-  /** @internal */
   deviceName(base: string): string {
     if (!this.#devices.has(base)) return base;
     let i = 2;
     while (this.#devices.has(`${base}-${i}`)) i++;
     return `${base}-${i}`;
   }
+
+  // ---- block I/O (src/devices/block.ts, bio.ts) ----
+
+  // The disk under ext4/xfs/btrfs files: its logical block size and latency.
+  blockDevice(): BlockDevice { return blockDeviceOf(this); }
+  // Pins one iovec segment's pages short-term (FOLL_PIN, FOLL_WRITE when dest): a bio's pages, or 0/-errno.
+  iov_iter_extract_pages(t: Task, iov: { base: number; len: number }, maxPages: number, dest: boolean): Bio | number {
+    return iovIterExtractPages(this, t, iov, maxPages, dest);
+  }
+  // Dirties a read's pages before submission.
+  bio_set_pages_dirty(bio: Bio): void { bioSetPagesDirty(this, bio); }
+  // Unpins the bio's pages, dirtying them first when asked.
+  bio_release_pages(bio: Bio, markDirty: boolean): void { bioReleasePages(this, bio, markDirty); }
+  // A read's completion: re-dirties pages cleaned meanwhile, then unpins; true when it re-dirtied.
+  bio_check_pages_dirty(bio: Bio): boolean { return bioCheckPagesDirty(this, bio); }
 
   // The last fput(): a device file no task's fd table holds any more is
   // released, after the files (a task's exit, close(), or an mm that dies).
@@ -68,4 +92,18 @@ export class Kernel extends GupKernel {
       if (d instanceof DeviceFile && !this.tasks.some((t) => [...t.fds.values()].includes(d))) d.close();
     }
   }
+
+  // ---- RDMA (src/devices/rdma.ts, umem.ts, umem-odp.ts); t stands for current ----
+
+  rdma(opts: RdmaOptions = {}): RdmaNic { return new RdmaNic(this, opts); }
+  // `rdma sys`: RDMA_NLDEV_SYS_ATTR_NETNS_MODE and _COPY_ON_FORK.
+  rdma_sys(): RdmaSys { return rdmaSys(this); }
+  ib_umem_get(t: Task, device: IbDevice, addr: number, size: number, access: number): IbUmem | number { return ibUmemGet(this, t, device, addr, size, access); }
+  ib_umem_release(umem: IbUmem): void { ibUmemRelease(this, umem); }
+  ib_umem_odp_get(t: Task, device: IbDevice, addr: number, size: number, access: number, ops: IbUmemOdpOps): IbUmemOdp | number { return ibUmemOdpGet(this, t, device, addr, size, access, ops); }
+  ib_umem_odp_alloc_implicit(t: Task, device: IbDevice, access: number): IbUmemOdp { return ibUmemOdpAllocImplicit(this, t, device, access); }
+  ib_umem_odp_alloc_child(root: IbUmemOdp, addr: number, size: number, ops: IbUmemOdpOps): IbUmemOdp | number { return ibUmemOdpAllocChild(this, root, addr, size, ops); }
+  ib_umem_odp_map_dma_and_lock(odp: IbUmemOdp, user_virt: number, bcnt: number, access_mask: number, fault: boolean): number { return ibUmemOdpMapDmaAndLock(this, odp, user_virt, bcnt, access_mask, fault); }
+  ib_umem_odp_unmap_dma_pages(odp: IbUmemOdp, start: number, end: number): number { return ibUmemOdpUnmapDmaPages(this, odp, start, end); }
+  ib_umem_odp_release(odp: IbUmemOdp): void { ibUmemOdpRelease(this, odp); }
 }
