@@ -29,6 +29,7 @@ export {
 export { folio_maybe_dma_pinned, bad_page_reports } from './folio';
 export { mlock_range, count_mlocked } from './mlock';
 export { mm_rss } from './task_mmu';
+export { dmirror_perm, dmirror_runs } from './hmm_mirror';
 
 // mm_alloc()'s pgd_alloc(): the new mm's PGD page, or -ENOMEM.
 export function mm_alloc(): i32 {

@@ -6,6 +6,7 @@ export { PageArray } from './gup/page-array';
 export { DmaDevice, DeviceFile, type DevicePin } from './devices/device';
 export { IommuDomain, IOMMU_READ, IOMMU_WRITE, type IommuExtent } from './devices/iommu';
 export type { Pending } from './devices/clock';
+export { HmmMirror, type HmmMirrorOptions, type HmmMirrorStats, type HmmMirrorMapping, type HmmDmirrorResult } from './devices/hmm-mirror';
 export type { Locked } from './gup/gup';
 export { Mm } from './mm/mm';
 export { MmuIntervalNotifier, type MmuIntervalNotifierOps, type MmuNotifierRange } from './mm/notifier';

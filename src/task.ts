@@ -227,7 +227,6 @@ export class Task {
   }
 
   // Installs a device file in the fd table (anon_inode_getfd(), an open of /dev/…): its fd.
-  /** @internal */
   installFd(file: DeviceFile): number {
     return this.#installFd(file);
   }

@@ -7,6 +7,8 @@
 import { GupKernel } from '../gup/kernel';
 import { SimClock, type Pending } from './clock';
 import { DeviceFile, type DmaDevice } from './device';
+import { HmmMirror, type HmmMirrorOptions } from './hmm-mirror';
+import type { Task } from '../task';
 
 export class Kernel extends GupKernel {
   // The clock device models schedule their completions on.
@@ -51,13 +53,15 @@ export class Kernel extends GupKernel {
   }
 
   // A name no live device has: base, else base-2, base-3, …
-  /** @internal */
   deviceName(base: string): string {
     if (!this.#devices.has(base)) return base;
     let i = 2;
     while (this.#devices.has(`${base}-${i}`)) i++;
     return `${base}-${i}`;
   }
+
+  // lib/test_hmm.c's mirror device, /dev/hmm_dmirror0 opened by t (src/devices/hmm-mirror.ts).
+  hmmMirror(t: Task, opts?: HmmMirrorOptions): HmmMirror { return HmmMirror.open(this, t, opts); }
 
   // The last fput(): a device file no task's fd table holds any more is
   // released, after the files (a task's exit, close(), or an mm that dies).
