@@ -25,7 +25,7 @@ export class Capture extends DeviceFile {
       this.as(() => {
         // Charge before pinning, as most drivers do: account_locked_vm() checks RLIMIT_MEMLOCK
         // unless the task has CAP_IPC_LOCK.
-        if (k.account_locked_vm(task.mm, npages, true) === -C.ENOMEM) {
+        if (k.account_locked_vm(task.mm, npages, true) < 0) {
           throw new SyscallError('VIDIOC_QBUF', 'ENOMEM', C.ENOMEM, `locking ${npages} pages exceeds RLIMIT_MEMLOCK`);
         }
         const n = k.pin_user_pages_fast(task, addr, npages, GUP_FLAGS, this.#pages);
