@@ -12,6 +12,7 @@ import { boot, constants as C, type BootOptions, type Kernel, type PageArray, ty
 import { Hash, Rng } from './util';
 import { mlockCase } from './mlock-case';
 import { notifierCase, hmmCase } from './notifier-cases';
+import { hmmMirrorCase } from './hmm-mirror-case';
 
 export type Backend = 'wasm' | 'ts';
 export type Unit = 'ns/page' | 'ns/frame' | 'ms/op' | 'ops/s';
@@ -579,5 +580,6 @@ export function allCases(): CaseDef[] {
     scanCase(),
     notifierCase(),
     hmmCase(),
+    hmmMirrorCase(),
   ];
 }
