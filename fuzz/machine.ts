@@ -6,6 +6,7 @@ import { boot, SyscallError, type Kernel, type Task, type SimFile, type PageArra
 import { MMAP_BASE } from '../src/mm/mmap';
 import { ContentModel } from './model';
 import { Notifiers } from './notifier';
+import { Mirrors } from './mirror';
 import { GUP_CALLS, WILD_COUNTS, WILD_STARTS, type Op } from './ops';
 import { runMemlockOp, checkMemlock } from './memlock';
 
@@ -34,7 +35,7 @@ interface Held { pa: PageArray; n: number; pin: boolean; write: boolean; task: T
 // The result of a call: a value, or the error class and code it threw.
 type Attempt = { value: unknown } | { code: string };
 
-function attempt(fn: () => unknown): Attempt {
+export function attempt(fn: () => unknown): Attempt {
   try {
     return { value: fn() ?? null };
   } catch (e) {
@@ -51,6 +52,7 @@ export class Machine {
   readonly dead: { task: Task; mm: Mm; maps: { start: number; end: number }[] }[] = [];
   readonly model: ContentModel;
   readonly notifiers: Notifiers;
+  readonly mirrors = new Mirrors(this);
   readonly bootFree: number;
 
   static async boot(backend: 'wasm' | 'ts', flavour: Flavour, s: Shape): Promise<Machine> {
@@ -203,6 +205,7 @@ export class Machine {
         return this.notifiers.hmm(t, o.pick, a, this.len(t, a, o.pages) / PAGE, o.req);
       }
       case 'mmapLocked': return this.#mmap({ ...o, op: 'mmap', populate: false }, t, C.MAP_LOCKED);
+      case 'mirrorOpen': case 'mirrorAccess': case 'mirrorRange': case 'mirrorClose': return this.mirrors.run(t, o);
       default: return runMemlockOp(this, t, o);
     }
   }

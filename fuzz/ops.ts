@@ -56,7 +56,12 @@ export type Op =
   // family 'memlock': credentials, RLIMIT_MEMLOCK and the accounting helpers
   | { op: 'setrlimit'; task: number; soft: number; hard: number }
   | { op: 'spawnCred'; uid: number; caps: number; memlock: number }
-  | { op: 'charge'; task: number; dead: number; counter: number; pages: number; inc: boolean; check: boolean };
+  | { op: 'charge'; task: number; dead: number; counter: number; pages: number; inc: boolean; check: boolean }
+  // family 'mirror': the HMM mirror device (test_hmm's dmirror) reading and writing through its device page table
+  | { op: 'mirrorOpen'; task: number }
+  | { op: 'mirrorAccess'; pick: number; vma: number; off: number; write: boolean; word: number }
+  | { op: 'mirrorRange'; pick: number; vma: number; off: number; pages: number; snapshot: boolean }
+  | { op: 'mirrorClose'; pick: number };
 
 export type OpName = Op['op'];
 
@@ -78,6 +83,7 @@ export const FAMILIES = {
   notifier: ['notifierInsert', 'notifierRemove', 'hmm'],
   mlock: ['mlock', 'munlock', 'mlockall', 'munlockall', 'mmapLocked'],
   memlock: ['setrlimit', 'spawnCred', 'charge'],
+  mirror: ['mirrorOpen', 'mirrorAccess', 'mirrorRange', 'mirrorClose'],
 } as const satisfies Record<string, readonly OpName[]>;
 
 export type Family = keyof typeof FAMILIES;
@@ -169,6 +175,12 @@ const ARBS: Record<Family, Weighted[]> = {
     { arbitrary: fc.record({ op: fc.constant('setrlimit' as const), task, soft: nat(MEMLOCK_LIMITS.length - 1), hard: nat(MEMLOCK_LIMITS.length - 1) }), weight: 2 },
     { arbitrary: fc.record({ op: fc.constant('spawnCred' as const), uid: nat(2), caps: nat(3), memlock: nat(MEMLOCK_LIMITS.length - 1) }), weight: 1 },
     { arbitrary: fc.record({ op: fc.constant('charge' as const), task, dead: nat(8), counter: nat(2), pages: nat(600), inc: fc.boolean(), check: fc.boolean() }), weight: 3 },
+  ],
+  mirror: [
+    { arbitrary: fc.record({ op: fc.constant('mirrorOpen' as const), task }), weight: 1 },
+    { arbitrary: fc.record({ op: fc.constant('mirrorAccess' as const), pick: fc.nat(), vma: nat(15), off: nat(1100), write: fc.boolean(), word: fc.nat() }), weight: 6 },
+    { arbitrary: fc.record({ op: fc.constant('mirrorRange' as const), pick: fc.nat(), vma: nat(15), off: nat(1100), pages: fc.integer({ min: 1, max: 64 }), snapshot: fc.boolean() }), weight: 2 },
+    { arbitrary: fc.record({ op: fc.constant('mirrorClose' as const), pick: fc.nat() }), weight: 1 },
   ],
 };
 
