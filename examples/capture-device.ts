@@ -3,7 +3,8 @@
 // a frame into it on every tick of the simulated clock. It talks to the
 // kernel only through what a driver would call: pin_user_pages_fast(),
 // account_locked_vm(), dma_write(), unpin_user_pages_dirty_lock() and the
-// clock. Run it: npx tsx examples/capture-device.ts (or import Capture).
+// clock. test/dev-example.test.ts exercises it; run as a script (through a
+// TypeScript runner or an esbuild bundle) it prints what main() shows.
 import { boot, constants as C, DeviceFile, SyscallError, type DevicePin, type Kernel, type Pending, type Task } from '../src/index';
 
 const GUP_FLAGS = C.FOLL_WRITE | C.FOLL_LONGTERM;

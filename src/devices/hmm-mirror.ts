@@ -110,16 +110,19 @@ export class HmmMirror extends DeviceFile {
     return out;
   }
 
-  // The device reading the word of the page at addr (a one-page HMM_DMIRROR_READ).
+  // The device reading the word of the page at addr (a one-page
+  // HMM_DMIRROR_READ; a hit in the device page table goes straight to DMA).
   read(addr: number): number {
     const a = checkInt('addr', addr);
+    if (this.#hit(a, VALID)) return this.kernel.dma_read(this.#pt.pfn(Math.floor(a / PAGE)));
     return this.ioctl_read(a - (a % PAGE), 1).data[0]!;
   }
 
   // The device writing word into the page at addr (a one-page HMM_DMIRROR_WRITE).
   write(addr: number, word: number): void {
     const a = checkInt('addr', addr);
-    this.ioctl_write(a - (a % PAGE), [word]);
+    if (this.#hit(a, (VALID | WRITE) >>> 0)) this.kernel.dma_write(this.#pt.pfn(Math.floor(a / PAGE)), word);
+    else this.ioctl_write(a - (a % PAGE), [word]);
   }
 
   // HMM_DMIRROR_READ: the words of npages pages from addr, through the
@@ -187,6 +190,11 @@ export class HmmMirror extends DeviceFile {
       faults++;
       this.#stats.faults++;
     }
+  }
+
+  // Does the live device's page table have an entry for addr with the `need` bits?
+  #hit(addr: number, need: number): boolean {
+    return addr >= 0 && !this.closed && ((this.#pt.hi(Math.floor(addr / PAGE)) & need) >>> 0) === need;
   }
 
   // dmirror_do_read() / dmirror_do_write(): DMA page by page while the
