@@ -2,7 +2,9 @@
 // it charges locked_vm, refuses over RLIMIT_MEMLOCK, writes frames on the
 // clock, releases on close and exit, and shows the stale-buffer hazard.
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { Capture } from '../examples/capture-device';
+import type { Kernel, Task } from '../src/index';
 import { BACKENDS, bootTest, anon, C, PAGE, expectCode } from './helpers';
 
 const PERIOD = 1_000_000; // 1 ms
@@ -108,5 +110,60 @@ describe.each(BACKENDS)('example capture device (%s core)', (backend) => {
     expect(k.page(pinned)).toMatchObject({ refcount: 1 + C.GUP_PIN_COUNTING_BIAS - 1, mapcount: 0 });
     t.close(cam.fd);
     expect(k.page(pinned).refcount).toBe(0); // freed by the unpin
+  });
+});
+
+// Random opens, closes, forks, exits and clock ticks: locked_vm of every mm
+// (exited ones too) equals the ledger's device charges and the pages of the
+// live devices charged to it, and pins balance against them.
+type Step = { op: 'open'; task: number; pages: number } | { op: 'close' | 'exit' | 'fork'; pick: number } | { op: 'tick' };
+const stepArb: fc.Arbitrary<Step> = fc.oneof(
+  fc.record({ op: fc.constant('open' as const), task: fc.nat(3), pages: fc.integer({ min: 1, max: 6 }) }),
+  fc.record({ op: fc.constantFrom('close' as const, 'exit' as const, 'fork' as const), pick: fc.nat(7) }),
+  fc.constant({ op: 'tick' as const }),
+);
+
+function checkBalance(k: Kernel, mms: Task[], cams: Capture[]): void {
+  const live = cams.filter((c) => !c.closed);
+  for (const t of mms) {
+    const held = live.filter((c) => c.task === t).reduce((n, c) => n + c.pins()[0]!.pages, 0);
+    expect(t.mm.locked_vm).toBe(held);
+    expect(k.memlockLedger().filter((c) => c.pid === t.pid).reduce((n, c) => n + c.pages, 0)).toBe(held);
+  }
+  const v = k.vmstat();
+  expect(v.nr_foll_pin_acquired - v.nr_foll_pin_released).toBe(live.reduce((n, c) => n + c.pins()[0]!.pages, 0));
+}
+
+describe.each(BACKENDS)('example capture device: property (%s core)', (backend) => {
+  it('counters = ledger = live devices, pins balanced, through opens, closes, forks, exits and ticks', async () => {
+    await fc.assert(fc.asyncProperty(fc.array(stepArb, { maxLength: 30 }), async (steps) => {
+      const k = await bootTest(backend, { memlock: '64KiB' });
+      const mms: Task[] = [];
+      const cams: Capture[] = [];
+      for (const s of steps) {
+        const alive = k.tasks;
+        switch (s.op) {
+          case 'open': {
+            const t = alive[s.task % Math.max(1, alive.length)] ?? k.spawn();
+            if (!mms.includes(t)) mms.push(t);
+            try { cams.push(new Capture(k, t, anon(t, s.pages), s.pages, 1000)); } catch (e) { expect((e as { code?: string }).code).toBe('ENOMEM'); }
+            break;
+          }
+          case 'close': {
+            const c = cams[s.pick % Math.max(1, cams.length)];
+            const holder = c && alive.find((t) => t.fds.get(c.fd) === c);
+            if (holder) holder.close(c.fd);
+            break;
+          }
+          case 'exit': alive[s.pick % Math.max(1, alive.length)]?.exit(); break;
+          case 'fork': alive[s.pick % Math.max(1, alive.length)]?.fork(); break;
+          case 'tick': k.advance(1000); break;
+        }
+        checkBalance(k, mms, cams);
+      }
+      for (const t of [...k.tasks]) t.exit();
+      checkBalance(k, mms, cams);
+      expect(k.devices()).toEqual([]);
+    }), { numRuns: 30 });
   });
 });

@@ -163,6 +163,7 @@ describe.each(BACKENDS)('HMM mirror device (%s core)', (backend) => {
     expectCode(k, () => gpu.ioctl_read(a, 0), 'EINVAL'); // addr >= addr + 0
     expectCode(k, () => gpu.ioctl_write(a, []), 'EINVAL');
     expectCode(k, () => gpu.snapshot(a, 2 ** 52), 'EINVAL'); // addr + npages pages wraps
+    expectCode(k, () => gpu.ioctl_read(a, 2 ** 30), 'ENOMEM'); // no bounce buffer that large
     expectCode(k, () => gpu.read(0x1000), 'EFAULT');
     expect(() => gpu.read('0' as unknown as number)).toThrow(TypeError);
     expect(() => gpu.ioctl_read(a, 1.5)).toThrow(RangeError);

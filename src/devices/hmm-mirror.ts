@@ -173,6 +173,10 @@ export class HmmMirror extends DeviceFile {
     if (this.closed) throw fail(cmd, C.EBADF, `${this.name} is closed`);
     if (a % PAGE) throw fail(cmd, C.EINVAL, `addr 0x${a.toString(16)} is not page-aligned`);
     if (n === 0 || a + n * PAGE > 2 ** 64) throw fail(cmd, C.EINVAL, `addr + npages pages must lie above addr (npages ${n})`);
+    // READ and WRITE vmalloc() a bounce buffer of the range; pinsim hands
+    // every result back as an array, so more pages than RAM holds is ENOMEM
+    // for SNAPSHOT too (the kernel's would fail copying to the user buffer).
+    if (n > this.kernel.v.data.length) throw fail(cmd, C.ENOMEM, `a buffer of ${n} pages is more than the machine's memory`);
     return n;
   }
 
