@@ -15,6 +15,7 @@ import { odirectCase } from './odirect-case';
 import { ioUringCase } from './io_uring-case';
 import { notifierCase, hmmCase } from './notifier-cases';
 import { rdmaCases } from './rdma-case';
+import { hmmMirrorCase } from './hmm-mirror-case';
 
 export type Backend = 'wasm' | 'ts';
 export type Unit = 'ns/page' | 'ns/frame' | 'ms/op' | 'ops/s';
@@ -585,5 +586,6 @@ export function allCases(): CaseDef[] {
     odirectCase(),
     ioUringCase(),
     ...rdmaCases(),
+    hmmMirrorCase(),
   ];
 }

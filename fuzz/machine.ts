@@ -6,6 +6,7 @@ import { boot, SyscallError, type Kernel, type Task, type SimFile, type PageArra
 import { MMAP_BASE } from '../src/mm/mmap';
 import { ContentModel } from './model';
 import { Notifiers } from './notifier';
+import { Mirrors } from './mirror';
 import { GUP_CALLS, WILD_COUNTS, WILD_STARTS, type Op } from './ops';
 import { runMemlockOp, checkMemlock } from './memlock';
 import { runDio } from './odirect';
@@ -37,7 +38,7 @@ interface Held { pa: PageArray; n: number; pin: boolean; write: boolean; task: T
 // The result of a call: a value, or the error class and code it threw.
 type Attempt = { value: unknown } | { code: string };
 
-function attempt(fn: () => unknown): Attempt {
+export function attempt(fn: () => unknown): Attempt {
   try {
     return { value: fn() ?? null };
   } catch (e) {
@@ -56,6 +57,7 @@ export class Machine {
   readonly notifiers: Notifiers;
   readonly rings = new Rings(this);
   readonly rdma: RdmaFuzz;
+  readonly mirrors = new Mirrors(this);
   readonly bootFree: number;
 
   static async boot(backend: 'wasm' | 'ts', flavour: Flavour, s: Shape): Promise<Machine> {
@@ -217,6 +219,7 @@ export class Machine {
         return this.rdma.run(t, o, a, o.pages ? this.len(t, a, o.pages) : 0);
       }
       case 'rdmaDereg': case 'rdmaClose': case 'rdmaRemote': return this.rdma.run(t, o, 0, 0);
+      case 'mirrorOpen': case 'mirrorAccess': case 'mirrorRange': case 'mirrorClose': return this.mirrors.run(t, o);
       default: return runMemlockOp(this, t, o);
     }
   }

@@ -16,6 +16,7 @@ export { RdmaNic, UverbsContext, IbPd, IbMr, type RdmaOptions, type WcResult, ty
 export { IbUmem, type IbDevice, type SgEntry } from './devices/umem';
 export { IbUmemOdp, UmemMutex, type IbUmemOdpOps } from './devices/umem-odp';
 export type { RdmaSys } from './devices/ibverbs-fork';
+export { HmmMirror, type HmmMirrorOptions, type HmmMirrorStats, type HmmMirrorMapping, type HmmDmirrorResult } from './devices/hmm-mirror';
 export type { Locked } from './gup/gup';
 export { Mm } from './mm/mm';
 export { MmuIntervalNotifier, type MmuIntervalNotifierOps, type MmuNotifierRange } from './mm/notifier';
