@@ -388,6 +388,17 @@ export const HMM_RANGE_DEFAULT_TIMEOUT = 1000;
 // ib_umem_odp_map_dma_and_lock()'s access_mask bits.
 export const ODP_READ_ALLOWED_BIT = 1;
 export const ODP_WRITE_ALLOWED_BIT = 2;
+// ---- The HMM mirror device (lib/test_hmm.c's dmirror; src/devices/hmm-mirror.ts) ----
+// HMM_DMIRROR_PROT_*: the per-page bytes of HMM_DMIRROR_SNAPSHOT (lib/test_hmm_uapi.h).
+export const HMM_DMIRROR_PROT_ERROR = 0xff;
+export const HMM_DMIRROR_PROT_NONE = 0x00;
+export const HMM_DMIRROR_PROT_READ = 0x01;
+export const HMM_DMIRROR_PROT_WRITE = 0x02;
+export const HMM_DMIRROR_PROT_PMD = 0x04;
+export const HMM_DMIRROR_PROT_PUD = 0x08;
+export const HMM_DMIRROR_PROT_ZERO = 0x10;
+export const DMIRROR_BLOCK = 512; // device page table entries per block (dmirror_runs() input)
+export const DMIRROR_RUNS_AT = SCRATCH_WORDS / 2; // where dmirror_runs() writes its runs: 4 words each
 // ---- VFIO type1 and iommufd (src/devices/vfio.ts, src/devices/iommufd.ts): uapi values ----
 export const VFIO_TYPE1_IOMMU = 1; // include/uapi/linux/vfio.h
 export const VFIO_TYPE1v2_IOMMU = 3;

@@ -16,6 +16,7 @@ import { ioUringCase } from './io_uring-case';
 import { vfioCase } from './vfio-case';
 import { notifierCase, hmmCase } from './notifier-cases';
 import { rdmaCases } from './rdma-case';
+import { hmmMirrorCase } from './hmm-mirror-case';
 
 export type Backend = 'wasm' | 'ts';
 export type Unit = 'ns/page' | 'ns/frame' | 'ms/op' | 'ops/s';
@@ -588,5 +589,6 @@ export function allCases(): CaseDef[] {
     odirectCase(),
     ioUringCase(),
     ...rdmaCases(),
+    hmmMirrorCase(),
   ];
 }

@@ -6,12 +6,13 @@ import { boot, SyscallError, type VfioContainer, type Kernel, type Task, type Si
 import { MMAP_BASE } from '../src/mm/mmap';
 import { ContentModel } from './model';
 import { Notifiers } from './notifier';
+import { Mirrors } from './mirror';
 import { GUP_CALLS, WILD_COUNTS, WILD_STARTS, type Op } from './ops';
 import { runMemlockOp, checkMemlock } from './memlock';
 import { runDio } from './odirect';
 import { Rings, type UringOp } from './io_uring';
 import { RdmaFuzz } from './rdma';
-import { runVfioOp } from './vfio';
+import { runVfioOp, vfioHeld } from './vfio';
 
 const PAGE = C.PAGE_SIZE;
 const HPAGE = 2 << 20;
@@ -38,7 +39,7 @@ interface Held { pa: PageArray; n: number; pin: boolean; write: boolean; task: T
 // The result of a call: a value, or the error class and code it threw.
 type Attempt = { value: unknown } | { code: string };
 
-function attempt(fn: () => unknown): Attempt {
+export function attempt(fn: () => unknown): Attempt {
   try {
     return { value: fn() ?? null };
   } catch (e) {
@@ -58,6 +59,7 @@ export class Machine {
   readonly notifiers: Notifiers;
   readonly rings = new Rings(this);
   readonly rdma: RdmaFuzz;
+  readonly mirrors = new Mirrors(this);
   readonly bootFree: number;
 
   static async boot(backend: 'wasm' | 'ts', flavour: Flavour, s: Shape): Promise<Machine> {
@@ -219,6 +221,7 @@ export class Machine {
         return this.rdma.run(t, o, a, o.pages ? this.len(t, a, o.pages) : 0);
       }
       case 'rdmaDereg': case 'rdmaClose': case 'rdmaRemote': return this.rdma.run(t, o, 0, 0);
+      case 'mirrorOpen': case 'mirrorAccess': case 'mirrorRange': case 'mirrorClose': return this.mirrors.run(t, o);
       case 'vfioOpen': case 'vfioMap': case 'vfioUnmap': case 'vfioDma': case 'vfioClose': return runVfioOp(this, t, o);
       default: return runMemlockOp(this, t, o);
     }
@@ -385,8 +388,8 @@ export class Machine {
   checkPins(): void {
     const v = this.k.v;
     const count = new Map<number, { pins: number; gets: number }>();
-    let pins = this.vfio.reduce((n, c) => n + c.pins().reduce((s, p) => s + p.pages, 0), 0); // the vfio family's containers
-    for (const h of [...this.held, ...this.rdma.held()]) {
+    let pins = 0;
+    for (const h of [...this.held, ...this.rdma.held(), ...vfioHeld(this.vfio)]) {
       for (const pfn of h.pa.pfns.subarray(0, h.n)) {
         if (pfn === 0) continue; // the zero page is never pin-counted
         const c = count.get(v.head[pfn]) ?? { pins: 0, gets: 0 };

@@ -71,6 +71,11 @@ export type Op =
   | { op: 'rdmaDereg'; pick: number }
   | { op: 'rdmaClose'; task: number }
   | { op: 'rdmaRemote'; pick: number; off: number; write: boolean; word: number }
+  // family 'mirror': the HMM mirror device (test_hmm's dmirror) reading and writing through its device page table
+  | { op: 'mirrorOpen'; task: number }
+  | { op: 'mirrorAccess'; pick: number; vma: number; off: number; write: boolean; word: number }
+  | { op: 'mirrorRange'; pick: number; vma: number; off: number; pages: number; snapshot: boolean }
+  | { op: 'mirrorClose'; pick: number }
   // family 'vfio': VFIO type1 containers over the tasks' memory (fuzz/vfio.ts)
   | { op: 'vfioOpen'; task: number; v2: boolean }
   | { op: 'vfioMap'; task: number; c: number; vma: number; off: number; pages: number; slot: number; write: boolean }
@@ -101,6 +106,7 @@ export const FAMILIES = {
   odirect: ['dio'],
   io_uring: ['uringSetup', 'uringRegister', 'uringUnregister', 'uringClose', 'uringRw', 'uringSettle'],
   rdma: ['rdmaReg', 'rdmaDereg', 'rdmaClose', 'rdmaRemote', 'mmap', 'munmap', 'access', 'fork', 'exit'],
+  mirror: ['mirrorOpen', 'mirrorAccess', 'mirrorRange', 'mirrorClose'],
   vfio: ['vfioOpen', 'vfioMap', 'vfioUnmap', 'vfioDma', 'vfioClose'],
 } as const satisfies Record<string, readonly OpName[]>;
 
@@ -218,6 +224,12 @@ const ARBS: Record<Family, Weighted[]> = {
     { arbitrary: fc.record({ op: fc.constant('munmap' as const), ...where, pages: fc.integer({ min: 1, max: 40 }) }), weight: 1 },
     { arbitrary: fc.record({ op: fc.constant('access' as const), task, vma: nat(15), off: nat(1100), write: fc.boolean(), word: fc.nat() }), weight: 3 },
     { arbitrary: fc.record({ op: fc.constantFrom('fork' as const, 'exit' as const), task }), weight: 1 },
+  ],
+  mirror: [
+    { arbitrary: fc.record({ op: fc.constant('mirrorOpen' as const), task }), weight: 1 },
+    { arbitrary: fc.record({ op: fc.constant('mirrorAccess' as const), pick: fc.nat(), vma: nat(15), off: nat(1100), write: fc.boolean(), word: fc.nat() }), weight: 6 },
+    { arbitrary: fc.record({ op: fc.constant('mirrorRange' as const), pick: fc.nat(), vma: nat(15), off: nat(1100), pages: fc.integer({ min: 1, max: 64 }), snapshot: fc.boolean() }), weight: 2 },
+    { arbitrary: fc.record({ op: fc.constant('mirrorClose' as const), pick: fc.nat() }), weight: 1 },
   ],
   vfio: [
     { arbitrary: fc.record({ op: fc.constant('vfioOpen' as const), task, v2: fc.boolean() }), weight: 1 },

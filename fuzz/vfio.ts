@@ -2,10 +2,10 @@
 // unmapping, device DMA through the IOMMU and closing, interleaved with
 // whatever other families run (munmap, fork, mlock, exit). Outcomes carry
 // the DMA reads and the mapping task's locked_vm, which the lockstep
-// compares across cores; checkMemlock() and checkPins() see the charges
-// and pins.
+// compares across cores; checkMemlock() sees the charges, checkPins() the
+// pins (vfioHeld()).
 import * as C from '../assembly/constants';
-import type { Task, VfioContainer } from '../src/index';
+import type { PageArray, Task, VfioContainer } from '../src/index';
 import type { Machine } from './machine';
 import type { Op } from './ops';
 
@@ -38,6 +38,15 @@ export function runVfioOp(m: Machine, t: Task, o: VfioOp): unknown {
       return fd ? t.close(fd[0]) : null;
     }
   }
+}
+
+// The pins the containers hold, as the pin balance counts them: each
+// IOMMU-mapped run of pages is one FOLL_PIN per page.
+export function vfioHeld(cs: readonly VfioContainer[]): { pa: PageArray; n: number; pin: boolean }[] {
+  return cs.filter((c) => !c.closed).flatMap((c) => c.domain.extents().map((e) => {
+    const n = e.size / PAGE;
+    return { pa: e.pages.subarray(e.first, e.first + n), n, pin: true };
+  }));
 }
 
 // The device's access at iova; a write that reached memory is told to the

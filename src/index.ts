@@ -16,6 +16,7 @@ export { RdmaNic, UverbsContext, IbPd, IbMr, type RdmaOptions, type WcResult, ty
 export { IbUmem, type IbDevice, type SgEntry } from './devices/umem';
 export { IbUmemOdp, UmemMutex, type IbUmemOdpOps } from './devices/umem-odp';
 export type { RdmaSys } from './devices/ibverbs-fork';
+export { HmmMirror, type HmmMirrorOptions, type HmmMirrorStats, type HmmMirrorMapping, type HmmDmirrorResult } from './devices/hmm-mirror';
 export { VfioContainer, type VfioOptions, type VfioDmaMap, type VfioDmaUnmap } from './devices/vfio';
 export { Iommufd, type AccountMode, type IoasMap, type IoasUnmap } from './devices/iommufd';
 export type { Locked } from './gup/gup';

@@ -17,6 +17,7 @@ import {
   type IbUmemOdp, type IbUmemOdpOps,
 } from './umem-odp';
 import { rdmaSys, type RdmaSys } from './ibverbs-fork';
+import { HmmMirror, type HmmMirrorOptions } from './hmm-mirror';
 
 export class Kernel extends GupKernel {
   // The clock device models schedule their completions on.
@@ -82,6 +83,8 @@ export class Kernel extends GupKernel {
   bio_release_pages(bio: Bio, markDirty: boolean): void { bioReleasePages(this, bio, markDirty); }
   // A read's completion: re-dirties pages cleaned meanwhile, then unpins; true when it re-dirtied.
   bio_check_pages_dirty(bio: Bio): boolean { return bioCheckPagesDirty(this, bio); }
+  // lib/test_hmm.c's mirror device, /dev/hmm_dmirror0 opened by t (src/devices/hmm-mirror.ts).
+  hmmMirror(t: Task, opts?: HmmMirrorOptions): HmmMirror { return HmmMirror.open(this, t, opts); }
 
   // The last fput(): a device file no task's fd table holds any more is
   // released, after the files (a task's exit, close(), or an mm that dies).
