@@ -32,10 +32,13 @@ export function fault_status(): i32 { return last_fault; }
 // Mirrors handle_mm_fault(): returns 0 or VM_FAULT_* error bits. In a
 // VM_LOCKED VMA the folio it maps is mlocked (assembly/mlock.ts).
 export function handle_mm_fault(pgd: i32, vpn: f64, flags: i32): i32 {
-  if ((vma_flags & VM_LOCKED) == 0) return do_handle_mm_fault(pgd, vpn, flags);
-  const old = entry_at(pgd, vpn);
+  const locked = (vma_flags & VM_LOCKED) != 0;
+  const old = locked ? entry_at(pgd, vpn) : 0;
   const r = do_handle_mm_fault(pgd, vpn, flags);
-  if (r == 0) mlock_fault(old, entry_at(pgd, vpn));
+  // A fault stopped at a notifier gate runs again once the façade has
+  // notified (the kernel notifies inline): it counts once, then.
+  if ((r & VM_FAULT_NOTIFY) == 0) stats[PGFAULT] += 1.0;
+  if (locked && r == 0) mlock_fault(old, entry_at(pgd, vpn));
   return r;
 }
 
@@ -46,7 +49,6 @@ function entry_at(pgd: i32, vpn: f64): u32 {
 }
 
 function do_handle_mm_fault(pgd: i32, vpn: f64, flags: i32): i32 {
-  stats[PGFAULT] += 1.0;
   if (vma_is_hugetlb()) return hugetlb_fault(pgd, vpn, flags);
   const write = (flags & FAULT_FLAG_WRITE) != 0;
   // Where a PTE table already covers vpn (faulting a range in), its PMD is

@@ -156,6 +156,21 @@ describe.each(BACKENDS)('events (%s core)', (backend) => {
     expect(s.events()).toEqual(['UNMAP 2+3']);
   });
 
+  it('a COW fault stopped at the notifier gate counts one pgfault, as without a subscription', async () => {
+    const counts: number[] = [];
+    for (const sub of [false, true]) {
+      const k = await bootTest(backend, { thp: 'never' });
+      const t = k.spawn();
+      const a = written(t, 1);
+      t.fork();
+      if (sub) subscribe(k, t, a, PAGE);
+      const before = k.vmstat().pgfault;
+      t.write(a, 7); // COW: CLEAR before the PTE changes
+      counts.push(k.vmstat().pgfault - before);
+    }
+    expect(counts).toEqual([1, 1]);
+  });
+
   it('MADV_DONTNEED: CLEAR over the zapped span', async () => {
     const k = await bootTest(backend, { thp: 'never' });
     const t = k.spawn();
