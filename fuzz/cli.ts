@@ -54,7 +54,12 @@ function parseArgs(argv: string[]): Args {
     };
     switch (k) {
       case '--seconds': a.seconds = num(); break;
-      case '--seed': a.seed = num(); break;
+      case '--seed': { // fast-check's seeds are signed 32-bit integers
+        const n = Number(val());
+        if (!Number.isSafeInteger(n)) throw new Error('--seed needs an integer');
+        a.seed = n;
+        break;
+      }
       case '--path': a.path = val(); break;
       case '--pair': a.pair = val() as Pair; if (!PAIRS.includes(a.pair)) throw new Error(`--pair: one of ${PAIRS.join(', ')}`); break;
       case '--backend-pair': a.pair = val() as Pair; if (!PAIRS.includes(a.pair)) throw new Error(`--pair: one of ${PAIRS.join(', ')}`); break;

@@ -83,13 +83,16 @@ export class Mirrors {
   // Where hmm_range_fault() may refuse what the CPU does: where the CPU
   // gets a signal, a VMA without VM_READ (hmm reports it as an error even
   // where x86 lets a PROT_WRITE mapping be read), a write without VM_WRITE,
-  // and hugetlb (an empty pool); any fault may run out of memory.
+  // and hugetlb (an empty pool); any fault may run out of memory, or out of
+  // page-table slots (pinsim's pool, sized per RAM frame at boot).
   #refusable(t: Task, a: number, write: boolean, code: string, cpuFails: boolean): boolean {
     if (!DEVICE_CODES.includes(code)) return false;
     const v = t.mm.vmaAt(a);
     if (cpuFails || !v) return true;
     if (code === 'EPERM') return write && !(v.flags & C.VM_WRITE);
-    return !(v.flags & C.VM_READ) || v.isHugetlb || this.m.k.meminfo().MemFree < 1024;
+    const k = this.m.k;
+    const mi = k.meminfo();
+    return !(v.flags & C.VM_READ) || v.isHugetlb || mi.MemFree < 1024 || mi.PageTables / 4 >= k.core.pt_capacity() - 4;
   }
 
   #check(t: Task, a: number, word: number): void {
