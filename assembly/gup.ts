@@ -20,7 +20,7 @@ import {
 import {
   flags_at, set_flags_at, refcount_at, set_refcount_at, head_at, pincount_at, set_pincount_at, pte_at, page_slot,
   set_page_slot, migratetype_at, folio_run, fill_run, mapping_at, grab_small_quads, follow_small_quads,
-  put_small_pin_quads, first_bad_slot,
+  put_small_pin_quads, put_small_pin_run_quads, first_bad_slot,
 } from './raw';
 import { is_huge_zero_pmd } from './huge_memory';
 import { handle_mm_fault } from './memory';
@@ -353,7 +353,7 @@ export function unpin_pages(off: i32, n: i32, make_dirty: bool, flags: i32): i32
       head = head_at(pfn);
       f = flags_at(head);
     }
-    if ((f & PG_head) == 0 && !make_dirty && put_small_pin(head, flags, i + 1 < n ? page_slot(off + i + 1) : -1)) {
+    if ((f & PG_head) == 0 && put_small_pin(head, flags, i + 1 < n ? page_slot(off + i + 1) : -1, make_dirty)) {
       i++;
       continue;
     }
@@ -370,11 +370,12 @@ export function unpin_pages(off: i32, n: i32, make_dirty: bool, flags: i32): i32
 // The common case of unpin_user_pages(), done inline: one pin of a small
 // folio that stays referenced, its batch of one (the next entry is another
 // folio). Returns false to leave anything else to put_batch().
-function put_small_pin(head: i32, flags: i32, next: i32): bool {
+function put_small_pin(head: i32, flags: i32, next: i32, make_dirty: bool): bool {
   if ((flags & FOLL_PIN) == 0 || head == ZERO_PFN || next == head) return false;
   const rc = refcount_at(head);
   const left = rc - GUP_PIN_COUNTING_BIAS;
   if (left <= 0 || rc < 0) return false; // not pinned, or the last reference: the general path
+  if (make_dirty) folio_mark_dirty(head); // set_page_dirty_lock(), as put_batch() does
   set_refcount_at(head, left);
   pins_released++;
   return true;
@@ -385,8 +386,21 @@ function put_small_pin(head: i32, flags: i32, next: i32): bool {
 export function unpin_range(pfn: i32, n: i32, make_dirty: bool, flags: i32): void {
   if (pfn < 0 || n < 0 || pfn > nr_frames - n) return; // no frames of this machine
   let i = 0;
+  let quads_at = 0; // as in unpin_pages()
+  const quads = (flags & FOLL_PIN) != 0;
   while (i < n) {
+    if (quads && i >= quads_at) {
+      const q = put_small_pin_run_quads(pfn + i, n - i, make_dirty);
+      pins_released += q;
+      i += q;
+      quads_at = i + 4;
+      if (i >= n) break;
+    }
     const head = page_folio(pfn + i);
+    if (head == pfn + i && (flags_at(head) & PG_head) == 0 && put_small_pin(head, flags, -1, make_dirty)) {
+      i++; // a small page holding a pin and a reference besides it
+      continue;
+    }
     const end_of_folio = head + (1 << folio_order(head)) - (pfn + i);
     let batch = end_of_folio < n - i ? end_of_folio : n - i;
     if (batch < 1) batch = 1; // never stuck, whatever the head says

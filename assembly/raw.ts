@@ -5,10 +5,10 @@
 // plain typed-array indexing instead (src/core/ts/raw.ts).
 import {
   pg_flags, pg_refcount, pg_head, pg_index, pg_mapping, pg_mapcount, pt_entries, pt_slot_owner, gup_pages, pb_migratetype,
-  movable_start,
+  movable_start, stats,
 } from './mem';
 import {
-  PG_head, PG_tail, PG_anon, PG_referenced, GUP_PIN_COUNTING_BIAS, FOLL_GET, FOLL_PIN, FOLL_LONGTERM, FOLL_WRITE,
+  NR_DIRTIED, PG_dirty, PG_head, PG_tail, PG_anon, PG_referenced, GUP_PIN_COUNTING_BIAS, FOLL_GET, FOLL_PIN, FOLL_LONGTERM, FOLL_WRITE,
   FOLL_TOUCH, MIGRATE_CMA, MIGRATE_ISOLATE, PTE_PFN_SHIFT, _PAGE_PRESENT, _PAGE_RW, _PAGE_DIRTY, _PAGE_SPECIAL,
 } from './constants';
 
@@ -255,6 +255,36 @@ export function put_small_pin_quads(off: i32, n: i32): i32 {
     if (!i32x4.all_true(i32x4.gt_s(rc, bias))) break;
     v128.store(refcount_p + at, i32x4.sub(rc, bias));
   }
+  return j;
+}
+
+// unpin_range()'s common case, four frames per SIMD step: consecutive
+// small pages from pfn (never the zero page), each holding a pin and a
+// reference besides it, so that none is freed (put_small_pin(), four at a
+// time); with make_dirty each is dirtied first (folio_mark_dirty()).
+// Returns how many (a multiple of 4); the caller counts the pins released.
+export function put_small_pin_run_quads(pfn: i32, n: i32, make_dirty: bool): i32 {
+  if (n < 4 || pfn <= 0) return 0;
+  const small = i32x4.splat(PG_head | PG_tail);
+  const dirty = i32x4.splat(PG_dirty);
+  const bias = i32x4.splat(GUP_PIN_COUNTING_BIAS);
+  let cleaned = i32x4.splat(0); // per lane: minus the pages dirtied here
+  let j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const at = (frame(pfn + j + 3) - 3) << 2;
+    const f = v128.load(flags_p + at);
+    if (v128.any_true(v128.and(f, small))) break;
+    const rc = v128.load(refcount_p + at);
+    if (!i32x4.all_true(i32x4.gt_s(rc, bias))) break;
+    if (make_dirty) {
+      cleaned = i32x4.add(cleaned, i32x4.eq(v128.and(f, dirty), i32x4.splat(0)));
+      v128.store(flags_p + at, v128.or(f, dirty));
+    }
+    v128.store(refcount_p + at, i32x4.sub(rc, bias));
+  }
+  const dirtied = -(i32x4.extract_lane(cleaned, 0) + i32x4.extract_lane(cleaned, 1) + i32x4.extract_lane(cleaned, 2)
+    + i32x4.extract_lane(cleaned, 3));
+  if (dirtied != 0) stats[NR_DIRTIED] += <f64>dirtied;
   return j;
 }
 

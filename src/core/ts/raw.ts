@@ -70,6 +70,10 @@ export function put_small_pin_quads(_off: number, _n: number): number {
   return 0;
 }
 
+export function put_small_pin_run_quads(_pfn: number, _n: number, _make_dirty: boolean): number {
+  return 0;
+}
+
 export function pinnable_small_quads(_off: number, _n: number): number {
   return 0;
 }
