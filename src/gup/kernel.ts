@@ -140,8 +140,21 @@ export class GupKernel extends AccountingKernel {
 
   // ---- release ----
 
+  // One page per call is the common release of a single-page DMA: #watch()
+  // spelled out, without its closure.
   unpin_user_page(pfn: number): void {
-    this.#watch(() => this.core.unpin_range(this.#pfn(pfn), 1, false, C.FOLL_PIN));
+    const p = this.#pfn(pfn);
+    this.checkAlive();
+    const before = this.#warns();
+    const refc = this.v.stats[C.GUP_WARN_REFCOUNT];
+    const bads = this.v.stats[C.NR_BAD_PAGES];
+    try {
+      this.core.unpin_range(p, 1, false, C.FOLL_PIN);
+    } catch (e) {
+      throw this.crashed(e);
+    }
+    if (this.v.stats[C.NR_BAD_PAGES] !== bads) this.reportBadPages();
+    this.#reportWarns(before, refc);
   }
 
   unpin_user_pages(pages: PageArray, npages: number): void {
