@@ -377,10 +377,14 @@ export class Machine {
     return pfn;
   }
 
-  // The folio heads the fuzz holds references on.
+  // The folio heads the fuzz, or a device it follows, holds references on
+  // (the caller-bug ops leave those alone: the pin balance counts them).
   #heldHeads(): Set<number> {
     const s = new Set<number>();
-    for (const h of this.held) for (const pfn of h.pa.pfns.subarray(0, h.n)) s.add(this.k.v.head[pfn]);
+    for (const h of [...this.held, ...this.rdma.held(), ...vfioHeld(this.vfio)]) {
+      for (const pfn of h.pa.pfns.subarray(0, h.n)) s.add(this.k.v.head[pfn]);
+    }
+    for (const pfn of this.rings.pinned()) s.add(this.k.v.head[pfn]);
     return s;
   }
 
@@ -407,7 +411,7 @@ export class Machine {
     const vs = this.k.vmstat();
     // Pins of devices the fuzz does not follow (a request in flight) make its
     // count a lower bound; otherwise, and at teardown, it is exact.
-    const tracked = new Set<unknown>([this.rdma.nic, ...this.rings.rings.map((r) => r.ring)]);
+    const tracked = new Set<unknown>([this.rdma.nic, ...this.rings.rings.map((r) => r.ring), ...this.vfio]);
     const untracked = this.k.devices().some((d) => !tracked.has(d) && d.pins().length > 0);
     const held = vs.nr_foll_pin_acquired - vs.nr_foll_pin_released;
     if (untracked ? held < pins : held !== pins) {
