@@ -96,6 +96,8 @@ export function checkVmspliceArgs(fd: unknown, iov: unknown, flags: unknown): Vm
 function pipeEnd(t: Task, syscall: string, fd: number): PipeEnd | null {
   const f = t.fds.get(fd);
   if (!f) throw fail(syscall, C.EBADF, `fd ${fd} is not open`);
+  // An end closed by a direct close() while an fd still names it (a choice): EBADF.
+  if (f instanceof PipeEnd && f.closed) throw fail(syscall, C.EBADF, `fd ${fd}: the pipe end was closed`);
   return f instanceof PipeEnd ? f : null;
 }
 
