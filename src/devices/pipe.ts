@@ -139,7 +139,7 @@ function iterToPipe(t: Task, inode: PipeInode, segs: IoVec[], flags: number): nu
         const first = Math.floor(addr / PAGE);
         const n = Math.min(C.PIPE_DEF_BUFFERS, Math.ceil(end / PAGE) - first);
         const got = k.get_user_pages_fast(t, first * PAGE, n, 0, pages);
-        if (got <= 0) { ret = -C.EFAULT; break; }
+        if (got <= 0) { ret = got < 0 ? got : -C.EFAULT; break; } // GUP's own error (-EFAULT for a hole)
         for (let i = 0; i < got; i++) {
           const pfn = pages.pfns[i];
           if (ret !== 0 || inode.bufs.length >= C.PIPE_DEF_BUFFERS) { ret = -C.EAGAIN; k.put_page(pfn); continue; }
@@ -148,7 +148,8 @@ function iterToPipe(t: Task, inode: PipeInode, segs: IoVec[], flags: number): nu
           addr += len;
           total += len;
         }
-        if (got < n && ret === 0) ret = -C.EFAULT; // the rest of the segment is not mapped
+        // A short GUP: the kernel's next round would fail at the first page it missed.
+        if (got < n && ret === 0) ret = -C.EFAULT;
       }
       if (ret !== 0) break;
     }
