@@ -416,3 +416,12 @@ export const IOMMU_IOAS_MAP_READABLE = 4;
 export const IOMMU_OPTION_RLIMIT_MODE = 0;
 export const IOMMU_OPTION_OP_SET = 0;
 export const IOMMU_OPTION_OP_GET = 1;
+// ---- pipes and vmsplice (src/devices/pipe.ts): uapi values ----
+export const EPIPE = 32;
+export const PIPE_DEF_BUFFERS = 16; // slots of a new pipe's ring (include/linux/pipe_fs_i.h)
+export const SPLICE_F_MOVE = 1; // include/uapi/linux/splice.h
+export const SPLICE_F_NONBLOCK = 2;
+export const SPLICE_F_MORE = 4;
+export const SPLICE_F_GIFT = 8;
+export const SPLICE_F_ALL = 15;
+export const PIPE_BUF_FLAG_GIFT = 4; // include/linux/pipe_fs_i.h

@@ -17,6 +17,7 @@ import { vfioCase } from './vfio-case';
 import { notifierCase, hmmCase } from './notifier-cases';
 import { rdmaCases } from './rdma-case';
 import { hmmMirrorCase } from './hmm-mirror-case';
+import { pipeCase } from './pipe-case';
 
 export type Backend = 'wasm' | 'ts';
 export type Unit = 'ns/page' | 'ns/frame' | 'ms/op' | 'ops/s';
@@ -590,5 +591,6 @@ export function allCases(): CaseDef[] {
     ioUringCase(),
     ...rdmaCases(),
     hmmMirrorCase(),
+    pipeCase(),
   ];
 }

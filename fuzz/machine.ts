@@ -2,7 +2,7 @@
 // contents model, and run(op). Every check that one machine can make on
 // itself is here (the lockstep runner compares the two machines).
 import * as C from '../assembly/constants';
-import { boot, SyscallError, type VfioContainer, type Kernel, type Task, type SimFile, type PageArray, type Mm, type SpawnOptions } from '../src/index';
+import { boot, SyscallError, PipeEnd, type VfioContainer, type Kernel, type Task, type SimFile, type PageArray, type Mm, type SpawnOptions } from '../src/index';
 import { MMAP_BASE } from '../src/mm/mmap';
 import { ContentModel } from './model';
 import { Notifiers } from './notifier';
@@ -13,6 +13,7 @@ import { runDio } from './odirect';
 import { Rings, type UringOp } from './io_uring';
 import { RdmaFuzz } from './rdma';
 import { runVfioOp, vfioHeld } from './vfio';
+import { runPipeOp, pipeRefs } from './pipe';
 
 const PAGE = C.PAGE_SIZE;
 const HPAGE = 2 << 20;
@@ -223,6 +224,7 @@ export class Machine {
       case 'rdmaDereg': case 'rdmaClose': case 'rdmaRemote': return this.rdma.run(t, o, 0, 0);
       case 'mirrorOpen': case 'mirrorAccess': case 'mirrorRange': case 'mirrorClose': return this.mirrors.run(t, o);
       case 'vfioOpen': case 'vfioMap': case 'vfioUnmap': case 'vfioDma': case 'vfioClose': return runVfioOp(this, t, o);
+      case 'pipeOpen': case 'pipeSplice': case 'pipeRead': case 'pipeClose': return runPipeOp(this, t, o);
       default: return runMemlockOp(this, t, o);
     }
   }
@@ -408,10 +410,16 @@ export class Machine {
       pins++;
       count.set(v.head[pfn], c);
     }
+    for (const pfn of pipeRefs(this.k)) { // a pipe buffer: one FOLL_GET reference
+      const c = count.get(v.head[pfn]) ?? { pins: 0, gets: 0 };
+      c.gets++;
+      count.set(v.head[pfn], c);
+    }
     const vs = this.k.vmstat();
     // Pins of devices the fuzz does not follow (a request in flight) make its
     // count a lower bound; otherwise, and at teardown, it is exact.
-    const tracked = new Set<unknown>([this.rdma.nic, ...this.rings.rings.map((r) => r.ring), ...this.vfio]);
+    const tracked = new Set<unknown>([this.rdma.nic, ...this.rings.rings.map((r) => r.ring), ...this.vfio,
+      ...this.k.devices().filter((d) => d instanceof PipeEnd)]);
     const untracked = this.k.devices().some((d) => !tracked.has(d) && d.pins().length > 0);
     const held = vs.nr_foll_pin_acquired - vs.nr_foll_pin_released;
     if (untracked ? held < pins : held !== pins) {

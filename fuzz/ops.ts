@@ -81,7 +81,12 @@ export type Op =
   | { op: 'vfioMap'; task: number; c: number; vma: number; off: number; pages: number; slot: number; write: boolean }
   | { op: 'vfioUnmap'; task: number; c: number; slot: number; pages: number; all: boolean }
   | { op: 'vfioDma'; c: number; slot: number; off: number; write: boolean; word: number }
-  | { op: 'vfioClose'; task: number; c: number };
+  | { op: 'vfioClose'; task: number; c: number }
+  // family 'pipe': pipes, vmsplice of the tasks' memory into them, reads, closes (fuzz/pipe.ts)
+  | { op: 'pipeOpen'; task: number }
+  | { op: 'pipeSplice'; task: number; pick: number; vma: number; off: number; byte: number; pages: number; gift: boolean }
+  | { op: 'pipeRead'; task: number; pick: number; len: number }
+  | { op: 'pipeClose'; task: number; pick: number };
 
 export type OpName = Op['op'];
 
@@ -108,6 +113,7 @@ export const FAMILIES = {
   rdma: ['rdmaReg', 'rdmaDereg', 'rdmaClose', 'rdmaRemote', 'mmap', 'munmap', 'access', 'fork', 'exit'],
   mirror: ['mirrorOpen', 'mirrorAccess', 'mirrorRange', 'mirrorClose'],
   vfio: ['vfioOpen', 'vfioMap', 'vfioUnmap', 'vfioDma', 'vfioClose'],
+  pipe: ['pipeOpen', 'pipeSplice', 'pipeRead', 'pipeClose'],
 } as const satisfies Record<string, readonly OpName[]>;
 
 export type Family = keyof typeof FAMILIES;
@@ -238,9 +244,17 @@ const ARBS: Record<Family, Weighted[]> = {
     { arbitrary: fc.record({ op: fc.constant('vfioDma' as const), c: nat(3), slot: nat(15), off: nat(63), write: fc.boolean(), word: fc.nat() }), weight: 4 },
     { arbitrary: fc.record({ op: fc.constant('vfioClose' as const), task, c: nat(3) }), weight: 1 },
   ],
+  pipe: [
+    { arbitrary: fc.record({ op: fc.constant('pipeOpen' as const), task }), weight: 1 },
+    { arbitrary: fc.record({ op: fc.constant('pipeSplice' as const), task, pick: nat(7), vma: nat(15), off: nat(1100), byte: nat(4095), pages: fc.integer({ min: 1, max: 24 }), gift: fc.boolean() }), weight: 4 },
+    { arbitrary: fc.record({ op: fc.constant('pipeRead' as const), task, pick: nat(7), len: nat(20 * 4096) }), weight: 3 },
+    { arbitrary: fc.record({ op: fc.constant('pipeClose' as const), task, pick: nat(7) }), weight: 1 },
+  ],
 };
 // io_uring's ops meet the memory changing under the buffers: mmap, munmap/dontneed/populate, access, fork/exit.
 ARBS.io_uring.push(ARBS.mm[0]!, ARBS.mm[1]!, ARBS.mm[4]!, ARBS.mm[6]!);
+// and so do the pipes' page references (a write after fork meeting a reference is CVE-2020-29374's case).
+ARBS.pipe.push(ARBS.mm[0]!, ARBS.mm[1]!, ARBS.mm[4]!, ARBS.mm[6]!);
 
 // Random op sequences drawing only from the given families.
 export function opsArb(families: readonly Family[], maxLength = 80): fc.Arbitrary<Op[]> {

@@ -9,6 +9,7 @@ const ERRNO_NAMES: Record<number, string> = {
   [C.EEXIST]: 'EEXIST', [C.ENODEV]: 'ENODEV', [C.EINVAL]: 'EINVAL', [C.EFBIG]: 'EFBIG', [C.ENOSPC]: 'ENOSPC',
   [C.EMLINK]: 'EMLINK', [C.EOVERFLOW]: 'EOVERFLOW', [C.EOPNOTSUPP]: 'EOPNOTSUPP', [C.ENOBUFS]: 'ENOBUFS', [C.EREMOTEIO]: 'EREMOTEIO',
   [C.EHWPOISON]: 'EHWPOISON', [C.EDEADLK]: 'EDEADLK', [C.ENXIO]: 'ENXIO',
+  [C.EPIPE]: 'EPIPE',
 };
 
 export function errnoName(errno: number): string {

@@ -12,6 +12,7 @@ export type { Pending } from './devices/clock';
 export { IoUring, IO_URING_RW_NS, type IoUringCqe, type IoUringOptions, type IoUringBuffer, type Iovec } from './devices/io_uring';
 export { XdpSocket, type XdpUmemReg } from './devices/xdp';
 export { TcpSocket, ZEROCOPY_ACK_NS, type ZerocopyNotification } from './devices/zerocopy';
+export { PipeEnd, type PipeBuffer, type PipeChunk } from './devices/pipe';
 export { RdmaNic, UverbsContext, IbPd, IbMr, type RdmaOptions, type WcResult, type WcStatus, type OdpStats } from './devices/rdma';
 export { IbUmem, type IbDevice, type SgEntry } from './devices/umem';
 export { IbUmemOdp, UmemMutex, type IbUmemOdpOps } from './devices/umem-odp';

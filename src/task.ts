@@ -18,6 +18,7 @@ import { tcpSocket, type TcpSocket } from './devices/zerocopy';
 import { ibvForkInit, ibvIsForkInitialized } from './devices/ibverbs-fork';
 import { openVfio, type VfioContainer, type VfioOptions } from './devices/vfio';
 import { openIommufd, type Iommufd } from './devices/iommufd';
+import { doPipe, doVmsplice, checkVmspliceArgs, readPipe, type PipeChunk } from './devices/pipe';
 import { procMaps } from './inspect/procfs';
 import { readFileWord, writeFileWord, fileWordError } from './fs/rw';
 import { rwIter, checkRwArgs, type IoVec, type RwOptions } from './fs/read_write';
@@ -270,6 +271,24 @@ export class Task {
   iommufd(opts: { compat?: boolean } = {}): Iommufd {
     this.#alive('open');
     return this.#run('open', () => openIommufd(this, opts));
+  }
+
+  // ---- pipes and vmsplice (src/devices/pipe.ts) ----
+
+  // pipe(2): [read fd, write fd].
+  pipe(): [number, number] { this.#alive('pipe'); return this.#run('pipe', () => doPipe(this)); }
+  // vmsplice(2) into a pipe's write end: the bytes spliced (page references, not copies).
+  vmsplice(fd: number, iov: IoVec[], flags = 0): number {
+    this.#alive('vmsplice');
+    const a = checkVmspliceArgs(fd, iov, flags);
+    return this.#run('vmsplice', () => doVmsplice(this, a));
+  }
+  // read(2) of up to len bytes from a pipe's read end: what each buffer gave.
+  read_pipe(fd: number, len: number): PipeChunk[] {
+    this.#alive('read');
+    const n = checkInt('fd', fd);
+    if (checkInt('len', len) < 0) throw new RangeError(`len must not be negative, got ${len}`);
+    return this.#run('read', () => readPipe(this, n, len));
   }
 
   close(fd: number): void {

@@ -34,12 +34,7 @@ export interface RwArgs {
 }
 
 export function checkRwArgs(iov: unknown, offset: unknown, opts: unknown): RwArgs {
-  if (!Array.isArray(iov)) throw new TypeError('iov must be an array of { base, len }');
-  const segs = iov.map((s: unknown, i) => {
-    if (typeof s !== 'object' || s === null) throw new TypeError(`iov[${i}] must be { base, len }`);
-    const { base, len } = s as IoVec;
-    return { base: checkInt(`iov[${i}].base`, base), len: checkInt(`iov[${i}].len`, len) };
-  });
+  const segs = checkIov(iov);
   const pos = checkInt('offset', offset);
   if (typeof opts !== 'object' || opts === null) throw new TypeError('options must be an object');
   const o = opts as RwOptions;
@@ -52,10 +47,20 @@ export function checkRwArgs(iov: unknown, offset: unknown, opts: unknown): RwArg
   return { iov: segs, pos, async, latencyNs };
 }
 
+// An iovec array's shape (integers; the values are import_iovec()'s to judge).
+export function checkIov(iov: unknown): IoVec[] {
+  if (!Array.isArray(iov)) throw new TypeError('iov must be an array of { base, len }');
+  return iov.map((s: unknown, i) => {
+    if (typeof s !== 'object' || s === null) throw new TypeError(`iov[${i}] must be { base, len }`);
+    const { base, len } = s as IoVec;
+    return { base: checkInt(`iov[${i}].base`, base), len: checkInt(`iov[${i}].len`, len) };
+  });
+}
+
 // import_iovec(): too many segments or a negative length is EINVAL, a
 // segment outside user space EFAULT; the total is capped at MAX_RW_COUNT.
 // Returns the non-empty segments and the byte count.
-function importIovec(syscall: string, iov: IoVec[]): { segs: IoVec[]; count: number } {
+export function importIovec(syscall: string, iov: IoVec[]): { segs: IoVec[]; count: number } {
   if (iov.length > C.UIO_MAXIOV) throw fail(syscall, C.EINVAL, `${iov.length} iovecs exceed UIO_MAXIOV (${C.UIO_MAXIOV})`);
   const segs: IoVec[] = [];
   let count = 0;
