@@ -4,7 +4,7 @@
 // ZONE_MOVABLE when it was pinned).
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { BACKENDS, bootTest, C, PAGE, RW, ANON_PRIVATE, anon } from './helpers';
+import { BACKENDS, bootTest, C, PAGE, RW, anon } from './helpers';
 import type { Kernel, Task } from '../src/index';
 
 const SECTION = C.PAGES_PER_SECTION;
