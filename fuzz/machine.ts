@@ -13,6 +13,7 @@ import { runDio } from './odirect';
 import { Rings, type UringOp } from './io_uring';
 import { RdmaFuzz } from './rdma';
 import { runVfioOp, vfioHeld } from './vfio';
+import { runContigOp, releaseContig } from './contig';
 
 const PAGE = C.PAGE_SIZE;
 const HPAGE = 2 << 20;
@@ -54,6 +55,7 @@ export class Machine {
   readonly files: SimFile[];
   readonly held: Held[] = [];
   readonly vfio: VfioContainer[] = []; // the vfio family's containers (fuzz/vfio.ts)
+  readonly cma: [number, number][] = []; // the contig family's CMA allocations: [pfn, count] (fuzz/contig.ts)
   readonly dead: { task: Task; mm: Mm; maps: { start: number; end: number }[] }[] = [];
   readonly model: ContentModel;
   readonly notifiers: Notifiers;
@@ -223,6 +225,7 @@ export class Machine {
       case 'rdmaDereg': case 'rdmaClose': case 'rdmaRemote': return this.rdma.run(t, o, 0, 0);
       case 'mirrorOpen': case 'mirrorAccess': case 'mirrorRange': case 'mirrorClose': return this.mirrors.run(t, o);
       case 'vfioOpen': case 'vfioMap': case 'vfioUnmap': case 'vfioDma': case 'vfioClose': return runVfioOp(this, t, o);
+      case 'cmaAlloc': case 'cmaRelease': case 'offline': case 'online': return runContigOp(this, o);
       default: return runMemlockOp(this, t, o);
     }
   }
@@ -543,6 +546,7 @@ export class Machine {
   }
 
   teardown(): void {
+    releaseContig(this);
     while (this.held.length) this.release(0, false);
     this.checkPins();
     while (this.k.tasks.length) this.k.tasks[0].exit();

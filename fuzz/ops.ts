@@ -81,7 +81,11 @@ export type Op =
   | { op: 'vfioMap'; task: number; c: number; vma: number; off: number; pages: number; slot: number; write: boolean }
   | { op: 'vfioUnmap'; task: number; c: number; slot: number; pages: number; all: boolean }
   | { op: 'vfioDma'; c: number; slot: number; off: number; write: boolean; word: number }
-  | { op: 'vfioClose'; task: number; c: number };
+  | { op: 'vfioClose'; task: number; c: number }
+  // family 'contig': cma_alloc/cma_release and offline_pages/online_pages (fuzz/contig.ts)
+  | { op: 'cmaAlloc'; count: number; align: number }
+  | { op: 'cmaRelease'; pick: number }
+  | { op: 'offline' | 'online'; at: number };
 
 export type OpName = Op['op'];
 
@@ -108,6 +112,7 @@ export const FAMILIES = {
   rdma: ['rdmaReg', 'rdmaDereg', 'rdmaClose', 'rdmaRemote', 'mmap', 'munmap', 'access', 'fork', 'exit'],
   mirror: ['mirrorOpen', 'mirrorAccess', 'mirrorRange', 'mirrorClose'],
   vfio: ['vfioOpen', 'vfioMap', 'vfioUnmap', 'vfioDma', 'vfioClose'],
+  contig: ['cmaAlloc', 'cmaRelease', 'offline', 'online'],
 } as const satisfies Record<string, readonly OpName[]>;
 
 export type Family = keyof typeof FAMILIES;
@@ -237,6 +242,11 @@ const ARBS: Record<Family, Weighted[]> = {
     { arbitrary: fc.record({ op: fc.constant('vfioUnmap' as const), task, c: nat(3), slot: nat(15), pages: fc.integer({ min: 1, max: 200 }), all: fc.boolean() }), weight: 2 },
     { arbitrary: fc.record({ op: fc.constant('vfioDma' as const), c: nat(3), slot: nat(15), off: nat(63), write: fc.boolean(), word: fc.nat() }), weight: 4 },
     { arbitrary: fc.record({ op: fc.constant('vfioClose' as const), task, c: nat(3) }), weight: 1 },
+  ],
+  contig: [
+    { arbitrary: fc.record({ op: fc.constant('cmaAlloc' as const), count: fc.integer({ min: 0, max: 2100 }), align: nat(10) }), weight: 3 },
+    { arbitrary: fc.record({ op: fc.constant('cmaRelease' as const), pick: fc.nat() }), weight: 2 },
+    { arbitrary: fc.record({ op: fc.constantFrom('offline' as const, 'online' as const), at: nat(3) }), weight: 1 },
   ],
 };
 // io_uring's ops meet the memory changing under the buffers: mmap, munmap/dontneed/populate, access, fork/exit.
