@@ -95,6 +95,49 @@ describe.each(BACKENDS)('cma_alloc (%s core)', (backend) => {
     k.unpin_user_pages(pa, 1);
   });
 
+  it('a FOLL_GET reference blocks it too (the refcount freeze fails)', async () => {
+    const k = await cmaBoot();
+    const t = k.spawn();
+    const lo = cmaStart(k);
+    const hi = movableStart(k);
+    const a = filled(t, 4);
+    const pa = k.pageArray(1);
+    expect(k.get_user_pages_fast(t, a, 1, 0, pa)).toBe(1);
+    expect(k.cma_alloc(hi - lo)).toBe(-C.EBUSY);
+    k.put_page(pa.pfns[0]);
+    expect(k.cma_alloc(hi - lo)).toBe(lo);
+  });
+
+  it('moves a COW-shared page for both processes, a whole THP, and an mlocked page (still mlocked)', async () => {
+    const k = await bootTest(backend, { memory: '64MiB', cma: '40MiB', thp: 'always' });
+    const lo = cmaStart(k);
+    const hi = movableStart(k);
+    const t = k.spawn();
+    const thp = t.mmap({ length: 4 << 20, prot: RW, flags: C.MAP_PRIVATE | C.MAP_ANONYMOUS });
+    const h = Math.ceil(thp / (2 << 20)) * (2 << 20);
+    t.write(h + 5 * PAGE, 55);
+    const hp = t.translate(h)!;
+    expect(k.page(hp).order).toBe(9);
+    const small = t.mmap({ length: 2 * PAGE, prot: RW, flags: C.MAP_PRIVATE | C.MAP_ANONYMOUS });
+    t.madvise(small, 2 * PAGE, C.MADV_NOHUGEPAGE);
+    t.write(small, 1);
+    t.write(small + PAGE, 2);
+    t.mlock(small + PAGE, PAGE);
+    const child = t.fork();
+    const before = [hp, t.translate(small)!, t.translate(small + PAGE)!];
+    expect(before.every((p) => p >= lo && p < hi)).toBe(true);
+    expect(k.cma_alloc(hi - lo)).toBe(lo);
+    const nh = t.translate(h)!;
+    expect(nh).toBeLessThan(lo);
+    expect(k.page(nh).order).toBe(9); // migrated whole
+    expect(t.read(h + 5 * PAGE)).toBe(55);
+    expect(child.translate(small)).toBe(t.translate(small)); // both mms repointed
+    expect(child.read(small)).toBe(1);
+    expect(t.translate(small + PAGE)!).toBeLessThan(lo);
+    expect(k.page(t.translate(small + PAGE)!).flags).toContain('mlocked');
+    expect(t.read(small + PAGE)).toBe(2);
+  });
+
   it('succeeds when the pin was FOLL_LONGTERM: the page left CMA at pin time', async () => {
     const k = await cmaBoot();
     const t = k.spawn();
@@ -133,7 +176,7 @@ describe.each(BACKENDS)('cma_alloc (%s core)', (backend) => {
     expect(none.cma_alloc(1)).toBe(-C.EINVAL);
   });
 
-  it('an unmovable page in the range (a page-table page) makes it busy', async () => {
+  it('a CMA allocation in the way leaves no range of the size: -ENOMEM', async () => {
     const k = await bootTest(backend, { memory: '64MiB', cma: '32MiB', thp: 'never' });
     const lo = cmaStart(k);
     const held = k.cma_alloc(1, 0);
@@ -199,7 +242,7 @@ describe.each(BACKENDS)('offline_pages (%s core)', (backend) => {
     k.unpin_user_pages(pa, 4);
   });
 
-  it('-EINVAL: misaligned, partial, outside ZONE_MOVABLE, zero; -EBUSY with an unmovable page', async () => {
+  it('-EINVAL: misaligned, partial, outside ZONE_MOVABLE, zero, already online', async () => {
     const k = await hotBoot();
     const ms = movableStart(k);
     const digest = k.digest();
