@@ -28,13 +28,14 @@ function pfnsOf(t: Task, a: number, n: number): number[] {
 }
 
 describe.each(BACKENDS)('cma_alloc (%s core)', (backend) => {
-  const cmaBoot = () => bootTest(backend, { memory: '64MiB', cma: '32MiB', thp: 'never' });
+  // A machine whose CMA area holds half its memory, one task, and the area's pfns [lo, hi).
+  const cmaBoot = async () => {
+    const k = await bootTest(backend, { memory: '64MiB', cma: '32MiB', thp: 'never' });
+    return { k, t: k.spawn(), lo: cmaStart(k), hi: movableStart(k) };
+  };
 
   it('migrates anon and file pages out of the range: data kept, mappings moved, frames reserved', async () => {
-    const k = await cmaBoot();
-    const t = k.spawn();
-    const lo = cmaStart(k);
-    const hi = movableStart(k);
+    const { k, t, lo, hi } = await cmaBoot();
     const n = 256;
     const a = filled(t, n);
     const fd = t.memfd_create('f');
@@ -62,10 +63,7 @@ describe.each(BACKENDS)('cma_alloc (%s core)', (backend) => {
   });
 
   it('-EBUSY behind a short-term FOLL_PIN, in every candidate range; success after the unpin', async () => {
-    const k = await cmaBoot();
-    const t = k.spawn();
-    const lo = cmaStart(k);
-    const hi = movableStart(k);
+    const { k, t, lo, hi } = await cmaBoot();
     const a = filled(t, 64);
     const pinned = t.translate(a)!;
     expect(pinned).toBeGreaterThanOrEqual(lo);
@@ -82,9 +80,7 @@ describe.each(BACKENDS)('cma_alloc (%s core)', (backend) => {
   });
 
   it('a smaller request goes past the pinned page to the next range that works', async () => {
-    const k = await cmaBoot();
-    const t = k.spawn();
-    const lo = cmaStart(k);
+    const { k, t, lo } = await cmaBoot();
     const a = filled(t, 8);
     const pa = k.pageArray(1);
     k.pin_user_pages_fast(t, a, 1, C.FOLL_WRITE, pa);
@@ -96,10 +92,7 @@ describe.each(BACKENDS)('cma_alloc (%s core)', (backend) => {
   });
 
   it('a FOLL_GET reference blocks it too (the refcount freeze fails)', async () => {
-    const k = await cmaBoot();
-    const t = k.spawn();
-    const lo = cmaStart(k);
-    const hi = movableStart(k);
+    const { k, t, lo, hi } = await cmaBoot();
     const a = filled(t, 4);
     const pa = k.pageArray(1);
     expect(k.get_user_pages_fast(t, a, 1, 0, pa)).toBe(1);
@@ -139,10 +132,7 @@ describe.each(BACKENDS)('cma_alloc (%s core)', (backend) => {
   });
 
   it('succeeds when the pin was FOLL_LONGTERM: the page left CMA at pin time', async () => {
-    const k = await cmaBoot();
-    const t = k.spawn();
-    const lo = cmaStart(k);
-    const hi = movableStart(k);
+    const { k, t, lo, hi } = await cmaBoot();
     const a = filled(t, 4);
     expect(t.translate(a)!).toBeGreaterThanOrEqual(lo);
     const pa = k.pageArray(4);
@@ -154,9 +144,7 @@ describe.each(BACKENDS)('cma_alloc (%s core)', (backend) => {
   });
 
   it('alignment, exhaustion (-ENOMEM), release and re-allocation, bad arguments', async () => {
-    const k = await cmaBoot();
-    const lo = cmaStart(k);
-    const hi = movableStart(k);
+    const { k, lo, hi } = await cmaBoot();
     const x = k.cma_alloc(3);
     expect(x).toBe(lo);
     const y = k.cma_alloc(8, 3);
@@ -177,11 +165,8 @@ describe.each(BACKENDS)('cma_alloc (%s core)', (backend) => {
   });
 
   it('a CMA allocation in the way leaves no range of the size: -ENOMEM', async () => {
-    const k = await bootTest(backend, { memory: '64MiB', cma: '32MiB', thp: 'never' });
-    const lo = cmaStart(k);
-    const held = k.cma_alloc(1, 0);
-    expect(held).toBe(lo);
-    const hi = movableStart(k);
+    const { k, lo, hi } = await cmaBoot();
+    expect(k.cma_alloc(1, 0)).toBe(lo);
     // The whole area now contains a CMA allocation: no unallocated range of that size.
     expect(k.cma_alloc(hi - lo)).toBe(-C.ENOMEM);
   });
