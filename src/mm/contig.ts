@@ -28,7 +28,7 @@ function count(n: unknown, what: string): number {
 }
 
 // The CMA area's pfns [start, end): the top of ZONE_NORMAL (boot({ cma })).
-export function cmaArea(k: KernelBase): { start: number; end: number } {
+function cmaArea(k: KernelBase): { start: number; end: number } {
   const end = (k.layout.ram - k.layout.movable) / C.PAGE_SIZE;
   return { start: end - k.layout.cma / C.PAGE_SIZE, end };
 }
@@ -92,6 +92,7 @@ export function cmaAlloc(k: KernelBase, n: number, align = 0): number {
       if (ret !== -C.EBUSY) break;
       s = Math.max(s + step, Math.ceil((r.busy + 1) / step) * step);
     }
+    // cma_alloc()'s pr_err_ratelimited() since v5.11, the area named as cma= names it (UNVERIFIED: the text).
     k.printk(`cma: cma_alloc: reserved: alloc failed, req-size: ${n} pages, ret: ${ret}`);
     return ret;
   });
