@@ -1,5 +1,5 @@
 // Bench case `cma-alloc`: cma_alloc() of 64 MiB at the bottom of a CMA area
-// that anonymous memory has populated: every page in the range migrates out
+// that anonymous memory has populated: the pages in the range migrate out
 // (alloc_contig_range()), then the range is taken from the allocator.
 import { boot, constants as C } from '../src/index';
 import type { CaseDef, MetricDef } from './cases';
@@ -18,29 +18,33 @@ export function cmaAllocCase(): CaseDef {
     metrics: METRICS,
     budget: { time: 600, iterations: 6, warmupTime: 100, warmupIterations: 1 },
     async create(backend, cfg) {
-      // CMA serves movable allocations while it holds over half the free memory;
-      // its free lists hand out the top first. So a populate of `region` fills the
-      // top of the area, and the unpopulated bottom is taken (untimed) so that the
-      // timed cma_alloc() lands on populated pages.
-      const k = await boot({ backend, wasm: cfg.wasm, memory: cfg.smoke ? '64MiB' : '2GiB', cma: cfg.smoke ? '40MiB' : '1536MiB', thp: 'never' });
+      const k = await boot({ backend, wasm: cfg.wasm, memory: cfg.smoke ? '64MiB' : '512MiB', cma: cfg.smoke ? '32MiB' : '256MiB', thp: 'never' });
       const count = (cfg.smoke ? 4 : 64) * MiB / PAGE;
-      const region = cfg.smoke ? 16 * MiB : 1024 * MiB;
+      const lo = (k.layout.ram - k.layout.cma) / PAGE;
       const t = k.spawn();
       let addr = -1;
+      let region = 0;
       let pfn = -1;
-      let low = 0;
+      // Fill all of memory (2 MiB left for page tables), then give back what
+      // landed outside CMA: the area is populated, the rest is free for the
+      // migration targets, whatever order the free lists are in.
       const populate = () => {
+        region = (k.meminfo().MemFree * 1024 - 2 * MiB) & ~(2 * MiB - 1);
         addr = t.mmap({ length: region, prot: C.PROT_READ | C.PROT_WRITE, flags: C.MAP_PRIVATE | C.MAP_ANONYMOUS });
         t.touch(addr, region, { write: true });
-        const m = k.meminfo();
-        low = (m.CmaFree / 4) & ~1023;
-        if (low > 0 && k.cma_alloc(low) < 0) throw new Error('bench: cma-alloc: the bottom of the area is busy');
+        let run = -1;
+        for (let a = addr; a <= addr + region; a += PAGE) {
+          const outside = a < addr + region && t.translate(a)! < lo;
+          if (outside && run < 0) run = a;
+          if (!outside && run >= 0) {
+            t.madvise(run, a - run, C.MADV_DONTNEED);
+            run = -1;
+          }
+        }
       };
       const alloc = () => { pfn = k.cma_alloc(count); };
       const release = () => {
-        if (pfn < 0 || !k.cma_release(pfn, count)) throw new Error(`bench: cma-alloc: cma_alloc gave ${pfn}`);
-        const bottom = (k.layout.ram - k.layout.cma - k.layout.movable) / PAGE;
-        if (low > 0 && !k.cma_release(bottom, low)) throw new Error('bench: cma-alloc: release of the bottom failed');
+        if (pfn !== lo || !k.cma_release(pfn, count)) throw new Error(`bench: cma-alloc: cma_alloc gave ${pfn}`);
         t.munmap(addr, region);
       };
       return {
