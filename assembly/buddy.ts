@@ -72,6 +72,17 @@ export function free_pages(pfn: i32, order: i32): void {
   add_to_free_list(pfn, zone, cma, order);
 }
 
+// Takes the free block whose first frame is pfn off its free list, as
+// __isolate_free_page() does; returns its order.
+export function take_free_block(pfn: i32): i32 {
+  const zone = page_zonenum(pfn);
+  const cma = is_migrate_cma_page(pfn) ? 1 : 0;
+  const order = buddy_order(pfn);
+  del_from_free_list(pfn, zone, cma, order);
+  account_free(zone, cma, -(1 << order));
+  return order;
+}
+
 // Hands [start, end) to the allocator in the largest aligned blocks, as
 // memblock_free_all() does at boot.
 export function free_range(start: i32, end: i32): void {

@@ -303,7 +303,8 @@ export const NR_ISOLATED = 28; // folios taken off the LRU for migration
 export const PGMIGRATE_SUCCESS = 29;
 export const PGMIGRATE_FAIL = 30;
 export const NR_BAD_PAGES = 31; // frames bad_page() withheld from the allocator ("BUG: Bad page state"), in pages
-export const NR_STATS = 32;
+export const NR_OFFLINE_PAGES = 32; // frames offline_pages() took out of managed memory
+export const NR_STATS = 33;
 // Page counts handed to the core per call, at most: they are i32 there.
 export const MAX_PAGES_PER_CALL = 1073741824; // 2^30
 
@@ -425,3 +426,8 @@ export const SPLICE_F_MORE = 4;
 export const SPLICE_F_GIFT = 8;
 export const SPLICE_F_ALL = 15;
 export const PIPE_BUF_FLAG_GIFT = 4; // include/linux/pipe_fs_i.h
+// ---- Contiguous ranges: cma_alloc() and memory offlining (src/mm/contig.ts, assembly/contig.ts) ----
+export const CMA_ALIGNMENT = 8; // CONFIG_CMA_ALIGNMENT's default: cma_alloc() clamps align (an order) to it
+export const PAGES_PER_SECTION = 32768; // x86-64 SECTION_SIZE_BITS 27: a 128 MiB memory block
+export const CONTIG_CMA = 0; // contig_take()/contig_give() for a CMA allocation (refcount 1 per page)
+export const CONTIG_OFFLINE = 1; // ... for offlined memory (PG_reserved, MIGRATE_ISOLATE pageblocks)

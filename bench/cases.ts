@@ -11,6 +11,7 @@
 import { boot, constants as C, type BootOptions, type Kernel, type PageArray, type Task, type WasmSource } from '../src/index';
 import { Hash, Rng } from './util';
 import { mlockCase } from './mlock-case';
+import { cmaAllocCase } from './cma-alloc-case';
 import { odirectCase } from './odirect-case';
 import { ioUringCase } from './io_uring-case';
 import { vfioCase } from './vfio-case';
@@ -583,6 +584,7 @@ export function allCases(): CaseDef[] {
     vfioCase('hugetlb-2m'),
     forkCase(),
     cmaCase(),
+    cmaAllocCase(),
     mixedCase(),
     scanCase(),
     notifierCase(),

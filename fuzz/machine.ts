@@ -14,6 +14,7 @@ import { Rings, type UringOp } from './io_uring';
 import { RdmaFuzz } from './rdma';
 import { runVfioOp, vfioHeld } from './vfio';
 import { runPipeOp, pipeRefs } from './pipe';
+import { runContigOp, releaseContig } from './contig';
 
 const PAGE = C.PAGE_SIZE;
 const HPAGE = 2 << 20;
@@ -55,6 +56,7 @@ export class Machine {
   readonly files: SimFile[];
   readonly held: Held[] = [];
   readonly vfio: VfioContainer[] = []; // the vfio family's containers (fuzz/vfio.ts)
+  readonly cma: [number, number][] = []; // the contig family's CMA allocations: [pfn, count] (fuzz/contig.ts)
   readonly dead: { task: Task; mm: Mm; maps: { start: number; end: number }[] }[] = [];
   readonly model: ContentModel;
   readonly notifiers: Notifiers;
@@ -225,6 +227,7 @@ export class Machine {
       case 'mirrorOpen': case 'mirrorAccess': case 'mirrorRange': case 'mirrorClose': return this.mirrors.run(t, o);
       case 'vfioOpen': case 'vfioMap': case 'vfioUnmap': case 'vfioDma': case 'vfioClose': return runVfioOp(this, t, o);
       case 'pipeOpen': case 'pipeSplice': case 'pipeRead': case 'pipeClose': return runPipeOp(this, t, o);
+      case 'cmaAlloc': case 'cmaRelease': case 'offline': case 'online': return runContigOp(this, o);
       default: return runMemlockOp(this, t, o);
     }
   }
@@ -555,6 +558,7 @@ export class Machine {
   }
 
   teardown(): void {
+    releaseContig(this);
     while (this.held.length) this.release(0, false);
     this.checkPins();
     while (this.k.tasks.length) this.k.tasks[0].exit();

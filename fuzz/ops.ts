@@ -86,7 +86,11 @@ export type Op =
   | { op: 'pipeOpen'; task: number }
   | { op: 'pipeSplice'; task: number; pick: number; vma: number; off: number; byte: number; pages: number; gift: boolean }
   | { op: 'pipeRead'; task: number; pick: number; len: number }
-  | { op: 'pipeClose'; task: number; pick: number };
+  | { op: 'pipeClose'; task: number; pick: number }
+  // family 'contig': cma_alloc/cma_release and offline_pages/online_pages (fuzz/contig.ts)
+  | { op: 'cmaAlloc'; count: number; align: number }
+  | { op: 'cmaRelease'; pick: number }
+  | { op: 'offline' | 'online'; at: number };
 
 export type OpName = Op['op'];
 
@@ -114,6 +118,7 @@ export const FAMILIES = {
   mirror: ['mirrorOpen', 'mirrorAccess', 'mirrorRange', 'mirrorClose'],
   vfio: ['vfioOpen', 'vfioMap', 'vfioUnmap', 'vfioDma', 'vfioClose'],
   pipe: ['pipeOpen', 'pipeSplice', 'pipeRead', 'pipeClose'],
+  contig: ['cmaAlloc', 'cmaRelease', 'offline', 'online'],
 } as const satisfies Record<string, readonly OpName[]>;
 
 export type Family = keyof typeof FAMILIES;
@@ -249,6 +254,11 @@ const ARBS: Record<Family, Weighted[]> = {
     { arbitrary: fc.record({ op: fc.constant('pipeSplice' as const), task, pick: nat(7), vma: nat(15), off: nat(1100), byte: nat(4095), pages: fc.integer({ min: 1, max: 24 }), gift: fc.boolean() }), weight: 4 },
     { arbitrary: fc.record({ op: fc.constant('pipeRead' as const), task, pick: nat(7), len: nat(20 * 4096) }), weight: 3 },
     { arbitrary: fc.record({ op: fc.constant('pipeClose' as const), task, pick: nat(7) }), weight: 1 },
+  ],
+  contig: [
+    { arbitrary: fc.record({ op: fc.constant('cmaAlloc' as const), count: fc.integer({ min: 0, max: 2100 }), align: nat(10) }), weight: 3 },
+    { arbitrary: fc.record({ op: fc.constant('cmaRelease' as const), pick: fc.nat() }), weight: 2 },
+    { arbitrary: fc.record({ op: fc.constantFrom('offline' as const, 'online' as const), at: nat(3) }), weight: 1 },
   ],
 };
 // io_uring's ops meet the memory changing under the buffers: mmap, munmap/dontneed/populate, access, fork/exit.

@@ -18,6 +18,7 @@ import {
 } from './umem-odp';
 import { rdmaSys, type RdmaSys } from './ibverbs-fork';
 import { HmmMirror, type HmmMirrorOptions } from './hmm-mirror';
+import { cmaAlloc, cmaRelease, offlinePages, onlinePages } from '../mm/contig';
 
 export class Kernel extends GupKernel {
   // The clock device models schedule their completions on.
@@ -68,6 +69,17 @@ export class Kernel extends GupKernel {
     while (this.#devices.has(`${base}-${i}`)) i++;
     return `${base}-${i}`;
   }
+
+  // ---- contiguous ranges (src/mm/contig.ts) ----
+
+  // cma_alloc(): the first pfn of count frames of the CMA area aligned to 2^align pages, or -errno.
+  cma_alloc(count: number, align = 0): number { return cmaAlloc(this, count, align); }
+  // cma_release(): frees what cma_alloc() returned; false for another range.
+  cma_release(pfn: number, count: number): boolean { return cmaRelease(this, pfn, count); }
+  // offline_pages(): hot-unplugs whole 128 MiB sections of ZONE_MOVABLE; 0 or -errno.
+  offline_pages(startPfn: number, count: number): number { return offlinePages(this, startPfn, count); }
+  // online_pages(): brings offlined sections back; 0 or -errno.
+  online_pages(startPfn: number, count: number): number { return onlinePages(this, startPfn, count); }
 
   // ---- block I/O (src/devices/block.ts, bio.ts) ----
 

@@ -136,8 +136,8 @@ export interface MemInfo {
 export function meminfo(k: Host): MemInfo {
   const s = k.v.stats;
   const kb = (pages: number) => pages * 4;
-  const total = k.layout.ram / C.PAGE_SIZE;
-  const movable = k.layout.movable / C.PAGE_SIZE;
+  const total = k.layout.ram / C.PAGE_SIZE - s[C.NR_OFFLINE_PAGES]; // offline_pages() lowers totalram_pages
+  const movable = k.layout.movable / C.PAGE_SIZE - s[C.NR_OFFLINE_PAGES]; // only ZONE_MOVABLE goes offline
   const mlocked = kb(k.core.count_mlocked());
   return {
     MemTotal: kb(total),
