@@ -416,3 +416,10 @@ export const IOMMU_IOAS_MAP_READABLE = 4;
 export const IOMMU_OPTION_RLIMIT_MODE = 0;
 export const IOMMU_OPTION_OP_SET = 0;
 export const IOMMU_OPTION_OP_GET = 1;
+
+// ---- k.check() (assembly/check.ts): the per-frame invariants a violation names ----
+export const CHECK_REFCOUNT_NEGATIVE = 1; // _refcount < 0
+export const CHECK_PINCOUNT_OVER_REFCOUNT = 2; // a large folio's _pincount > its _refcount
+export const CHECK_BUDDY_IN_USE = 3; // a PG_buddy frame with a mapcount or a reference
+export const CHECK_MAPPED_OVER_REFCOUNT = 4; // a folio mapped more times than it has references
+export const CHECK_MAX = SCRATCH_WORDS / 2; // violations per check_frames() call: (pfn, code) pairs

@@ -1,0 +1,62 @@
+// k.check()'s per-frame walk (src/debug/check.ts): the refcount, pincount,
+// mapcount and free-list invariants of every frame, checked in one pass.
+import {
+  PG_buddy, PG_head, PG_tail, PG_reserved, PG_table, GUP_PIN_COUNTING_BIAS, CHECK_MAX, CHECK_REFCOUNT_NEGATIVE,
+  CHECK_PINCOUNT_OVER_REFCOUNT, CHECK_BUDDY_IN_USE, CHECK_MAPPED_OVER_REFCOUNT,
+} from './constants';
+import { scratch } from './mem';
+import { flags_at, refcount_at, mapcount_at, pincount_at } from './raw';
+import { folio_order, folio_entire_mapcount } from './folio';
+
+let found = 0;
+
+function report(pfn: i32, code: i32): void {
+  if (found < CHECK_MAX) {
+    scratch[found * 2] = <u32>pfn;
+    scratch[found * 2 + 1] = <u32>code;
+  }
+  found++;
+}
+
+// Every mapping of a folio (each PTE of a page, each PMD/PUD of the whole)
+// holds a reference. The zero pages (PG_reserved) are mapped without any;
+// a page-table page (PG_table) keeps other counts in its mapcount.
+function check_folio(head: i32, f: i32): void {
+  const rc = refcount_at(head);
+  if (rc < 0) report(head, CHECK_REFCOUNT_NEGATIVE);
+  if ((f & PG_head) != 0 && pincount_at(head) > <f64>rc) report(head, CHECK_PINCOUNT_OVER_REFCOUNT);
+  if ((f & (PG_reserved | PG_table)) != 0) return;
+  const nr = 1 << folio_order(head);
+  let mapped = <f64>folio_entire_mapcount(head);
+  for (let i = 0; i < nr; i++) mapped += <f64>mapcount_at(head + i);
+  if (mapped > <f64>rc) report(head, CHECK_MAPPED_OVER_REFCOUNT);
+}
+
+// Checks frames [0, n): violations as (pfn, CHECK_*) pairs in scratch (the
+// first CHECK_MAX of them); returns how many there were.
+export function check_frames(n: i32): i32 {
+  found = 0;
+  for (let pfn = 0; pfn < n; pfn++) {
+    const f = flags_at(pfn);
+    if ((f & PG_buddy) != 0) {
+      if (mapcount_at(pfn) != 0 || refcount_at(pfn) != 0) report(pfn, CHECK_BUDDY_IN_USE);
+    } else if ((f & PG_tail) == 0) {
+      check_folio(pfn, f);
+    }
+  }
+  return found;
+}
+
+// The pins the frames hold: a large folio's _pincount, a small one's
+// _refcount / GUP_PIN_COUNTING_BIAS (what nr_foll_pin_acquired - released
+// should equal).
+export function count_pins(n: i32): f64 {
+  let pins = 0.0;
+  for (let pfn = 0; pfn < n; pfn++) {
+    const f = flags_at(pfn);
+    if ((f & (PG_buddy | PG_tail)) != 0) continue;
+    if ((f & PG_head) != 0) pins += pincount_at(pfn);
+    else if (refcount_at(pfn) > 0) pins += <f64>((refcount_at(pfn) - refcount_at(pfn) % GUP_PIN_COUNTING_BIAS) / GUP_PIN_COUNTING_BIAS);
+  }
+  return pins;
+}
