@@ -1,7 +1,7 @@
 // k.check()'s per-frame walk (src/debug/check.ts): the refcount, pincount,
 // mapcount and free-list invariants of every frame, checked in one pass.
 import {
-  PG_buddy, PG_head, PG_tail, PG_reserved, PG_table, GUP_PIN_COUNTING_BIAS, CHECK_MAX, CHECK_REFCOUNT_NEGATIVE,
+  PG_buddy, PG_head, PG_tail, PG_reserved, PG_table, PG_bad, GUP_PIN_COUNTING_BIAS, CHECK_MAX, CHECK_REFCOUNT_NEGATIVE,
   CHECK_PINCOUNT_OVER_REFCOUNT, CHECK_BUDDY_IN_USE, CHECK_MAPPED_OVER_REFCOUNT,
 } from './constants';
 import { scratch } from './mem';
@@ -20,12 +20,13 @@ function report(pfn: i32, code: i32): void {
 
 // Every mapping of a folio (each PTE of a page, each PMD/PUD of the whole)
 // holds a reference. The zero pages (PG_reserved) are mapped without any;
-// a page-table page (PG_table) keeps other counts in its mapcount.
+// a page-table page (PG_table) keeps other counts in its mapcount; a
+// folio bad_page() took out of circulation (PG_bad) keeps what it had.
 function check_folio(head: i32, f: i32): void {
   const rc = refcount_at(head);
   if (rc < 0) report(head, CHECK_REFCOUNT_NEGATIVE);
   if ((f & PG_head) != 0 && pincount_at(head) > <f64>rc) report(head, CHECK_PINCOUNT_OVER_REFCOUNT);
-  if ((f & (PG_reserved | PG_table)) != 0) return;
+  if ((f & (PG_reserved | PG_table | PG_bad)) != 0) return;
   const nr = 1 << folio_order(head);
   let mapped = <f64>folio_entire_mapcount(head);
   for (let i = 0; i < nr; i++) mapped += <f64>mapcount_at(head + i);

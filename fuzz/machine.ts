@@ -65,7 +65,7 @@ export class Machine {
   static async boot(backend: 'wasm' | 'ts', flavour: Flavour, s: Shape): Promise<Machine> {
     return new Machine(await boot({
       backend, wasm: flavour, memory: '32MiB', thp: s.thp, hugepages: { '2MiB': s.pool },
-      movable: s.movable ? '8MiB' : 0, cma: s.cma ? '8MiB' : 0,
+      movable: s.movable ? '8MiB' : 0, cma: s.cma ? '8MiB' : 0, track: true,
     }));
   }
 
@@ -114,6 +114,8 @@ export class Machine {
     this.k.checkAlive();
     this.checkPins();
     checkMemlock(this);
+    const bad = this.k.check(); // the machine's own invariants, and the pin records against the frames
+    if (bad.length) fail(`k.check(): ${bad.map((v) => v.detail).join('; ')}`);
     const log = this.notifiers.drain(); // what interval notifiers heard during the op
     return JSON.stringify(log.length ? { ...r, log } : r);
   }

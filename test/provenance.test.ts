@@ -88,7 +88,17 @@ describe.each(BACKENDS)('pin provenance (%s core)', (backend) => {
     // Any page of the THP names the record.
     expect(k.pinners(head + 100).map((r) => r.pages)).toEqual([3]);
     expect(k.check()).toEqual([]);
-    k.unpin_user_pages(pa, 4); // one pin too many now: pa[1]'s was gone
+    // One batch of four pins on a folio that holds three: refused whole.
+    const mark = k.dmesg().length;
+    k.unpin_user_pages(pa, 4);
+    expect(newLines(k, mark)).toEqual([
+      `pinsim: unpin_user_pages() of pfn ${head}: drops 4 pins of a folio that holds 3 (the newest on record from pin_user_pages_fast (pid ${t.pid} init, t=0ns)): the unpin would underflow`,
+      'WARNING: CPU: 0 PID: 0 at mm/gup.c:gup_put_folio: unpinning a folio that holds no pin (pinsim leaves it untouched)',
+    ]);
+    expect(k.pins()[0].pages).toBe(3);
+    expect(k.check()).toEqual([]);
+    k.unpin_user_pages(pa.subarray(2), 2);
+    k.unpin_user_page(head);
     expect(k.pins()).toEqual([]);
   });
 

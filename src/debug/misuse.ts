@@ -21,6 +21,13 @@ function unpinArithmetic(tr: Tracker, pfn: number): string {
   return `_refcount ${rc} - GUP_PIN_COUNTING_BIAS = ${rc - BIAS}${rc < BIAS ? ' (underflow)' : ''}`;
 }
 
+// An unpin batch (entries of one folio) dropping more pins than the folio
+// holds, some of them on record: the core refuses it whole.
+export function explainBatch(tr: Tracker, api: string, pfn: number, refs: number, pins: number): void {
+  const rec = tr.find(pfn, 'FOLL_PIN')!;
+  tr.k.printk(`pinsim: ${api}() of pfn ${pfn}: drops ${refs} pins of a folio that holds ${pins} (the newest on record from ${rec[0].describe()}): the unpin would underflow`);
+}
+
 // An unpin of pfn with no FOLL_PIN pin on record.
 export function explainUnpin(tr: Tracker, api: string, pfn: number): void {
   const what = `pinsim: ${api}() of pfn ${pfn}`;

@@ -4,14 +4,15 @@
 // tag; releases consume the records. Tracking is installed on one Kernel
 // instance as own methods wrapping the prototype's, so a machine booted
 // without it runs exactly today's code.
-import { PG_reserved } from '../../assembly/constants';
+import { PG_reserved, PG_head, GUP_PIN_COUNTING_BIAS } from '../../assembly/constants';
 import { compoundHead } from '../inspect/page';
 import { PageArray } from '../gup/page-array';
 import { Task } from '../task';
 import type { Mm } from '../mm/mm';
 import type { Kernel } from '../devices/kernel';
 import type { DmaDevice } from '../devices/device';
-import { explainPut, explainUnpin } from './misuse';
+import { IbUmem } from '../devices/umem';
+import { explainPut, explainUnpin, explainBatch } from './misuse';
 
 export type PinKind = 'FOLL_PIN' | 'FOLL_GET';
 
@@ -72,6 +73,7 @@ const RELEASED_KEPT = 256; // released records kept to explain a double release
 
 export class Tracker {
   readonly live = new Set<Rec>();
+  readonly #byFirst = new Map<number, Rec[]>(); // live records by their first pfn, for releaseCall()
   readonly released: Rec[] = [];
   device: string | null = null;
   #next = 1;
@@ -83,16 +85,23 @@ export class Tracker {
     const t = target instanceof Task ? target : this.k.tasks.find((x) => x.mm === target);
     const pid = t ? t.pid : (target as Mm).owner.pid;
     const pfns = pages.pfns.slice(0, n);
-    this.live.add(new Rec(this.#next++, api, kind, flags, pid, t ? t.name : '?', this.device, this.k.now(),
-      this.k.callerTag, pfns));
+    const rec = new Rec(this.#next++, api, kind, flags, pid, t ? t.name : '?', this.device, this.k.now(), this.k.callerTag, pfns);
+    this.live.add(rec);
+    const same = this.#byFirst.get(pfns[0]);
+    if (same) same.push(rec);
+    else this.#byFirst.set(pfns[0], [rec]);
   }
 
-  // A whole call released at once, as a driver usually does: the newest
-  // live record of exactly these pfns.
+  // A whole call released at once, as a driver usually does: a live,
+  // untouched FOLL_PIN record of exactly these pfns.
   releaseCall(pfns: Int32Array, api: string): boolean {
-    for (const rec of this.live) {
-      if (rec.kind !== 'FOLL_PIN' || rec.gone !== null || rec.pfns.length !== pfns.length || rec.pfns[0] !== pfns[0]) continue;
-      if (rec.pfns.every((p, i) => p === pfns[i])) {
+    const same = this.#byFirst.get(pfns[0]);
+    if (!same) return false;
+    for (const rec of same) {
+      if (rec.kind !== 'FOLL_PIN' || rec.gone !== null || rec.pfns.length !== pfns.length) continue;
+      let i = 1;
+      while (i < pfns.length && rec.pfns[i] === pfns[i]) i++;
+      if (i === pfns.length) {
         rec.live = 0;
         this.retire(rec, api);
         return true;
@@ -139,6 +148,9 @@ export class Tracker {
 
   retire(rec: Rec, api: string): void {
     this.live.delete(rec);
+    const same = this.#byFirst.get(rec.pfns[0])!;
+    if (same.length === 1) this.#byFirst.delete(rec.pfns[0]);
+    else same.splice(same.indexOf(rec), 1);
     rec.released = { api, time: this.k.now() };
     this.released.push(rec);
     if (this.released.length > RELEASED_KEPT) this.released.shift();
@@ -163,9 +175,10 @@ export class Tracker {
   }
 }
 
-type Fn = (...args: unknown[]) => unknown;
+type Fn = (a?: unknown, b?: unknown, c?: unknown, d?: unknown, e?: unknown, f?: unknown) => unknown;
 
-// The acquire entry points: API name, reference kind, index of `pages`.
+// The acquire entry points: API name, reference kind, index of `pages`
+// (gup_flags is the other of 3 and 4).
 const ACQUIRE: [string, PinKind, number][] = [
   ['get_user_pages', 'FOLL_GET', 4], ['get_user_pages_remote', 'FOLL_GET', 4], ['get_user_pages_unlocked', 'FOLL_GET', 3],
   ['get_user_pages_fast', 'FOLL_GET', 4], ['get_user_pages_fast_only', 'FOLL_GET', 4],
@@ -174,52 +187,77 @@ const ACQUIRE: [string, PinKind, number][] = [
 ];
 
 // Installs tracking on k: wrappers as own properties, shadowing the
-// prototype's methods. A call made from inside a tracked call (a
-// pin_longterm_pages() calling pin_user_pages()) is the outer call's.
+// prototype's methods (every entry point takes at most 6 arguments). A
+// call made from inside a tracked call (pin_longterm_pages() calling
+// pin_user_pages()) is the outer call's.
 export function installTracking(k: Kernel): Tracker {
   const tr = new Tracker(k);
   const own = k as unknown as Record<string, Fn>;
   const proto = (name: string): Fn => (own[name] as Fn).bind(k);
-  const outer = (name: string, run: (orig: Fn, args: unknown[]) => unknown): void => {
+  const outer = (name: string, run: (orig: Fn, a: unknown, b: unknown, c: unknown, d: unknown, e: unknown, f: unknown) => unknown): void => {
     const orig = proto(name);
-    own[name] = (...args: unknown[]) => {
-      if (tr.depth > 0) return orig(...args);
+    own[name] = (a, b, c, d, e, f) => {
+      if (tr.depth > 0) return orig(a, b, c, d, e, f);
       tr.depth++;
       try {
-        return run(orig, args);
+        return run(orig, a, b, c, d, e, f);
       } finally {
         tr.depth--;
       }
     };
   };
   for (const [name, kind, at] of ACQUIRE) {
-    outer(name, (orig, args) => {
-      const r = orig(...args) as number;
-      const pages = args[at];
-      if (r > 0 && pages instanceof PageArray) tr.record(name, kind, args[name.endsWith('unlocked') ? 4 : 3] as number, args[0] as Task | Mm, pages, r);
+    outer(name, (orig, a, b, c, d, e, f) => {
+      const r = orig(a, b, c, d, e, f) as number;
+      const pages = at === 4 ? e : d;
+      if (r > 0 && pages instanceof PageArray) tr.record(name, kind, (at === 4 ? d : e) as number, a as Task | Mm, pages, r);
       return r;
     });
   }
-  const unpinEach = (name: string, pfns: ArrayLike<number>, orig: () => unknown): unknown => {
-    for (let i = 0; i < pfns.length; i++) if (pfns[i] >= 0 && !tr.consume(pfns[i], 'FOLL_PIN', name)) explainUnpin(tr, name, pfns[i]);
-    return orig();
+  // A batch the folio holds: its records consumed. One it does not hold is
+  // refused whole by the core (a WARN): the records stay, the pages without
+  // any are explained.
+  const unpinEach = (name: string, pfns: ArrayLike<number>): void => {
+    forEachBatch(tr, pfns, (from, to, pins) => {
+      const held = pfns[from] === 0 || pins >= to - from; // the zero page: never pin-counted, never refused
+      if (!held && tr.find(pfns[from], 'FOLL_PIN')) explainBatch(tr, name, pfns[from], to - from, pins);
+      for (let i = from; i < to; i++) {
+        if (held ? !tr.consume(pfns[i], 'FOLL_PIN', name) : !tr.find(pfns[i], 'FOLL_PIN')) explainUnpin(tr, name, pfns[i]);
+      }
+      return held;
+    });
   };
-  outer('unpin_user_page', (orig, [pfn]) => unpinEach('unpin_user_page', [pfn as number], () => orig(pfn)));
+  outer('unpin_user_page', (orig, pfn) => {
+    if (Number.isSafeInteger(pfn) && (pfn as number) >= 0 && (pfn as number) < k.nrFrames) unpinEach('unpin_user_page', [pfn as number]);
+    return orig(pfn);
+  });
   for (const name of ['unpin_user_pages', 'unpin_user_pages_dirty_lock']) {
-    outer(name, (orig, args) => {
-      const [pages, n] = args as [PageArray, number];
-      if (!(pages instanceof PageArray) || !Number.isSafeInteger(n) || n <= 0 || n > pages.length || pages.freed) return orig(...args);
-      const pfns = pages.pfns.subarray(0, n);
-      if (tr.releaseCall(pfns, name)) return orig(...args);
-      return unpinEach(name, pfns.slice(), () => orig(...args));
+    outer(name, (orig, pages, n, dirty) => {
+      if (pages instanceof PageArray && Number.isSafeInteger(n) && (n as number) > 0 && (n as number) <= pages.length && !pages.freed) {
+        const pfns = pages.pfns.subarray(0, n as number);
+        // A pfn of no frame makes the core refuse the whole call: nothing to consume.
+        if (!tr.releaseCall(pfns, name) && pfns.every((p) => p < k.nrFrames)) unpinEach(name, pfns.slice());
+      }
+      return orig(pages, n, dirty);
     });
   }
-  outer('unpin_user_page_range_dirty_lock', (orig, args) => {
-    const [pfn, n] = args as [number, number];
-    if (!Number.isSafeInteger(pfn) || !Number.isSafeInteger(n) || n <= 0 || pfn < 0 || pfn + n > k.nrFrames) return orig(...args);
-    return unpinEach('unpin_user_page_range_dirty_lock', Array.from({ length: n }, (_, i) => pfn + i), () => orig(...args));
+  outer('unpin_user_page_range_dirty_lock', (orig, pfn, n, dirty) => {
+    const [p, nr] = [pfn as number, n as number];
+    if (Number.isSafeInteger(p) && Number.isSafeInteger(nr) && nr > 0 && p >= 0 && p + nr <= k.nrFrames && typeof dirty === 'boolean') {
+      unpinEach('unpin_user_page_range_dirty_lock', Array.from({ length: nr }, (_, i) => p + i));
+    }
+    return orig(pfn, n, dirty);
   });
-  outer('put_page', (orig, [pfn]) => {
+  // ib_umem_release() unpins its scatterlist in the core (one
+  // unpin_user_page_range_dirty_lock() per entry): its pages, as pinned.
+  outer('ib_umem_release', (orig, umem) => {
+    if (umem instanceof IbUmem && !umem.released) {
+      const pfns = umem.pages.pfns.subarray(0, umem.npages);
+      if (!tr.releaseCall(pfns, 'unpin_user_page_range_dirty_lock')) unpinEach('unpin_user_page_range_dirty_lock', pfns.slice());
+    }
+    return orig(umem);
+  });
+  outer('put_page', (orig, pfn) => {
     if (!Number.isSafeInteger(pfn) || (pfn as number) < 0 || (pfn as number) >= k.nrFrames) return orig(pfn);
     const rec = tr.consume(pfn as number, 'FOLL_GET', 'put_page');
     const explain = rec === null ? explainPut(tr, pfn as number) : null;
@@ -251,6 +289,26 @@ export function installTracking(k: Kernel): Tracker {
     tr.leak((r) => r.device === dev.name, `device ${dev.name}`);
   };
   return tr;
+}
+
+// Splits an unpin's entries into the core's batches, as gup_folio_next()
+// does (a run of entries in one folio; a NULL entry is skipped), and says
+// the pins the folio holds when its turn comes (fn returns whether the
+// batch was dropped): the core drops a batch whole or refuses it whole.
+function forEachBatch(tr: Tracker, pfns: ArrayLike<number>, fn: (from: number, to: number, pins: number) => boolean): void {
+  const v = tr.k.v;
+  const taken = new Map<number, number>();
+  let i = 0;
+  while (i < pfns.length) {
+    if (pfns[i] < 0) { i++; continue; }
+    const head = compoundHead(v, pfns[i]);
+    let j = i + 1;
+    while (j < pfns.length && pfns[j] >= 0 && compoundHead(v, pfns[j]) === head) j++;
+    const before = taken.get(head) ?? 0;
+    const pins = v.flags[head] & PG_head ? v.index[head + 1] : Math.floor((v.refcount[head] >>> 0) / GUP_PIN_COUNTING_BIAS);
+    if (fn(i, j, pins - before)) taken.set(head, before + j - i);
+    i = j;
+  }
 }
 
 // FOLL_PIN pages the live records hold (what acquired - released should
