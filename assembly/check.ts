@@ -5,7 +5,7 @@ import {
   CHECK_PINCOUNT_OVER_REFCOUNT, CHECK_BUDDY_IN_USE, CHECK_MAPPED_OVER_REFCOUNT,
 } from './constants';
 import { scratch } from './mem';
-import { flags_at, refcount_at, mapcount_at, pincount_at } from './raw';
+import { flags_at, refcount_at, mapcount_at, pincount_at, page_slot } from './raw';
 import { folio_order, folio_entire_mapcount } from './folio';
 
 let found = 0;
@@ -60,4 +60,11 @@ export function count_pins(n: i32): f64 {
     else if (refcount_at(pfn) > 0) pins += <f64>((refcount_at(pfn) - refcount_at(pfn) % GUP_PIN_COUNTING_BIAS) / GUP_PIN_COUNTING_BIAS);
   }
   return pins;
+}
+
+// Does the page-array arena hold, from slot off, the n pfns in scratch?
+// (k.unpin_user_pages() with tracking on: is this the call a record holds?)
+export function pages_match(off: i32, n: i32): bool {
+  for (let i = 0; i < n; i++) if (page_slot(off + i) != <i32>scratch[i]) return false;
+  return true;
 }

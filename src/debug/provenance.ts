@@ -4,7 +4,7 @@
 // tag; releases consume the records. Tracking is installed on one Kernel
 // instance as own methods wrapping the prototype's, so a machine booted
 // without it runs exactly today's code.
-import { PG_reserved, PG_head, GUP_PIN_COUNTING_BIAS } from '../../assembly/constants';
+import { PG_reserved, PG_head, GUP_PIN_COUNTING_BIAS, SCRATCH_WORDS } from '../../assembly/constants';
 import { compoundHead } from '../inspect/page';
 import { PageArray } from '../gup/page-array';
 import { Task } from '../task';
@@ -70,6 +70,7 @@ export class Rec {
 }
 
 const RELEASED_KEPT = 256; // released records kept to explain a double release
+const CHUNK = 1 << 16; // pfns per chunk of record storage
 
 export class Tracker {
   readonly live = new Set<Rec>();
@@ -84,7 +85,7 @@ export class Tracker {
   record(api: string, kind: PinKind, flags: number, target: Task | Mm, pages: PageArray, n: number): void {
     const t = target instanceof Task ? target : this.k.tasks.find((x) => x.mm === target);
     const pid = t ? t.pid : (target as Mm).owner.pid;
-    const pfns = pages.pfns.slice(0, n);
+    const pfns = this.#copy(pages.pfns.subarray(0, n));
     const rec = new Rec(this.#next++, api, kind, flags, pid, t ? t.name : '?', this.device, this.k.now(), this.k.callerTag, pfns);
     this.live.add(rec);
     const same = this.#byFirst.get(pfns[0]);
@@ -92,16 +93,32 @@ export class Tracker {
     else this.#byFirst.set(pfns[0], [rec]);
   }
 
+  // The records' pfns live in shared chunks (a typed array per record
+  // would cost an allocation of its own): a chunk is freed with its last record.
+  #chunk = new Int32Array(CHUNK);
+  #used = 0;
+
+  #copy(pfns: Int32Array): Int32Array {
+    if (this.#used + pfns.length > this.#chunk.length) {
+      this.#chunk = new Int32Array(Math.max(CHUNK, pfns.length));
+      this.#used = 0;
+    }
+    const out = this.#chunk.subarray(this.#used, this.#used + pfns.length);
+    out.set(pfns);
+    this.#used += pfns.length;
+    return out;
+  }
+
   // A whole call released at once, as a driver usually does: a live,
-  // untouched FOLL_PIN record of exactly these pfns.
-  releaseCall(pfns: Int32Array, api: string): boolean {
-    const same = this.#byFirst.get(pfns[0]);
+  // untouched FOLL_PIN record of exactly the n pfns from the arena's slot
+  // off (compared in the core, the record's copy passed through scratch).
+  releaseCall(first: number, off: number, n: number, api: string): boolean {
+    const same = this.#byFirst.get(first);
     if (!same) return false;
     for (const rec of same) {
-      if (rec.kind !== 'FOLL_PIN' || rec.gone !== null || rec.pfns.length !== pfns.length) continue;
-      let i = 1;
-      while (i < pfns.length && rec.pfns[i] === pfns[i]) i++;
-      if (i === pfns.length) {
+      if (rec.kind !== 'FOLL_PIN' || rec.gone !== null || rec.pfns.length !== n || n > SCRATCH_WORDS) continue;
+      this.k.v.scratch.set(rec.pfns);
+      if (this.k.core.pages_match(off, n)) {
         rec.live = 0;
         this.retire(rec, api);
         return true;
@@ -236,7 +253,7 @@ export function installTracking(k: Kernel): Tracker {
       if (pages instanceof PageArray && Number.isSafeInteger(n) && (n as number) > 0 && (n as number) <= pages.length && !pages.freed) {
         const pfns = pages.pfns.subarray(0, n as number);
         // A pfn of no frame makes the core refuse the whole call: nothing to consume.
-        if (!tr.releaseCall(pfns, name) && pfns.every((p) => p < k.nrFrames)) unpinEach(name, pfns.slice());
+        if (!tr.releaseCall(pfns[0], pages.offset, n as number, name) && pfns.every((p) => p < k.nrFrames)) unpinEach(name, pfns.slice());
       }
       return orig(pages, n, dirty);
     });
@@ -253,7 +270,7 @@ export function installTracking(k: Kernel): Tracker {
   outer('ib_umem_release', (orig, umem) => {
     if (umem instanceof IbUmem && !umem.released) {
       const pfns = umem.pages.pfns.subarray(0, umem.npages);
-      if (!tr.releaseCall(pfns, 'unpin_user_page_range_dirty_lock')) unpinEach('unpin_user_page_range_dirty_lock', pfns.slice());
+      if (!tr.releaseCall(pfns[0], umem.pages.offset, umem.npages, 'unpin_user_page_range_dirty_lock')) unpinEach('unpin_user_page_range_dirty_lock', pfns.slice());
     }
     return orig(umem);
   });
