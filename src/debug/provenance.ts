@@ -85,7 +85,7 @@ export class Tracker {
   record(api: string, kind: PinKind, flags: number, target: Task | Mm, pages: PageArray, n: number): void {
     const t = target instanceof Task ? target : this.k.tasks.find((x) => x.mm === target);
     const pid = t ? t.pid : (target as Mm).owner.pid;
-    const pfns = this.#copy(pages.pfns.subarray(0, n));
+    const pfns = this.#copy(this.k.v.pages.subarray(pages.offset, pages.offset + n));
     const rec = new Rec(this.#next++, api, kind, flags, pid, t ? t.name : '?', this.device, this.k.now(), this.k.callerTag, pfns);
     this.live.add(rec);
     const same = this.#byFirst.get(pfns[0]);
@@ -251,9 +251,11 @@ export function installTracking(k: Kernel): Tracker {
   for (const name of ['unpin_user_pages', 'unpin_user_pages_dirty_lock']) {
     outer(name, (orig, pages, n, dirty) => {
       if (pages instanceof PageArray && Number.isSafeInteger(n) && (n as number) > 0 && (n as number) <= pages.length && !pages.freed) {
-        const pfns = pages.pfns.subarray(0, n as number);
         // A pfn of no frame makes the core refuse the whole call: nothing to consume.
-        if (!tr.releaseCall(pfns[0], pages.offset, n as number, name) && pfns.every((p) => p < k.nrFrames)) unpinEach(name, pfns.slice());
+        if (!tr.releaseCall(k.v.pages[pages.offset], pages.offset, n as number, name)) {
+          const pfns = pages.pfns.slice(0, n as number);
+          if (pfns.every((p) => p < k.nrFrames)) unpinEach(name, pfns);
+        }
       }
       return orig(pages, n, dirty);
     });
