@@ -183,6 +183,23 @@ describe.each(BACKENDS)('misuse explained (%s core)', (backend) => {
     expect(k.check()).toEqual([]);
   });
 
+  it('a double unpin of a page whose call was released only in part', async () => {
+    const k = await bootTest(backend, { track: true });
+    const t = k.spawn({ name: 'drv' });
+    const a = anon(t, 4);
+    t.touch(a, 4 * PAGE, { write: true });
+    const pa = k.pageArray(4);
+    k.withCaller('gpu_map', () => k.pin_user_pages_fast(t, a, 4, C.FOLL_WRITE, pa));
+    k.advance(5);
+    k.unpin_user_pages(pa, 2);
+    expect(k.pins()[0].pfns).toEqual([pa.get(2), pa.get(3)]);
+    const mark = k.dmesg().length;
+    k.unpin_user_page(pa.get(0)!);
+    expect(newLines(k, mark)[0]).toBe(`pinsim: unpin_user_page() of pfn ${pa.get(0)}: double unpin: its pin from pin_user_pages_fast (pid ${t.pid} drv, caller gpu_map, t=0ns) was released by unpin_user_pages at t=5ns: the unpin takes _refcount 1 - GUP_PIN_COUNTING_BIAS = -1023 (underflow)`);
+    expect(k.pins()[0].pages).toBe(2); // refused: the other pins are untouched
+    expect(k.check()).toEqual([]);
+  });
+
   it('put_page() of a pinned page: the reference it takes is the pin\'s', async () => {
     const { k, t, a, pa } = await setup(true);
     k.pin_user_pages_fast(t, a, 1, 0, pa);

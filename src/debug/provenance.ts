@@ -149,18 +149,25 @@ export class Tracker {
     const hit = this.find(pfn, kind);
     if (!hit) return null;
     hit[0].drop(hit[1]);
+    hit[0].released = { api, time: this.k.now() }; // its latest release, for a later double release
     if (hit[0].live === 0) this.retire(hit[0], api);
     return hit[0];
   }
 
-  // The most recently released record of kind that held pfn's folio.
+  // The record of kind that held pfn's folio and released it most recently:
+  // a live one that let go of part of its pages, else a retired one.
   releasedHolding(pfn: number, kind: PinKind): Rec | null {
     const head = compoundHead(this.k.v, pfn);
-    for (let r = this.released.length - 1; r >= 0; r--) {
-      const rec = this.released[r];
-      if (rec.kind === kind && rec.pfns.some((p) => p === pfn || compoundHead(this.k.v, p) === head)) return rec;
+    const held = (rec: Rec, i: number): boolean => rec.pfns[i] === pfn || compoundHead(this.k.v, rec.pfns[i]) === head;
+    let hit: Rec | null = null;
+    for (const rec of this.live) {
+      if (rec.kind === kind && rec.gone !== null && rec.pfns.some((_, i) => rec.gone![i] === 1 && held(rec, i))) hit = rec;
     }
-    return null;
+    for (let r = this.released.length - 1; r >= 0 && hit === null; r--) {
+      const rec = this.released[r];
+      if (rec.kind === kind && rec.pfns.some((_, i) => held(rec, i))) hit = rec;
+    }
+    return hit;
   }
 
   retire(rec: Rec, api: string): void {
