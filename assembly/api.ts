@@ -34,7 +34,9 @@ export { bio_set_pages_dirty, bio_first_clean, pc_dio_update } from './bio';
 export { io_check_coalesce, io_coalesce, io_first_idx, io_acct_scan, io_acct_small, io_acct_pairs } from './io_uring';
 export { rdma_sg_chunk, rdma_sg_next, rdma_sg_unpin, rdma_odp_unmap } from './rdma';
 export { dmirror_perm, dmirror_runs } from './hmm_mirror';
-export { check_frames, count_pins, pages_match } from './check';
+export {
+  check_frames, count_pins, pages_match, check_map_clear, check_map_walk, check_map_compare, check_map_first,
+} from './check';
 
 // mm_alloc()'s pgd_alloc(): the new mm's PGD page, or -ENOMEM.
 export function mm_alloc(): i32 {

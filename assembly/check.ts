@@ -2,10 +2,11 @@
 // mapcount and free-list invariants of every frame, checked in one pass.
 import {
   PG_buddy, PG_head, PG_tail, PG_reserved, PG_table, PG_bad, GUP_PIN_COUNTING_BIAS, CHECK_MAX, CHECK_REFCOUNT_NEGATIVE,
-  CHECK_PINCOUNT_OVER_REFCOUNT, CHECK_BUDDY_IN_USE, CHECK_MAPPED_OVER_REFCOUNT,
+  CHECK_PINCOUNT_OVER_REFCOUNT, CHECK_BUDDY_IN_USE, CHECK_MAPPED_OVER_REFCOUNT, SCRATCH_WORDS, _PAGE_SPECIAL,
 } from './constants';
+import { range_step, step_level, step_next, step_count, pte_pfn, pte_present } from './pgtable';
 import { scratch } from './mem';
-import { flags_at, refcount_at, mapcount_at, pincount_at, page_slot } from './raw';
+import { flags_at, refcount_at, mapcount_at, pincount_at, page_slot, pte_at } from './raw';
 import { folio_order, folio_entire_mapcount } from './folio';
 
 let found = 0;
@@ -68,3 +69,56 @@ export function pages_match(off: i32, n: i32): bool {
   for (let i = 0; i < n; i++) if (page_slot(off + i) != <i32>scratch[i]) return false;
   return true;
 }
+
+// ---- mapcount = the PTEs that map a page, a chunk of frames at a time ----
+// scratch[0..CHECK_MAX) counts PTE-level leaves per frame of the chunk,
+// scratch[CHECK_MAX..) PMD/PUD leaves per folio head (_entire_mapcount).
+
+let map_first = -1; // the first frame of the last compared chunk whose count is off
+
+export function check_map_clear(): void {
+  for (let i = 0; i < SCRATCH_WORDS; i++) scratch[i] = 0;
+}
+
+function count_leaf(e: u32, level: i32, lo: i32): void {
+  if (!pte_present(e) || (e & _PAGE_SPECIAL) != 0) return;
+  const pfn = pte_pfn(e) - lo;
+  if (pfn < 0 || pfn >= CHECK_MAX) return;
+  scratch[level == 0 ? pfn : CHECK_MAX + pfn] += 1;
+}
+
+// Counts the leaves of [vpn, vpn + nr) of pgd (one VMA) that map frames
+// [lo, lo + CHECK_MAX).
+export function check_map_walk(pgd: i32, vpn: f64, nr: f64, lo: i32): void {
+  let addr = vpn;
+  const end = vpn + nr;
+  while (addr < end) {
+    const ei = range_step(pgd, addr, end);
+    if (ei >= 0) {
+      if (step_level > 0) count_leaf(pte_at(ei), step_level, lo);
+      else for (let k = 0; k < step_count; k++) count_leaf(pte_at(ei + k), 0, lo);
+    }
+    addr = step_next;
+  }
+}
+
+// Compares the counts with frames [lo, lo + n) (n <= CHECK_MAX): how many
+// frames' mapcount (or folio's _entire_mapcount) differ; check_map_first()
+// says the first. Page tables, free frames and the zero pages keep none.
+export function check_map_compare(lo: i32, n: i32): i32 {
+  let bad = 0;
+  map_first = -1;
+  for (let i = 0; i < n; i++) {
+    const f = flags_at(lo + i);
+    if ((f & (PG_table | PG_buddy | PG_reserved | PG_bad)) != 0) continue;
+    let off = mapcount_at(lo + i) != <i32>scratch[i];
+    if ((f & PG_head) != 0 && folio_entire_mapcount(lo + i) != <i32>scratch[CHECK_MAX + i]) off = true;
+    if (off) {
+      if (bad == 0) map_first = lo + i;
+      bad++;
+    }
+  }
+  return bad;
+}
+
+export function check_map_first(): i32 { return map_first; }

@@ -48,6 +48,22 @@ describe.each(BACKENDS)('k.check() (%s core)', (backend) => {
     expect(k.check()[1].detail).toBe(`pfn ${pfn}: refcount ${k.v.refcount[pfn]} < ${C.GUP_PIN_COUNTING_BIAS + 1} (1 pins, 0 FOLL_GET references on record, 1 mappings)`);
   });
 
+  it('catches a mapcount that is not the PTEs mapping the page, and a THP\'s _entire_mapcount', async () => {
+    const { k, t, a } = await busy(false);
+    const pfn = t.translate(a + 5 * PAGE)!;
+    k.v.mapcount[pfn] = 0;
+    expect(k.check()).toEqual([{ rule: 'mapcount', pfn, detail: `pfn ${pfn}: mapcount 0 is not the page-table entries that map it` }]);
+    k.v.mapcount[pfn] = 1;
+    const b = t.mmap({ length: 2 * 1024 * 1024, prot: C.PROT_READ | C.PROT_WRITE, flags: C.MAP_PRIVATE | C.MAP_ANONYMOUS });
+    t.madvise(b, 2 * 1024 * 1024, C.MADV_HUGEPAGE);
+    t.write(b, 1);
+    const head = t.translate(b)!;
+    expect(k.check()).toEqual([]);
+    k.v.mapping[head + 1] += 1; // _entire_mapcount: one PMD mapping more than there is
+    // Both the per-frame check (more mappings than references) and the PTE walk see it.
+    expect(k.check().map((v) => [v.rule, v.pfn])).toEqual([['mapcount', head], ['mapcount', head]]);
+  });
+
   it('catches a large folio whose _pincount exceeds its refcount', async () => {
     const k = await bootTest(backend);
     const t = k.spawn();

@@ -31,6 +31,26 @@ function frameViolations(k: Kernel): Violation[] {
   return out;
 }
 
+// Each frame's mapcount (and each large folio's _entire_mapcount) equals
+// the page-table entries of live mms that map it: one core walk per VMA
+// per chunk of CHECK_MAX frames.
+function mapcountViolations(k: Kernel): Violation[] {
+  const mms = [...new Set(k.tasks.map((t) => t.mm))].filter((mm) => !mm.dead);
+  const out: Violation[] = [];
+  for (let lo = 0; lo < k.nrFrames; lo += C.CHECK_MAX) {
+    const n = Math.min(C.CHECK_MAX, k.nrFrames - lo);
+    const bad = k.guard(() => {
+      k.core.check_map_clear();
+      for (const mm of mms) for (const v of mm.vmas) k.core.check_map_walk(mm.pgd, v.start / C.PAGE_SIZE, (v.end - v.start) / C.PAGE_SIZE, lo);
+      return k.core.check_map_compare(lo, n);
+    });
+    if (bad === 0) continue;
+    const pfn = k.core.check_map_first();
+    out.push({ rule: 'mapcount', pfn, detail: `pfn ${pfn}${bad > 1 ? ` (and ${bad - 1} more)` : ''}: mapcount ${k.v.mapcount[pfn]} is not the page-table entries that map it` });
+  }
+  return out;
+}
+
 // Each live mm's locked_vm and pinned_vm, and each user's locked_vm, equal
 // the ledger's entries for them.
 function memlockViolations(k: Kernel): Violation[] {
@@ -80,7 +100,7 @@ function recordViolations(k: Kernel, tr: Tracker): Violation[] {
 }
 
 export function checkKernel(k: Kernel, tr: Tracker | null): Violation[] {
-  const out = frameViolations(k).concat(memlockViolations(k));
+  const out = frameViolations(k).concat(mapcountViolations(k), memlockViolations(k));
   const net = k.v.stats[C.NR_FOLL_PIN_ACQUIRED] - k.v.stats[C.NR_FOLL_PIN_RELEASED];
   const held = k.guard(() => k.core.count_pins(k.nrFrames));
   if (net !== held) out.push({ rule: 'vmstat', detail: `nr_foll_pin_acquired - nr_foll_pin_released = ${net}, the frames hold ${held} pins` });
