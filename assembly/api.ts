@@ -35,6 +35,9 @@ export { io_check_coalesce, io_coalesce, io_first_idx, io_acct_scan, io_acct_sma
 export { rdma_sg_chunk, rdma_sg_next, rdma_sg_unpin, rdma_odp_unmap } from './rdma';
 export { dmirror_perm, dmirror_runs } from './hmm_mirror';
 export { contig_collect, contig_next, contig_first_busy, contig_first_unmovable, contig_take, contig_give } from './contig';
+export {
+  check_frames, count_pins, pages_match, check_map_clear, check_map_walk, check_map_compare, check_map_first,
+} from './check';
 
 // mm_alloc()'s pgd_alloc(): the new mm's PGD page, or -ENOMEM.
 export function mm_alloc(): i32 {

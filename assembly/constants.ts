@@ -431,3 +431,10 @@ export const CMA_ALIGNMENT = 8; // CONFIG_CMA_ALIGNMENT's default: cma_alloc() c
 export const PAGES_PER_SECTION = 32768; // x86-64 SECTION_SIZE_BITS 27: a 128 MiB memory block
 export const CONTIG_CMA = 0; // contig_take()/contig_give() for a CMA allocation (refcount 1 per page)
 export const CONTIG_OFFLINE = 1; // ... for offlined memory (PG_reserved, MIGRATE_ISOLATE pageblocks)
+
+// ---- k.check() (assembly/check.ts): the per-frame invariants a violation names ----
+export const CHECK_REFCOUNT_NEGATIVE = 1; // _refcount < 0
+export const CHECK_PINCOUNT_OVER_REFCOUNT = 2; // a large folio's _pincount > its _refcount
+export const CHECK_BUDDY_IN_USE = 3; // a PG_buddy frame with a mapcount or a reference
+export const CHECK_MAPPED_OVER_REFCOUNT = 4; // a folio mapped more times than it has references
+export const CHECK_MAX = SCRATCH_WORDS / 2; // violations per check_frames() call: (pfn, code) pairs

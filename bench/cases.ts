@@ -121,14 +121,16 @@ const REFS: Partial<Record<string, { get?: string; put?: string }>> = {
   'hugetlb-1g:512': { get: '1.4' },
 };
 
-function pinCase(kind: PinKind, batch: Batch): CaseDef {
+// track: the same loops on a machine booted with pin provenance on (the
+// cost of boot({ track: true }); issue 12 allows at most 2x).
+function pinCase(kind: PinKind, batch: Batch, track = false): CaseDef {
   const b = batch === 'all' ? 'all' : String(batch);
   const refs = REFS[`${kind}:${b}`] ?? {};
   const slowBatch1 = batch === 1; // 262,144 calls per direction per iteration: fewer iterations
   const per = batch === 'all' ? 'the whole range in one call' : `${batch} page${batch === 1 ? '' : 's'} per call`;
   return {
-    id: `${kind}/${b}`,
-    title: `${KIND_TITLE[kind]}, FOLL_WRITE|FOLL_LONGTERM, ${per}`,
+    id: `${kind}/${b}${track ? '-track' : ''}`,
+    title: `${KIND_TITLE[kind]}, FOLL_WRITE|FOLL_LONGTERM, ${per}${track ? ', track: true' : ''}`,
     metrics: [
       {
         id: 'get', unit: 'ns/page', ref: refs.get,
@@ -146,7 +148,7 @@ function pinCase(kind: PinKind, batch: Batch): CaseDef {
     async create(backend, cfg) {
       const region = kind === 'hugetlb-1g' ? GiB : cfg.smoke ? 4 * MiB : GiB;
       const span = cfg.smoke ? (4 * MiB) / PAGE : region / PAGE; // pages pinned per iteration
-      const opts: BootOptions = { memory: cfg.smoke && kind !== 'hugetlb-1g' ? '64MiB' : '2GiB', thp: 'never' };
+      const opts: BootOptions = { memory: cfg.smoke && kind !== 'hugetlb-1g' ? '64MiB' : '2GiB', thp: 'never', track };
       let flags = ANON;
       const pages = kind.replace(/-slow$/, ''); // what the region is made of
       if (pages === 'thp') opts.thp = 'always';
@@ -571,6 +573,7 @@ export function allCases(): CaseDef[] {
   }
   return [
     ...pins.slice(0, 3),
+    pinCase('4k', 512, true),
     pinCase('4k-slow', 512),
     ...pins.slice(3, 6),
     pinCase('thp-slow', 1024),

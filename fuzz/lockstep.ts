@@ -17,7 +17,7 @@ export interface RunOptions {
 
 export const shapeArb: fc.Arbitrary<Shape> = fc.record({
   thp: fc.constantFrom('always' as const, 'madvise' as const, 'never' as const),
-  movable: fc.boolean(), cma: fc.boolean(), pool: fc.constantFrom(3, 4),
+  movable: fc.boolean(), cma: fc.boolean(), pool: fc.constantFrom(3, 4), track: fc.boolean(),
 });
 
 // A run: a machine shape and the ops, drawn from the given families.

@@ -24,7 +24,9 @@ const FDS = [3, 4, 5]; // disk (ext4), shm (tmpfs), huge (hugetlbfs), open in ev
 const NO_PAGES_CALLS = ['get_user_pages', 'get_user_pages_remote'].map((fn) => GUP_CALLS.findIndex(([f]) => f === fn));
 
 // A machine shape: what boot() gets besides the backend.
-export interface Shape { thp: 'always' | 'madvise' | 'never'; movable: boolean; cma: boolean; pool: number }
+// track: boot({ track: true }) (pin provenance), half the runs, so that the
+// default, untracked machine keeps being fuzzed too.
+export interface Shape { thp: 'always' | 'madvise' | 'never'; movable: boolean; cma: boolean; pool: number; track?: boolean }
 export type Flavour = 'debug' | 'release';
 
 // A broken invariant: what the fuzz reports (with the shrunk ops).
@@ -68,7 +70,7 @@ export class Machine {
   static async boot(backend: 'wasm' | 'ts', flavour: Flavour, s: Shape): Promise<Machine> {
     return new Machine(await boot({
       backend, wasm: flavour, memory: '32MiB', thp: s.thp, hugepages: { '2MiB': s.pool },
-      movable: s.movable ? '8MiB' : 0, cma: s.cma ? '8MiB' : 0,
+      movable: s.movable ? '8MiB' : 0, cma: s.cma ? '8MiB' : 0, track: s.track ?? false,
     }));
   }
 
@@ -117,6 +119,8 @@ export class Machine {
     this.k.checkAlive();
     this.checkPins();
     checkMemlock(this);
+    const bad = this.k.check(); // the machine's own invariants, and the pin records against the frames
+    if (bad.length) fail(`k.check(): ${bad.map((v) => v.detail).join('; ')}`);
     const log = this.notifiers.drain(); // what interval notifiers heard during the op
     return JSON.stringify(log.length ? { ...r, log } : r);
   }

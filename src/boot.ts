@@ -33,9 +33,12 @@ export interface BootOptions {
   // RLIMIT_MEMLOCK of spawned tasks: a size ('64KiB', bytes, Infinity) or
   // { soft, hard }; default 8MiB (MLOCK_LIMIT since Linux 5.16).
   memlock?: MemlockOption;
+  // Pin provenance: record who took every GUP reference (k.pins(),
+  // k.pinners(), k.leaks(), misuse explanations); default false.
+  track?: boolean;
 }
 
-const KNOWN: readonly (keyof BootOptions)[] = ['memory', 'backend', 'movable', 'cma', 'hugepages', 'thp', 'pmem', 'wasm', 'memlock'];
+const KNOWN: readonly (keyof BootOptions)[] = ['memory', 'backend', 'movable', 'cma', 'hugepages', 'thp', 'pmem', 'wasm', 'memlock', 'track'];
 
 function sizeOpt(what: string, v: unknown, dflt: number): number {
   if (v === undefined) return dflt;
@@ -87,6 +90,7 @@ export async function boot(opts: BootOptions = {}): Promise<Kernel> {
   const thp = oneOf('thp', opts.thp, ['always', 'madvise', 'never'] as const, 'always');
   const [pool2m, pool1g] = hugepagesOpt(opts.hugepages);
   const memlock = opts.memlock === undefined ? { soft: DEFAULT_MEMLOCK, hard: DEFAULT_MEMLOCK } : parseMemlock(opts.memlock);
+  if (opts.track !== undefined && typeof opts.track !== 'boolean') throw argError('ERR_INVALID_ARG_TYPE', `track must be a boolean, got ${typeof opts.track}`);
   const wasm = opts.wasm ?? 'release';
   if (!isWasmSource(wasm)) {
     throw argError(typeof wasm === 'string' ? 'ERR_INVALID_ARG_VALUE' : 'ERR_INVALID_ARG_TYPE',
@@ -104,5 +108,7 @@ export async function boot(opts: BootOptions = {}): Promise<Kernel> {
   const nrFrames = (ram + pmem) / PAGE;
   const core = await createCore(backend, wasm, () => nrFrames, () => ram / PAGE);
   core.boot(ram / PAGE, movable / PAGE, cma / PAGE, pmem / PAGE, pool2m, pool1g);
-  return new Kernel(core, { ram, movable, cma, pmem, thp, pool2m, pool1g, memlock });
+  const k = new Kernel(core, { ram, movable, cma, pmem, thp, pool2m, pool1g, memlock });
+  if (opts.track) k.startTracking();
+  return k;
 }

@@ -33,6 +33,8 @@ export { SimFile, type FsType } from './fs/file';
 export { SyscallError, type MemlockDetail } from './errors';
 export { UserStruct, type Capability, type Rlimit, type MemlockOption, type SpawnOptions } from './cred';
 export type { MemlockCharge, MemlockCounter } from './mm/memlock';
+export type { PinRecord, PinKind } from './debug/provenance';
+export type { Violation } from './debug/check';
 export type { ProcStatus } from './inspect/status';
 export { CoreAbort, type Backend } from './core/types';
 export { wasmModule, WasmLoadError, type WasmSource, type WasmFlavour } from './core/load';

@@ -19,11 +19,18 @@ import {
 import { rdmaSys, type RdmaSys } from './ibverbs-fork';
 import { HmmMirror, type HmmMirrorOptions } from './hmm-mirror';
 import { cmaAlloc, cmaRelease, offlinePages, onlinePages } from '../mm/contig';
+import { installTracking, type Tracker, type PinRecord } from '../debug/provenance';
+import { checkKernel, type Violation } from '../debug/check';
+import { pinnersOf, pinsOf, leaksOf, withCaller } from '../debug/queries';
 
 export class Kernel extends GupKernel {
   // The clock device models schedule their completions on.
   readonly clock = new SimClock();
   #devices = new Map<string, DmaDevice>();
+  /** @internal Pin provenance (boot({ track: true })), else null. */
+  tracker: Tracker | null = null;
+  /** @internal The call-site tag withCaller() set. */
+  callerTag: string | null = null;
 
   // ---- the simulated clock ----
 
@@ -80,6 +87,20 @@ export class Kernel extends GupKernel {
   offline_pages(startPfn: number, count: number): number { return offlinePages(this, startPfn, count); }
   // online_pages(): brings offlined sections back; 0 or -errno.
   online_pages(startPfn: number, count: number): number { return onlinePages(this, startPfn, count); }
+  // ---- finding pin bugs (src/debug/) ----
+
+  /** @internal boot({ track: true }) */
+  startTracking(): void { this.tracker ??= installTracking(this); }
+  // Runs fn with `tag` as the call site of the references it takes.
+  withCaller<T>(tag: string, fn: () => T): T { return withCaller(this, tag, fn); }
+  // The records of the references held on pfn's folio (tracking on).
+  pinners(pfn: number): PinRecord[] { return pinnersOf(this, pfn); }
+  // The live records, of one task's memory or one device if asked (tracking on).
+  pins(filter: { pid?: number; device?: string } = {}): PinRecord[] { return pinsOf(this, filter); }
+  // The live records whose task exited or whose device closed (tracking on).
+  leaks(): PinRecord[] { return leaksOf(this); }
+  // The invariants that do not hold now; [] when all do.
+  check(): Violation[] { return checkKernel(this, this.tracker); }
 
   // ---- block I/O (src/devices/block.ts, bio.ts) ----
 

@@ -10,7 +10,7 @@ import type { MmuNotifierRange } from '../mm/notifier';
 import { Task } from '../task';
 import { DeviceFile, DmaDevice, type DevicePin } from './device';
 import type { Kernel } from './kernel';
-import { umemGet, ibUmemRelease, checkUmemArgs, IbUmem, type IbDevice, type SgEntry } from './umem';
+import { umemGet, checkUmemArgs, IbUmem, type IbDevice, type SgEntry } from './umem';
 import {
   IbUmemOdp, ibUmemOdpGet, ibUmemOdpAllocImplicit, ibUmemOdpUnmapDmaPages,
   ibUmemOdpRelease, type IbUmemOdpOps,
@@ -306,7 +306,7 @@ export class RdmaNic extends DmaDevice implements IbDevice {
   #destroyMr(mr: IbMr): void {
     this.#mrs.delete(mr.lkey);
     mr.kill();
-    if (mr.umem instanceof IbUmem) ibUmemRelease(this.kernel, mr.umem);
+    if (mr.umem instanceof IbUmem) this.kernel.ib_umem_release(mr.umem);
     else {
       for (const c of mr.children.values()) ibUmemOdpRelease(this.kernel, c);
       ibUmemOdpRelease(this.kernel, mr.umem);
