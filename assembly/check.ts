@@ -21,13 +21,16 @@ function report(pfn: i32, code: i32): void {
 
 // Every mapping of a folio (each PTE of a page, each PMD/PUD of the whole)
 // holds a reference. The zero pages (PG_reserved) are mapped without any;
-// a page-table page (PG_table) keeps other counts in its mapcount; a
-// folio bad_page() took out of circulation (PG_bad) keeps what it had.
+// a page-table page (PG_table) keeps other counts in its mapcount. A folio
+// bad_page() took out of circulation (PG_bad) is skipped: its counts went
+// wrong with the caller's bug already reported (later unmaps may drive its
+// refcount below 0), as the kernel taints rather than checks it again.
 function check_folio(head: i32, f: i32): void {
+  if ((f & PG_bad) != 0) return;
   const rc = refcount_at(head);
   if (rc < 0) report(head, CHECK_REFCOUNT_NEGATIVE);
   if ((f & PG_head) != 0 && pincount_at(head) > <f64>rc) report(head, CHECK_PINCOUNT_OVER_REFCOUNT);
-  if ((f & (PG_reserved | PG_table | PG_bad)) != 0) return;
+  if ((f & (PG_reserved | PG_table)) != 0) return;
   const nr = 1 << folio_order(head);
   let mapped = <f64>folio_entire_mapcount(head);
   for (let i = 0; i < nr; i++) mapped += <f64>mapcount_at(head + i);

@@ -531,7 +531,9 @@ export class Machine {
     const r = attempt(() => this.k.unpin_user_pages(pa, 1 + extra));
     pa.free();
     // Whatever the machine refused is still pinned: the fuzz holds it.
-    const left = Math.max(0, Math.floor(this.k.v.refcount[pfn] / C.GUP_PIN_COUNTING_BIAS));
+    // (A large folio, a THP the mapping merged into, counts its pins in _pincount.)
+    const pg = this.k.page(pfn);
+    const left = pg.order > 0 ? pg.pincount : Math.max(0, Math.floor(pg.refcount / C.GUP_PIN_COUNTING_BIAS));
     if (left > 0) {
       const keep = this.k.pageArray(left);
       keep.pfns.fill(pfn);

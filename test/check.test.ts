@@ -33,6 +33,19 @@ describe.each(BACKENDS)('k.check() (%s core)', (backend) => {
     }
   });
 
+  it('leaves alone a frame bad_page() isolated: an extra put_page() of a mapped page, then its unmap at exit', async () => {
+    const k = await bootTest(backend, { thp: 'never' });
+    const t = k.spawn();
+    const a = anon(t, 1);
+    t.write(a, 1);
+    const pfn = t.translate(a)!;
+    k.put_page(pfn); // the mapping's reference: bad_page() isolates the frame
+    t.exit(); // the unmap drops that reference once more
+    expect(k.page(pfn).flags).toContain('bad');
+    expect(k.page(pfn).refcount).toBeLessThan(0);
+    expect(k.check()).toEqual([]);
+  });
+
   it('catches a refcount below what the pins and mappings need (small folio)', async () => {
     const { k, pfn } = await busy(false);
     k.v.refcount[pfn] = -5;
