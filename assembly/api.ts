@@ -9,6 +9,7 @@ import {
 import { pt_alloc } from './pgtable';
 
 export { boot } from './boot';
+export { set_kernel_rules } from './rules';
 export { new_mapping_id, layout_bytes, gup_arena_words } from './mem';
 export { set_vma, set_alloc_gfp } from './vma';
 export { fault_range, cpu_access, fault_status } from './memory';

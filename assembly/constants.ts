@@ -438,3 +438,39 @@ export const CHECK_PINCOUNT_OVER_REFCOUNT = 2; // a large folio's _pincount > it
 export const CHECK_BUDDY_IN_USE = 3; // a PG_buddy frame with a mapcount or a reference
 export const CHECK_MAPPED_OVER_REFCOUNT = 4; // a folio mapped more times than it has references
 export const CHECK_MAX = SCRATCH_WORDS / 2; // violations per check_frames() call: (pfn, code) pairs
+
+// ---- Kernel-era rules the core reads (src/eras/; boot({ kernel, rules })) ----
+// One i32, kernel_rules in assembly/rules.ts. Read a flag:
+// (kernel_rules & RULE_GUP_BREAKS_COW) != 0; a field:
+// (kernel_rules >> RULE_COW_REUSE_SHIFT) & RULE_FIELD_MASK.
+export const RULE_FIELD_MASK = 3; // every field is 2 bits wide
+export const RULE_EXACT_PINCOUNT_SHIFT = 0; // PINCOUNT_*: which compound orders keep _pincount
+export const PINCOUNT_NONE = 0;
+export const PINCOUNT_ORDER2 = 1;
+export const PINCOUNT_ORDER1 = 2;
+export const RULE_PIN_VMSTAT = 4; // nr_foll_pin_acquired/released count
+export const RULE_ZERO_PAGE_PIN_COUNTED = 8; // pins of the zero page touch its refcount and vmstat
+export const RULE_COW_REUSE_SHIFT = 4; // REUSE_*: do_wp_page() on a PTE-mapped anon page
+export const RULE_THP_COW_REUSE_SHIFT = 6; // REUSE_*: do_huge_pmd_wp_page()
+export const REUSE_MAPCOUNT = 0;
+export const REUSE_REFCOUNT = 1;
+export const REUSE_EXCLUSIVE = 2;
+export const RULE_THP_SPLIT_COW = 256; // a shared PMD THP write fault splits (else copies the THP)
+export const RULE_HUGETLB_REUSE_EXCLUSIVE = 512; // hugetlb_wp() reuses an exclusive page (else mapcount == 1 only)
+export const RULE_HUGE_ZERO_THP = 1024; // a write to the huge zero PMD maps a fresh THP
+export const RULE_GUP_BREAKS_COW = 2048; // 5.8: GUP on a COW mapping breaks COW first
+export const RULE_UNSHARE_ANON = 4096; // R/O pins unshare shared anon pages
+export const RULE_UNSHARE_LT_NONANON = 8192; // R/O long-term pins unshare page cache / zero pages in COW mappings
+export const RULE_FORK_COPY_SHIFT = 14; // FORK_COPY_*: which maybe-pinned pages fork copies
+export const FORK_COPY_NONE = 0;
+export const FORK_COPY_PTE_THP = 1; // PTE and PMD THP (split), page cache included
+export const FORK_COPY_PTE_THP_HUGETLB = 2; // ... and hugetlb
+export const FORK_COPY_ANON = 3; // anon only, every size
+export const RULE_GUP_FAST_LT_CMA_SHIFT = 16; // LT_CMA_*: who GUP-fast refuses CMA pages for
+export const LT_CMA_NONE = 0;
+export const LT_CMA_PIN = 1;
+export const LT_CMA_ALL = 2;
+export const RULE_LT_MIGRATE_MOVABLE = 262144; // 1 << 18
+export const RULE_LT_MIGRATE_ISOLATE = 524288; // 1 << 19
+export const RULE_LT_WRITE_FILE_EFAULT = 1048576; // 1 << 20: PIN+LT+WRITE on a dirty-tracked file is -EFAULT
+export const RULE_FOLL_COW = 2097152; // 1 << 21: FOLL_FORCE writes accept a COWed page with a dirty PTE

@@ -12,6 +12,8 @@ import { parseSize, showSize } from './units';
 import type { ThpMode } from './mm/vma';
 import { Kernel } from './devices/kernel';
 import { parseMemlock, DEFAULT_MEMLOCK, type MemlockOption } from './cred';
+import { resolveRules, type KernelName } from './eras/presets';
+import type { RuleKey, KernelRules } from './eras/timeline';
 
 const PAGE = PAGE_SIZE;
 const MIB4 = 4 * 1024 * 1024; // MAX_PAGE_ORDER block: zones are laid out in these
@@ -36,9 +38,14 @@ export interface BootOptions {
   // Pin provenance: record who took every GUP reference (k.pins(),
   // k.pinners(), k.leaks(), misuse explanations); default false.
   track?: boolean;
+  // The kernel era whose pinning rules the machine follows: '5.5', '5.8',
+  // '5.10', '5.18', '6.4' or 'latest' (default), or an alias ('5.6', '5.7',
+  // '5.9', '6.1', '6.11'); rules overrides single keys (src/eras/timeline.ts).
+  kernel?: KernelName;
+  rules?: Partial<{ [K in RuleKey]: KernelRules[K] }>;
 }
 
-const KNOWN: readonly (keyof BootOptions)[] = ['memory', 'backend', 'movable', 'cma', 'hugepages', 'thp', 'pmem', 'wasm', 'memlock', 'track'];
+const KNOWN: readonly (keyof BootOptions)[] = ['memory', 'backend', 'movable', 'cma', 'hugepages', 'thp', 'pmem', 'wasm', 'memlock', 'track', 'kernel', 'rules'];
 
 function sizeOpt(what: string, v: unknown, dflt: number): number {
   if (v === undefined) return dflt;
@@ -91,6 +98,7 @@ export async function boot(opts: BootOptions = {}): Promise<Kernel> {
   const [pool2m, pool1g] = hugepagesOpt(opts.hugepages);
   const memlock = opts.memlock === undefined ? { soft: DEFAULT_MEMLOCK, hard: DEFAULT_MEMLOCK } : parseMemlock(opts.memlock);
   if (opts.track !== undefined && typeof opts.track !== 'boolean') throw argError('ERR_INVALID_ARG_TYPE', `track must be a boolean, got ${typeof opts.track}`);
+  const era = resolveRules(opts.kernel, opts.rules);
   const wasm = opts.wasm ?? 'release';
   if (!isWasmSource(wasm)) {
     throw argError(typeof wasm === 'string' ? 'ERR_INVALID_ARG_VALUE' : 'ERR_INVALID_ARG_TYPE',
@@ -108,7 +116,7 @@ export async function boot(opts: BootOptions = {}): Promise<Kernel> {
   const nrFrames = (ram + pmem) / PAGE;
   const core = await createCore(backend, wasm, () => nrFrames, () => ram / PAGE);
   core.boot(ram / PAGE, movable / PAGE, cma / PAGE, pmem / PAGE, pool2m, pool1g);
-  const k = new Kernel(core, { ram, movable, cma, pmem, thp, pool2m, pool1g, memlock });
+  const k = new Kernel(core, { ram, movable, cma, pmem, thp, pool2m, pool1g, memlock, era });
   if (opts.track) k.startTracking();
   return k;
 }

@@ -15,6 +15,9 @@ import { Task } from './task';
 import { spawnCred, type SpawnOptions, type TaskCred, type Rlimit } from './cred';
 import { pageSnapshot, dumpPage, meminfo, type PageSnapshot, type MemInfo } from './inspect/page';
 import { procMeminfo } from './inspect/procfs';
+import { coreRuleBits } from './eras/core-bits';
+import type { Resolved, RuleTable, KernelName } from './eras/presets';
+import type { KernelRules } from './eras/timeline';
 
 // page_bad_reason()'s words for the core's BAD_* reasons.
 const BAD_REASONS = ['', 'nonzero mapcount', 'non-NULL mapping', 'PAGE_FLAGS_CHECK_AT_FREE flag(s) set', 'nonzero _refcount'];
@@ -29,6 +32,7 @@ export interface WritebackReport {
 export interface Layout {
   ram: number; movable: number; cma: number; pmem: number; thp: ThpMode; pool2m: number; pool1g: number;
   memlock: Rlimit; // RLIMIT_MEMLOCK of spawned tasks
+  era: Resolved; // the kernel preset and its rules (src/eras/)
 }
 
 // The machine without the GUP API (which src/gup/kernel.ts adds).
@@ -41,6 +45,12 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
   readonly files: SimFile[] = [];
   /** @internal */
   readonly thp: ThpMode;
+  // The kernel preset this machine follows (boot({ kernel })), and its
+  // effective rules, each with the commit that governs it.
+  readonly kernel: KernelName;
+  readonly rules: RuleTable;
+  /** @internal The rule values, for the façade's per-call decisions. */
+  readonly kr: KernelRules;
   /** @internal */
   readonly totalRamPages: number;
   /** @internal */
@@ -59,6 +69,10 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
     this.thp = layout.thp;
     this.totalRamPages = layout.ram / PAGE;
     this.layout = layout;
+    this.kernel = layout.era.kernel;
+    this.rules = layout.era.table;
+    this.kr = layout.era.values;
+    core.set_kernel_rules(coreRuleBits(this.kr));
     this.#printk(`pinsim: booted ${layout.ram / 2 ** 20} MiB RAM (${core.backend} core), THP ${layout.thp}`);
     const got2m = this.v.stats[C.HUGETLB_TOTAL];
     const got1g = this.v.stats[C.HUGETLB_TOTAL_1G];
