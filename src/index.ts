@@ -34,6 +34,8 @@ export { SyscallError, type MemlockDetail } from './errors';
 export { UserStruct, type Capability, type Rlimit, type MemlockOption, type SpawnOptions } from './cred';
 export type { MemlockCharge, MemlockCounter } from './mm/memlock';
 export type { PinRecord, PinKind } from './debug/provenance';
+export { kernelRules, PRESETS, ALIASES, type KernelName, type Preset, type RuleEntry, type RuleTable } from './eras/presets';
+export { TIMELINE, type RuleKey, type KernelRules } from './eras/timeline';
 export type { Violation } from './debug/check';
 export type { ProcStatus } from './inspect/status';
 export { CoreAbort, type Backend } from './core/types';

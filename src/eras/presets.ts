@@ -59,6 +59,12 @@ function entryFor(key: RuleKey, value: unknown): RuleEntry {
 
 const show = (v: unknown): string => (typeof v === 'string' ? `'${v}'` : String(v));
 
+// The rule table of a preset (with overrides) without booting a machine:
+// what k.rules would be. Throws as boot() does on a bad name or override.
+export function kernelRules(kernel?: KernelName, rules?: Partial<KernelRules>): RuleTable {
+  return resolveRules(kernel, rules).table;
+}
+
 // Checks boot()'s kernel and rules options and returns the effective record.
 export function resolveRules(kernel: unknown, overrides: unknown): Resolved {
   if (kernel !== undefined && typeof kernel !== 'string') {
