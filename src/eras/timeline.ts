@@ -143,8 +143,8 @@ export const TIMELINE = {
     changes: [{ since: '5.11', value: true, commit: '9348b73c2e1b', title: 'mm: Do not play games with clear_page_refs of pinned pages' }],
   }),
   reclaimKeepsPinnedPrivate: rule({
-    what: 'reclaim keeps the buffers (fs-private data) of maybe-pinned page-cache pages',
-    initial: false, initialNote: 'not before 6.4', values: BOOL, effect: 'none',
+    what: 'reclaim keeps the buffers (fs-private data) of maybe-pinned page-cache pages (pinsim: writeback stands in for reclaim)',
+    initial: false, initialNote: 'not before 6.4', values: BOOL, effect: 'core',
     changes: [{ since: '6.4', value: true, commit: 'd824ec2a1546', title: 'mm: do not reclaim private data from pinned page' }],
   }),
   longtermFsDaxRefused: rule({
