@@ -226,6 +226,11 @@ export const TIMELINE = {
     initial: false, initialNote: 'FOLL_FORCE|FOLL_WRITE on R/O MRs before 6.2', values: BOOL, effect: 'facade',
     changes: [{ since: '6.2', value: true, commit: 'b40656aa7d55', title: 'RDMA/umem: remove FOLL_FORCE usage' }],
   }),
+  iommufd: rule({
+    what: 'iommufd (/dev/iommu) exists (else opening it is ENOENT)',
+    initial: false, initialNote: 'no iommufd before 6.2', values: BOOL, effect: 'facade',
+    changes: [{ since: '6.2', value: true, commit: '2ff4bed7fee7', title: 'iommufd: File descriptor, context, kconfig and makefiles' }],
+  }),
 } as const;
 
 export type RuleKey = keyof typeof TIMELINE;
