@@ -18,7 +18,7 @@ function grab(k: Kernel, t: Task, addr: number, pa: PageArray): number {
 // Its release after the device wrote: unpin dirty, or set_page_dirty_lock() + put_page().
 function releaseDirty(k: Kernel, pa: PageArray): void {
   if (k.kr.pinApi) return k.unpin_user_pages_dirty_lock(pa, 1, true);
-  k.core.bio_set_pages_dirty(pa.offset, 1);
+  k.set_page_dirty_lock(pa.get(0)!);
   k.put_page(pa.get(0)!);
 }
 

@@ -43,10 +43,8 @@ export function putPages(k: Kernel, pages: PageArray, n: number, dirty: boolean)
 // unpin_user_page_range_dirty_lock() / the same per page of [pfn, pfn + n).
 export function dropRange(k: Kernel, pfn: number, n: number, dirty: boolean): void {
   if (k.kr.pinApi) return k.unpin_user_page_range_dirty_lock(pfn, n, dirty);
-  const one = k.pageArray(1);
-  for (let i = 0; i < n; i++) {
-    one.pfns[0] = pfn + i;
-    dropPages(k, one, 1, dirty);
+  for (let i = pfn; i < pfn + n; i++) {
+    if (dirty) k.set_page_dirty_lock(i);
+    k.put_page(i);
   }
-  one.free();
 }
