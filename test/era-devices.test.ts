@@ -229,6 +229,19 @@ describe.each(BACKENDS)('ioUringFileCheck: io_uring\'s own file-VMA check before
     expect(v.nr_foll_pin_acquired - v.nr_foll_pin_released).toBe(0);
   });
 
+  it('ioUringShmem: before 5.14 io_uring took only hugetlbfs among file VMAs (shmem and shared anon EOPNOTSUPP); 5.18 takes shmem; the override brings 40dad765c045 to 5.10', async () => {
+    for (const [kernel, rules, code] of [['5.10', {}, 'EOPNOTSUPP'], ['5.18', {}, undefined], ['5.10', { ioUringShmem: true }, undefined]] as const) {
+      const k = await bootTest(backend, { kernel, rules, hugepages: { '2MiB': 1 } });
+      const t = k.spawn();
+      const shanon = t.mmap({ length: PAGE, prot: RW, flags: C.MAP_SHARED | C.MAP_ANONYMOUS });
+      t.write(shanon, 1);
+      expect([registerCode(t, sharedMap(k, t, 'tmpfs')), registerCode(t, shanon)]).toEqual([code, code]);
+      expect(registerCode(t, sharedMap(k, t, 'hugetlbfs'))).toBeUndefined();
+      const v = k.vmstat();
+      expect(v.nr_foll_pin_acquired - v.nr_foll_pin_released).toBe(code ? 1 : 3);
+    }
+  });
+
   it('override, bisect-style: latest with the old check refuses MAP_PRIVATE ext4; 6.4 without it registers', async () => {
     for (const [kernel, ioUringFileCheck] of [['latest', true], ['6.4', false]] as const) {
       const k = await bootTest(backend, { kernel, rules: { ioUringFileCheck } });

@@ -113,10 +113,11 @@ export function bufferPfn(imu: MappedUbuf, addr: number): number {
 // Before 6.5 (ioUringFileCheck) io_uring pinned with pin_user_pages()
 // (get_user_pages() before 5.6), which handed back the VMAs, and then
 // refused the range itself, after pinning, when a VMA maps a file that is
-// neither shmem nor hugetlbfs, MAP_PRIVATE included: -EOPNOTSUPP, the pins
-// dropped (when that check began is UNVERIFIED; pinsim applies it in every
-// era before 6.5). Since, GUP decides (a LONGTERM write pin of a shared
-// ext4 page is -EFAULT; a private one COWs to anon memory).
+// not hugetlbfs (nor, from 5.14, shmem: ioUringShmem), MAP_PRIVATE and
+// shared anonymous memory included: -EOPNOTSUPP, the pins dropped (when
+// that check began is UNVERIFIED; pinsim applies it in every era before
+// 6.5). Since, GUP decides (a LONGTERM write pin of a shared ext4 page is
+// -EFAULT; a private one COWs to anon memory).
 function pinPages(k: Kernel, t: Task, base: number, len: number): { pages: PageArray; nr: number } | number {
   const first = Math.floor(base / PAGE);
   const nr = Math.ceil((base + len) / PAGE) - first;
@@ -133,20 +134,21 @@ function pinPages(k: Kernel, t: Task, base: number, len: number): { pages: PageA
   const check = k.kr.ioUringFileCheck;
   const flags = C.FOLL_WRITE | C.FOLL_LONGTERM;
   const got = check ? grabSlow(k, t, first * PAGE, nr, flags, pages) : k.pin_user_pages_fast(t, first * PAGE, nr, flags, pages);
-  const err = got !== nr ? (got < 0 ? got : -C.EFAULT) : check && fileBacked(t, first * PAGE, nr) ? -C.EOPNOTSUPP : 0;
+  const err = got !== nr ? (got < 0 ? got : -C.EFAULT) : check && fileBacked(t, first * PAGE, nr, k.kr.ioUringShmem) ? -C.EOPNOTSUPP : 0;
   if (err === 0) return { pages, nr };
   if (got > 0) dropPages(k, pages, got, false);
   pages.free();
   return err;
 }
 
-// The pre-6.5 VMA check: does a VMA of the range map a file other than shmem or hugetlbfs?
-function fileBacked(t: Task, start: number, nr: number): boolean {
-  return t.mm.overlapping(start, start + nr * PAGE).some((v) => v.file !== null && v.backing !== C.BACKING_SHMEM && v.backing !== C.BACKING_HUGETLBFS);
+// The pre-6.5 VMA check: does a VMA of the range map a file io_uring refuses?
+function fileBacked(t: Task, start: number, nr: number, shmemOk: boolean): boolean {
+  return t.mm.overlapping(start, start + nr * PAGE)
+    .some((v) => v.file !== null && v.backing !== C.BACKING_HUGETLBFS && !(shmemOk && v.backing === C.BACKING_SHMEM));
 }
 
 function pinFailure(err: number): string {
-  if (err === -C.EOPNOTSUPP) return 'io_uring refuses fixed buffers in file-backed memory other than shmem and hugetlbfs (before 6.5)';
+  if (err === -C.EOPNOTSUPP) return 'io_uring refuses fixed buffers in file-backed memory other than hugetlbfs (and, from 5.14, shmem) before 6.5';
   return err === -C.EFAULT ? 'the range is not all pinnable (pin_user_pages_fast)' : 'io_pin_pages failed';
 }
 

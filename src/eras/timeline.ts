@@ -203,7 +203,7 @@ export const TIMELINE = {
   ioUringFileCheck: rule({
     what: 'io_uring refuses fixed buffers in file VMAs other than shmem/hugetlbfs itself (-EOPNOTSUPP)',
     initial: true, initialNote: 'io_uring\'s own VMA check before 6.5 (when it began: UNVERIFIED)', values: BOOL, effect: 'facade',
-    changes: [{ since: '6.5', value: false, commit: null, title: 'io_uring/rsrc: delegate VMA file-backed check to GUP' }],
+    changes: [{ since: '6.5', value: false, commit: '34ed8d0dcd69', title: 'io_uring: rsrc: delegate VMA file-backed check to GUP' }],
   }),
   odirectPin: rule({
     what: 'O_DIRECT takes FOLL_PIN (else FOLL_GET) on user buffers',
@@ -225,6 +225,11 @@ export const TIMELINE = {
     what: 'a R/O RDMA MR pins without FOLL_FORCE|FOLL_WRITE',
     initial: false, initialNote: 'FOLL_FORCE|FOLL_WRITE on R/O MRs before 6.2', values: BOOL, effect: 'facade',
     changes: [{ since: '6.2', value: true, commit: 'b40656aa7d55', title: 'RDMA/umem: remove FOLL_FORCE usage' }],
+  }),
+  ioUringShmem: rule({
+    what: 'io_uring\'s own file-VMA check (ioUringFileCheck) lets shmem/memfd through, not only hugetlbfs',
+    initial: false, initialNote: 'hugetlbfs the only file VMA io_uring accepted before 5.14', values: BOOL, effect: 'facade',
+    changes: [{ since: '5.14', value: true, commit: '40dad765c045', title: 'io_uring: enable shmem/memfd memory registration' }],
   }),
   iommufd: rule({
     what: 'iommufd (/dev/iommu) exists (else opening it is ENOENT)',
