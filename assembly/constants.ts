@@ -320,6 +320,12 @@ export const BAD_LOG_SIZE = 16; // the last reports the façade has not read yet
 export const SCRATCH_WORDS = 65536; // bulk data exchanged with the façade, per call
 export const MIGRATE_BATCH = SCRATCH_WORDS / 2; // folios migrated per round: heads, then targets
 export const WB_BATCH = SCRATCH_WORDS / 4; // folios per writeback_range() call: 4 words each
+// writeback_range()'s handling of a dirty folio without fs state (buffers),
+// and the 4th word of its entry (WB_WRITTEN: had state, written).
+export const WB_NOBUF_WRITE = 0; // written anyway, reported (xfs, btrfs; pinsim's choice)
+export const WB_NOBUF_DROP = 1; // ext4 5.18+: WARN, cleaned, not written
+export const WB_NOBUF_STOP = 2; // ext4 before 5.18: BUG; the walk stops there, the folio left dirty
+export const WB_WRITTEN = 3;
 
 // ---- Typed-array views the core exposes to the façade (see core/views) ----
 export const VIEW_FLAGS = 0;
@@ -474,3 +480,4 @@ export const RULE_LT_MIGRATE_MOVABLE = 262144; // 1 << 18
 export const RULE_LT_MIGRATE_ISOLATE = 524288; // 1 << 19
 export const RULE_LT_WRITE_FILE_EFAULT = 1048576; // 1 << 20: PIN+LT+WRITE on a dirty-tracked file is -EFAULT
 export const RULE_FOLL_COW = 2097152; // 1 << 21: FOLL_FORCE writes accept a COWed page with a dirty PTE
+export const RULE_RECLAIM_KEEPS_PINNED_PRIVATE = 4194304; // 1 << 22: writeback keeps a maybe-pinned folio's buffers

@@ -6,10 +6,12 @@
 import {
   PG_uptodate, PG_lru, PG_swapbacked, PG_dirty, PG_private, BACKING_SHMEM, BACKING_FILE, BACKING_HUGETLBFS,
   NR_FILE_PAGES, NR_SHMEM, NR_DIRTIED, NR_WRITTEN, WB_NO_MKWRITE, WB_BATCH, GFP_ZERO,
+  WB_NOBUF_DROP, WB_NOBUF_STOP, WB_WRITTEN, RULE_RECLAIM_KEEPS_PINNED_PRIVATE,
 } from './constants';
 import { pg_flags, pg_mapping, pg_index, pg_data, pcache, pcache_mask, scratch, stats } from './mem';
 import { alloc_pages } from './buddy';
-import { folio_get, folio_order, folio_put_refs, alloc_hugetlb_folio } from './folio';
+import { folio_get, folio_order, folio_put_refs, alloc_hugetlb_folio, folio_maybe_dma_pinned } from './folio';
+import { kernel_rules } from './rules';
 import { alloc_gfp } from './vma';
 import { flags_at, mapping_at } from './raw';
 
@@ -184,31 +186,49 @@ export function writeback_next(): f64 { return wb_next; }
 
 // Writeback of the cached pages [index, end) of a disk filesystem's file,
 // after mkclean_range() has write-protected their mappings: each dirty folio
-// is cleaned and (index low 32 bits, index high bits, word, had_fs_state)
-// appended to scratch for the façade to store, at most WB_BATCH of them per
-// call; call again from writeback_next() (start with cursor 0). The filesystem
-// then drops its per-folio state. A dirty folio without that state was dirtied
-// behind the filesystem's back (no ->page_mkwrite): counted in WB_NO_MKWRITE.
-// Returns the number of folios written.
-export function writeback_range(mapping: i32, index: f64, end: f64, cursor: f64): i32 {
+// is cleaned and (index low 32 bits, index high bits, word, outcome)
+// appended to scratch for the façade, at most WB_BATCH of them per call;
+// call again from writeback_next() (start with cursor 0). The filesystem
+// then drops its per-folio state: pinsim's stand-in for reclaim stripping
+// the buffers of a clean folio, which 6.4+ (d824ec2a1546) skips for a
+// maybe-pinned folio. A dirty folio without that state was dirtied behind
+// the filesystem's back (no ->page_mkwrite), counted in WB_NO_MKWRITE and
+// handled as `nobuf` says (WB_NOBUF_*): its outcome word is `nobuf`,
+// WB_WRITTEN for the others. Returns the number of entries.
+export function writeback_range(mapping: i32, index: f64, end: f64, cursor: f64, nobuf: i32): i32 {
   const by_slot = walk_slots(end - index);
   const stop = by_slot ? <f64>(pcache_mask + 1) : end - index; // the cursor counts slots or indexes
+  const keep_pinned = (kernel_rules & RULE_RECLAIM_KEEPS_PINNED_PRIVATE) != 0;
   let out = 0;
   let c = cursor;
   for (; c < stop && out < WB_BATCH; c += 1.0) {
     const pfn = by_slot ? slot_folio(<i32>c, mapping, index, end) : pc_lookup(mapping, index + c);
     if (pfn < 0 || (flags_at(pfn) & PG_dirty) == 0) continue;
     const had_state = (flags_at(pfn) & PG_private) != 0;
-    if (!had_state) stats[WB_NO_MKWRITE] += 1.0;
-    pg_flags[pfn] &= ~(PG_dirty | PG_private);
-    stats[NR_WRITTEN] += 1.0;
-    const hi = Math.floor(pg_index[pfn] / 4294967296.0);
-    scratch[out * 4] = <u32>(pg_index[pfn] - hi * 4294967296.0);
-    scratch[out * 4 + 1] = <u32>hi;
-    scratch[out * 4 + 2] = pg_data[pfn];
-    scratch[out * 4 + 3] = had_state ? 1 : 0;
-    out++;
+    let outcome = WB_WRITTEN;
+    if (!had_state) {
+      stats[WB_NO_MKWRITE] += 1.0;
+      outcome = nobuf;
+    }
+    if (outcome == WB_NOBUF_STOP) {
+      wb_entry(out++, pfn, outcome);
+      wb_next = -1.0;
+      return out;
+    }
+    const drop = keep_pinned && folio_maybe_dma_pinned(pfn) ? PG_dirty : PG_dirty | PG_private;
+    pg_flags[pfn] &= ~drop;
+    if (outcome != WB_NOBUF_DROP) stats[NR_WRITTEN] += 1.0;
+    wb_entry(out++, pfn, outcome);
   }
   wb_next = c < stop ? c : -1.0;
   return out;
+}
+
+// One writeback_range() entry of scratch.
+function wb_entry(i: i32, pfn: i32, outcome: i32): void {
+  const hi = Math.floor(pg_index[pfn] / 4294967296.0);
+  scratch[i * 4] = <u32>(pg_index[pfn] - hi * 4294967296.0);
+  scratch[i * 4 + 1] = <u32>hi;
+  scratch[i * 4 + 2] = pg_data[pfn];
+  scratch[i * 4 + 3] = <u32>outcome;
 }

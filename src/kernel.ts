@@ -18,11 +18,14 @@ import { procMeminfo } from './inspect/procfs';
 import { coreRuleBits } from './eras/core-bits';
 import type { Resolved, RuleTable, KernelName } from './eras/presets';
 import type { KernelRules } from './eras/timeline';
+import { noBuffersMode, ext4NoBuffersWarning, ext4NoBuffersOops } from './fs/ext4-nobuf';
 
 // page_bad_reason()'s words for the core's BAD_* reasons.
 const BAD_REASONS = ['', 'nonzero mapcount', 'non-NULL mapping', 'PAGE_FLAGS_CHECK_AT_FREE flag(s) set', 'nonzero _refcount'];
 
 const PAGE = C.PAGE_SIZE;
+// Who writeback runs as (pinsim has no flusher threads: the name the kernel's would have).
+const WB_COMM = 'kworker/u8:0';
 
 export interface WritebackReport {
   written: number; // folios written back
@@ -142,11 +145,22 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
   // inside it and halts the machine. Returns the error to rethrow.
   /** @internal */
   crashed(e: unknown): unknown {
+    if (e === this.#broken) return e; // a kernel BUG (bug()) halted it already
     if (!(e instanceof SyscallError || e instanceof TypeError || e instanceof RangeError)) {
       this.#broken = e instanceof Error ? e : new Error(String(e));
       this.#printk(`pinsim: core failure, machine halted: ${this.#broken.message}`);
     }
     return e;
+  }
+
+  // A kernel BUG()/oops the modelled kernel would hit: its lines go to
+  // dmesg and the machine halts (every later call fails, as after a core
+  // failure). Returns the error to throw.
+  /** @internal */
+  bug(lines: string[]): Error {
+    for (const l of lines) this.#printk(l);
+    this.#broken ??= new Error(`${lines.find((l) => l.startsWith('kernel BUG')) ?? lines[0]} (the machine is halted)`);
+    return this.#broken;
   }
 
   // ---- tasks ----
@@ -385,18 +399,27 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
       }
       this.core.mkclean_range(mm.pgd, from / PAGE, (to - from) / PAGE, f.id, false);
     }
+    const nobuf = noBuffersMode(f, this.kr);
     for (let cursor = 0; cursor >= 0; cursor = this.core.writeback_next()) {
-      const n = this.core.writeback_range(f.id, first, end, cursor);
+      const n = this.core.writeback_range(f.id, first, end, cursor, nobuf);
       const s = this.v.scratch;
       for (let j = 0; j < 4 * n; j += 4) {
         const index = s[j] + s[j + 1] * 2 ** 32;
-        f.store.set(index, s[j + 2]);
-        if (!s[j + 3]) {
-          report.hazards.push({ file: f.name, index });
-          this.#printk(`pinsim: ${f.fs}: writeback of '${f.name}' index ${index}: folio dirtied without ->page_mkwrite (no buffers attached)`);
+        if (s[j + 3] === C.WB_NOBUF_STOP) throw this.bug(ext4NoBuffersOops(WB_COMM));
+        if (s[j + 3] === C.WB_WRITTEN) {
+          f.store.set(index, s[j + 2]);
+          report.written++;
+          continue;
         }
+        report.hazards.push({ file: f.name, index });
+        if (s[j + 3] === C.WB_NOBUF_DROP) {
+          this.#printk(ext4NoBuffersWarning(f, index, WB_COMM));
+          continue;
+        }
+        f.store.set(index, s[j + 2]);
+        report.written++;
+        this.#printk(`pinsim: ${f.fs}: writeback of '${f.name}' index ${index}: folio dirtied without ->page_mkwrite (no buffers attached)`);
       }
-      report.written += n;
     }
     return report;
   }

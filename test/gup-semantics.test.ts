@@ -1468,7 +1468,10 @@ describe.each(BACKENDS)('pins and the rest of MM (%s core)', (backend) => {
     expect(k.meminfo().MemFree).toBe(free + 4);
   });
 
-  it('writeback hazard: a short-term write pin of a MAP_SHARED ext4 page dirtied again at unpin, behind ->page_mkwrite', async () => {
+  // Since 6.4 (d824ec2a1546) a maybe-pinned folio keeps its buffers, so the
+  // dirty at unpin is written normally; the hazard of older kernels (BUG,
+  // then WARN and lost data) is in test/era-writeback.test.ts.
+  it('writeback of a short-term write pin of a MAP_SHARED ext4 page dirtied again at unpin: the pinned folio kept its buffers', async () => {
     const k = await bootTest(backend);
     const { f, t, fd } = fileWithData(k, 'ext4', 2);
     const a = t.mmap({ length: 2 * PAGE, prot: RW, flags: C.MAP_SHARED, fd });
@@ -1482,12 +1485,10 @@ describe.each(BACKENDS)('pins and the rest of MM (%s core)', (backend) => {
     expect(k.page(pfn).maybeDmaPinned).toBe(true);
     // The device "wrote" the page; the driver releases it dirty.
     k.unpin_user_pages_dirty_lock(pa, 1, true);
-    expect(k.page(pfn).flags).toContain('dirty');
-    expect(k.page(pfn).flags).not.toContain('private');
+    expect(k.page(pfn).flags).toEqual(expect.arrayContaining(['dirty', 'private']));
     rep = k.writeback(f);
-    expect(rep.written).toBe(1);
-    expect(rep.hazards).toEqual([{ file: f.name, index: 0 }]);
-    expect(k.dmesg().some((l) => l.includes(f.name) && l.includes('page_mkwrite'))).toBe(true);
+    expect(rep).toEqual({ written: 1, hazards: [] });
+    expect(k.dmesg().some((l) => l.includes(f.name) && l.includes('page_mkwrite'))).toBe(false);
     expect(pinsHeld(k)).toBe(0);
   });
 

@@ -8,6 +8,7 @@ import type { Mm } from '../mm/mm';
 import { Task } from '../task';
 import type { DeviceFile } from './device';
 import type { Kernel } from './kernel';
+import { grabRemote } from './refs';
 
 const PAGE = C.PAGE_SIZE;
 
@@ -44,8 +45,8 @@ export function ioctlCaller(dev: DeviceFile, ioctl: string, current: Task | unde
 
 // Pins npages from vaddr of mm with FOLL_LONGTERM | gupFlags into pages,
 // in batches of VFIO_PIN_BATCH (vaddr_get_pfns(), pfn_reader_user_pin()),
-// until the range is covered or a call fails. The caller unpins
-// pages[0, pinned) on failure. A dead mm gives -EFAULT, as iommufd's
+// until the range is covered or a call fails (get_user_pages_remote()
+// before 5.6: ./refs.ts). The caller releases pages[0, pinned) on failure. A dead mm gives -EFAULT, as iommufd's
 // mmget_not_zero() failure does.
 export function pinUserRange(k: Kernel, mm: Mm, vaddr: number, npages: number, gupFlags: number,
   pages: PageArray): { pinned: number; err: number } {
@@ -53,7 +54,7 @@ export function pinUserRange(k: Kernel, mm: Mm, vaddr: number, npages: number, g
   let done = 0;
   while (done < npages) {
     const n = Math.min(C.VFIO_PIN_BATCH, npages - done);
-    const r = k.pin_user_pages_remote(mm, vaddr + done * PAGE, n, gupFlags | C.FOLL_LONGTERM, pages.subarray(done, done + n));
+    const r = grabRemote(k, mm, vaddr + done * PAGE, n, gupFlags | C.FOLL_LONGTERM, pages.subarray(done, done + n));
     if (r <= 0) return { pinned: done, err: r < 0 ? r : -C.EFAULT };
     done += r;
   }

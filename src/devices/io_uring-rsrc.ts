@@ -10,6 +10,7 @@ import type { Mm } from '../mm/mm';
 import type { PageArray } from '../gup/page-array';
 import type { Task } from '../task';
 import type { Kernel } from './kernel';
+import { dropPages, grabSlow } from './refs';
 
 const PAGE = C.PAGE_SIZE;
 const U64 = 2n ** 64n;
@@ -67,7 +68,7 @@ export function bufferValidate(ctx: RsrcCtx, iov: Iovec): number {
 export function bufferRegister(ctx: RsrcCtx, current: Task, iov: Iovec, last: { hpage: number }): MappedUbuf | SyscallError {
   const k = ctx.kernel;
   const pinned = pinPages(k, current, iov.iov_base, iov.iov_len);
-  if (typeof pinned === 'number') return fail('io_uring_register', -pinned, pinned === -C.EFAULT ? 'the range is not all pinnable (pin_user_pages_fast)' : 'io_pin_pages failed');
+  if (typeof pinned === 'number') return fail('io_uring_register', -pinned, pinFailure(pinned));
   const { pages, nr } = pinned;
   let nr_bvecs = nr;
   let folio_shift = C.PAGE_SHIFT;
@@ -76,13 +77,13 @@ export function bufferRegister(ctx: RsrcCtx, current: Task, iov: Iovec, last: { 
   if (order > 0) {
     offset += k.core.io_first_idx() * PAGE;
     nr_bvecs = k.core.io_coalesce(pages.offset, nr);
-    k.unpin_user_pages(pages.subarray(nr_bvecs), nr - nr_bvecs); // the folio keeps one pin per bvec
+    dropPages(k, pages.subarray(nr_bvecs), nr - nr_bvecs, false); // the folio keeps one pin per bvec
     folio_shift += order;
   }
   const { acct, heads } = accountScan(ctx, pages, nr_bvecs, last);
   const err = accountMem(ctx, current, acct);
   if (err) {
-    k.unpin_user_pages(pages, nr_bvecs);
+    dropPages(k, pages, nr_bvecs, false);
     pages.free();
     return err;
   }
@@ -92,7 +93,7 @@ export function bufferRegister(ctx: RsrcCtx, current: Task, iov: Iovec, last: { 
 // io_buffer_unmap() once the last reference goes: unpin without dirtying, uncharge.
 export function bufferUnmap(ctx: RsrcCtx, imu: MappedUbuf): void {
   const k = ctx.kernel;
-  k.unpin_user_pages(imu.pages, imu.nr_bvecs);
+  dropPages(k, imu.pages, imu.nr_bvecs, false);
   imu.pages.free();
   if (imu.acct_pages > 0) {
     if (ctx.user) k.__account_user_locked_vm(ctx.user, imu.acct_pages, false, imu.task, { by: 'io_uring' });
@@ -109,6 +110,14 @@ export function bufferPfn(imu: MappedUbuf, addr: number): number {
 
 // io_pin_pages(): the pages of [base, base + len) pinned FOLL_WRITE |
 // FOLL_LONGTERM, or -errno (a short pin is undone and reads -EFAULT).
+// Before 6.5 (ioUringFileCheck) io_uring pinned with pin_user_pages()
+// (get_user_pages() before 5.6), which handed back the VMAs, and then
+// refused the range itself, after pinning, when a VMA maps a file that is
+// not hugetlbfs (nor, from 5.14, shmem: ioUringShmem), MAP_PRIVATE and
+// shared anonymous memory included: -EOPNOTSUPP, the pins dropped (when
+// that check began is UNVERIFIED; pinsim applies it in every era before
+// 6.5). Since, GUP decides (a LONGTERM write pin of a shared ext4 page is
+// -EFAULT; a private one COWs to anon memory).
 function pinPages(k: Kernel, t: Task, base: number, len: number): { pages: PageArray; nr: number } | number {
   const first = Math.floor(base / PAGE);
   const nr = Math.ceil((base + len) / PAGE) - first;
@@ -122,11 +131,25 @@ function pinPages(k: Kernel, t: Task, base: number, len: number): { pages: PageA
     if (e instanceof RangeError) return -C.ENOMEM; // kvmalloc_array() of the page list failed
     throw e;
   }
-  const got = k.pin_user_pages_fast(t, first * PAGE, nr, C.FOLL_WRITE | C.FOLL_LONGTERM, pages);
-  if (got === nr) return { pages, nr };
-  if (got > 0) k.unpin_user_pages(pages, got);
+  const check = k.kr.ioUringFileCheck;
+  const flags = C.FOLL_WRITE | C.FOLL_LONGTERM;
+  const got = check ? grabSlow(k, t, first * PAGE, nr, flags, pages) : k.pin_user_pages_fast(t, first * PAGE, nr, flags, pages);
+  const err = got !== nr ? (got < 0 ? got : -C.EFAULT) : check && fileBacked(t, first * PAGE, nr, k.kr.ioUringShmem) ? -C.EOPNOTSUPP : 0;
+  if (err === 0) return { pages, nr };
+  if (got > 0) dropPages(k, pages, got, false);
   pages.free();
-  return got < 0 ? got : -C.EFAULT;
+  return err;
+}
+
+// The pre-6.5 VMA check: does a VMA of the range map a file io_uring refuses?
+function fileBacked(t: Task, start: number, nr: number, shmemOk: boolean): boolean {
+  return t.mm.overlapping(start, start + nr * PAGE)
+    .some((v) => v.file !== null && v.backing !== C.BACKING_HUGETLBFS && !(shmemOk && v.backing === C.BACKING_SHMEM));
+}
+
+function pinFailure(err: number): string {
+  if (err === -C.EOPNOTSUPP) return 'io_uring refuses fixed buffers in file-backed memory other than hugetlbfs (and, from 5.14, shmem) before 6.5';
+  return err === -C.EFAULT ? 'the range is not all pinnable (pin_user_pages_fast)' : 'io_pin_pages failed';
 }
 
 // io_buffer_account_pin()'s count: 1 per small page, the whole folio for

@@ -19,6 +19,7 @@ import { DeviceFile, type DevicePin } from './device';
 import { IommuDomain, IOMMU_READ, IOMMU_WRITE } from './iommu';
 import { checkFlags, checkU64, ioctlCaller, pinUserRange, U64_MAX } from './dma-map';
 import type { Kernel } from './kernel';
+import { dropPages } from './refs';
 
 const PAGE = C.PAGE_SIZE; // the IOAS's iova_alignment
 
@@ -234,7 +235,7 @@ export class Iommufd extends DeviceFile {
     if (pin.err) err = fail(ioctl, -pin.err, `pinning user_va 0x${(p.uptr + pin.pinned * PAGE).toString(16)} failed`);
     else err = this.#charge(ioctl, p, true);
     if (err) {
-      k.unpin_user_pages(pa, pin.pinned);
+      dropPages(k, pa, pin.pinned, false);
       pa.free();
       return err;
     }
@@ -245,7 +246,7 @@ export class Iommufd extends DeviceFile {
   // The last domain let go of the pages: unpin (dirty if writable) and uncharge.
   #unfill(p: IoptPages, dirty: boolean): void {
     if (!p.pinned) return;
-    this.kernel.unpin_user_pages_dirty_lock(p.pinned, p.npages, dirty && p.writable);
+    dropPages(this.kernel, p.pinned, p.npages, dirty && p.writable);
     this.#charge('', p, false);
     p.pinned.free();
     p.pinned = null;
@@ -330,6 +331,8 @@ export function openIommufd(t: Task, opts: { compat?: boolean } = {}): Iommufd {
   if (typeof opts !== 'object' || opts === null) throw new TypeError('iommufd options must be an object');
   const compat = opts.compat ?? false;
   if (typeof compat !== 'boolean') throw new TypeError('compat must be a boolean');
+  // iommufd came in 6.2: before, /dev/iommu does not exist.
+  if (!t.kernel.kr.iommufd) throw fail('open', C.ENOENT, `${compat ? '/dev/vfio/vfio is VFIO type1 and' : '/dev/iommu:'} iommufd does not exist before 6.2 (kernel '${t.kernel.kernel}')`);
   const fd = new Iommufd(t.kernel, t, compat);
   t.installFd(fd);
   return fd;

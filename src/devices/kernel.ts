@@ -102,6 +102,19 @@ export class Kernel extends GupKernel {
   // The invariants that do not hold now; [] when all do.
   check(): Violation[] { return checkKernel(this, this.tracker); }
 
+  // set_page_dirty_lock(): marks pfn's folio dirty, as a driver does
+  // before put_page() of a page its device wrote (the GET-era release).
+  set_page_dirty_lock(pfn: number): void {
+    if (!Number.isInteger(pfn) || pfn < 0 || pfn >= this.nrFrames) throw new RangeError(`set_page_dirty_lock: pfn ${pfn} is not in this machine`);
+    const one = this.pageArray(1);
+    one.pfns[0] = pfn;
+    try {
+      this.guard(() => this.core.bio_set_pages_dirty(one.offset, 1));
+    } finally {
+      one.free();
+    }
+  }
+
   // ---- block I/O (src/devices/block.ts, bio.ts) ----
 
   // The disk under ext4/xfs/btrfs files: its logical block size and latency.

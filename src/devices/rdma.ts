@@ -27,7 +27,7 @@ export interface RdmaOptions {
   odp?: boolean; // IBK_ON_DEMAND_PAGING with IB_ODP_SUPPORT_IMPLICIT; default false
   // ib_dma_max_seg_size() in bytes; default 2 GiB (UNVERIFIED: mlx5_core's dma_set_max_seg_size())
   maxSegment?: number;
-  follForce?: boolean; // v5.6-v6.1 GUP flags for ib_umem_get(); default false (v6.2+)
+  follForce?: boolean; // FOLL_WRITE|FOLL_FORCE on R/O MRs (before 6.2); default: the kernel era's (rdmaRoNoForce)
   // Does the kernel report copy-on-fork (v5.13+)? false: a v5.9-v5.12 kernel,
   // so libibverbs' ibv_fork_init() falls back to MADV_DONTFORK. Machine-wide.
   copyOnFork?: boolean;
@@ -110,7 +110,7 @@ export class RdmaNic extends DmaDevice implements IbDevice {
     if (checkInt('maxSegment', seg) < PAGE) throw new RangeError(`maxSegment must be at least ${PAGE}`);
     this.max_seg_size = seg;
     this.odp = bool('odp', opts.odp ?? false);
-    this.follForce = bool('follForce', opts.follForce ?? false);
+    this.follForce = bool('follForce', opts.follForce ?? !k.kr.rdmaRoNoForce);
     this.faultLatencyNs = checkInt('faultLatencyNs', opts.faultLatencyNs ?? 20_000);
     if (this.faultLatencyNs < 0) throw new RangeError('faultLatencyNs must not be negative');
     if (opts.copyOnFork !== undefined) bool('copyOnFork', opts.copyOnFork);
@@ -125,7 +125,7 @@ export class RdmaNic extends DmaDevice implements IbDevice {
     return this.mrs().filter((mr) => mr.umem instanceof IbUmem).map((mr) => {
       const u = mr.umem as IbUmem;
       return { device: this.name, object: `MR lkey 0x${mr.lkey.toString(16)}`, pid: u.owning_mm.owner.pid, addr: mr.addr,
-        length: mr.length, pages: u.npages, gup_flags: u.gup_flags | C.FOLL_PIN };
+        length: mr.length, pages: u.npages, gup_flags: u.gup_flags };
     });
   }
 

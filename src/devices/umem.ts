@@ -9,6 +9,7 @@ import { Task } from '../task';
 import type { Mm } from '../mm/mm';
 import type { PageArray } from '../gup/page-array';
 import type { Kernel } from './kernel';
+import { dropPages } from './refs';
 
 const PAGE = C.PAGE_SIZE;
 const U64 = 2 ** 64;
@@ -19,7 +20,8 @@ export interface IbDevice {
   readonly name: string;
   // ib_dma_max_seg_size(): the longest scatterlist entry, in bytes.
   readonly max_seg_size: number;
-  // Pre-v6.2 GUP flags (v5.6-v6.1): FOLL_WRITE always, FOLL_FORCE for read-only MRs.
+  // Pre-6.2 GUP flags: FOLL_WRITE always, FOLL_FORCE for read-only MRs
+  // (default: the kernel era's, rdmaRoNoForce; b40656aa7d55 dropped them).
   readonly follForce?: boolean;
 }
 
@@ -37,7 +39,7 @@ export class IbUmem {
     readonly writable: boolean,
     readonly owning_mm: Mm, // mmgrab()'d: uncharged at release even after the task exited
     readonly npages: number,
-    readonly gup_flags: number,
+    readonly gup_flags: number, // with FOLL_PIN, or FOLL_GET before 5.6
     /** @internal */ readonly pages: PageArray, // the pinned pages, in VA order
     /** @internal */ readonly sgl: Uint32Array, // (first pfn, pages) pairs
   ) {}
@@ -112,7 +114,7 @@ export function umemGet(k: Kernel, t: Task, device: IbDevice, addr: number, size
   const over = k.chargePinnedVm(mm, npages, true, t, true, 'ib_umem_get');
   if (over) return { errno: C.ENOMEM, detail: over };
   const writable = ibAccessWritable(access);
-  const flags = device.follForce
+  const flags = (device.follForce ?? !k.kr.rdmaRoNoForce)
     ? C.FOLL_LONGTERM | C.FOLL_WRITE | (writable ? 0 : C.FOLL_FORCE)
     : C.FOLL_LONGTERM | (writable ? C.FOLL_WRITE : 0);
   let pages: PageArray;
@@ -127,17 +129,20 @@ export function umemGet(k: Kernel, t: Task, device: IbDevice, addr: number, size
   let done = 0;
   while (done < npages) {
     const batch = Math.min(npages - done, C.IB_UMEM_PIN_BATCH);
-    const got = k.pin_user_pages_fast(t, start + done * PAGE, batch, flags, pages.subarray(done, done + batch));
+    // 5.5 took plain references with get_user_pages(); pin_user_pages*() from 5.6.
+    const got = k.kr.pinApi
+      ? k.pin_user_pages_fast(t, start + done * PAGE, batch, flags, pages.subarray(done, done + batch))
+      : k.get_user_pages(t, start + done * PAGE, batch, flags, pages.subarray(done, done + batch));
     if (got <= 0) {
-      // Unpin what is pinned, not dirtied (__ib_umem_release(dirty = 0)), and uncharge.
-      k.unpin_user_pages_dirty_lock(pages, done, false);
+      // Release what is held, not dirtied (__ib_umem_release(dirty = 0)), and uncharge.
+      dropPages(k, pages, done, false);
       pages.free();
       k.chargePinnedVm(mm, npages, false, t, false, 'ib_umem_get');
       return { errno: got < 0 ? -got : C.EFAULT };
     }
     done += got;
   }
-  return new IbUmem(addr, size, writable, mm, npages, flags, pages, buildSg(k, pages, npages, device.max_seg_size));
+  return new IbUmem(addr, size, writable, mm, npages, flags | (k.kr.pinApi ? C.FOLL_PIN : C.FOLL_GET), pages, buildSg(k, pages, npages, device.max_seg_size));
 }
 
 // sg_alloc_append_table_from_pages() over the whole page list (merging
@@ -166,15 +171,21 @@ export function ibUmemRelease(k: Kernel, umem: IbUmem): void {
   if (!(umem instanceof IbUmem)) throw new TypeError('ib_umem_release: not an ib_umem');
   if (umem.released) throw new TypeError('ib_umem_release: this umem was released already');
   umem.markReleased();
-  // One unpin_user_page_range_dirty_lock() per entry, in the core, a chunk of entries per call.
+  if (k.kr.pinApi) unpinSg(k, umem);
+  else dropPages(k, umem.pages, umem.npages, umem.writable); // 5.5: set_page_dirty_lock() + put_page() per page
+  umem.pages.free();
+  k.chargePinnedVm(umem.owning_mm, umem.npages, false, ownerTask(umem.owning_mm), false, 'ib_umem_get');
+}
+
+// One unpin_user_page_range_dirty_lock() per scatterlist entry, in the
+// core, a chunk of entries per call.
+function unpinSg(k: Kernel, umem: IbUmem): void {
   const s = k.v.scratch;
   for (let i = 0; i < umem.sgl.length; i += C.SCRATCH_WORDS) {
     const chunk = umem.sgl.subarray(i, i + C.SCRATCH_WORDS);
     s.set(chunk);
     k.guard(() => k.core.rdma_sg_unpin(chunk.length / 2, umem.writable));
   }
-  umem.pages.free();
-  k.chargePinnedVm(umem.owning_mm, umem.npages, false, ownerTask(umem.owning_mm), false, 'ib_umem_get');
 }
 
 /** @internal The task an mm was made for, exited or not (the charge's pid). */

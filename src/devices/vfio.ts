@@ -15,6 +15,7 @@ import { DeviceFile, type DevicePin } from './device';
 import { IommuDomain, IOMMU_READ, IOMMU_WRITE, indexAfter } from './iommu';
 import { checkFlags, checkU64, ioctlCaller, pinUserRange, U64_MAX } from './dma-map';
 import type { Kernel } from './kernel';
+import { dropPages, dropRange, grabRemote } from './refs';
 
 const PAGE = C.PAGE_SIZE; // the smallest page size of the IOMMU's pgsize_bitmap
 
@@ -272,7 +273,7 @@ export class VfioContainer extends DeviceFile {
     const end = dmas[dmas.length - 1].iova + dmas[dmas.length - 1].size;
     this.domain.unmap(first.iova, end - first.iova);
     for (const dma of dmas) {
-      k.unpin_user_pages_dirty_lock(dma.pages, dma.pinned, (dma.prot & IOMMU_WRITE) !== 0);
+      dropPages(k, dma.pages, dma.pinned, (dma.prot & IOMMU_WRITE) !== 0);
       if (dma.locked_vm) this.#uncharge(dma, dma.locked_vm);
       dma.pages.free();
     }
@@ -294,13 +295,13 @@ export class VfioContainer extends DeviceFile {
       return 0;
     }
     if (dma.mm.dead) return -C.ENODEV;
-    const r = k.pin_user_pages_remote(dma.mm, dma.vaddr + idx * PAGE, 1, gupFlags(dma.prot), pages.subarray(i, i + 1));
+    const r = grabRemote(k, dma.mm, dma.vaddr + idx * PAGE, 1, gupFlags(dma.prot), pages.subarray(i, i + 1));
     if (r <= 0) return r < 0 ? r : -C.EFAULT;
     const pfn = pages.pfns[i];
     if (this.#mdev && !k.core.vfio_pfn_reserved(pfn)) {
       if (k.__account_locked_vm(dma.mm, 1, true, dma.task, dma.lock_cap, 'vfio_lock_acct') < 0) {
         k.printk(`vfio_pin_page_external: Task ${dma.task.name} (${dma.task.pid}) RLIMIT_MEMLOCK (${dma.task.memlockBytes()}) exceeded`);
-        k.unpin_user_page_range_dirty_lock(pfn, 1, false);
+        dropRange(k, pfn, 1, false);
         return -C.ENOMEM;
       }
       dma.locked_vm++;
@@ -314,7 +315,7 @@ export class VfioContainer extends DeviceFile {
     const k = this.kernel;
     const pfn = dma.external.get(idx)!.pfn;
     dma.external.delete(idx);
-    k.unpin_user_page_range_dirty_lock(pfn, 1, (dma.prot & IOMMU_WRITE) !== 0);
+    dropRange(k, pfn, 1, (dma.prot & IOMMU_WRITE) !== 0); // put_pfn() before 5.6: SetPageDirty + put_page
     if (this.#mdev && !k.core.vfio_pfn_reserved(pfn)) this.#uncharge(dma, 1);
   }
 

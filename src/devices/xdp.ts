@@ -9,6 +9,7 @@ import type { UserStruct } from '../cred';
 import type { PageArray } from '../gup/page-array';
 import type { Task } from '../task';
 import { DeviceFile, type DevicePin } from './device';
+import { dropPages, grabSlow } from './refs';
 
 const PAGE = C.PAGE_SIZE;
 const U32_MAX = 0xffffffff;
@@ -92,9 +93,9 @@ export class XdpSocket extends DeviceFile {
         return fail('setsockopt', C.ENOMEM, 'no memory for the UMEM page list');
       }
       // An addr past 2^53 is far beyond TASK_SIZE: the pin fails with -EFAULT.
-      const got = Number.isSafeInteger(r.addr + npgs * PAGE) ? k.pin_user_pages(t, r.addr, npgs, C.FOLL_WRITE | C.FOLL_LONGTERM, pages) : -C.EFAULT;
+      const got = Number.isSafeInteger(r.addr + npgs * PAGE) ? grabSlow(k, t, r.addr, npgs, C.FOLL_WRITE | C.FOLL_LONGTERM, pages) : -C.EFAULT;
       if (got !== npgs) {
-        if (got > 0) k.unpin_user_pages(pages, got);
+        if (got > 0) dropPages(k, pages, got, false);
         pages.free();
         uncharge();
         return fail('setsockopt', got < 0 ? -got : C.ENOMEM, `pinned ${Math.max(got, 0)} of ${npgs} UMEM pages`);
@@ -109,7 +110,7 @@ export class XdpSocket extends DeviceFile {
     const u = this.#umem;
     if (!u) return;
     this.#umem = null;
-    this.kernel.unpin_user_pages_dirty_lock(u.pages, u.npgs, true);
+    dropPages(this.kernel, u.pages, u.npgs, true);
     u.pages.free();
     if (u.user) this.kernel.__account_user_locked_vm(u.user, u.npgs, false, u.task, { by: 'xdp_umem' });
   }

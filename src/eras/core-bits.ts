@@ -28,5 +28,6 @@ export function coreRuleBits(r: KernelRules): number {
     | flag(r.longtermMigratesMovable, C.RULE_LT_MIGRATE_MOVABLE)
     | flag(r.longtermMigratesIsolate, C.RULE_LT_MIGRATE_ISOLATE)
     | flag(r.longtermWriteFile === 'efault', C.RULE_LT_WRITE_FILE_EFAULT)
-    | flag(r.forceWriteRoPrivate === 'foll-cow', C.RULE_FOLL_COW);
+    | flag(r.forceWriteRoPrivate === 'foll-cow', C.RULE_FOLL_COW)
+    | flag(r.reclaimKeepsPinnedPrivate, C.RULE_RECLAIM_KEEPS_PINNED_PRIVATE);
 }

@@ -143,8 +143,8 @@ export const TIMELINE = {
     changes: [{ since: '5.11', value: true, commit: '9348b73c2e1b', title: 'mm: Do not play games with clear_page_refs of pinned pages' }],
   }),
   reclaimKeepsPinnedPrivate: rule({
-    what: 'reclaim keeps the buffers (fs-private data) of maybe-pinned page-cache pages',
-    initial: false, initialNote: 'not before 6.4', values: BOOL, effect: 'none',
+    what: 'reclaim keeps the buffers (fs-private data) of maybe-pinned page-cache pages (pinsim: writeback stands in for reclaim)',
+    initial: false, initialNote: 'not before 6.4', values: BOOL, effect: 'core',
     changes: [{ since: '6.4', value: true, commit: 'd824ec2a1546', title: 'mm: do not reclaim private data from pinned page' }],
   }),
   longtermFsDaxRefused: rule({
@@ -203,7 +203,7 @@ export const TIMELINE = {
   ioUringFileCheck: rule({
     what: 'io_uring refuses fixed buffers in file VMAs other than shmem/hugetlbfs itself (-EOPNOTSUPP)',
     initial: true, initialNote: 'io_uring\'s own VMA check before 6.5 (when it began: UNVERIFIED)', values: BOOL, effect: 'facade',
-    changes: [{ since: '6.5', value: false, commit: null, title: 'io_uring/rsrc: delegate VMA file-backed check to GUP' }],
+    changes: [{ since: '6.5', value: false, commit: '34ed8d0dcd69', title: 'io_uring: rsrc: delegate VMA file-backed check to GUP' }],
   }),
   odirectPin: rule({
     what: 'O_DIRECT takes FOLL_PIN (else FOLL_GET) on user buffers',
@@ -225,6 +225,16 @@ export const TIMELINE = {
     what: 'a R/O RDMA MR pins without FOLL_FORCE|FOLL_WRITE',
     initial: false, initialNote: 'FOLL_FORCE|FOLL_WRITE on R/O MRs before 6.2', values: BOOL, effect: 'facade',
     changes: [{ since: '6.2', value: true, commit: 'b40656aa7d55', title: 'RDMA/umem: remove FOLL_FORCE usage' }],
+  }),
+  ioUringShmem: rule({
+    what: 'io_uring\'s own file-VMA check (ioUringFileCheck) lets shmem/memfd through, not only hugetlbfs',
+    initial: false, initialNote: 'hugetlbfs the only file VMA io_uring accepted before 5.14', values: BOOL, effect: 'facade',
+    changes: [{ since: '5.14', value: true, commit: '40dad765c045', title: 'io_uring: enable shmem/memfd memory registration' }],
+  }),
+  iommufd: rule({
+    what: 'iommufd (/dev/iommu) exists (else opening it is ENOENT)',
+    initial: false, initialNote: 'no iommufd before 6.2', values: BOOL, effect: 'facade',
+    changes: [{ since: '6.2', value: true, commit: '2ff4bed7fee7', title: 'iommufd: File descriptor, context, kconfig and makefiles' }],
   }),
 } as const;
 
