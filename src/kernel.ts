@@ -4,7 +4,7 @@
 import * as C from '../assembly/constants';
 import type { Core } from './core/core';
 import type { Backend, CoreViews } from './core/types';
-import { fail, signal, SyscallError } from './errors';
+import { fail, signal, SyscallError, KernelBug } from './errors';
 import { parseSize } from './units';
 import { SimFile, FS_TYPES, sMaxBytes, type FsType } from './fs/file';
 import { Mm, type MmHost } from './mm/mm';
@@ -23,6 +23,10 @@ import type { KernelRules } from './eras/timeline';
 const BAD_REASONS = ['', 'nonzero mapcount', 'non-NULL mapping', 'PAGE_FLAGS_CHECK_AT_FREE flag(s) set', 'nonzero _refcount'];
 
 const PAGE = C.PAGE_SIZE;
+
+// The oops of a 5.9-5.18 fork copying a maybe-pinned page-cache page into
+// a child VMA without an anon_vma (fixed by fb3d824d1a46 in 5.19).
+const FORK_TRACE = ['page_add_new_anon_rmap', 'copy_pte_range', 'copy_page_range', 'dup_mmap', 'dup_mm', 'copy_process', 'kernel_clone'];
 
 export interface WritebackReport {
   written: number; // folios written back
@@ -134,7 +138,10 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
 
   /** @internal */
   checkAlive(): void {
-    if (this.#broken) throw new Error(`pinsim: this machine is unusable after an internal error: ${this.#broken.message}`);
+    if (this.#broken) {
+      const after = this.#broken instanceof KernelBug ? 'a kernel BUG' : 'an internal error';
+      throw new Error(`pinsim: this machine is unusable after ${after}: ${this.#broken.message}`);
+    }
   }
 
   // What guard() does with an error: validation errors are thrown before
@@ -142,6 +149,10 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
   // inside it and halts the machine. Returns the error to rethrow.
   /** @internal */
   crashed(e: unknown): unknown {
+    if (e instanceof KernelBug) {
+      this.#broken ??= e;
+      return e;
+    }
     if (!(e instanceof SyscallError || e instanceof TypeError || e instanceof RangeError)) {
       this.#broken = e instanceof Error ? e : new Error(String(e));
       this.#printk(`pinsim: core failure, machine halted: ${this.#broken.message}`);
@@ -189,7 +200,9 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
       // copy_page_range() write-protects a COW mapping in the parent.
       if ((v.flags & (C.VM_SHARED | C.VM_MAYWRITE)) === C.VM_MAYWRITE) pm.notify(C.MMU_NOTIFY_PROTECTION_PAGE, v.start, v.end, 'copy_page_range');
       mm.prepare(copy); // the child's VMA: pages copied at fork belong to its anon_vma
-      if (this.core.copy_page_range(pm.pgd, pgd, v.start / PAGE, v.pages, pm.hasPinned) < 0) {
+      const r = this.core.copy_page_range(pm.pgd, pgd, v.start / PAGE, v.pages, pm.hasPinned);
+      if (r === C.FORK_BUG_NO_ANON_VMA) throw this.#oops(parent, 'mm/rmap.c:1044', '__page_set_anon_rmap', FORK_TRACE);
+      if (r < 0) {
         this.exitMm(mm);
         throw fail('fork', C.ENOMEM, 'out of memory copying page tables');
       }
@@ -197,6 +210,25 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
     const child = this.#addTask(mm, parent.name, parent, { uid: parent.uid, caps: parent.caps, signal: parent.signal.clone() });
     for (const [fd, f] of parent.fds) child.fds.set(fd, f);
     return child;
+  }
+
+  // A kernel BUG() in process context: the oops report, then the machine
+  // halts (panic_on_oops: the task died holding mmap_lock, nothing could
+  // go on). The line number is that of the report quoted by the era's fix
+  // (a 5.10.149 kernel); other releases differ.
+  #oops(t: Task, site: string, fn: string, trace: readonly string[]): KernelBug {
+    this.#printk('------------[ cut here ]------------');
+    this.#printk(`kernel BUG at ${site}!`);
+    this.#printk('invalid opcode: 0000 [#1] SMP NOPTI');
+    this.#printk(`CPU: 0 PID: ${t.pid} Comm: ${t.name} Not tainted ${this.kernel} #1 (pinsim)`);
+    this.#printk(`RIP: 0010:${fn}`);
+    this.#printk('Call Trace:');
+    for (const f of trace) this.#printk(` ${f}`);
+    this.#printk('---[ end trace ]---');
+    this.#printk('Kernel panic - not syncing: Fatal exception');
+    const e = new KernelBug(site, `(${fn}, in ${t.name}[${t.pid}]: the machine has halted)`);
+    this.#broken = e;
+    return e;
   }
 
   // exit_mmap(): the notifiers' RELEASE pass, then zap every VMA (UNMAP of
