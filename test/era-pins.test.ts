@@ -107,6 +107,18 @@ describe.each(BACKENDS)('kernel eras: pin accounting, 5.6 vs 5.7 (%s core)', (ba
     }
   });
 
+  it('5.6 with tracking: unpin_user_page() of a FOLL_GET page is a put_page() (no underflow), explained as such', async () => {
+    const k = await bootTest(backend, { kernel: '5.6', track: true });
+    const { t, a } = written(k, 1);
+    const pfn = t.translate(a)!;
+    const rc = k.page(pfn).refcount;
+    expect(k.get_user_pages(t, a, 1, 0, k.pageArray(1))).toBe(1);
+    k.unpin_user_page(pfn);
+    expect(k.page(pfn).refcount).toBe(rc);
+    expect(k.dmesg().join('\n')).toContain(`_refcount ${rc + 1} - 1 = ${rc} (in 5.6 an unpin is put_page())`);
+    expect(k.dmesg().join('\n')).not.toContain('WARNING');
+  });
+
   it('512 subpages of a PMD THP: head +512 on both; _pincount +512 and vmstat +512 on 5.7 only', async () => {
     for (const [kernel, pincount, counted] of [['5.6', 0, undefined], ['5.7', 512, 512], ['5.10', 512, 512]] as const) {
       const k = await bootTest(backend, { kernel, memory: '128MiB' });
