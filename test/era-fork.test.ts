@@ -173,6 +173,26 @@ describe.each(BACKENDS)('kernel eras: S15, fork and a maybe-pinned page-cache pa
     }
   });
 
+  it('a pinned hugetlbfs page-cache page in a private mapping: shared on 5.10, copied on 5.18 (hugetlb too), shared on 6.4', async () => {
+    for (const [kernel, copied] of [['5.10', false], ['5.18', true], ['6.4', false]] as const) {
+      const k = await bootTest(backend, { kernel, hugepages: { '2MiB': 4 } });
+      const f = k.createFile({ fs: 'hugetlbfs', size: '2MiB' });
+      const t = k.spawn();
+      const s = t.mmap({ length: HPAGE, prot: RW, flags: C.MAP_SHARED, fd: t.open(f) });
+      t.write(s, 33); // the file's page
+      const a = t.mmap({ length: HPAGE, prot: RW, flags: C.MAP_PRIVATE, fd: t.open(f) });
+      expect(t.read(a)).toBe(33);
+      const cache = t.translate(a)!;
+      expect(k.page(cache).flags).not.toContain('anon');
+      expect(k.pin_user_pages(t, a, 1, 0, k.pageArray(1))).toBe(1);
+      const child = t.fork();
+      expect(child.translate(a) === cache, kernel).toBe(!copied);
+      expect(k.page(child.translate(a)!).flags.includes('anon'), kernel).toBe(copied);
+      expect(child.read(a), kernel).toBe(33);
+      expect(k.check(), kernel).toEqual([]);
+    }
+  });
+
   // pinsim's fork copies the page tables of a VMA only when it has an
   // anon_vma (vma_needs_copy()), so the child always has one: the oops of
   // __page_set_anon_rmap() is reached here through the core, with a child
