@@ -8,6 +8,7 @@ import { range_step, step_level, step_next, step_count, pte_pfn, pte_present } f
 import { scratch } from './mem';
 import { flags_at, refcount_at, mapcount_at, pincount_at, page_slot, pte_at } from './raw';
 import { folio_order, folio_entire_mapcount } from './folio';
+import { flags_have_pincount } from './rules';
 
 let found = 0;
 
@@ -29,7 +30,7 @@ function check_folio(head: i32, f: i32): void {
   if ((f & PG_bad) != 0) return;
   const rc = refcount_at(head);
   if (rc < 0) report(head, CHECK_REFCOUNT_NEGATIVE);
-  if ((f & PG_head) != 0 && pincount_at(head) > <f64>rc) report(head, CHECK_PINCOUNT_OVER_REFCOUNT);
+  if (flags_have_pincount(f) && pincount_at(head) > <f64>rc) report(head, CHECK_PINCOUNT_OVER_REFCOUNT);
   if ((f & (PG_reserved | PG_table)) != 0) return;
   const nr = 1 << folio_order(head);
   let mapped = <f64>folio_entire_mapcount(head);
@@ -52,15 +53,15 @@ export function check_frames(n: i32): i32 {
   return found;
 }
 
-// The pins the frames hold: a large folio's _pincount, a small one's
-// _refcount / GUP_PIN_COUNTING_BIAS (what nr_foll_pin_acquired - released
-// should equal).
+// The pins the frames hold: a large folio's _pincount (where the era gives
+// it one), any other's _refcount / GUP_PIN_COUNTING_BIAS (what
+// nr_foll_pin_acquired - released should equal).
 export function count_pins(n: i32): f64 {
   let pins = 0.0;
   for (let pfn = 0; pfn < n; pfn++) {
     const f = flags_at(pfn);
     if ((f & (PG_buddy | PG_tail)) != 0) continue;
-    if ((f & PG_head) != 0) pins += pincount_at(pfn);
+    if (flags_have_pincount(f)) pins += pincount_at(pfn);
     else if (refcount_at(pfn) > 0) pins += <f64>((refcount_at(pfn) - refcount_at(pfn) % GUP_PIN_COUNTING_BIAS) / GUP_PIN_COUNTING_BIAS);
   }
   return pins;

@@ -64,6 +64,7 @@ export const EFBIG = 27;
 export const ENOSPC = 28;
 export const EMLINK = 31;
 export const EDEADLK = 35;
+export const ENOSYS = 38;
 export const EOVERFLOW = 75;
 export const EOPNOTSUPP = 95;
 export const ENOBUFS = 105;
@@ -481,3 +482,7 @@ export const RULE_LT_MIGRATE_ISOLATE = 524288; // 1 << 19
 export const RULE_LT_WRITE_FILE_EFAULT = 1048576; // 1 << 20: PIN+LT+WRITE on a dirty-tracked file is -EFAULT
 export const RULE_FOLL_COW = 2097152; // 1 << 21: FOLL_FORCE writes accept a COWed page with a dirty PTE
 export const RULE_RECLAIM_KEEPS_PINNED_PRIVATE = 4194304; // 1 << 22: writeback keeps a maybe-pinned folio's buffers
+// copy_page_range()'s answer when fork (5.9-5.18) copied a maybe-pinned
+// non-anon page into a child VMA without an anon_vma: the BUG_ON(!anon_vma)
+// of __page_set_anon_rmap() (the façade reports the oops).
+export const FORK_BUG_NO_ANON_VMA = -4096;

@@ -14,6 +14,7 @@ import {
 import { pc_lookup } from './pagecache';
 import { free_folio_pages, prep_new_folio } from './buddy';
 import { flags_at, set_flags_at, head_at, mapping_at, mapcount_at, refcount_at, set_refcount_at } from './raw';
+import { flags_have_pincount } from './rules';
 
 // compound_head(): only a tail page names another frame as its head (a
 // frame never allocated since boot has no head recorded at all).
@@ -38,8 +39,8 @@ export function folio_add_entire_mapcount(head: i32, n: i32): void {
   }
 }
 
-// folio_has_pincount(): any large folio on 64-bit.
-export function folio_has_pincount(head: i32): bool { return (flags_at(head) & PG_head) != 0; }
+// folio_has_pincount(): any large folio on 64-bit today; by era, see rules.ts.
+export function folio_has_pincount(head: i32): bool { return flags_have_pincount(flags_at(head)); }
 
 // Mirrors folio_maybe_dma_pinned(): exact for large folios; for small ones
 // the refcount read as unsigned against GUP_PIN_COUNTING_BIAS, so a

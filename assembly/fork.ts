@@ -3,11 +3,14 @@
 // PageAnonExclusive cleared. The exception is a page that may be pinned
 // for DMA in an mm that has pinned (folio_needs_cow_for_dma()): the child
 // gets its own copy at once and the parent keeps the pinned page, writable
-// (copy_present_page()). Returns 0, or -ENOMEM with the child half-built
-// (the façade then tears the child down, as the kernel does).
+// (copy_present_page()). Which pages are copied is the era's
+// (forkCopyPinned). Returns 0, -ENOMEM with the child half-built (the
+// façade then tears the child down, as the kernel does), or
+// FORK_BUG_NO_ANON_VMA (the 5.9-5.18 oops).
 import {
   PG_anon, PG_anon_exclusive, PG_hugetlb, _PAGE_PRESENT, _PAGE_RW, _PAGE_DIRTY, _PAGE_ACCESSED, _PAGE_PSE,
-  _PAGE_SPECIAL, ENOMEM, COW_COPIES,
+  _PAGE_SPECIAL, ENOMEM, COW_COPIES, RULE_FORK_COPY_SHIFT, FORK_COPY_NONE, FORK_COPY_ANON, FORK_COPY_PTE_THP_HUGETLB,
+  FORK_BUG_NO_ANON_VMA,
 } from './constants';
 import { pg_flags, pg_mapcount, pg_data, stats } from './mem';
 import { alloc_pages } from './buddy';
@@ -22,15 +25,32 @@ import { split_huge_pmd, copy_huge_pmd, is_huge_zero_pmd } from './huge_memory';
 import { hugetlb_copy } from './hugetlb';
 import { alloc_gfp, vma_anon_vma, vma_is_cow, vma_is_shared, vma_rw_bit } from './vma';
 import { flags_at, pte_at, mapcount_at, set_mapcount_at } from './raw';
+import { rule_field } from './rules';
 
-// folio_needs_cow_for_dma(): only in an mm that has ever pinned (MMF_HAS_PINNED).
-function needs_cow_for_dma(head: i32, page: i32, has_pinned: bool): bool {
-  return has_pinned && (flags_at(head) & PG_anon) != 0 && (flags_at(page) & PG_anon_exclusive) != 0
-    && folio_maybe_dma_pinned(head);
+// The era's FORK_COPY_* for this fork, read once per copy_page_range():
+// FORK_COPY_NONE when the mm never pinned (has_pinned / MMF_HAS_PINNED).
+function fork_copy_mode(has_pinned: bool): i32 { return has_pinned ? rule_field(RULE_FORK_COPY_SHIFT) : FORK_COPY_NONE; }
+
+// Must fork copy this maybe-pinned page now? Since 5.19
+// (folio_needs_cow_for_dma()): an exclusive anon page only, every size.
+// 5.9-5.18 (page_needs_cow_for_dma()): any page of a COW mapping, page
+// cache included, hugetlb only from 5.12. Before 5.9: never (A4).
+function needs_cow_for_dma(head: i32, page: i32, mode: i32, hugetlb: bool): bool {
+  if (mode == FORK_COPY_NONE) return false;
+  if (mode == FORK_COPY_ANON) {
+    return (flags_at(head) & PG_anon) != 0 && (flags_at(page) & PG_anon_exclusive) != 0 && folio_maybe_dma_pinned(head);
+  }
+  if (hugetlb && mode != FORK_COPY_PTE_THP_HUGETLB) return false;
+  return vma_is_cow() && folio_maybe_dma_pinned(head);
 }
 
+// The copy of a non-anon page becomes anon in the child VMA: without an
+// anon_vma there, __page_set_anon_rmap() hits BUG_ON(!anon_vma) (5.9-5.18;
+// 5.10.y and 5.15.y later skipped non-anon pages, fb3d824d1a46 in 5.19).
+function no_anon_vma_for(head: i32): bool { return (flags_at(head) & PG_anon) == 0 && vma_anon_vma == 0; }
+
 // copy_present_pte() / copy_present_page() for one PTE.
-function copy_pte(src_ei: i32, dst_ei: i32, vpn: f64, has_pinned: bool): i32 {
+function copy_pte(src_ei: i32, dst_ei: i32, vpn: f64, mode: i32): i32 {
   let e = pte_at(src_ei);
   if ((e & _PAGE_SPECIAL) != 0) {
     pt_set(dst_ei, e & ~(<u32>_PAGE_ACCESSED));
@@ -38,7 +58,8 @@ function copy_pte(src_ei: i32, dst_ei: i32, vpn: f64, has_pinned: bool): i32 {
   }
   const pfn = pte_pfn(e);
   const head = page_folio(pfn);
-  if (needs_cow_for_dma(head, pfn, has_pinned)) {
+  if (needs_cow_for_dma(head, pfn, mode, false)) {
+    if (no_anon_vma_for(head)) return FORK_BUG_NO_ANON_VMA;
     const fresh = alloc_pages(0, alloc_gfp);
     if (fresh < 0) return -ENOMEM;
     pg_data[fresh] = pg_data[pfn];
@@ -62,12 +83,13 @@ function copy_pte(src_ei: i32, dst_ei: i32, vpn: f64, has_pinned: bool): i32 {
 }
 
 // copy_hugetlb_page_range() for one leaf.
-function copy_hugetlb_leaf(src_ei: i32, dst: i32, haddr: f64, level: i32, has_pinned: bool): i32 {
+function copy_hugetlb_leaf(src_ei: i32, dst: i32, haddr: f64, level: i32, mode: i32): i32 {
   const dst_ei = pt_walk(dst, haddr, level, true);
   if (dst_ei == -2) return -ENOMEM;
   let e = pte_at(src_ei);
   const head = pte_pfn(e);
-  if (needs_cow_for_dma(head, head, has_pinned)) {
+  if (needs_cow_for_dma(head, head, mode, true)) {
+    if (no_anon_vma_for(head)) return FORK_BUG_NO_ANON_VMA;
     const fresh = hugetlb_copy(head, folio_order(head));
     if (fresh < 0) return -ENOMEM;
     folio_make_anon(fresh, vma_anon_vma, haddr, PG_anon_exclusive);
@@ -87,6 +109,7 @@ function copy_hugetlb_leaf(src_ei: i32, dst: i32, haddr: f64, level: i32, has_pi
 }
 
 export function copy_page_range(src: i32, dst: i32, vpn: f64, nr: f64, has_pinned: bool): i32 {
+  const mode = fork_copy_mode(has_pinned);
   let addr = vpn;
   const end = vpn + nr;
   while (addr < end) {
@@ -97,8 +120,9 @@ export function copy_page_range(src: i32, dst: i32, vpn: f64, nr: f64, has_pinne
       const head = pte_pfn(e);
       let r = 0;
       if (!is_huge_zero_pmd(e) && (flags_at(head) & PG_hugetlb) != 0) {
-        r = copy_hugetlb_leaf(ei, dst, haddr, step_level, has_pinned);
-      } else if (!is_huge_zero_pmd(e) && needs_cow_for_dma(head, head, has_pinned)) {
+        r = copy_hugetlb_leaf(ei, dst, haddr, step_level, mode);
+      } else if (!is_huge_zero_pmd(e) && (flags_at(head) & PG_anon) != 0 && needs_cow_for_dma(head, head, mode, false)) {
+        // (copy_huge_pmd() only runs for anon VMAs: a file THP is refaulted by the child)
         split_huge_pmd(ei); // then copied page by page, like copy_huge_pmd()'s -EAGAIN
         continue;
       } else {
@@ -111,7 +135,8 @@ export function copy_page_range(src: i32, dst: i32, vpn: f64, nr: f64, has_pinne
       if (dst_ei == -2) return -ENOMEM;
       for (let k = 0; k < step_count; k++) {
         if (pte_at(ei + k) == 0) continue;
-        if (copy_pte(ei + k, dst_ei + k, addr + <f64>k, has_pinned) < 0) return -ENOMEM;
+        const r = copy_pte(ei + k, dst_ei + k, addr + <f64>k, mode);
+        if (r < 0) return r;
       }
     }
     addr = step_next;

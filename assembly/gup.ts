@@ -10,8 +10,9 @@ import {
   FAULT_FLAG_WRITE, FAULT_FLAG_UNSHARE, FAULT_FLAG_REMOTE, VM_FAULT_OOM, VM_FAULT_HWPOISON, VM_SHARED, VM_MAYSHARE,
   VM_MAYWRITE, VM_WRITE, MIGRATE_CMA, MIGRATE_ISOLATE, ZONE_MOVABLE, ZONE_DEVICE, NR_FOLL_PIN_ACQUIRED,
   NR_FOLL_PIN_RELEASED, GUP_WARN_REFCOUNT, GUP_WARN_UNPIN, BACKING_ANON, PG_ORDER_MASK, PG_ORDER_SHIFT, PG_tail,
-  PG_table, VM_FAULT_NOTIFY,
+  PG_table, VM_FAULT_NOTIFY, RULE_PIN_VMSTAT, RULE_ZERO_PAGE_PIN_COUNTED,
 } from './constants';
+import { kernel_rules, flags_have_pincount } from './rules';
 import { pg_flags, pg_refcount, pg_index, gup_pages, stats, ZERO_PFN, page_zonenum, nr_frames } from './mem';
 import { page_folio, folio_has_pincount, folio_put_refs, folio_order } from './folio';
 import {
@@ -33,8 +34,10 @@ let pins_acquired = 0;
 let pins_released = 0;
 
 function flush_pin_stats(): void {
-  stats[NR_FOLL_PIN_ACQUIRED] += <f64>pins_acquired;
-  stats[NR_FOLL_PIN_RELEASED] += <f64>pins_released;
+  if ((kernel_rules & RULE_PIN_VMSTAT) != 0) { // no such counters before 5.7 (1970dc6f5226)
+    stats[NR_FOLL_PIN_ACQUIRED] += <f64>pins_acquired;
+    stats[NR_FOLL_PIN_RELEASED] += <f64>pins_released;
+  }
   pins_acquired = 0;
   pins_released = 0;
 }
@@ -66,7 +69,7 @@ export function try_grab_folio(head: i32, refs: i32, flags: i32): i32 {
     pg_refcount[head] = (rc + refs) | 0;
     return 0;
   }
-  if (head == ZERO_PFN) return 0; // the shared zero page is never pin-counted
+  if (head == ZERO_PFN && !zero_page_pin_counted()) return 0; // since 6.5 the zero page is never pin-counted
   if (folio_has_pincount(head)) {
     pg_refcount[head] = (rc + refs) | 0;
     pg_index[head + 1] += <f64>refs;
@@ -77,11 +80,15 @@ export function try_grab_folio(head: i32, refs: i32, flags: i32): i32 {
   return 0;
 }
 
+// Before 6.5 (c8070b787519) a pin of the shared zero page counted like any
+// other: GUP_PIN_COUNTING_BIAS on its refcount, one in vmstat.
+function zero_page_pin_counted(): bool { return (kernel_rules & RULE_ZERO_PAGE_PIN_COUNTED) != 0; }
+
 // Mirrors gup_put_folio(): release refs references of the kind flags says.
 export function gup_put_folio(head: i32, refs: i32, flags: i32): void {
   let put = refs;
   if ((flags & FOLL_PIN) != 0) {
-    if (head == ZERO_PFN) return;
+    if (head == ZERO_PFN && !zero_page_pin_counted()) return;
     pins_released += refs;
     if (folio_has_pincount(head)) pg_index[head + 1] -= <f64>refs;
     else put = refs * GUP_PIN_COUNTING_BIAS;
@@ -215,7 +222,7 @@ function gup_slow_pages(pgd: i32, vpn: f64, nr: i32, flags: i32, out: i32): i32 
 @inline
 function try_grab_folio_fast(head: i32, f: i32, refs: i32, flags: i32): bool {
   const pin = (flags & FOLL_PIN) != 0;
-  if (pin && head == ZERO_PFN) return true;
+  if (pin && head == ZERO_PFN && !zero_page_pin_counted()) return true;
   const rc = refcount_at(head);
   if (rc <= 0) return false; // being freed, or overflowed: let the slow path decide
   if (!pin) {
@@ -223,7 +230,7 @@ function try_grab_folio_fast(head: i32, f: i32, refs: i32, flags: i32): bool {
     return true;
   }
   if ((flags & FOLL_LONGTERM) != 0 && !folio_is_longterm_pinnable(head)) return false;
-  if ((f & PG_head) != 0) {
+  if (flags_have_pincount(f)) {
     set_refcount_at(head, (rc + refs) | 0);
     set_pincount_at(head, pincount_at(head) + <f64>refs);
   } else {
@@ -412,19 +419,21 @@ export function unpin_range(pfn: i32, n: i32, make_dirty: bool, flags: i32): voi
 
 function put_batch(head: i32, f: i32, refs: i32, make_dirty: bool, flags: i32): void {
   const pin = (flags & FOLL_PIN) != 0;
-  const zero = head == ZERO_PFN; // pinning the zero page counts nothing, so unpinning drops nothing
+  const zero = head == ZERO_PFN;
+  // Since 6.5 pinning the zero page counts nothing, so unpinning drops nothing.
+  const uncounted = pin && zero && !zero_page_pin_counted();
   const rc = refcount_at(head);
-  if (!(pin && zero) && !holds_refs(head, f, rc, refs, flags)) {
+  if (!uncounted && !holds_refs(head, f, rc, refs, flags)) {
     stats[GUP_WARN_UNPIN] += 1.0;
     return;
   }
   if (make_dirty && !zero && (f & PG_dirty) == 0) folio_mark_dirty(head); // set_page_dirty_lock()
-  if (pin && zero) return;
+  if (uncounted) return;
   // gup_put_folio(), with the folio's fields read once.
   let put = refs;
   if (pin) {
     pins_released += refs;
-    if ((f & PG_head) != 0) set_pincount_at(head, pincount_at(head) - <f64>refs);
+    if (flags_have_pincount(f)) set_pincount_at(head, pincount_at(head) - <f64>refs);
     else put = refs * GUP_PIN_COUNTING_BIAS;
   }
   const left = (rc - put) | 0;
@@ -439,7 +448,7 @@ function put_batch(head: i32, f: i32, refs: i32, make_dirty: bool, flags: i32): 
 // references need refcount >= refs (a free frame holds none).
 function holds_refs(head: i32, f: i32, rc: i32, refs: i32, flags: i32): bool {
   if ((flags & FOLL_PIN) == 0) return rc >= refs;
-  if ((f & PG_head) != 0) return pincount_at(head) >= <f64>refs;
+  if (flags_have_pincount(f)) return pincount_at(head) >= <f64>refs;
   const held = rc < 0 ? <f64>rc + 4294967296.0 : <f64>rc;
   return held >= <f64>refs * <f64>GUP_PIN_COUNTING_BIAS;
 }

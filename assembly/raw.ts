@@ -11,6 +11,7 @@ import {
   NR_DIRTIED, PG_dirty, PG_head, PG_tail, PG_anon, PG_referenced, GUP_PIN_COUNTING_BIAS, FOLL_GET, FOLL_PIN, FOLL_LONGTERM, FOLL_WRITE,
   FOLL_TOUCH, MIGRATE_CMA, MIGRATE_ISOLATE, PTE_PFN_SHIFT, _PAGE_PRESENT, _PAGE_RW, _PAGE_DIRTY, _PAGE_SPECIAL,
 } from './constants';
+import { flags_have_pincount } from './rules';
 
 let flags_p: usize = 0;
 let refcount_p: usize = 0;
@@ -291,7 +292,11 @@ export function put_small_pin_run_quads(pfn: i32, n: i32, make_dirty: bool): i32
 // The maybe-pinned count over frames [0, n) (scan_maybe_pinned()), four
 // frames per SIMD step: a small folio is pinned when its refcount, read as
 // unsigned, is at least GUP_PIN_COUNTING_BIAS; a large folio's head (rare)
-// is decided by its _pincount instead.
+// is decided by its _pincount instead, where the era gives it one.
+function head_maybe_pinned(pfn: i32): bool {
+  return flags_have_pincount(flags_at(pfn)) ? pincount_at(pfn) > 0.0 : <u32>refcount_at(pfn) >= <u32>GUP_PIN_COUNTING_BIAS;
+}
+
 export function count_maybe_pinned(n: i32): i32 {
   const bias = i32x4.splat(GUP_PIN_COUNTING_BIAS);
   const head_bit = i32x4.splat(PG_head);
@@ -304,14 +309,14 @@ export function count_maybe_pinned(n: i32): i32 {
     const heads = i32x4.ne(v128.and(v128.load(flags_p + (frame(pfn) << 2)), head_bit), zero);
     acc = i32x4.add(acc, v128.andnot(i32x4.ge_u(rc, bias), heads)); // true lanes are -1
     if (v128.any_true(heads)) {
-      for (let j = pfn; j < pfn + 4; j++) if ((flags_at(j) & PG_head) != 0 && pincount_at(j) > 0.0) count++;
+      for (let j = pfn; j < pfn + 4; j++) if ((flags_at(j) & PG_head) != 0 && head_maybe_pinned(j)) count++;
     }
   }
   count -= i32x4.extract_lane(acc, 0) + i32x4.extract_lane(acc, 1) + i32x4.extract_lane(acc, 2) + i32x4.extract_lane(acc, 3);
   for (; pfn < n; pfn++) {
     const rc = refcount_at(pfn);
     if ((flags_at(pfn) & PG_head) != 0) {
-      if (pincount_at(pfn) > 0.0) count++;
+      if (head_maybe_pinned(pfn)) count++;
     } else if (rc < 0 || rc >= GUP_PIN_COUNTING_BIAS) {
       count++;
     }

@@ -8,7 +8,7 @@ const ERRNO_NAMES: Record<number, string> = {
   [C.EAGAIN]: 'EAGAIN', [C.ENOMEM]: 'ENOMEM', [C.EACCES]: 'EACCES', [C.EFAULT]: 'EFAULT', [C.EBUSY]: 'EBUSY',
   [C.EEXIST]: 'EEXIST', [C.ENODEV]: 'ENODEV', [C.EINVAL]: 'EINVAL', [C.EFBIG]: 'EFBIG', [C.ENOSPC]: 'ENOSPC',
   [C.EMLINK]: 'EMLINK', [C.EOVERFLOW]: 'EOVERFLOW', [C.EOPNOTSUPP]: 'EOPNOTSUPP', [C.ENOBUFS]: 'ENOBUFS', [C.EREMOTEIO]: 'EREMOTEIO',
-  [C.EHWPOISON]: 'EHWPOISON', [C.EDEADLK]: 'EDEADLK', [C.ENXIO]: 'ENXIO',
+  [C.EHWPOISON]: 'EHWPOISON', [C.EDEADLK]: 'EDEADLK', [C.ENXIO]: 'ENXIO', [C.ENOSYS]: 'ENOSYS',
   [C.EPIPE]: 'EPIPE',
 };
 
@@ -39,6 +39,16 @@ export class SyscallError extends Error {
     this.errno = errno;
     this.syscall = syscall;
     this.detail = memlock;
+  }
+}
+
+// A BUG() the simulated kernel hit: a bug of the kernel era being modelled,
+// not of pinsim. The machine halts, as with panic_on_oops.
+export class KernelBug extends Error {
+  readonly code = 'EKERNELBUG';
+  constructor(readonly site: string, detail: string) {
+    super(`kernel BUG at ${site}! ${detail}`);
+    this.name = 'KernelBug';
   }
 }
 

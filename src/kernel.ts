@@ -4,7 +4,7 @@
 import * as C from '../assembly/constants';
 import type { Core } from './core/core';
 import type { Backend, CoreViews } from './core/types';
-import { fail, signal, SyscallError } from './errors';
+import { fail, signal, SyscallError, KernelBug } from './errors';
 import { parseSize } from './units';
 import { SimFile, FS_TYPES, sMaxBytes, type FsType } from './fs/file';
 import { Mm, type MmHost } from './mm/mm';
@@ -18,7 +18,7 @@ import { procMeminfo } from './inspect/procfs';
 import { coreRuleBits } from './eras/core-bits';
 import type { Resolved, RuleTable, KernelName } from './eras/presets';
 import type { KernelRules } from './eras/timeline';
-import { noBuffersMode, ext4NoBuffersWarning, ext4NoBuffersOops } from './fs/ext4-nobuf';
+import { noBuffersMode, ext4NoBuffersWarning, EXT4_BUG_SITE, EXT4_SITE, EXT4_BUG_TRACE } from './fs/ext4-nobuf';
 
 // page_bad_reason()'s words for the core's BAD_* reasons.
 const BAD_REASONS = ['', 'nonzero mapcount', 'non-NULL mapping', 'PAGE_FLAGS_CHECK_AT_FREE flag(s) set', 'nonzero _refcount'];
@@ -26,6 +26,10 @@ const BAD_REASONS = ['', 'nonzero mapcount', 'non-NULL mapping', 'PAGE_FLAGS_CHE
 const PAGE = C.PAGE_SIZE;
 // Who writeback runs as (pinsim has no flusher threads: the name the kernel's would have).
 const WB_COMM = 'kworker/u8:0';
+
+// The oops of a 5.9-5.18 fork copying a maybe-pinned page-cache page into
+// a child VMA without an anon_vma (fixed by fb3d824d1a46 in 5.19).
+const FORK_TRACE = ['page_add_new_anon_rmap', 'copy_pte_range', 'copy_page_range', 'dup_mmap', 'dup_mm', 'copy_process', 'kernel_clone'];
 
 export interface WritebackReport {
   written: number; // folios written back
@@ -137,7 +141,10 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
 
   /** @internal */
   checkAlive(): void {
-    if (this.#broken) throw new Error(`pinsim: this machine is unusable after an internal error: ${this.#broken.message}`);
+    if (this.#broken) {
+      const after = this.#broken instanceof KernelBug ? 'a kernel BUG' : 'an internal error';
+      throw new Error(`pinsim: this machine is unusable after ${after}: ${this.#broken.message}`);
+    }
   }
 
   // What guard() does with an error: validation errors are thrown before
@@ -145,22 +152,12 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
   // inside it and halts the machine. Returns the error to rethrow.
   /** @internal */
   crashed(e: unknown): unknown {
-    if (e === this.#broken) return e; // a kernel BUG (bug()) halted it already
+    if (e instanceof KernelBug) return e; // bug() halted the machine already
     if (!(e instanceof SyscallError || e instanceof TypeError || e instanceof RangeError)) {
       this.#broken = e instanceof Error ? e : new Error(String(e));
       this.#printk(`pinsim: core failure, machine halted: ${this.#broken.message}`);
     }
     return e;
-  }
-
-  // A kernel BUG()/oops the modelled kernel would hit: its lines go to
-  // dmesg and the machine halts (every later call fails, as after a core
-  // failure). Returns the error to throw.
-  /** @internal */
-  bug(lines: string[]): Error {
-    for (const l of lines) this.#printk(l);
-    this.#broken ??= new Error(`${lines.find((l) => l.startsWith('kernel BUG')) ?? lines[0]} (the machine is halted)`);
-    return this.#broken;
   }
 
   // ---- tasks ----
@@ -203,7 +200,10 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
       // copy_page_range() write-protects a COW mapping in the parent.
       if ((v.flags & (C.VM_SHARED | C.VM_MAYWRITE)) === C.VM_MAYWRITE) pm.notify(C.MMU_NOTIFY_PROTECTION_PAGE, v.start, v.end, 'copy_page_range');
       mm.prepare(copy); // the child's VMA: pages copied at fork belong to its anon_vma
-      if (this.core.copy_page_range(pm.pgd, pgd, v.start / PAGE, v.pages, pm.hasPinned) < 0) {
+      const r = this.core.copy_page_range(pm.pgd, pgd, v.start / PAGE, v.pages, pm.hasPinned);
+      if (r === C.FORK_BUG_NO_ANON_VMA) // The line is that of the report the fix quotes (a 5.10.149 kernel); other releases differ.
+      if (r === C.FORK_BUG_NO_ANON_VMA) throw this.bug('mm/rmap.c:1044', '__page_set_anon_rmap', `PID: ${parent.pid} Comm: ${parent.name}`, FORK_TRACE);
+      if (r < 0) {
         this.exitMm(mm);
         throw fail('fork', C.ENOMEM, 'out of memory copying page tables');
       }
@@ -211,6 +211,26 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
     const child = this.#addTask(mm, parent.name, parent, { uid: parent.uid, caps: parent.caps, signal: parent.signal.clone() });
     for (const [fd, f] of parent.fds) child.fds.set(fd, f);
     return child;
+  }
+
+  // A kernel BUG(): the oops report in dmesg, then the machine halts
+  // (panic_on_oops: the BUG hit with locks held, nothing could go on).
+  // who: the task or kernel thread it hit ('PID: 3 Comm: a.out').
+  // Returns the KernelBug to throw.
+  /** @internal */
+  bug(site: string, fn: string, who: string, trace: readonly string[]): KernelBug {
+    this.#printk('------------[ cut here ]------------');
+    this.#printk(`kernel BUG at ${site}!`);
+    this.#printk('invalid opcode: 0000 [#1] SMP NOPTI');
+    this.#printk(`CPU: 0 ${who} Not tainted ${this.kernel} #1 (pinsim)`);
+    this.#printk(`RIP: 0010:${fn}`);
+    this.#printk('Call Trace:');
+    for (const f of trace) this.#printk(` ${f}`);
+    this.#printk('---[ end trace ]---');
+    this.#printk('Kernel panic - not syncing: Fatal exception');
+    const e = new KernelBug(site, `(${fn}, in ${who}: the machine has halted)`);
+    this.#broken ??= e;
+    return e;
   }
 
   // exit_mmap(): the notifiers' RELEASE pass, then zap every VMA (UNMAP of
@@ -405,7 +425,7 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
       const s = this.v.scratch;
       for (let j = 0; j < 4 * n; j += 4) {
         const index = s[j] + s[j + 1] * 2 ** 32;
-        if (s[j + 3] === C.WB_NOBUF_STOP) throw this.bug(ext4NoBuffersOops(WB_COMM));
+        if (s[j + 3] === C.WB_NOBUF_STOP) throw this.bug(EXT4_BUG_SITE, EXT4_SITE, `Comm: ${WB_COMM}`, EXT4_BUG_TRACE);
         if (s[j + 3] === C.WB_WRITTEN) {
           f.store.set(index, s[j + 2]);
           report.written++;

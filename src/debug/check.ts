@@ -5,6 +5,7 @@ import * as C from '../../assembly/constants';
 import { compoundHead } from '../inspect/page';
 import type { Kernel } from '../devices/kernel';
 import { trackedPinPages, type Tracker } from './provenance';
+import { hasPincount, pinBias } from '../eras/pincount';
 
 export interface Violation {
   rule: string; // which invariant: 'refcount', 'pincount', 'buddy', 'mapcount', 'memlock', 'vmstat', 'records'
@@ -87,8 +88,8 @@ function recordViolations(k: Kernel, tr: Tracker): Violation[] {
     const p = pins.get(head) ?? 0;
     const g = gets.get(head) ?? 0;
     if (k.v.flags[head] & C.PG_reserved) continue; // the zero pages: no references taken
-    const large = (k.v.flags[head] & C.PG_head) !== 0;
-    const need = large ? p + g : p * C.GUP_PIN_COUNTING_BIAS + g + k.v.mapcount[head];
+    const large = hasPincount(k.kr, k.v.flags[head]); // the era's exact pin count, else the bias
+    const need = large ? p + g : p * pinBias(k.kr) + g + k.v.mapcount[head];
     if (k.v.refcount[head] < need) {
       out.push({ rule: 'records', pfn: head, detail: `pfn ${head}: refcount ${k.v.refcount[head]} < ${need} (${p} pins, ${g} FOLL_GET references on record${large ? '' : `, ${k.v.mapcount[head]} mappings`})` });
     }
@@ -101,6 +102,8 @@ function recordViolations(k: Kernel, tr: Tracker): Violation[] {
 
 export function checkKernel(k: Kernel, tr: Tracker | null): Violation[] {
   const out = frameViolations(k).concat(mapcountViolations(k), memlockViolations(k));
+  // Before 5.7 there are no counters (and in 5.6 a pin is a plain reference).
+  if (!k.kr.pinVmstat || k.kr.pinBias === 1) return tr ? out.concat(recordViolations(k, tr)) : out;
   const net = k.v.stats[C.NR_FOLL_PIN_ACQUIRED] - k.v.stats[C.NR_FOLL_PIN_RELEASED];
   const held = k.guard(() => k.core.count_pins(k.nrFrames));
   if (net !== held) out.push({ rule: 'vmstat', detail: `nr_foll_pin_acquired - nr_foll_pin_released = ${net}, the frames hold ${held} pins` });

@@ -5,6 +5,7 @@
 import * as C from '../../assembly/constants';
 import { compoundHead } from '../inspect/page';
 import type { Tracker } from './provenance';
+import { hasPincount, pinBias } from '../eras/pincount';
 
 const BIAS = C.GUP_PIN_COUNTING_BIAS;
 const SCAN_PAGES = 1 << 16; // VMA pages searched for the mappings of a bad page
@@ -14,10 +15,11 @@ function unpinArithmetic(tr: Tracker, pfn: number): string {
   const v = tr.k.v;
   const head = compoundHead(v, pfn);
   const rc = v.refcount[head];
-  if (v.flags[head] & C.PG_head) {
+  if (hasPincount(tr.k.kr, v.flags[head])) {
     const pc = v.index[head + 1];
     return `_pincount ${pc} - 1 = ${pc - 1}${pc < 1 ? ' (underflow)' : ''}, _refcount ${rc} - 1 = ${rc - 1}`;
   }
+  if (pinBias(tr.k.kr) === 1) return `_refcount ${rc} - 1 = ${rc - 1}${rc < 1 ? ' (underflow)' : ''} (in ${tr.k.kernel} an unpin is put_page())`;
   return `_refcount ${rc} - GUP_PIN_COUNTING_BIAS = ${rc - BIAS}${rc < BIAS ? ' (underflow)' : ''}`;
 }
 

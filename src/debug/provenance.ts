@@ -4,7 +4,8 @@
 // tag; releases consume the records. Tracking is installed on one Kernel
 // instance as own methods wrapping the prototype's, so a machine booted
 // without it runs exactly today's code.
-import { PG_reserved, PG_head, GUP_PIN_COUNTING_BIAS, SCRATCH_WORDS } from '../../assembly/constants';
+import { PG_reserved, SCRATCH_WORDS } from '../../assembly/constants';
+import { hasPincount, pinBias } from '../eras/pincount';
 import { compoundHead } from '../inspect/page';
 import { PageArray } from '../gup/page-array';
 import { Task } from '../task';
@@ -199,6 +200,8 @@ export class Tracker {
   }
 }
 
+const ZERO_PFN = 0; // the shared zero page (assembly/mem.ts)
+
 type Fn = (a?: unknown, b?: unknown, c?: unknown, d?: unknown, e?: unknown, f?: unknown) => unknown;
 
 // The acquire entry points: API name, reference kind, index of `pages`
@@ -243,7 +246,8 @@ export function installTracking(k: Kernel): Tracker {
   // any are explained.
   const unpinEach = (name: string, pfns: ArrayLike<number>): void => {
     forEachBatch(tr, pfns, (from, to, pins) => {
-      const held = pfns[from] === 0 || pins >= to - from; // the zero page: never pin-counted, never refused
+      // the zero page since 6.5: never pin-counted, never refused
+      const held = (pfns[from] === ZERO_PFN && !k.kr.zeroPagePinCounted) || pins >= to - from;
       if (!held && tr.find(pfns[from], 'FOLL_PIN')) explainBatch(tr, name, pfns[from], to - from, pins);
       for (let i = from; i < to; i++) {
         if (held ? !tr.consume(pfns[i], 'FOLL_PIN', name) : !tr.find(pfns[i], 'FOLL_PIN')) explainUnpin(tr, name, pfns[i]);
@@ -331,19 +335,24 @@ function forEachBatch(tr: Tracker, pfns: ArrayLike<number>, fn: (from: number, t
     let j = i + 1;
     while (j < pfns.length && pfns[j] >= 0 && compoundHead(v, pfns[j]) === head) j++;
     const before = taken.get(head) ?? 0;
-    const pins = v.flags[head] & PG_head ? v.index[head + 1] : Math.floor((v.refcount[head] >>> 0) / GUP_PIN_COUNTING_BIAS);
+    const pins = hasPincount(tr.k.kr, v.flags[head]) ? v.index[head + 1] : Math.floor((v.refcount[head] >>> 0) / pinBias(tr.k.kr));
     if (fn(i, j, pins - before)) taken.set(head, before + j - i);
     i = j;
   }
 }
 
 // FOLL_PIN pages the live records hold (what acquired - released should
-// be): the zero pages (PG_reserved) are handed out but never pin-counted.
+// be): the zero pages (PG_reserved) are handed out but never pin-counted,
+// except the shared zero page before 6.5 (zeroPagePinCounted).
+function uncounted(k: Kernel, head: number): boolean {
+  return (k.v.flags[head] & PG_reserved) !== 0 && !(head === ZERO_PFN && k.kr.zeroPagePinCounted);
+}
+
 export function trackedPinPages(tr: Tracker): number {
   let n = 0;
   for (const r of tr.live) {
     if (r.kind !== 'FOLL_PIN') continue;
-    r.pfns.forEach((p, i) => { if (r.holds(i) && !(tr.k.v.flags[compoundHead(tr.k.v, p)] & PG_reserved)) n++; });
+    r.pfns.forEach((p, i) => { if (r.holds(i) && !uncounted(tr.k, compoundHead(tr.k.v, p))) n++; });
   }
   return n;
 }

@@ -18,7 +18,7 @@ export function noBuffersMode(f: SimFile, kr: KernelRules): number {
   return kr.ext4DirtyWithoutBuffers === 'bug' ? C.WB_NOBUF_STOP : C.WB_NOBUF_DROP;
 }
 
-const EXT4_SITE = 'mpage_prepare_extent_to_map';
+export const EXT4_SITE = 'mpage_prepare_extent_to_map';
 const EXT4_BUG_LINE = 2620; // UNVERIFIED
 const EXT4_WARN_LINE = 2713; // UNVERIFIED
 
@@ -27,18 +27,6 @@ export function ext4NoBuffersWarning(f: SimFile, index: number, comm: string): s
   return `EXT4-fs warning (device nvme0n1): ${EXT4_SITE}:${EXT4_WARN_LINE}: inode #${f.id}: comm ${comm}: page ${index} does not have buffers attached`;
 }
 
-// The oops of the pre-5.18 BUG, as dmesg shows its first lines.
-export function ext4NoBuffersOops(comm: string): string[] {
-  return [
-    '------------[ cut here ]------------',
-    `kernel BUG at fs/ext4/inode.c:${EXT4_BUG_LINE}!`,
-    'invalid opcode: 0000 [#1] SMP',
-    `CPU: 0 Comm: ${comm} Not tainted`,
-    `RIP: 0010:${EXT4_SITE}`,
-    'Call Trace:',
-    ' ext4_writepages',
-    ' do_writepages',
-    ' filemap_fdatawrite_wbc',
-    '---[ end trace ]---',
-  ];
-}
+// The pre-5.18 BUG's site and call trace (KernelBase.bug() prints the oops).
+export const EXT4_BUG_SITE = `fs/ext4/inode.c:${EXT4_BUG_LINE}`;
+export const EXT4_BUG_TRACE = ['ext4_writepages', 'do_writepages', 'filemap_fdatawrite_wbc'] as const;

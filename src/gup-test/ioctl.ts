@@ -5,7 +5,7 @@ import * as C from '../../assembly/constants';
 import type { Kernel } from '../devices/kernel';
 import type { PageArray } from '../gup/page-array';
 import type { Task } from '../task';
-import { errnoName } from '../errors';
+import { errnoName, fail } from '../errors';
 import { GUP_TEST_FLAG_DUMP_PAGES_USE_PIN, GUP_TEST_MAX_PAGES_TO_DUMP, type GupTestCmd } from './options';
 
 const PAGE = C.PAGE_SIZE;
@@ -63,6 +63,11 @@ function dumpPage(k: Kernel, pfn: number, reason: string): string[] {
 }
 
 export function gupTestIoctl(k: Kernel, t: Task, cmd: GupTestCmd, gup: GupTestArgs): GupTestIoctlResult {
+  // Before 5.6 there is nothing to pin with: the tool's PIN commands are
+  // unknown ioctls (gup_benchmark's -EINVAL), refused before anything runs.
+  if (usesPin(cmd, gup.testFlags) && !k.kr.pinApi) {
+    throw fail('ioctl', C.EINVAL, `gup_test ${cmd}: no such command in kernel ${k.kernel} (pin_user_pages*() came in 5.6, eddb1c228f79)`);
+  }
   const log: string[] = [];
   const printk = (line: string) => {
     log.push(line);

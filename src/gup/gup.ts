@@ -125,11 +125,11 @@ function getUserPagesLocked(k: KernelBase, mm: Mm, start: number, nr: number, pa
 // Mirrors check_and_migrate_movable_pages(): 0 (all pins may stay),
 // -EAGAIN (everything unpinned, migration done: pin again) or -ENOMEM
 // (everything unpinned, migration failed).
-function checkAndMigrate(k: KernelBase, pages: PageArray, at: number, nr: number): number {
+function checkAndMigrate(k: KernelBase, pages: PageArray, at: number, nr: number, flags: number): number {
   const core = k.core;
   const count = core.collect_unpinnable(pages.offset + at, nr);
   if (count === 0) return 0;
-  core.unpin_pages(pages.offset + at, nr, false, C.FOLL_PIN);
+  core.unpin_pages(pages.offset + at, nr, false, flags & C.FOLL_PIN); // 5.6: the pins were plain references
   pages.pfns.fill(-1, at, at + nr);
   // migrate_pages() tries every folio; those that fail go back to the LRU.
   return migrateListed(k, count) ? -C.ENOMEM : -C.EAGAIN;
@@ -146,7 +146,7 @@ export function gupLongtermLocked(k: KernelBase, mm: Mm, start: number, nr: numb
     for (;;) {
       const done = getUserPagesLocked(k, mm, start, nr, pages, at, flags);
       if (done <= 0) return done;
-      const rc = checkAndMigrate(k, pages, at, done);
+      const rc = checkAndMigrate(k, pages, at, done, flags);
       if (rc !== -C.EAGAIN) return rc || done;
     }
   } finally {

@@ -6,7 +6,7 @@ import * as C from '../../assembly/constants';
 import { AccountingKernel } from '../mm/accounting';
 import { Mm } from '../mm/mm';
 import { Task } from '../task';
-import { checkInt, checkBool, fail } from '../errors';
+import { checkInt, checkBool, fail, type SyscallError } from '../errors';
 import { compoundHead } from '../inspect/page';
 import { migrateListed } from '../mm/migrate';
 import { MmuIntervalNotifier, MmuNotifierSubscriptions, type MmuIntervalNotifierOps } from '../mm/notifier';
@@ -15,6 +15,7 @@ import { PageArray, PageArenaAllocator } from './page-array';
 import { isValidGupArgs, gupLongtermLocked, gupFastFallback, type Locked } from './gup';
 
 // /proc/vmstat names of the counters the core keeps.
+// (nr_foll_pin_* only from 5.7: older kernels have no such lines, pinVmstat.)
 const VMSTAT: [string, number][] = [
   ['nr_free_pages', C.NR_FREE_PAGES], ['nr_free_cma', C.NR_FREE_CMA_PAGES], ['nr_anon_pages', C.NR_ANON_PAGES],
   ['nr_file_pages', C.NR_FILE_PAGES], ['nr_shmem', C.NR_SHMEM], ['nr_page_table_pages', C.NR_PAGETABLE],
@@ -34,6 +35,13 @@ function checkSub(sub: MmuIntervalNotifier): MmuIntervalNotifier {
 
 export class GupKernel extends AccountingKernel {
   #arena: PageArenaAllocator | null = null;
+  // The era's pin API, decided once: none before 5.6 (pinApi); in 5.6 a pin
+  // is a plain reference and unpin is put_page() (pinBias 1): FOLL_PIN
+  // becomes FOLL_GET where the façade hands a call to the core.
+  readonly #pinApi = this.kr.pinApi;
+  readonly #pinAsGet = this.kr.pinBias === 1 ? C.FOLL_PIN : 0;
+  readonly #unpinFlags = this.kr.pinBias === 1 ? C.FOLL_GET : C.FOLL_PIN;
+  readonly #vmstat = this.kr.pinVmstat ? VMSTAT : VMSTAT.filter(([name]) => !name.startsWith('nr_foll_pin_'));
 
   // A `struct page *pages[n]` for GUP calls, in the core's arena; NULL (-1) filled.
   pageArray(n: number): PageArray {
@@ -69,20 +77,24 @@ export class GupKernel extends AccountingKernel {
   }
 
   pin_user_pages(t: Task, start: number, nr_pages: number, gup_flags: number, pages: PageArray): number {
+    if (!this.#pinApi) throw this.#noPinApi('pin_user_pages', 'get_user_pages()');
     return this.#slow('pin_user_pages', t, start, nr_pages, gup_flags, pages, null, C.FOLL_PIN, 0);
   }
 
   pin_user_pages_fast(t: Task, start: number, nr_pages: number, gup_flags: number, pages: PageArray | null): number {
+    if (!this.#pinApi) throw this.#noPinApi('pin_user_pages_fast', 'get_user_pages_fast()');
     return this.#fast('pin_user_pages_fast', t, start, nr_pages, gup_flags, pages, C.FOLL_PIN);
   }
 
   pin_user_pages_remote(mm: Mm, start: number, nr_pages: number, gup_flags: number, pages: PageArray,
     locked?: Locked | null): number {
+    if (!this.#pinApi) throw this.#noPinApi('pin_user_pages_remote', 'get_user_pages_remote()');
     return this.#slow('pin_user_pages_remote', mm, start, nr_pages, gup_flags, pages, locked ?? null,
       C.FOLL_PIN | C.FOLL_TOUCH | C.FOLL_REMOTE, 0);
   }
 
   pin_user_pages_unlocked(t: Task, start: number, nr_pages: number, pages: PageArray, gup_flags: number): number {
+    if (!this.#pinApi) throw this.#noPinApi('pin_user_pages_unlocked', 'get_user_pages_unlocked()');
     return this.#slow('pin_user_pages_unlocked', t, start, nr_pages, gup_flags, pages, null,
       C.FOLL_PIN | C.FOLL_TOUCH | C.FOLL_UNLOCKABLE, 0);
   }
@@ -132,10 +144,18 @@ export class GupKernel extends AccountingKernel {
     return this.pin_user_pages_remote(mm, start, nr_pages, gup_flags | C.FOLL_LONGTERM, pages, locked);
   }
 
-  put_user_page(pfn: number): void { this.unpin_user_page(pfn); }
-  put_user_pages(pages: PageArray, npages: number): void { this.unpin_user_pages(pages, npages); }
+  // In 5.3-5.5 these were placeholders for put_page() (fc1d8e7cca2d): they
+  // exist on every preset, releasing plain references before 5.6.
+  put_user_page(pfn: number): void {
+    if (this.#pinApi) this.unpin_user_page(pfn);
+    else this.#unpinPage(pfn);
+  }
+
+  put_user_pages(pages: PageArray, npages: number): void { this.put_user_pages_dirty_lock(pages, npages, false); }
+
   put_user_pages_dirty_lock(pages: PageArray, npages: number, make_dirty: boolean): void {
-    this.unpin_user_pages_dirty_lock(pages, npages, make_dirty);
+    if (this.#pinApi) this.unpin_user_pages_dirty_lock(pages, npages, make_dirty);
+    else this.#unpinPages(pages, npages, make_dirty);
   }
 
   // ---- release ----
@@ -143,13 +163,18 @@ export class GupKernel extends AccountingKernel {
   // One page per call is the common release of a single-page DMA: #watch()
   // spelled out, without its closure.
   unpin_user_page(pfn: number): void {
+    if (!this.#pinApi) throw this.#noPinApi('unpin_user_page', 'put_page()');
+    this.#unpinPage(pfn);
+  }
+
+  #unpinPage(pfn: number): void {
     const p = this.#pfn(pfn);
     this.checkAlive();
     const before = this.#warns();
     const refc = this.v.stats[C.GUP_WARN_REFCOUNT];
     const bads = this.v.stats[C.NR_BAD_PAGES];
     try {
-      this.core.unpin_range(p, 1, false, C.FOLL_PIN);
+      this.core.unpin_range(p, 1, false, this.#unpinFlags);
     } catch (e) {
       throw this.crashed(e);
     }
@@ -158,10 +183,16 @@ export class GupKernel extends AccountingKernel {
   }
 
   unpin_user_pages(pages: PageArray, npages: number): void {
-    this.unpin_user_pages_dirty_lock(pages, npages, false);
+    if (!this.#pinApi) throw this.#noPinApi('unpin_user_pages', 'put_page() per page');
+    this.#unpinPages(pages, npages, false);
   }
 
   unpin_user_pages_dirty_lock(pages: PageArray, npages: number, make_dirty: boolean): void {
+    if (!this.#pinApi) throw this.#noPinApi('unpin_user_pages_dirty_lock', 'set_page_dirty_lock() and put_page()');
+    this.#unpinPages(pages, npages, make_dirty);
+  }
+
+  #unpinPages(pages: PageArray, npages: number, make_dirty: boolean): void {
     // As in #fast(): the common case inline, the checks' errors otherwise.
     const common = pages instanceof PageArray && Number.isSafeInteger(npages) && npages >= 0
       && npages <= pages.length && typeof make_dirty === 'boolean' && this.#arena !== null && pages.livesIn(this.#arena);
@@ -177,7 +208,7 @@ export class GupKernel extends AccountingKernel {
     const bads = this.v.stats[C.NR_BAD_PAGES];
     let bad: number;
     try {
-      bad = this.core.unpin_pages(pages.offset, n, make_dirty, C.FOLL_PIN);
+      bad = this.core.unpin_pages(pages.offset, n, make_dirty, this.#unpinFlags);
     } catch (e) {
       throw this.crashed(e);
     }
@@ -191,11 +222,12 @@ export class GupKernel extends AccountingKernel {
   }
 
   unpin_user_page_range_dirty_lock(pfn: number, npages: number, make_dirty: boolean): void {
+    if (!this.#pinApi) throw this.#noPinApi('unpin_user_page_range_dirty_lock', 'set_page_dirty_lock() and put_page()');
     const first = this.#pfn(pfn);
     const n = checkInt('npages', npages);
     checkBool('make_dirty', make_dirty);
     if (n < 0 || first + n > this.nrFrames) throw new RangeError(`pfn range ${first}+${n} is not in this machine`);
-    this.#watch(() => this.core.unpin_range(first, n, make_dirty, C.FOLL_PIN));
+    this.#watch(() => this.core.unpin_range(first, n, make_dirty, this.#unpinFlags));
   }
 
   // Drops a FOLL_GET reference. A page that holds none (a free frame, or
@@ -265,14 +297,20 @@ export class GupKernel extends AccountingKernel {
   // ---- counters ----
 
   vmstat(): Record<string, number> {
-    return Object.fromEntries(VMSTAT.map(([name, i]) => [name, this.v.stats[i]]));
+    return Object.fromEntries(this.#vmstat.map(([name, i]) => [name, this.v.stats[i]]));
   }
 
   procVmstat(): string {
-    return VMSTAT.map(([name, i]) => `${name} ${this.v.stats[i]}\n`).join('');
+    return this.#vmstat.map(([name, i]) => `${name} ${this.v.stats[i]}\n`).join('');
   }
 
   // ---- plumbing ----
+
+  // A pin_*() / unpin_*() call on a kernel before 5.6: the symbol does not
+  // exist (a module using it would not load), so nothing is touched.
+  #noPinApi(fn: string, instead: string): SyscallError {
+    return fail(fn, C.ENOSYS, `${fn}() does not exist in kernel ${this.kernel}: added in 5.6 by eddb1c228f79 (use ${instead})`);
+  }
 
   // The mm of a GUP call: a live one of this machine. An exited task, or
   // an mm without users (which has no page tables any more; the kernel's
@@ -362,8 +400,9 @@ export class GupKernel extends AccountingKernel {
       throw new TypeError(`${fn}: locked must be { value: number } or null`);
     }
     const pid = target instanceof Task ? target.pid : 0;
-    const f = isValidGupArgs(this, pages, locked, flags, toSet, pid);
+    let f = isValidGupArgs(this, pages, locked, flags, toSet, pid);
     if (f === null) return failValue;
+    if (f & this.#pinAsGet) f ^= C.FOLL_PIN | C.FOLL_GET;
     const n = nr < 0 ? Number.MAX_SAFE_INTEGER : nr;
     return this.#watch(() => gupLongtermLocked(this, mm, start, n, pages, 0, f), target instanceof Task ? target.name : undefined);
   }
@@ -372,8 +411,9 @@ export class GupKernel extends AccountingKernel {
   // is the case where the JS layer's cost shows.
   #fast(fn: string, t: Task, start: number, nr: number, flags: number, pages: PageArray | null, toSet: number): number {
     const mm = this.#usual(t, start, nr, flags, pages) ? t.mm : this.#check(fn, t, start, nr, flags, pages);
-    const f = isValidGupArgs(this, pages, null, flags, toSet, t.pid);
+    let f = isValidGupArgs(this, pages, null, flags, toSet, t.pid);
     if (f === null) return -C.EINVAL;
+    if (f & this.#pinAsGet) f ^= C.FOLL_PIN | C.FOLL_GET;
     this.checkAlive();
     const before = this.#warns();
     const refc = this.v.stats[C.GUP_WARN_REFCOUNT];

@@ -2,9 +2,12 @@
 // all read straight from the core's views.
 import * as C from '../../assembly/constants';
 import type { CoreViews } from '../core/types';
+import { hasPincount } from '../eras/pincount';
+import type { KernelRules } from '../eras/timeline';
 
 interface Host {
   readonly v: CoreViews;
+  readonly kr: KernelRules;
   readonly layout: { ram: number; cma: number; movable: number; pmem: number };
   readonly core: { count_mlocked(): number };
 }
@@ -50,12 +53,13 @@ export function pageSnapshot(k: Host, pfn: number): PageSnapshot {
   const order = large ? (headFlags & C.PG_ORDER_MASK) >>> C.PG_ORDER_SHIFT : 0;
   const bits = v.flags[pfn] | (headFlags & ~(C.PG_head | C.PG_ORDER_MASK | C.PG_anon_exclusive));
   const refcount = v.refcount[head];
-  const pincount = large ? v.index[head + 1] : 0;
+  const exact = hasPincount(k.kr, headFlags);
+  const pincount = exact ? v.index[head + 1] : 0;
   const table = (v.flags[pfn] & (C.PG_table | C.PG_buddy)) !== 0;
   return {
     pfn, head, order, refcount, pincount,
     mapcount: table ? 0 : v.mapcount[pfn] + (large ? v.mapping[head + 1] : 0),
-    maybeDmaPinned: large ? pincount > 0 : refcount < 0 || refcount >= C.GUP_PIN_COUNTING_BIAS,
+    maybeDmaPinned: exact ? pincount > 0 : refcount < 0 || refcount >= C.GUP_PIN_COUNTING_BIAS,
     flags: FLAG_NAMES.filter(([b]) => bits & b).map(([, n]) => n),
     zone: ZONE_NAMES[pfn < v.flags.length - k.layout.pmem / C.PAGE_SIZE
       ? pfn < (k.layout.ram - k.layout.movable) / C.PAGE_SIZE ? C.ZONE_NORMAL : C.ZONE_MOVABLE : C.ZONE_DEVICE],

@@ -3,7 +3,8 @@
 import {
   pg_flags, pg_refcount, pg_head, pg_index, pg_mapping, pg_mapcount, pt_entries, pt_slot_owner, gup_pages, pb_migratetype,
 } from '../../../assembly/mem';
-import { PG_head, GUP_PIN_COUNTING_BIAS } from '../../../assembly/constants';
+import { GUP_PIN_COUNTING_BIAS } from '../../../assembly/constants';
+import { flags_have_pincount } from '../../../assembly/rules';
 
 export function raw_attach(): void {}
 
@@ -84,7 +85,7 @@ export function count_maybe_pinned(n: number): number {
   for (let pfn = 0; pfn < n; pfn++) {
     const rc = pg_refcount[pfn];
     if (rc === 0) continue; // free, tail, or idle device pages
-    if ((pg_flags[pfn] & PG_head) !== 0) {
+    if (flags_have_pincount(pg_flags[pfn])) {
       if (pg_index[pfn + 1] > 0) count++;
     } else if (rc < 0 || rc >= GUP_PIN_COUNTING_BIAS) {
       count++;
