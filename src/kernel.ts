@@ -202,7 +202,7 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
       mm.prepare(copy); // the child's VMA: pages copied at fork belong to its anon_vma
       const r = this.core.copy_page_range(pm.pgd, pgd, v.start / PAGE, v.pages, pm.hasPinned);
       if (r === C.FORK_BUG_NO_ANON_VMA) // The line is that of the report the fix quotes (a 5.10.149 kernel); other releases differ.
-      if (r === C.FORK_BUG_NO_ANON_VMA) throw this.bug('mm/rmap.c:1044', '__page_set_anon_rmap', `PID: ${parent.pid} Comm: ${parent.name}`, FORK_TRACE);
+      if (r === C.FORK_BUG_NO_ANON_VMA) throw this.bug('mm/rmap.c:1044', '__page_set_anon_rmap', parent.name, parent.pid, FORK_TRACE);
       if (r < 0) {
         this.exitMm(mm);
         throw fail('fork', C.ENOMEM, 'out of memory copying page tables');
@@ -215,20 +215,20 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
 
   // A kernel BUG(): the oops report in dmesg, then the machine halts
   // (panic_on_oops: the BUG hit with locks held, nothing could go on).
-  // who: the task or kernel thread it hit ('PID: 3 Comm: a.out').
-  // Returns the KernelBug to throw.
+  // comm/pid: the task or kernel thread it hit (pinsim's kernel threads
+  // have no pid). Returns the KernelBug to throw.
   /** @internal */
-  bug(site: string, fn: string, who: string, trace: readonly string[]): KernelBug {
+  bug(site: string, fn: string, comm: string, pid: number | null, trace: readonly string[]): KernelBug {
     this.#printk('------------[ cut here ]------------');
     this.#printk(`kernel BUG at ${site}!`);
     this.#printk('invalid opcode: 0000 [#1] SMP NOPTI');
-    this.#printk(`CPU: 0 ${who} Not tainted ${this.kernel} #1 (pinsim)`);
+    this.#printk(`CPU: 0 ${pid === null ? '' : `PID: ${pid} `}Comm: ${comm} Not tainted ${this.kernel} #1 (pinsim)`);
     this.#printk(`RIP: 0010:${fn}`);
     this.#printk('Call Trace:');
     for (const f of trace) this.#printk(` ${f}`);
     this.#printk('---[ end trace ]---');
     this.#printk('Kernel panic - not syncing: Fatal exception');
-    const e = new KernelBug(site, `(${fn}, in ${who}: the machine has halted)`);
+    const e = new KernelBug(site, `(${fn}, in ${comm}${pid === null ? '' : `[${pid}]`}: the machine has halted)`);
     this.#broken ??= e;
     return e;
   }
@@ -425,7 +425,7 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
       const s = this.v.scratch;
       for (let j = 0; j < 4 * n; j += 4) {
         const index = s[j] + s[j + 1] * 2 ** 32;
-        if (s[j + 3] === C.WB_NOBUF_STOP) throw this.bug(EXT4_BUG_SITE, EXT4_SITE, `Comm: ${WB_COMM}`, EXT4_BUG_TRACE);
+        if (s[j + 3] === C.WB_NOBUF_STOP) throw this.bug(EXT4_BUG_SITE, EXT4_SITE, WB_COMM, null, EXT4_BUG_TRACE);
         if (s[j + 3] === C.WB_WRITTEN) {
           f.store.set(index, s[j + 2]);
           report.written++;

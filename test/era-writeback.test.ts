@@ -58,7 +58,7 @@ describe.each(BACKENDS)('S4: the writeback of a page the device dirtied (%s core
       expect(kept).toBe(false);
       expect(() => k.writeback(f)).toThrow(/kernel BUG at fs\/ext4\/inode.c/);
       expect(bugLine(k)).toBeDefined();
-      expect(k.dmesg()).toContain('invalid opcode: 0000 [#1] SMP');
+      expect(k.dmesg()).toContain('invalid opcode: 0000 [#1] SMP NOPTI');
       expect(f.store.get(0)).toBe(0xa);
       expect(() => k.spawn()).toThrow(/unusable/);
       expect(() => k.writeback()).toThrow(/unusable/);
