@@ -290,6 +290,33 @@ describe.each(BACKENDS)('long-term pins by era (%s core)', (backend) => {
       const allowed = await gupLt('6.4', { getLongterm: 'allowed' });
       expect([allowed.rs, allowed.rf]).toEqual([1, 1]);
     });
+
+    it('gupFastLongtermCma "all" refuses CMA pages to get_user_pages_fast() too (latest with getLongterm "fast-only")', async () => {
+      for (const [kernel, migrated] of [['5.18', false], ['latest', true]] as const) {
+        const { k, t, lo } = await cmaBoot({ kernel, rules: { getLongterm: 'fast-only' } });
+        const a = filled(t, 8);
+        const before = Array.from({ length: 8 }, (_, i) => t.translate(a + i * PAGE)!);
+        expect(before.filter((p) => p >= lo).length).toBeGreaterThan(3);
+        const pa = k.pageArray(8);
+        expect(k.get_user_pages_fast(t, a, 8, LW, pa)).toBe(8);
+        if (migrated) expect([...pa.pfns].every((p) => p < lo)).toBe(true);
+        else expect([...pa.pfns]).toEqual(before);
+        for (let i = 0; i < 8; i++) k.put_page(pa.get(i)!);
+      }
+    });
+
+    it('before 5.10: get_user_pages_remote() takes it without *locked; get_user_pages_unlocked() never did', async () => {
+      const { k, t, lo } = await cmaBoot({ kernel: '5.8' });
+      const a = filled(t, 2);
+      const pa = k.pageArray(1);
+      expect(k.get_user_pages_remote(t.mm, a, 1, LW, pa)).toBe(1);
+      expect(pa.get(0)!).toBeLessThan(lo); // migrated by the slow path
+      k.put_page(pa.get(0)!);
+      expect(k.get_user_pages_remote(t.mm, a, 1, LW, pa, { value: 1 })).toBe(-C.EINVAL);
+      expect(k.get_user_pages_unlocked(t, a + PAGE, 1, pa, LW)).toBe(-C.EINVAL);
+      expect(k.dmesg()).toContain('WARNING: CPU: 0 PID: 0 at mm/gup.c:__get_user_pages_remote: FOLL_LONGTERM requires FOLL_PIN');
+      expect(k.dmesg()).toContain(`WARNING: CPU: 0 PID: ${t.pid} at mm/gup.c:get_user_pages_unlocked: FOLL_LONGTERM requires FOLL_PIN`);
+    });
   });
 
   describe('S11: PIN|LONGTERM|WRITE on a MAP_SHARED ext4 mapping', () => {

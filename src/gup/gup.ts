@@ -24,16 +24,31 @@ export interface Locked { value: number }
 
 const LT_NEEDS_PIN = 'FOLL_LONGTERM requires FOLL_PIN';
 
-// Mirrors is_valid_gup_args(): the flags to use, or null after a WARN.
-// `fast`: a get_user_pages_fast*() entry point, which 5.10-6.2 still let
-// take FOLL_LONGTERM references (rule getLongterm).
-export function isValidGupArgs(k: KernelBase, pages: PageArray | null, locked: Locked | null, flags: number,
-  toSet: number, pid: number, fast: boolean): number | null {
-  const lt = k.kr.getLongterm;
-  const why = invalidGupArgs(pages, locked, flags, toSet, lt === 'allowed' || (lt === 'fast-only' && fast));
+// Whether entry point fn of this era takes FOLL_GET|FOLL_LONGTERM (rule
+// getLongterm), and the WARN site that refuses it. Before 5.10:
+// get_user_pages(), the fast ones and get_user_pages_remote() without
+// *locked; get_user_pages_unlocked() refused it since 5.2 (retryable
+// faults vs the fs-DAX check). 5.10-6.2: the fast ones (447f3e45c18a's
+// is_valid_gup_flags() guards the rest). Since is_valid_gup_args(): none.
+function getLongterm(k: KernelBase, fn: string, locked: Locked | null): [boolean, string] {
+  const fast = fn.endsWith('fast') || fn.endsWith('fast_only');
+  switch (k.kr.getLongterm) {
+    case 'allowed':
+      if (fn === 'get_user_pages_unlocked') return [false, 'mm/gup.c:get_user_pages_unlocked'];
+      return locked ? [false, 'mm/gup.c:__get_user_pages_remote'] : [true, ''];
+    case 'fast-only': return [fast, 'mm/gup.c:is_valid_gup_flags'];
+    default: return [false, 'mm/gup.c:is_valid_gup_args'];
+  }
+}
+
+// Mirrors is_valid_gup_args() for entry point fn: the flags to use, or
+// null after a WARN.
+export function isValidGupArgs(k: KernelBase, fn: string, pages: PageArray | null, locked: Locked | null, flags: number,
+  toSet: number, pid: number): number | null {
+  const [ltGet, ltSite] = getLongterm(k, fn, locked);
+  const why = invalidGupArgs(pages, locked, flags, toSet, ltGet);
   if (why === null) return flags | toSet | (locked ? C.FOLL_UNLOCKABLE : 0);
-  // 5.10-6.2: the slow GET entry points' is_valid_gup_flags() (447f3e45c18a).
-  k.warnOnce(why === LT_NEEDS_PIN && lt === 'fast-only' ? 'mm/gup.c:is_valid_gup_flags' : 'mm/gup.c:is_valid_gup_args', why, pid);
+  k.warnOnce(why === LT_NEEDS_PIN ? ltSite : 'mm/gup.c:is_valid_gup_args', why, pid);
   return null;
 }
 

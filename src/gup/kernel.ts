@@ -362,7 +362,7 @@ export class GupKernel extends AccountingKernel {
       throw new TypeError(`${fn}: locked must be { value: number } or null`);
     }
     const pid = target instanceof Task ? target.pid : 0;
-    const f = isValidGupArgs(this, pages, locked, flags, toSet, pid, false);
+    const f = isValidGupArgs(this, fn, pages, locked, flags, toSet, pid);
     if (f === null) return failValue;
     const n = nr < 0 ? Number.MAX_SAFE_INTEGER : nr;
     return this.#watch(() => gupLongtermLocked(this, mm, start, n, pages, 0, f), target instanceof Task ? target.name : undefined);
@@ -372,7 +372,7 @@ export class GupKernel extends AccountingKernel {
   // is the case where the JS layer's cost shows.
   #fast(fn: string, t: Task, start: number, nr: number, flags: number, pages: PageArray | null, toSet: number): number {
     const mm = this.#usual(t, start, nr, flags, pages) ? t.mm : this.#check(fn, t, start, nr, flags, pages);
-    const f = isValidGupArgs(this, pages, null, flags, toSet, t.pid, true);
+    const f = isValidGupArgs(this, fn, pages, null, flags, toSet, t.pid);
     if (f === null) return -C.EINVAL;
     this.checkAlive();
     const before = this.#warns();
