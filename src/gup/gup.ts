@@ -155,7 +155,7 @@ function checkAndMigrate(k: KernelBase, pages: PageArray, at: number, nr: number
   if (count === 0) return 0;
   if (k.kr.longtermMigrationFailure === 'error-leak' && kernelMemoryExhausted(k)) {
     for (let i = 0; i < count; i++) core.putback_folio(k.v.scratch[i]);
-    leakPins(k, pages, at, nr);
+    leakPins(k, pages, at, nr, flags);
     return -C.ENOMEM;
   }
   core.unpin_pages(pages.offset + at, nr, false, flags & C.FOLL_PIN); // a FOLL_GET long-term call (before 6.3): put_page()
@@ -177,8 +177,9 @@ function kernelMemoryExhausted(k: KernelBase): boolean {
 // pinsim takes that path when a folio needs migrating and no kernel memory
 // is free (the exact 6.1-6.10 path is UNVERIFIED). The caller never sees
 // these pages: nr_foll_pin_acquired - nr_foll_pin_released keeps them.
-function leakPins(k: KernelBase, pages: PageArray, at: number, nr: number): void {
-  k.printk(`pinsim: leak: a FOLL_LONGTERM call failed with -ENOMEM and kept ${nr} pinned pages (6.1-6.11, fixed by aa6f8b2593b5)`);
+function leakPins(k: KernelBase, pages: PageArray, at: number, nr: number, flags: number): void {
+  const held = flags & C.FOLL_PIN ? 'pinned' : 'referenced';
+  k.printk(`pinsim: leak: a FOLL_LONGTERM call failed with -ENOMEM and kept ${nr} ${held} pages (6.1-6.11, fixed by aa6f8b2593b5)`);
   noteLeakedPins(k, pages, at, nr);
   pages.pfns.fill(-1, at, at + nr);
 }
