@@ -10,9 +10,10 @@ import {
   FAULT_FLAG_WRITE, FAULT_FLAG_UNSHARE, FAULT_FLAG_REMOTE, VM_FAULT_OOM, VM_FAULT_HWPOISON, VM_SHARED, VM_MAYSHARE,
   VM_MAYWRITE, VM_WRITE, MIGRATE_CMA, MIGRATE_ISOLATE, ZONE_MOVABLE, ZONE_DEVICE, NR_FOLL_PIN_ACQUIRED,
   NR_FOLL_PIN_RELEASED, GUP_WARN_REFCOUNT, GUP_WARN_UNPIN, BACKING_ANON, PG_ORDER_MASK, PG_ORDER_SHIFT, PG_tail,
-  PG_table, VM_FAULT_NOTIFY, RULE_PIN_VMSTAT, RULE_ZERO_PAGE_PIN_COUNTED,
+  PG_table, VM_FAULT_NOTIFY, RULE_PIN_VMSTAT, RULE_ZERO_PAGE_PIN_COUNTED, RULE_LT_MIGRATE_MOVABLE, RULE_LT_MIGRATE_ISOLATE,
+  RULE_GUP_FAST_LT_CMA_SHIFT, LT_CMA_ALL, LT_CMA_PIN, RULE_LT_WRITE_FILE_EFAULT,
 } from './constants';
-import { kernel_rules, flags_have_pincount } from './rules';
+import { kernel_rules, rule_field, flags_have_pincount } from './rules';
 import { pg_flags, pg_refcount, pg_index, gup_pages, stats, ZERO_PFN, page_zonenum, nr_frames } from './mem';
 import { page_folio, folio_has_pincount, folio_put_refs, folio_order } from './folio';
 import {
@@ -96,13 +97,28 @@ export function gup_put_folio(head: i32, refs: i32, flags: i32): void {
   folio_put_refs(head, put);
 }
 
-// Mirrors folio_is_longterm_pinnable().
+// Mirrors folio_is_longterm_pinnable() of the era: CMA pages always move
+// (since 5.1); ZONE_MOVABLE only from 5.13 and MIGRATE_ISOLATE pageblocks
+// from 5.19 (kernel_rules), pinned in place before. The zero page stays.
 export function folio_is_longterm_pinnable(head: i32): bool {
   const mt = migratetype_at(head);
-  if (mt == MIGRATE_CMA || mt == MIGRATE_ISOLATE) return false;
+  if (mt == MIGRATE_CMA) return false;
+  if (mt == MIGRATE_ISOLATE && (kernel_rules & RULE_LT_MIGRATE_ISOLATE) != 0) return false;
   if (head == ZERO_PFN) return true;
   const zone = page_zonenum(head);
-  return zone != ZONE_DEVICE && zone != ZONE_MOVABLE;
+  if (zone == ZONE_DEVICE) return false;
+  return zone != ZONE_MOVABLE || (kernel_rules & RULE_LT_MIGRATE_MOVABLE) == 0;
+}
+
+// Whether GUP-fast may take a long-term reference on this folio, by era
+// (RULE_GUP_FAST_LT_CMA_SHIFT): before 5.7 the fast walk refused devmap
+// pages only, so a mapped CMA page was pinned where it was; 5.7-6.2 refused
+// unpinnable folios for FOLL_PIN only (get_user_pages_fast() with
+// FOLL_LONGTERM still took them in place); since then every caller.
+function gup_fast_longterm_ok(head: i32, pin: bool): bool {
+  const who = rule_field(RULE_GUP_FAST_LT_CMA_SHIFT);
+  if (who == LT_CMA_ALL || (pin && who == LT_CMA_PIN)) return folio_is_longterm_pinnable(head);
+  return page_zonenum(head) != ZONE_DEVICE;
 }
 
 // Mirrors gup_must_unshare(): a read-only pin of a page the pinner does not
@@ -225,11 +241,11 @@ function try_grab_folio_fast(head: i32, f: i32, refs: i32, flags: i32): bool {
   if (pin && head == ZERO_PFN && !zero_page_pin_counted()) return true;
   const rc = refcount_at(head);
   if (rc <= 0) return false; // being freed, or overflowed: let the slow path decide
+  if ((flags & FOLL_LONGTERM) != 0 && !gup_fast_longterm_ok(head, pin)) return false;
   if (!pin) {
     set_refcount_at(head, (rc + refs) | 0);
     return true;
   }
-  if ((flags & FOLL_LONGTERM) != 0 && !folio_is_longterm_pinnable(head)) return false;
   if (flags_have_pincount(f)) {
     set_refcount_at(head, (rc + refs) | 0);
     set_pincount_at(head, pincount_at(head) + <f64>refs);
@@ -243,6 +259,7 @@ function try_grab_folio_fast(head: i32, f: i32, refs: i32, flags: i32): bool {
 // folios other than shmem; hugetlb and anon folios pass.
 function gup_fast_folio_allowed(head: i32, f: i32, flags: i32): bool {
   if ((flags & (FOLL_PIN | FOLL_LONGTERM | FOLL_WRITE)) != (FOLL_PIN | FOLL_LONGTERM | FOLL_WRITE)) return true;
+  if ((kernel_rules & RULE_LT_WRITE_FILE_EFAULT) == 0) return true; // before 6.5: any file folio
   if ((f & (PG_hugetlb | PG_anon)) != 0) return true;
   if (mapping_at(head) == 0) return false; // truncated
   return (f & PG_swapbacked) != 0; // shmem

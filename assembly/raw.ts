@@ -9,9 +9,10 @@ import {
 } from './mem';
 import {
   NR_DIRTIED, PG_dirty, PG_head, PG_tail, PG_anon, PG_referenced, GUP_PIN_COUNTING_BIAS, FOLL_GET, FOLL_PIN, FOLL_LONGTERM, FOLL_WRITE,
+  RULE_GUP_FAST_LT_CMA_SHIFT, LT_CMA_ALL,
   FOLL_TOUCH, MIGRATE_CMA, MIGRATE_ISOLATE, PTE_PFN_SHIFT, _PAGE_PRESENT, _PAGE_RW, _PAGE_DIRTY, _PAGE_SPECIAL,
 } from './constants';
-import { flags_have_pincount } from './rules';
+import { flags_have_pincount, rule_field } from './rules';
 
 let flags_p: usize = 0;
 let refcount_p: usize = 0;
@@ -195,7 +196,8 @@ export function grab_small_quads(ei: i32, n: i32, flags: i32, out: i32): i32 {
   const pin = (flags & FOLL_PIN) != 0;
   return take_pte_quads(ei, n, out, i32x4.splat(_PAGE_PRESENT | _PAGE_RW | _PAGE_SPECIAL),
     i32x4.splat(_PAGE_PRESENT | _PAGE_RW), i32x4.splat(PG_head | PG_tail | PG_anon), i32x4.splat(PG_anon),
-    i32x4.splat(pin ? GUP_PIN_COUNTING_BIAS : 1), i32x4.splat(PG_referenced), pin && (flags & FOLL_LONGTERM) != 0);
+    i32x4.splat(pin ? GUP_PIN_COUNTING_BIAS : 1), i32x4.splat(PG_referenced),
+    (flags & FOLL_LONGTERM) != 0 && (pin || rule_field(RULE_GUP_FAST_LT_CMA_SHIFT) == LT_CMA_ALL)); // as gup_fast_longterm_ok()
 }
 
 // follow_page_mask()'s common case in the slow path, four PTEs per SIMD

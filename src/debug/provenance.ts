@@ -14,6 +14,10 @@ import type { Kernel } from '../devices/kernel';
 import type { DmaDevice } from '../devices/device';
 import { IbUmem } from '../devices/umem';
 import { explainPut, explainUnpin, explainBatch } from './misuse';
+import { onLeakedPins } from './lt-leak';
+
+const LT_LEAK_NOTE = 'kept by a failed FOLL_LONGTERM call: check_and_migrate_movable_pages() returned -ENOMEM '
+  + 'without unpinning (6.1-6.11, fixed by aa6f8b2593b5); the caller got an error and cannot release them';
 
 export type PinKind = 'FOLL_PIN' | 'FOLL_GET';
 
@@ -31,6 +35,7 @@ export interface PinRecord {
   pages: number; // references still held
   pfns: number[]; // the frames they are held on
   leaked: boolean; // still held after its task exited or its device closed
+  note: string | null; // why pinsim marked it leaked other than at an exit or a close
 }
 
 // One call's references: the pfns copied once, a per-page "released" mask
@@ -42,7 +47,7 @@ export class Rec {
   released: { api: string; time: number } | null = null;
   constructor(readonly id: number, readonly api: string, readonly kind: PinKind, readonly gup_flags: number,
     readonly pid: number, readonly comm: string, readonly device: string | null, readonly time: number,
-    readonly caller: string | null, readonly pfns: Int32Array) {
+    readonly caller: string | null, readonly pfns: Int32Array, readonly note: string | null = null) {
     this.live = pfns.length;
   }
 
@@ -66,6 +71,7 @@ export class Rec {
     return {
       id: this.id, api: this.api, kind: this.kind, gup_flags: this.gup_flags, pid: this.pid, comm: this.comm,
       device: this.device, time: this.time, caller: this.caller, pages: this.live, pfns, leaked: this.leaked,
+      note: this.note,
     };
   }
 }
@@ -83,15 +89,17 @@ export class Tracker {
 
   constructor(readonly k: Kernel) {}
 
-  record(api: string, kind: PinKind, flags: number, target: Task | Mm, pages: PageArray, n: number): void {
+  record(api: string, kind: PinKind, flags: number, target: Task | Mm, pages: PageArray, n: number, at = 0,
+    note: string | null = null): Rec {
     const t = target instanceof Task ? target : this.k.tasks.find((x) => x.mm === target);
     const pid = t ? t.pid : (target as Mm).owner.pid;
-    const pfns = this.#copy(this.k.v.pages.subarray(pages.offset, pages.offset + n));
-    const rec = new Rec(this.#next++, api, kind, flags, pid, t ? t.name : '?', this.device, this.k.now(), this.k.callerTag, pfns);
+    const pfns = this.#copy(this.k.v.pages.subarray(pages.offset + at, pages.offset + at + n));
+    const rec = new Rec(this.#next++, api, kind, flags, pid, t ? t.name : '?', this.device, this.k.now(), this.k.callerTag, pfns, note);
     this.live.add(rec);
     const same = this.#byFirst.get(pfns[0]);
     if (same) same.push(rec);
     else this.#byFirst.set(pfns[0], [rec]);
+    return rec;
   }
 
   // The records' pfns live in shared chunks (a typed array per record
@@ -233,11 +241,25 @@ export function installTracking(k: Kernel): Tracker {
       }
     };
   };
+  let call: [string, PinKind, number, Task | Mm] | null = null; // the acquire call in progress
+  onLeakedPins(k, (pages, at, n) => {
+    if (call === null) return;
+    const [api, kind, flags, target] = call;
+    const rec = tr.record(api, kind, flags, target, pages, n, at, LT_LEAK_NOTE);
+    rec.leaked = true;
+  });
   for (const [name, kind, at] of ACQUIRE) {
     outer(name, (orig, a, b, c, d, e, f) => {
-      const r = orig(a, b, c, d, e, f) as number;
+      const flags = (at === 4 ? d : e) as number;
+      call = [name, kind, flags, a as Task | Mm];
+      let r: number;
+      try {
+        r = orig(a, b, c, d, e, f) as number;
+      } finally {
+        call = null;
+      }
       const pages = at === 4 ? e : d;
-      if (r > 0 && pages instanceof PageArray) tr.record(name, kind, (at === 4 ? d : e) as number, a as Task | Mm, pages, r);
+      if (r > 0 && pages instanceof PageArray) tr.record(name, kind, flags, a as Task | Mm, pages, r);
       return r;
     });
   }

@@ -9,6 +9,7 @@ import { migrateListed } from '../mm/migrate';
 import { TASK_SIZE } from '../mm/mm';
 import type { KernelBase } from '../kernel';
 import type { PageArray } from './page-array';
+import { noteLeakedPins } from '../debug/lt-leak';
 
 const PAGE = C.PAGE_SIZE;
 
@@ -21,17 +22,39 @@ const FAST_FLAGS = C.FOLL_WRITE | C.FOLL_LONGTERM | C.FOLL_FORCE | C.FOLL_PIN | 
 // int *locked: the caller's lock state, 1 when it holds mmap_lock.
 export interface Locked { value: number }
 
-// Mirrors is_valid_gup_args(): the flags to use, or null after a WARN.
-export function isValidGupArgs(k: KernelBase, pages: PageArray | null, locked: Locked | null, flags: number,
+const LT_NEEDS_PIN = 'FOLL_LONGTERM requires FOLL_PIN';
+
+// Whether entry point fn of this era takes FOLL_GET|FOLL_LONGTERM (rule
+// getLongterm), and the WARN site that refuses it. Before 5.10:
+// get_user_pages(), the fast ones and get_user_pages_remote() without
+// *locked; get_user_pages_unlocked() refused it since 5.2 (retryable
+// faults vs the fs-DAX check). 5.10-6.2: the fast ones (447f3e45c18a's
+// is_valid_gup_flags() guards the rest). Since is_valid_gup_args(): none.
+function getLongterm(k: KernelBase, fn: string, locked: Locked | null): [boolean, string] {
+  const fast = fn.endsWith('fast') || fn.endsWith('fast_only');
+  switch (k.kr.getLongterm) {
+    case 'allowed':
+      if (fn === 'get_user_pages_unlocked') return [false, 'mm/gup.c:get_user_pages_unlocked'];
+      return locked ? [false, 'mm/gup.c:__get_user_pages_remote'] : [true, ''];
+    case 'fast-only': return [fast, 'mm/gup.c:is_valid_gup_flags'];
+    default: return [false, 'mm/gup.c:is_valid_gup_args'];
+  }
+}
+
+// Mirrors is_valid_gup_args() for entry point fn: the flags to use, or
+// null after a WARN.
+export function isValidGupArgs(k: KernelBase, fn: string, pages: PageArray | null, locked: Locked | null, flags: number,
   toSet: number, pid: number): number | null {
-  const why = invalidGupArgs(pages, locked, flags, toSet);
+  const [ltGet, ltSite] = getLongterm(k, fn, locked);
+  const why = invalidGupArgs(pages, locked, flags, toSet, ltGet);
   if (why === null) return flags | toSet | (locked ? C.FOLL_UNLOCKABLE : 0);
-  k.warnOnce('mm/gup.c:is_valid_gup_args', why, pid);
+  k.warnOnce(why === LT_NEEDS_PIN ? ltSite : 'mm/gup.c:is_valid_gup_args', why, pid);
   return null;
 }
 
 // The first check of is_valid_gup_args() that fails, or null.
-function invalidGupArgs(pages: PageArray | null, locked: Locked | null, flags: number, toSet: number): string | null {
+function invalidGupArgs(pages: PageArray | null, locked: Locked | null, flags: number, toSet: number,
+  getLongterm: boolean): string | null {
   if (flags & INTERNAL_GUP_FLAGS) return 'internal FOLL_* flags passed in';
   flags |= toSet;
   if (locked) {
@@ -39,14 +62,15 @@ function invalidGupArgs(pages: PageArray | null, locked: Locked | null, flags: n
     flags |= C.FOLL_UNLOCKABLE;
   }
   if ((flags & (C.FOLL_GET | C.FOLL_PIN)) === (C.FOLL_GET | C.FOLL_PIN)) return 'FOLL_GET and FOLL_PIN are mutually exclusive';
-  if ((flags & (C.FOLL_LONGTERM | C.FOLL_PIN)) === C.FOLL_LONGTERM) return 'FOLL_LONGTERM requires FOLL_PIN';
+  if ((flags & (C.FOLL_LONGTERM | C.FOLL_PIN)) === C.FOLL_LONGTERM && !getLongterm) return LT_NEEDS_PIN;
   if ((flags & (C.FOLL_GET | C.FOLL_PIN)) && !pages) return 'FOLL_GET/FOLL_PIN without a pages array';
   if ((flags & (C.FOLL_LONGTERM | C.FOLL_PCI_P2PDMA)) === (C.FOLL_LONGTERM | C.FOLL_PCI_P2PDMA)) return 'FOLL_LONGTERM with FOLL_PCI_P2PDMA';
   return null;
 }
 
-// Mirrors check_vma_flags(): 0 or -errno.
-export function checkVmaFlags(vma: Vma, flags: number): number {
+// Mirrors check_vma_flags(): 0 or -errno. `ltWriteFile`: the era refuses
+// long-term write pins of dirty-tracked files (6.5+, rule longtermWriteFile).
+export function checkVmaFlags(vma: Vma, flags: number, ltWriteFile: boolean): number {
   const write = (flags & C.FOLL_WRITE) !== 0;
   if (vma.flags & (C.VM_IO | C.VM_PFNMAP)) return -C.EFAULT;
   if ((flags & C.FOLL_ANON) && !vma.isAnonymous) return -C.EFAULT;
@@ -56,7 +80,7 @@ export function checkVmaFlags(vma: Vma, flags: number): number {
     // writable_file_mapping_allowed(): no long-term write pins of a file
     // mapping that needs dirty tracking (shared, writable, writes back).
     const longtermPin = (flags & (C.FOLL_PIN | C.FOLL_LONGTERM)) === (C.FOLL_PIN | C.FOLL_LONGTERM);
-    if (!vma.isAnonymous && longtermPin && vma.needsDirtyTracking) return -C.EFAULT;
+    if (ltWriteFile && !vma.isAnonymous && longtermPin && vma.needsDirtyTracking) return -C.EFAULT;
     if (!(vma.flags & C.VM_WRITE)) {
       if (!(flags & C.FOLL_FORCE)) return -C.EFAULT;
       if (!vma.isCow) return -C.EFAULT;
@@ -80,7 +104,7 @@ function getUserPages(k: KernelBase, mm: Mm, start: number, nr: number, flags: n
       ret = flags & C.FOLL_MADV_POPULATE ? -C.ENOMEM : -C.EFAULT;
       break;
     }
-    const err = checkVmaFlags(vma, flags);
+    const err = checkVmaFlags(vma, flags, k.kr.longtermWriteFile === 'efault');
     if (err) {
       ret = flags & C.FOLL_MADV_POPULATE ? -C.EINVAL : err;
       break;
@@ -122,17 +146,42 @@ function getUserPagesLocked(k: KernelBase, mm: Mm, start: number, nr: number, pa
   return ret;
 }
 
-// Mirrors check_and_migrate_movable_pages(): 0 (all pins may stay),
-// -EAGAIN (everything unpinned, migration done: pin again) or -ENOMEM
-// (everything unpinned, migration failed).
+// Mirrors check_and_migrate_movable_pages(): 0 (all references may stay),
+// -EAGAIN (everything released, migration done: take them again) or
+// -ENOMEM (migration failed; everything released but on the leak path).
 function checkAndMigrate(k: KernelBase, pages: PageArray, at: number, nr: number, flags: number): number {
   const core = k.core;
   const count = core.collect_unpinnable(pages.offset + at, nr);
   if (count === 0) return 0;
-  core.unpin_pages(pages.offset + at, nr, false, flags & C.FOLL_PIN); // 5.6: the pins were plain references
+  if (k.kr.longtermMigrationFailure === 'error-leak' && kernelMemoryExhausted(k)) {
+    for (let i = 0; i < count; i++) core.putback_folio(k.v.scratch[i]);
+    leakPins(k, pages, at, nr, flags);
+    return -C.ENOMEM;
+  }
+  core.unpin_pages(pages.offset + at, nr, false, flags & C.FOLL_PIN); // FOLL_GET (a long-term GET before 6.3, or 5.6's pins): put_page()
   pages.pfns.fill(-1, at, at + nr);
   // migrate_pages() tries every folio; those that fail go back to the LRU.
   return migrateListed(k, count) ? -C.ENOMEM : -C.EAGAIN;
+}
+
+// No frame the kernel could allocate for itself (outside CMA and
+// ZONE_MOVABLE, which is also where migration targets come from).
+function kernelMemoryExhausted(k: KernelBase): boolean {
+  return k.v.zoneFree[C.ZONE_NORMAL] - k.v.stats[C.NR_FREE_CMA_PAGES] <= 0;
+}
+
+// 6.1-6.11 (§3.I I8, fixed by aa6f8b2593b5): check_and_migrate_movable_pages()
+// returned -ENOMEM under memory exhaustion without dropping the pins the
+// pass had taken, and __gup_longterm_locked() passed the error on. In 6.11
+// the failing allocation was its folio array (John Hubbard's reproducer);
+// pinsim takes that path when a folio needs migrating and no kernel memory
+// is free (the exact 6.1-6.10 path is UNVERIFIED). The caller never sees
+// these pages: nr_foll_pin_acquired - nr_foll_pin_released keeps them.
+function leakPins(k: KernelBase, pages: PageArray, at: number, nr: number, flags: number): void {
+  const held = flags & C.FOLL_PIN ? 'pinned' : 'referenced';
+  k.printk(`pinsim: leak: a FOLL_LONGTERM call failed with -ENOMEM and kept ${nr} ${held} pages (6.1-6.11, fixed by aa6f8b2593b5)`);
+  noteLeakedPins(k, pages, at, nr);
+  pages.pfns.fill(-1, at, at + nr);
 }
 
 // Mirrors __gup_longterm_locked(): with FOLL_LONGTERM, pin, then move what
@@ -147,7 +196,13 @@ export function gupLongtermLocked(k: KernelBase, mm: Mm, start: number, nr: numb
       const done = getUserPagesLocked(k, mm, start, nr, pages, at, flags);
       if (done <= 0) return done;
       const rc = checkAndMigrate(k, pages, at, done, flags);
-      if (rc !== -C.EAGAIN) return rc || done;
+      if (rc === -C.EAGAIN) continue;
+      // Before 5.13 (check_and_migrate_cma_pages()): a failed migration
+      // takes the references once more and leaves the pages where they are.
+      if (rc === -C.ENOMEM && k.kr.longtermMigrationFailure === 'pin-anyway') {
+        return getUserPagesLocked(k, mm, start, nr, pages, at, flags);
+      }
+      return rc || done;
     }
   } finally {
     k.core.set_alloc_gfp(C.GFP_HIGHUSER_MOVABLE);

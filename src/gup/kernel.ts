@@ -400,7 +400,7 @@ export class GupKernel extends AccountingKernel {
       throw new TypeError(`${fn}: locked must be { value: number } or null`);
     }
     const pid = target instanceof Task ? target.pid : 0;
-    let f = isValidGupArgs(this, pages, locked, flags, toSet, pid);
+    let f = isValidGupArgs(this, fn, pages, locked, flags, toSet, pid);
     if (f === null) return failValue;
     if (f & this.#pinAsGet) f ^= C.FOLL_PIN | C.FOLL_GET;
     const n = nr < 0 ? Number.MAX_SAFE_INTEGER : nr;
@@ -411,7 +411,7 @@ export class GupKernel extends AccountingKernel {
   // is the case where the JS layer's cost shows.
   #fast(fn: string, t: Task, start: number, nr: number, flags: number, pages: PageArray | null, toSet: number): number {
     const mm = this.#usual(t, start, nr, flags, pages) ? t.mm : this.#check(fn, t, start, nr, flags, pages);
-    let f = isValidGupArgs(this, pages, null, flags, toSet, t.pid);
+    let f = isValidGupArgs(this, fn, pages, null, flags, toSet, t.pid);
     if (f === null) return -C.EINVAL;
     if (f & this.#pinAsGet) f ^= C.FOLL_PIN | C.FOLL_GET;
     this.checkAlive();
