@@ -20,19 +20,6 @@ function rdmaSetup(k: Kernel, pages = 1) {
   return { t, a, nic, pd: nic.alloc_pd(t) };
 }
 
-// GET+FOLL_LONGTERM, which the 5.5 drivers use, is accepted before 5.10
-// only once the getLongterm rule is read (helper C's part of issue 12);
-// until then the GET-era device tests below are skipped.
-async function getLongtermAccepted(): Promise<boolean> {
-  const k = await bootTest('ts', { kernel: '5.5' });
-  const t = k.spawn();
-  const a = anon(t, 1);
-  t.write(a, 1);
-  const pa = k.pageArray(1);
-  return k.get_user_pages_fast(t, a, 1, C.FOLL_LONGTERM | C.FOLL_WRITE, pa) === 1;
-}
-const GET_LT = await getLongtermAccepted();
-
 describe.each(BACKENDS)('pinApi: the 5.5 drivers take plain references (%s core)', (backend) => {
   it('O_DIRECT on 6.4 (odirectPin false): FOLL_GET references while in flight, +1 each, not maybe-pinned; latest pins', async () => {
     for (const [kernel, pinned] of [['6.4', false], ['latest', true], ['5.5', false]] as const) {
@@ -70,7 +57,7 @@ describe.each(BACKENDS)('pinApi: the 5.5 drivers take plain references (%s core)
     }
   });
 
-  it.skipIf(!GET_LT)('RDMA MR, io_uring buffer, AF_XDP UMEM and VFIO MAP_DMA on 5.5: +1 per page, no pin counted; released to the same count', async () => {
+  it('RDMA MR, io_uring buffer, AF_XDP UMEM and VFIO MAP_DMA on 5.5: +1 per page, no pin counted; released to the same count', async () => {
     for (const [kernel, bias] of [['5.5', 1], ['latest', 1024]] as const) {
       const k = await bootTest(backend, { kernel });
       const { t, a, nic, pd } = rdmaSetup(k, 4);
@@ -96,7 +83,7 @@ describe.each(BACKENDS)('pinApi: the 5.5 drivers take plain references (%s core)
     }
   });
 
-  it.skipIf(!GET_LT)('pinApi override: 5.8 without the pin API gets its devices to take references', async () => {
+  it('pinApi override: 5.8 without the pin API gets its devices to take references', async () => {
     const k = await bootTest(backend, { kernel: '5.8', rules: { pinApi: false } });
     const { t, a, nic, pd } = rdmaSetup(k);
     const rc = k.page(t.translate(a)!).refcount;
@@ -177,16 +164,6 @@ function sharedMap(k: Kernel, t: Task, fs: 'ext4' | 'tmpfs' | 'hugetlbfs'): numb
   return m;
 }
 
-// PIN+LONGTERM+WRITE of a shared ext4 page is allowed before 6.5 once the
-// longtermWriteFile rule is read (helper C's part of issue 12).
-async function ltFileWriteAllowed(): Promise<boolean> {
-  const k = await bootTest('ts', { kernel: '6.4' });
-  const t = k.spawn();
-  const pa = k.pageArray(1);
-  return k.pin_user_pages(t, sharedMap(k, t, 'ext4'), 1, C.FOLL_WRITE | C.FOLL_LONGTERM, pa) === 1;
-}
-const LT_FILE_WRITE = await ltFileWriteAllowed();
-
 // An io_uring ring of t and a buffer at addr: the errno of registering it, or undefined.
 function registerCode(t: Task, addr: number): string | undefined {
   const ring = t.io_uring_setup(4);
@@ -221,7 +198,7 @@ describe.each(BACKENDS)('ioUringFileCheck: io_uring\'s own file-VMA check before
     }
   });
 
-  it.skipIf(!LT_FILE_WRITE)('shared ext4 on 6.4: GUP lets the long-term write pin through, io_uring refuses the VMA after pinning (EOPNOTSUPP)', async () => {
+  it('shared ext4 on 6.4: GUP lets the long-term write pin through, io_uring refuses the VMA after pinning (EOPNOTSUPP)', async () => {
     const k = await bootTest(backend, { kernel: '6.4' });
     const t = k.spawn();
     expect(registerCode(t, sharedMap(k, t, 'ext4'))).toBe('EOPNOTSUPP');
