@@ -5,7 +5,9 @@ import type { RuleKey, KernelRules } from './timeline';
 import type { RuleEntry, RuleTable } from './presets';
 
 const cell = (v: unknown): string => String(v);
-const origin = (e: RuleEntry): string => (e.since === null ? `(${e.title})` : `${e.commit ?? 'id not given'} (${e.since})`);
+// The change that set the value, or 'initial' (the value before every change listed; what says why).
+const origin = (e: RuleEntry): string => (e.since === null ? 'initial' : `${e.commit ?? 'id not given'} (${e.since})`);
+const what = (e: RuleEntry): string => (e.since === null ? `${e.what} [${e.title}]` : e.what);
 
 // Pads each column to its widest cell; the last column is left ragged.
 function align(rows: string[][]): string[] {
@@ -17,7 +19,7 @@ const mark = (e: RuleEntry): string => (e.overridden ? '*' : '');
 
 // key, value, commit (release), what: one line per rule.
 export function rulesTable(kernel: string, t: RuleTable): string[] {
-  const rows = [['KEY', 'VALUE', 'SET BY', 'WHAT'], ...Object.entries(t).map(([key, e]) => [key, cell(e.value) + mark(e), origin(e), e.what])];
+  const rows = [['KEY', 'VALUE', 'SET BY', 'WHAT'], ...Object.entries(t).map(([key, e]) => [key, cell(e.value) + mark(e), origin(e), what(e)])];
   const over = Object.values(t).some((e) => e.overridden);
   return [`kernel ${kernel}`, ...align(rows), ...(over ? ['* overridden (--rules)'] : [])];
 }
