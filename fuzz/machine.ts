@@ -55,7 +55,8 @@ export function attempt(fn: () => unknown): Attempt {
   try {
     return { value: fn() ?? null };
   } catch (e) {
-    if (e instanceof SyscallError || (e as { code?: unknown }).code === 'ENOSYS') return { code: (e as SyscallError).code };
+    // (a pin_*() call on a kernel without them fails with ENOSYS, whatever class carries it)
+    if (e instanceof SyscallError || (e instanceof Error && (e as { code?: unknown }).code === 'ENOSYS')) return { code: (e as SyscallError).code };
     if (e instanceof TypeError || e instanceof RangeError) return { code: e.name };
     if (e instanceof FuzzFinding) throw e;
     fail(`core failure (trap or abort): ${String(e)}`);
