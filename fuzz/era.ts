@@ -27,6 +27,6 @@ export function eraChecks(kr: KernelRules): EraChecks {
   };
 }
 
-// A kernel BUG (an oops) in the machine's log: the machine stops there,
-// as a real one would. pinsim's own failures ("core failure") are not oopses.
-export const OOPS = /^kernel BUG at /;
+// What a halted machine says after a modelled kernel BUG (k.bug(): the
+// BUG line, then that it halted), not after a core failure of pinsim's.
+export const OOPS = /(kernel BUG at .*) \(the machine is halted\)$/;

@@ -158,7 +158,13 @@ export class Machine {
   // A kernel BUG the era had stops the machine (the op threw, or the
   // machine refuses to go on): the run ends there, on both machines alike.
   #oopsed(): boolean {
-    const line = this.k.dmesg().find((l) => OOPS.test(l));
+    let halted = '';
+    try {
+      this.k.checkAlive();
+    } catch (e) {
+      halted = (e as Error).message;
+    }
+    const line = OOPS.exec(halted)?.[1];
     if (line === undefined) return false;
     if (!this.era.oops) fail(`${line}: kernel ${this.k.kernel} has no such BUG (k.kr)`);
     this.oops = line;
