@@ -14,7 +14,7 @@ import { PRESETS, type KernelName, type KernelRules } from '../src/index';
 
 // PINSIM_FUZZ_RUNS=2000 for a longer run in vitest (or use npm run fuzz).
 const RUNS = Number(process.env.PINSIM_FUZZ_RUNS ?? 60);
-const PER_PRESET = Number(process.env.PINSIM_FUZZ_PRESET_RUNS ?? 4);
+const PER_PRESET = Number(process.env.PINSIM_FUZZ_PRESET_RUNS ?? 8);
 
 // Rules the fuzz checks by era (fuzz/era.ts) that this branch's machine
 // does not follow yet (helper B's pin accounting: it pins as latest does in
