@@ -12,7 +12,9 @@ import { Worker } from 'node:worker_threads';
 import fc from 'fast-check';
 import { ALL_FAMILIES, type Family, type Op } from './ops';
 import { KNOWN_UNFIXED } from './known';
-import { PAIRS, runArb, type Pair } from './lockstep';
+import { KERNELS, PAIRS, runArb, type Pair } from './lockstep';
+import type { KernelName, KernelRules } from '../src/index';
+import { parseRuleOverrides } from '../src/eras/show';
 import { FuzzFinding, type Shape } from './machine';
 import { formatFinding } from './print';
 import type { RunReply, WorkerInit } from './worker';
@@ -23,6 +25,9 @@ const USAGE = `npm run fuzz [-- options]
   --path P           replay (and shrink) the run at fast-check path P of seed S, then stop
   --pair P           the two machines: debug-ts (default: Wasm debug build vs pure-TS core),
                      release-ts, debug-release
+  --kernel K         boot every machine with this kernel preset (default: each run draws one of
+                     ${KERNELS.join(', ')}; a finding shrinks towards latest)
+  --rules k=v,...    override these rules on every machine (boot({ rules }))
   --ops-per-run M    at most M ops per run (default 80)
   --families a,b     only these op families (default: all): ${ALL_FAMILIES.join(', ')}
   --skip-known       leave out the families with known unfixed bugs (fuzz/known.ts)
@@ -34,13 +39,13 @@ const USAGE = `npm run fuzz [-- options]
 Exit 0 when nothing was found, 1 on a finding.`;
 
 interface Args {
-  seconds: number; seed: number; path: string | null; pair: Pair; opsPerRun: number; families: Family[];
+  seconds: number; seed: number; path: string | null; pair: Pair; kernel: KernelName | undefined; rules: Partial<KernelRules> | undefined; opsPerRun: number; families: Family[];
   keepGoing: boolean; budgetMs: number; slowOpMs: number; trace: boolean; shrinkSeconds: number;
 }
 
 function parseArgs(argv: string[]): Args {
   const a: Args = {
-    seconds: 60, seed: Date.now() % 2 ** 31, path: null, pair: 'debug-ts', opsPerRun: 80, families: [...ALL_FAMILIES],
+    seconds: 60, seed: Date.now() % 2 ** 31, path: null, pair: 'debug-ts', kernel: undefined, rules: undefined, opsPerRun: 80, families: [...ALL_FAMILIES],
     keepGoing: false, budgetMs: 5_000, slowOpMs: 3_000, trace: false, shrinkSeconds: 120,
   };
   let skipKnown = false;
@@ -63,6 +68,13 @@ function parseArgs(argv: string[]): Args {
       case '--path': a.path = val(); break;
       case '--pair': a.pair = val() as Pair; if (!PAIRS.includes(a.pair)) throw new Error(`--pair: one of ${PAIRS.join(', ')}`); break;
       case '--backend-pair': a.pair = val() as Pair; if (!PAIRS.includes(a.pair)) throw new Error(`--pair: one of ${PAIRS.join(', ')}`); break;
+      case '--kernel': {
+        const k = val() as KernelName;
+        if (!KERNELS.includes(k)) throw new Error(`--kernel: one of ${KERNELS.join(', ')}`);
+        a.kernel = k;
+        break;
+      }
+      case '--rules': a.rules = parseRuleOverrides(val()); break;
       case '--ops-per-run': a.opsPerRun = Math.max(5, num()); break;
       case '--families': a.families = val().split(',') as Family[]; break;
       case '--skip-known': skipKnown = true; break;
@@ -138,7 +150,7 @@ async function main(): Promise<number> {
   let runs = 0;
   let ops = 0;
   const found = new Set<string>();
-  console.log(`fuzz: ${a.seconds} s, pair ${a.pair}, families ${a.families.join(',')}, seed ${a.seed}`);
+  console.log(`fuzz: ${a.seconds} s, pair ${a.pair}, kernel ${a.kernel ?? 'any'}${a.rules ? `, rules ${JSON.stringify(a.rules)}` : ''}, families ${a.families.join(',')}, seed ${a.seed}`);
   // While a batch shrinks, only a failure like the first one counts: the
   // shrunk ops then show that bug, not another one met on the way.
   // Shrinking can take long (a hang costs a whole budget per attempt): the
@@ -146,7 +158,7 @@ async function main(): Promise<number> {
   // candidate counts as passing, so fast-check reports the smallest so far.
   let target: string | null = null;
   let shrinkUntil = Infinity;
-  const prop = fc.asyncProperty(runArb(a.families, a.opsPerRun), async ([shape, list]) => {
+  const prop = fc.asyncProperty(runArb(a.families, a.opsPerRun, a.kernel, a.rules), async ([shape, list]) => {
     if (performance.now() > shrinkUntil) return;
     runs++;
     ops += list.length;
@@ -174,7 +186,7 @@ async function main(): Promise<number> {
       const sig = signature(msg);
       if (!found.has(sig)) {
         found.add(sig);
-        console.log(`\n${formatFinding(r)}\n`);
+        console.log(`\n${formatFinding(r, a.kernel, a.rules)}\n`);
       }
       if (!a.keepGoing) break;
     }

@@ -3,6 +3,7 @@
 // digest compared after every op, each machine's own invariants checked
 // after every op, and the teardown checks at the end. Throws a FuzzFinding.
 import fc from 'fast-check';
+import { PRESETS, ALIASES, type KernelName, type KernelRules } from '../src/index';
 import { Machine, FuzzFinding, fail, type Shape, type Flavour } from './machine';
 import { opsArb, type Family, type Op } from './ops';
 
@@ -15,14 +16,23 @@ export interface RunOptions {
   onOp?: (i: number, o: Op) => void; // called before each op starts
 }
 
-export const shapeArb: fc.Arbitrary<Shape> = fc.record({
-  thp: fc.constantFrom('always' as const, 'madvise' as const, 'never' as const),
-  movable: fc.boolean(), cma: fc.boolean(), pool: fc.constantFrom(3, 4), track: fc.boolean(),
-});
+// Every kernel name boot() takes, 'latest' first: a finding shrinks towards it.
+export const KERNELS: readonly KernelName[] = ['latest', ...PRESETS.filter((p) => p !== 'latest'), ...ALIASES];
+
+// A machine shape; kernel: one preset, or (default) any of them; rules:
+// overrides every machine gets.
+export function shapeArb(kernel?: KernelName, rules?: Partial<KernelRules>): fc.Arbitrary<Shape> {
+  return fc.record({
+    thp: fc.constantFrom('always' as const, 'madvise' as const, 'never' as const),
+    movable: fc.boolean(), cma: fc.boolean(), pool: fc.constantFrom(3, 4), track: fc.boolean(),
+    kernel: kernel === undefined ? fc.constantFrom(...KERNELS) : fc.constant(kernel),
+    ...(rules ? { rules: fc.constant(rules) } : {}),
+  });
+}
 
 // A run: a machine shape and the ops, drawn from the given families.
-export function runArb(families: readonly Family[], maxOps = 80): fc.Arbitrary<[Shape, Op[]]> {
-  return fc.tuple(shapeArb, opsArb(families, maxOps));
+export function runArb(families: readonly Family[], maxOps = 80, kernel?: KernelName, rules?: Partial<KernelRules>): fc.Arbitrary<[Shape, Op[]]> {
+  return fc.tuple(shapeArb(kernel, rules), opsArb(families, maxOps));
 }
 
 function machines(pair: Pair, s: Shape): Promise<Machine>[] {
@@ -71,6 +81,7 @@ export async function runLockstep(shape: Shape, ops: Op[], opts: RunOptions): Pr
     if (ra !== rb) fail(`${at}: the cores disagree: ${a.k.backend} ${ra}, ${b.k.backend} ${rb}`);
     const diff = frameDiff(a, b);
     if (diff) fail(`${at}: the machine states differ: ${diff}`);
+    if (a.oops !== null) return; // a kernel BUG stopped both machines (their results agree): the run ends here
     if (i % DIGEST_EVERY === DIGEST_EVERY - 1 && a.k.digest() !== b.k.digest()) fail(`${at}: the machine states differ (digest)`);
   }
   opts.onOp?.(ops.length, { op: 'writeback' }); // the teardown

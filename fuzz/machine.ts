@@ -2,7 +2,9 @@
 // contents model, and run(op). Every check that one machine can make on
 // itself is here (the lockstep runner compares the two machines).
 import * as C from '../assembly/constants';
-import { boot, SyscallError, PipeEnd, type VfioContainer, type Kernel, type Task, type SimFile, type PageArray, type Mm, type SpawnOptions } from '../src/index';
+import {
+  boot, SyscallError, PipeEnd, type VfioContainer, type Kernel, type Task, type SimFile, type PageArray, type Mm, type SpawnOptions, type KernelName, type KernelRules,
+} from '../src/index';
 import { MMAP_BASE } from '../src/mm/mmap';
 import { ContentModel } from './model';
 import { Notifiers } from './notifier';
@@ -15,8 +17,10 @@ import { RdmaFuzz } from './rdma';
 import { runVfioOp, vfioHeld } from './vfio';
 import { runPipeOp, pipeRefs } from './pipe';
 import { runContigOp, releaseContig } from './contig';
+import { eraChecks, OOPS, type EraChecks } from './era';
 
 const PAGE = C.PAGE_SIZE;
+const ZERO_PFN = 0; // the shared zero page
 const HPAGE = 2 << 20;
 const PROTS = [C.PROT_NONE, C.PROT_READ, C.PROT_READ | C.PROT_WRITE, C.PROT_WRITE];
 const FDS = [3, 4, 5]; // disk (ext4), shm (tmpfs), huge (hugetlbfs), open in every task
@@ -25,8 +29,12 @@ const NO_PAGES_CALLS = ['get_user_pages', 'get_user_pages_remote'].map((fn) => G
 
 // A machine shape: what boot() gets besides the backend.
 // track: boot({ track: true }) (pin provenance), half the runs, so that the
-// default, untracked machine keeps being fuzzed too.
-export interface Shape { thp: 'always' | 'madvise' | 'never'; movable: boolean; cma: boolean; pool: number; track?: boolean }
+// default, untracked machine keeps being fuzzed too. kernel: the preset
+// (default latest); rules: overrides of single rule keys.
+export interface Shape {
+  thp: 'always' | 'madvise' | 'never'; movable: boolean; cma: boolean; pool: number; track?: boolean;
+  kernel?: KernelName; rules?: Partial<KernelRules>;
+}
 export type Flavour = 'debug' | 'release';
 
 // A broken invariant: what the fuzz reports (with the shrunk ops).
@@ -47,11 +55,17 @@ export function attempt(fn: () => unknown): Attempt {
   try {
     return { value: fn() ?? null };
   } catch (e) {
-    if (e instanceof SyscallError) return { code: e.code };
+    // (a pin_*() call on a kernel without them fails with ENOSYS, whatever class carries it)
+    if (e instanceof SyscallError || (e instanceof Error && (e as { code?: unknown }).code === 'ENOSYS')) return { code: (e as SyscallError).code };
     if (e instanceof TypeError || e instanceof RangeError) return { code: e.name };
     if (e instanceof FuzzFinding) throw e;
     fail(`core failure (trap or abort): ${String(e)}`);
   }
+}
+
+// An op that failed: an error, or a GUP call's negative errno.
+function failed(r: Attempt): boolean {
+  return 'code' in r || ((r.value as { n?: number } | null)?.n ?? 0) < 0;
 }
 
 export class Machine {
@@ -66,16 +80,20 @@ export class Machine {
   readonly rdma: RdmaFuzz;
   readonly mirrors = new Mirrors(this);
   readonly bootFree: number;
+  readonly era: EraChecks;
+  oops: string | null = null; // the kernel BUG line the machine stopped at
+  leakedPins = 0; // pins failed long-term pins left behind (eras with the 6.1–6.11 leak)
 
   static async boot(backend: 'wasm' | 'ts', flavour: Flavour, s: Shape): Promise<Machine> {
     return new Machine(await boot({
       backend, wasm: flavour, memory: '32MiB', thp: s.thp, hugepages: { '2MiB': s.pool },
-      movable: s.movable ? '8MiB' : 0, cma: s.cma ? '8MiB' : 0, track: s.track ?? false,
+      movable: s.movable ? '8MiB' : 0, cma: s.cma ? '8MiB' : 0, track: s.track ?? false, kernel: s.kernel ?? 'latest', rules: s.rules,
     }));
   }
 
   constructor(readonly k: Kernel) {
     this.bootFree = k.meminfo().MemFree;
+    this.era = eraChecks(k.kr);
     this.model = new ContentModel(k);
     this.notifiers = new Notifiers(k);
     this.rdma = new RdmaFuzz(k, this.model);
@@ -115,8 +133,16 @@ export class Machine {
   // The op's result as JSON, or its error class and code; a broken
   // invariant or a core failure throws a FuzzFinding.
   outcome(o: Op): string {
-    const r = attempt(() => this.run(o));
-    this.k.checkAlive();
+    if (this.oops !== null) return JSON.stringify({ oops: this.oops }); // the machine is down: nothing runs
+    let r: Attempt;
+    try {
+      r = attempt(() => this.run(o));
+      this.k.checkAlive();
+    } catch (e) {
+      if (this.#oopsed()) return JSON.stringify({ oops: this.oops });
+      throw e;
+    }
+    if (this.era.pinLeaks && failed(r)) this.leakedPins = Math.max(this.leakedPins, this.#pinGap());
     this.checkPins();
     checkMemlock(this);
     // The machine's own invariants, and the pin records against the frames,
@@ -127,6 +153,22 @@ export class Machine {
     if (bad.length) fail(`k.check(): ${bad.map((v) => v.detail).join('; ')}`);
     const log = this.notifiers.drain(); // what interval notifiers heard during the op
     return JSON.stringify(log.length ? { ...r, log } : r);
+  }
+
+  // A kernel BUG the era had stops the machine (the op threw, or the
+  // machine refuses to go on): the run ends there, on both machines alike.
+  #oopsed(): boolean {
+    let halted = '';
+    try {
+      this.k.checkAlive();
+    } catch (e) {
+      halted = (e as Error).message;
+    }
+    const line = OOPS.exec(halted)?.[1];
+    if (line === undefined) return false;
+    if (!this.era.oops) fail(`${line}: kernel ${this.k.kernel} has no such BUG (k.kr)`);
+    this.oops = line;
+    return true;
   }
 
   run(o: Op): unknown {
@@ -358,6 +400,7 @@ export class Machine {
       pa?.free();
       throw e;
     }
+    if (GUP_CALLS[kind][2] && !this.era.pinApi) fail(`${GUP_CALLS[kind][0]}() returned ${got} on kernel ${this.k.kernel}, which has no pin API`);
     if (!Number.isSafeInteger(got) || got < -133 || got > (n < 0 ? 2 ** 64 + n : n)) fail(`GUP returned ${got} for nr_pages ${n}`);
     const pfns = pa ? pa.toArray().slice(0, Math.max(got, 0)) : [];
     if (got > 0 && pa) {
@@ -382,7 +425,7 @@ export class Machine {
 
   dma(i: number, entry: number, word: number): unknown {
     const h = this.held[i % Math.max(1, this.held.length)];
-    if (!h || !h.pin || !h.write) return null;
+    if (!h || !h.write) return null; // a FOLL_WRITE pin, or a FOLL_WRITE get as drivers took before pins
     const j = entry % h.n;
     const pfn = h.pa.pfns[j];
     this.k.dma_write(pfn, word);
@@ -401,51 +444,65 @@ export class Machine {
     return s;
   }
 
-  // Pin balance, and every held folio pinned as much as the fuzz holds it.
-  checkPins(): void {
+  // What the fuzz holds, per folio head: pins and plain references (a pin
+  // is a plain reference in eras without pin counting), and the pins in all.
+  #tally(): { count: Map<number, { pins: number; gets: number }>; pins: number } {
     const v = this.k.v;
     const count = new Map<number, { pins: number; gets: number }>();
     let pins = 0;
+    const add = (pfn: number, pin: boolean) => {
+      if (pfn === ZERO_PFN && !this.era.zeroPinned) return; // not pin-counted (6.5+)
+      const counted = pin && this.era.pinsCounted;
+      const c = count.get(v.head[pfn]) ?? { pins: 0, gets: 0 };
+      if (counted) c.pins++; else c.gets++;
+      pins += counted ? 1 : 0;
+      count.set(v.head[pfn], c);
+    };
     for (const h of [...this.held, ...this.rdma.held(), ...vfioHeld(this.vfio)]) {
-      for (const pfn of h.pa.pfns.subarray(0, h.n)) {
-        if (pfn === 0) continue; // the zero page is never pin-counted
-        const c = count.get(v.head[pfn]) ?? { pins: 0, gets: 0 };
-        if (h.pin) c.pins++; else c.gets++;
-        pins += h.pin ? 1 : 0;
-        count.set(v.head[pfn], c);
-      }
+      for (const pfn of h.pa.pfns.subarray(0, h.n)) add(pfn, h.pin);
     }
-    for (const pfn of this.rings.pinned()) { // io_uring buffers: one pin per page or coalesced folio
-      const c = count.get(v.head[pfn]) ?? { pins: 0, gets: 0 };
-      c.pins++;
-      pins++;
-      count.set(v.head[pfn], c);
-    }
-    for (const pfn of pipeRefs(this.k)) { // a pipe buffer: one FOLL_GET reference
-      const c = count.get(v.head[pfn]) ?? { pins: 0, gets: 0 };
-      c.gets++;
-      count.set(v.head[pfn], c);
-    }
+    for (const pfn of this.rings.pinned()) add(pfn, true); // io_uring buffers: one pin per page or coalesced folio
+    for (const pfn of pipeRefs(this.k)) add(pfn, false); // a pipe buffer: one FOLL_GET reference
+    return { count, pins };
+  }
+
+  // nr_foll_pin_acquired - nr_foll_pin_released (0 in eras without the counters).
+  #vmstatHeld(): number {
     const vs = this.k.vmstat();
+    return (vs.nr_foll_pin_acquired ?? 0) - (vs.nr_foll_pin_released ?? 0);
+  }
+
+  // Pins the machine counts beyond those the fuzz holds.
+  #pinGap(): number {
+    return this.era.vmstat ? this.#vmstatHeld() - this.#tally().pins : 0;
+  }
+
+  // Pin balance, and every held folio pinned as much as the fuzz holds it.
+  checkPins(): void {
+    const v = this.k.v;
+    const { count, pins } = this.#tally();
     // Pins of devices the fuzz does not follow (a request in flight) make its
     // count a lower bound; otherwise, and at teardown, it is exact.
     const tracked = new Set<unknown>([this.rdma.nic, ...this.rings.rings.map((r) => r.ring), ...this.vfio,
       ...this.k.devices().filter((d) => d instanceof PipeEnd)]);
     const untracked = this.k.devices().some((d) => !tracked.has(d) && d.pins().length > 0);
-    const held = vs.nr_foll_pin_acquired - vs.nr_foll_pin_released;
-    if (untracked ? held < pins : held !== pins) {
-      fail(`pin balance: acquired ${vs.nr_foll_pin_acquired} - released ${vs.nr_foll_pin_released} != ${pins} pins held`);
+    const held = this.#vmstatHeld();
+    const want = this.era.vmstat ? pins + this.leakedPins : 0;
+    if (untracked && this.era.vmstat ? held < want : held !== want) {
+      const vs = this.k.vmstat();
+      fail(`pin balance: acquired ${vs.nr_foll_pin_acquired} - released ${vs.nr_foll_pin_released} != ${pins} pins held`
+        + `${this.leakedPins ? ` + ${this.leakedPins} leaked by failed long-term pins` : ''} (kernel ${this.k.kernel})`);
     }
     for (const [head, c] of count) {
       // A folio bad_page() isolated lost references someone else dropped:
       // its counts no longer say who holds what (the kernel taints).
       if (v.flags[head] & C.PG_bad) continue;
-      const large = (v.flags[head] & C.PG_head) !== 0;
+      const pg = this.k.page(head);
+      const exact = pg.order >= this.era.pincountOrder; // the era's folio_has_pincount()
       const ref = v.refcount[head];
-      const pincount = large ? v.index[head + 1] : 0;
-      const ok = large ? pincount === c.pins && ref >= c.pins + c.gets : ref >= C.GUP_PIN_COUNTING_BIAS * c.pins + c.gets;
+      const ok = exact ? pg.pincount === c.pins && ref >= c.pins + c.gets : ref >= C.GUP_PIN_COUNTING_BIAS * c.pins + c.gets;
       if (!ok || (c.pins > 0 && !this.k.folio_maybe_dma_pinned(head)) || v.flags[head] & C.PG_buddy) {
-        fail(`folio ${head} held with ${c.pins} pins and ${c.gets} references has refcount ${ref}, pincount ${pincount}, flags 0x${v.flags[head].toString(16)}`);
+        fail(`folio ${head} held with ${c.pins} pins and ${c.gets} references has refcount ${ref}, pincount ${pg.pincount}, flags 0x${v.flags[head].toString(16)} (kernel ${this.k.kernel})`);
       }
     }
   }
@@ -501,6 +558,7 @@ export class Machine {
         }
       }
     });
+    if (o.fn > 0 && !this.era.pinApi && !('code' in r && r.code === 'ENOSYS')) fail(`unpin on kernel ${this.k.kernel}, which has no pin API, gave ${JSON.stringify(r)}`);
     if (free && frames() !== before) fail(`dropping a reference on free frame ${pfn} changed it: ${before} -> ${frames()}`);
     if (frames() !== before) this.tainted = true;
     // A page in use whose last reference went must reach bad_page(): leaked
@@ -520,13 +578,15 @@ export class Machine {
     pa.pfns[0] = entry;
     const r = attempt(() => this.k.unpin_user_pages(pa, 1));
     pa.free();
-    const ok = entry === -1 ? 'value' in r : 'code' in r && r.code === 'RangeError';
-    if (!ok) fail(`unpin_user_pages() of entry ${entry} gave ${JSON.stringify(r)}, expected ${entry === -1 ? 'nothing' : 'a RangeError'}`);
+    const want = !this.era.pinApi ? 'ENOSYS' : entry === -1 ? null : 'RangeError';
+    const ok = want === null ? 'value' in r : 'code' in r && r.code === want;
+    if (!ok) fail(`unpin_user_pages() of entry ${entry} gave ${JSON.stringify(r)}, expected ${want ?? 'nothing'}`);
     return r;
   }
 
   // Pins one fresh page once, then unpins a batch naming it 1 + extra times.
   unpinDup(t: Task, extra: number): unknown {
+    if (!this.era.pinApi) return null; // nothing to pin with (putInUse meets the missing unpin)
     const a = this.mapped(t, { length: PAGE, prot: C.PROT_READ | C.PROT_WRITE, flags: C.MAP_PRIVATE | C.MAP_ANONYMOUS });
     this.access(t, a, true, 0x5eed);
     const pa = this.k.pageArray(1 + extra);
@@ -538,10 +598,16 @@ export class Machine {
     pa.pfns.fill(pfn);
     const r = attempt(() => this.k.unpin_user_pages(pa, 1 + extra));
     pa.free();
+    // Where a pin is a plain reference (5.6), the extra unpins were put_page()s
+    // of references nobody took: nothing is left to hold, and the counts are off.
+    if (!this.era.pinsCounted) {
+      this.tainted = true;
+      return { r, left: 0 };
+    }
     // Whatever the machine refused is still pinned: the fuzz holds it.
-    // (A large folio, a THP the mapping merged into, counts its pins in _pincount.)
+    // (A large folio with the era's _pincount, a THP the mapping merged into, counts its pins there.)
     const pg = this.k.page(pfn);
-    const left = pg.order > 0 ? pg.pincount : Math.max(0, Math.floor(pg.refcount / C.GUP_PIN_COUNTING_BIAS));
+    const left = pg.order >= this.era.pincountOrder ? pg.pincount : Math.max(0, Math.floor(pg.refcount / C.GUP_PIN_COUNTING_BIAS));
     if (left > 0) {
       const keep = this.k.pageArray(left);
       keep.pfns.fill(pfn);
@@ -571,7 +637,20 @@ export class Machine {
     return { huge2m, buddyKiB };
   }
 
+  // Frames that pins leaked by failed long-term pins keep (eras with the
+  // 6.1–6.11 leak), in kB: after the teardown, every folio still pinned.
+  #leakedKiB(): number {
+    let kib = 0;
+    const v = this.k.v;
+    for (let pfn = 1; pfn < v.flags.length; pfn++) {
+      if (v.head[pfn] !== pfn || v.flags[pfn] & C.PG_buddy || !this.k.folio_maybe_dma_pinned(pfn)) continue;
+      kib += 2 ** this.k.page(pfn).order * (C.PAGE_SIZE / 1024);
+    }
+    return kib;
+  }
+
   teardown(): void {
+    if (this.oops !== null) return; // a machine stopped by a kernel BUG is not taken down
     releaseContig(this);
     while (this.held.length) this.release(0, false);
     this.checkPins();
@@ -591,7 +670,7 @@ export class Machine {
     }
     // Everything is free again but the huge zero folio, if a read fault took
     // it, and the frames bad_page() leaked from the buddy allocator.
-    const lost = this.bootFree - mi.MemFree - bad.buddyKiB;
+    const lost = this.bootFree - mi.MemFree - bad.buddyKiB - (this.leakedPins > 0 ? this.#leakedKiB() : 0);
     if (lost !== 0 && lost !== 2048) fail(`leak: MemFree ${mi.MemFree} kB after teardown, ${this.bootFree} kB at boot`);
   }
 }

@@ -178,9 +178,11 @@ export class ContentModel {
     this.#forgotten.add(t.pid);
   }
 
-  // k.dma_write(pfn, word) into a frame the fuzz pinned with FOLL_WRITE at
-  // addr of t: a page-cache frame changes its file's page; an anon frame
-  // changes what t reads at addr while t still maps it there.
+  // k.dma_write(pfn, word) into a frame the fuzz pinned (or, as drivers did
+  // before pins, got) with FOLL_WRITE at addr of t: a page-cache frame
+  // changes its file's page; an anon frame changes what every task that
+  // still maps it at addr reads: t, and the children a fork shared it with
+  // (fork copies a maybe-pinned page only from 5.9, a got one never).
   dma(t: Task, addr: number, pfn: number, word: number): void {
     const v = this.k.v;
     const head = v.head[pfn];
@@ -190,7 +192,9 @@ export class ContentModel {
       if (fileFrame(this.k, f, idx) === pfn && idx < this.#size(f)) this.fileWrite(f, idx, word);
       return;
     }
-    if (!t.exited && t.translate(addr) === pfn && !t.mm.vmaAt(addr)?.isShared) this.#privOf(t).set(Math.floor(addr / PAGE), word);
+    for (const x of this.k.tasks) {
+      if (x.translate(addr) === pfn && !x.mm.vmaAt(addr)?.isShared) this.#privOf(x).set(Math.floor(addr / PAGE), word);
+    }
   }
 }
 

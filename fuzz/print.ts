@@ -17,13 +17,14 @@ function ran(ops: Op[], err: string): Op[] {
   return m ? ops.slice(0, Number(m[1]) + 1) : ops;
 }
 
-export function formatFinding(r: fc.RunDetails<[[Shape, Op[]]]>): string {
+// kernel, rules: the --kernel and --rules the run was given (replaying needs them too).
+export function formatFinding(r: fc.RunDetails<[[Shape, Op[]]]>, kernel?: string, rules?: object): string {
   const err = r.errorInstance instanceof Error ? r.errorInstance.message : String(r.errorInstance);
   const [[shape, all]] = r.counterexample!;
   const ops = ran(all, err);
   return [
     `FINDING: ${err}`,
-    `seed ${r.seed}, path "${r.counterexamplePath}" (replay: npm run fuzz -- --seed ${r.seed} --path ${r.counterexamplePath}), shrunk ${r.numShrinks} times`,
+    `seed ${r.seed}, path "${r.counterexamplePath}" (replay: npm run fuzz -- --seed ${r.seed} --path ${r.counterexamplePath}${kernel ? ` --kernel ${kernel}` : ''}${rules ? ` --rules ${Object.entries(rules).map(([k, v]) => `${k}=${String(v)}`).join(',')}` : ''}), shrunk ${r.numShrinks} times`,
     `shape: ${JSON.stringify(shape)}`,
     `ops (${ops.length}; families ${[...new Set(ops.map(familyOf))].join(', ')}):`,
     JSON.stringify(ops),

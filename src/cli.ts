@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { tour } from './tour/index';
 import { gupTestMain } from './gup-test/index';
 import { usageError } from './usage';
+import { rulesMain, RULES_OPTIONS } from './eras/cli';
 
 declare const PINSIM_VERSION: string; // package.json's version, defined by scripts/build.mjs
 
@@ -10,6 +11,7 @@ const USAGE = `usage: pinsim [--version] [--help] [<command>] [<options>]
 commands:
   tour        a tour of the machine, then of pinning (the default)
   gup-test    the kernel's gup_test benchmark, ported (pinsim gup-test --help)
+  rules       a kernel preset's pinning rules, or two presets compared (pinsim rules --help)
 exit status: 0, 1 when a run fails, 2 on bad usage`;
 
 const TOUR_USAGE = `usage: pinsim tour [--backend=wasm|ts]
@@ -46,6 +48,14 @@ if (cmd === 'tour') {
 } else if (cmd === 'gup-test') {
   // exitCode, not exit(): let stdout drain.
   process.exitCode = await gupTestMain(rest, (line) => console.log(line), (line) => console.error(line));
+} else if (cmd === 'rules') {
+  let values;
+  try {
+    ({ values } = parseArgs({ args: rest, strict: true, allowPositionals: false, options: RULES_OPTIONS }));
+  } catch (e) {
+    usage('rules', (e as Error).message);
+  }
+  if (values) process.exitCode = rulesMain(values, (line) => console.log(line), (line) => console.error(line));
 } else if (cmd === '--help' || cmd === '-h' || cmd === 'help') {
   console.log(USAGE);
 } else if (cmd === '--version' || cmd === '-V') {

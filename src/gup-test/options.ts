@@ -6,6 +6,7 @@ import * as C from '../../assembly/constants';
 import type { Backend } from '../core/core';
 import type { ThpMode } from '../mm/vma';
 import { parseSize } from '../units';
+import { PRESETS, ALIASES, type KernelName } from '../eras/presets';
 
 export const MB = 1024 * 1024;
 export const GUP_TEST_MAX_PAGES_TO_DUMP = 8; // mm/gup_test.h
@@ -46,6 +47,7 @@ export interface GupTestOptions {
   thpMode: ThpMode; // --thp: /sys/kernel/mm/transparent_hugepage/enabled, default 'always'
   movable: number; // --movable: ZONE_MOVABLE bytes, default 0
   cma: number; // --cma: CMA bytes, default 0
+  kernel: KernelName; // --kernel: the kernel preset the machine boots with, default latest
 }
 
 export type ParseResult =
@@ -78,6 +80,7 @@ pinsim:
                       rounded up to 4MiB)
   --thp always|madvise|never   the machine's THP mode (default always)
   --movable SIZE, --cma SIZE   a ZONE_MOVABLE or CMA area (default none)
+  --kernel K          the kernel preset to boot (default latest; pinsim rules --help)
   --warmup N          untimed passes before the first timed one of a *_BENCHMARK (default 1):
                       the first pass runs on cold JIT tiers and untouched host memory
   -h, --help          this text
@@ -87,8 +90,9 @@ exit status: 0, 1 when a verification or a GUP call fails, 2 on bad usage`;
 // (-f FILE, -j THREADS and -z are not supported: see parseGupTestArgs).
 const WITH_ARG = new Set(['m', 'r', 'n', 'F']);
 const FLAGS = new Set(['a', 'b', 'c', 'L', 'U', 'u', 'w', 'W', 'S', 'H', 'p', 't', 'T', 'h']);
-const LONG = new Set(['backend', 'memory', 'thp', 'movable', 'cma', 'warmup', 'help']);
-const LONG_WITH_ARG = new Set(['backend', 'memory', 'thp', 'movable', 'cma', 'warmup']);
+const LONG = new Set(['backend', 'memory', 'thp', 'movable', 'cma', 'warmup', 'kernel', 'help']);
+const LONG_WITH_ARG = new Set(['backend', 'memory', 'thp', 'movable', 'cma', 'warmup', 'kernel']);
+const KERNELS: readonly string[] = [...PRESETS, ...ALIASES];
 const MAX_MEMORY = 2 ** C.MAX_PFN_BITS * C.PAGE_SIZE; // what boot() accepts: 64 GiB
 
 class UsageError extends Error {}
@@ -130,7 +134,7 @@ export function defaultOptions(): GupTestOptions {
     cmd: 'GUP_FAST_BENCHMARK', size: 128 * MB, nrPagesPerCall: 1, repeats: 1, warmup: 1, write: true,
     gupFlags: C.FOLL_WRITE, mapFlags: C.MAP_PRIVATE | C.MAP_ANONYMOUS, thp: -1,
     whichPages: new Array(GUP_TEST_MAX_PAGES_TO_DUMP).fill(0), testFlags: 0,
-    backend: 'wasm', memory: null, thpMode: 'always', movable: 0, cma: 0,
+    backend: 'wasm', memory: null, thpMode: 'always', movable: 0, cma: 0, kernel: 'latest',
   };
 }
 
@@ -218,6 +222,10 @@ function parse(argv: readonly string[]): ParseResult {
         o.warmup = n;
         break;
       }
+      case 'kernel':
+        if (!KERNELS.includes(arg)) throw new UsageError(`--kernel must be one of ${KERNELS.join(', ')}, got '${arg}'`);
+        o.kernel = arg as KernelName;
+        break;
       case 'help': help = true; break;
     }
   };

@@ -80,7 +80,7 @@ export async function runGupTest(o: GupTestOptions, hooks: GupTestHooks = {}): P
 
   const m = machineFor(o);
   const bootOpts: BootOptions = {
-    memory: m.memory, backend: o.backend, thp: o.thpMode, movable: o.movable, cma: o.cma,
+    memory: m.memory, backend: o.backend, thp: o.thpMode, movable: o.movable, cma: o.cma, kernel: o.kernel,
     hugepages: m.hugepages2m ? { '2MiB': m.hugepages2m } : {}, ...hooks.bootOptions,
   };
   let k: Kernel;
