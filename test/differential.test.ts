@@ -10,26 +10,18 @@ import { CI_FAMILIES } from '../fuzz/known';
 import { runArb, runLockstep } from '../fuzz/lockstep';
 import { ALL_FAMILIES } from '../fuzz/ops';
 import { formatFinding } from '../fuzz/print';
-import { PRESETS, type KernelName, type KernelRules } from '../src/index';
+import { PRESETS, type KernelName } from '../src/index';
 
 // PINSIM_FUZZ_RUNS=2000 for a longer run in vitest (or use npm run fuzz).
 const RUNS = Number(process.env.PINSIM_FUZZ_RUNS ?? 60);
 const PER_PRESET = Number(process.env.PINSIM_FUZZ_PRESET_RUNS ?? 8);
 
-// Rules the fuzz checks by era (fuzz/era.ts) that this branch's machine
-// does not follow yet (helper B's pin accounting: it pins as latest does in
-// every preset). Every run overrides them to latest's values; empty this
-// once those rules are merged.
-const UNMERGED: Partial<KernelRules> = {
-  pinApi: true, pinBias: 1024, exactPincount: 'order>=1', pinVmstat: true, zeroPagePinCounted: false,
-};
-
 async function fuzz(families: typeof ALL_FAMILIES, runs: number, seed?: number, kernel?: KernelName): Promise<void> {
   const result = await fc.check(
-    fc.asyncProperty(runArb(families, 80, kernel, UNMERGED), async ([shape, ops]) => runLockstep(shape, ops, { pair: 'debug-ts', slowOpMs: 5_000 })),
+    fc.asyncProperty(runArb(families, 80, kernel), async ([shape, ops]) => runLockstep(shape, ops, { pair: 'debug-ts', slowOpMs: 5_000 })),
     { numRuns: runs, seed },
   );
-  if (result.failed) throw new Error(formatFinding(result, kernel, UNMERGED));
+  if (result.failed) throw new Error(formatFinding(result, kernel));
 }
 
 describe('differential fuzz: Wasm core vs pure-TS core against the contents model', () => {
