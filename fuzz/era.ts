@@ -28,5 +28,5 @@ export function eraChecks(kr: KernelRules): EraChecks {
 }
 
 // What a halted machine says after a modelled kernel BUG (k.bug(): the
-// BUG line, then that it halted), not after a core failure of pinsim's.
-export const OOPS = /(kernel BUG at .*) \(the machine is halted\)$/;
+// BUG line, then where and that it halted), not after a core failure of pinsim's.
+export const OOPS = /(kernel BUG at \S+!) \(.*the machine has halted\)$/;

@@ -84,7 +84,7 @@ describe.each(BACKENDS)('fuzz checks by era (%s core)', (backend) => {
 
   it('a kernel BUG the era did not have is a finding (latest)', async () => {
     const m = await boot('latest');
-    m.k.bug(['kernel BUG at mm/rmap.c:1234!']);
+    m.k.bug('mm/rmap.c:1234', '__page_set_anon_rmap', 'fuzz', 1, []);
     expect(() => m.outcome({ op: 'writeback' })).toThrow(/^kernel BUG at mm\/rmap\.c:1234!: kernel latest has no such BUG \(k\.kr\)$/);
   });
 
