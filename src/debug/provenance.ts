@@ -305,10 +305,45 @@ export function installTracking(k: Kernel): Tracker {
   outer('ib_umem_release', (orig, umem) => {
     if (umem instanceof IbUmem && !umem.released) {
       const pfns = umem.pages.pfns.subarray(0, umem.npages);
+      if (!k.kr.pinApi) {
+        const after = putEach('put_user_pages_dirty_lock', pfns.slice()); // 5.5's umem: GUP references
+        const r = orig(umem);
+        after();
+        return r;
+      }
       if (!tr.releaseCall(pfns[0], umem.pages.offset, umem.npages, 'unpin_user_page_range_dirty_lock')) unpinEach('unpin_user_page_range_dirty_lock', pfns.slice());
     }
     return orig(umem);
   });
+  // FOLL_GET references released in one call: each entry's record
+  // consumed; returns what to report once the puts are done.
+  const putEach = (name: string, pfns: ArrayLike<number>): (() => void) => {
+    const after: (() => void)[] = [];
+    for (let i = 0; i < pfns.length; i++) {
+      if (pfns[i] < 0 || tr.consume(pfns[i], 'FOLL_GET', name) !== null) continue;
+      const explain = explainPut(tr, pfns[i]);
+      if (explain) after.push(explain);
+    }
+    return () => after.forEach((f) => f());
+  };
+  const arrayRelease = (name: string, pin: () => boolean): void => {
+    outer(name, (orig, pages, n, dirty) => {
+      let after = (): void => {};
+      if (pages instanceof PageArray && Number.isSafeInteger(n) && (n as number) > 0 && (n as number) <= pages.length && !pages.freed) {
+        const pfns = pages.pfns.slice(0, n as number);
+        if (pfns.every((p) => p < k.nrFrames)) {
+          if (pin()) unpinEach(name, pfns);
+          else after = putEach(name, pfns);
+        }
+      }
+      const r = orig(pages, n, dirty);
+      after();
+      return r;
+    });
+  };
+  arrayRelease('release_pages', () => false);
+  // 5.3-5.5's placeholders: put_page() before the pin API, unpins after.
+  for (const name of ['put_user_pages', 'put_user_pages_dirty_lock']) arrayRelease(name, () => k.kr.pinApi);
   outer('put_page', (orig, pfn) => {
     if (!Number.isSafeInteger(pfn) || (pfn as number) < 0 || (pfn as number) >= k.nrFrames) return orig(pfn);
     const rec = tr.consume(pfn as number, 'FOLL_GET', 'put_page');

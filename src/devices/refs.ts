@@ -23,21 +23,18 @@ export function grabRemote(k: Kernel, mm: Mm, start: number, n: number, flags: n
   return k.kr.pinApi ? k.pin_user_pages_remote(mm, start, n, flags, pages) : k.get_user_pages_remote(mm, start, n, flags, pages);
 }
 
-// unpin_user_pages_dirty_lock() / putPages().
+// unpin_user_pages_dirty_lock() / put_user_pages_dirty_lock() (5.3-5.5's
+// release of GUP references: set_page_dirty_lock() and put_page() per page).
 export function dropPages(k: Kernel, pages: PageArray, n: number, dirty: boolean): void {
   if (k.kr.pinApi) k.unpin_user_pages_dirty_lock(pages, n, dirty);
-  else putPages(k, pages, n, dirty);
+  else k.put_user_pages_dirty_lock(pages, n, dirty);
 }
 
-// The release of FOLL_GET references: set_page_dirty_lock() if asked, then
-// put_page(), for each page (NULL entries skipped).
+// The release of FOLL_GET references in any era (a bio of FOLL_GET pages):
+// set_page_dirty_lock() if asked, then release_pages().
 export function putPages(k: Kernel, pages: PageArray, n: number, dirty: boolean): void {
   if (dirty) k.guard(() => k.core.bio_set_pages_dirty(pages.offset, n));
-  const pfns = pages.pfns;
-  for (let i = 0; i < n; i++) {
-    const pfn = pfns[i];
-    if (pfn >= 0) k.put_page(pfn);
-  }
+  k.release_pages(pages, n);
 }
 
 // unpin_user_page_range_dirty_lock() / the same per page of [pfn, pfn + n).

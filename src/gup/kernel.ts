@@ -148,14 +148,14 @@ export class GupKernel extends AccountingKernel {
   // exist on every preset, releasing plain references before 5.6.
   put_user_page(pfn: number): void {
     if (this.#pinApi) this.unpin_user_page(pfn);
-    else this.#unpinPage(pfn);
+    else this.#unpinPage(pfn, C.FOLL_GET);
   }
 
   put_user_pages(pages: PageArray, npages: number): void { this.put_user_pages_dirty_lock(pages, npages, false); }
 
   put_user_pages_dirty_lock(pages: PageArray, npages: number, make_dirty: boolean): void {
     if (this.#pinApi) this.unpin_user_pages_dirty_lock(pages, npages, make_dirty);
-    else this.#unpinPages(pages, npages, make_dirty);
+    else this.#unpinPages(pages, npages, make_dirty, C.FOLL_GET);
   }
 
   // ---- release ----
@@ -167,14 +167,14 @@ export class GupKernel extends AccountingKernel {
     this.#unpinPage(pfn);
   }
 
-  #unpinPage(pfn: number): void {
+  #unpinPage(pfn: number, flags = this.#unpinFlags): void {
     const p = this.#pfn(pfn);
     this.checkAlive();
     const before = this.#warns();
     const refc = this.v.stats[C.GUP_WARN_REFCOUNT];
     const bads = this.v.stats[C.NR_BAD_PAGES];
     try {
-      this.core.unpin_range(p, 1, false, this.#unpinFlags);
+      this.core.unpin_range(p, 1, false, flags);
     } catch (e) {
       throw this.crashed(e);
     }
@@ -192,7 +192,14 @@ export class GupKernel extends AccountingKernel {
     this.#unpinPages(pages, npages, make_dirty);
   }
 
-  #unpinPages(pages: PageArray, npages: number, make_dirty: boolean): void {
+  // release_pages(): drops the FOLL_GET reference of every entry of
+  // pages[0, npages) (NULL entries skipped) in one core call, as a bio of
+  // FOLL_GET pages is released; in any era.
+  release_pages(pages: PageArray, npages: number): void {
+    this.#unpinPages(pages, npages, false, C.FOLL_GET);
+  }
+
+  #unpinPages(pages: PageArray, npages: number, make_dirty: boolean, flags = this.#unpinFlags): void {
     // As in #fast(): the common case inline, the checks' errors otherwise.
     const common = pages instanceof PageArray && Number.isSafeInteger(npages) && npages >= 0
       && npages <= pages.length && typeof make_dirty === 'boolean' && this.#arena !== null && pages.livesIn(this.#arena);
@@ -208,7 +215,7 @@ export class GupKernel extends AccountingKernel {
     const bads = this.v.stats[C.NR_BAD_PAGES];
     let bad: number;
     try {
-      bad = this.core.unpin_pages(pages.offset, n, make_dirty, this.#unpinFlags);
+      bad = this.core.unpin_pages(pages.offset, n, make_dirty, flags);
     } catch (e) {
       throw this.crashed(e);
     }
