@@ -474,3 +474,7 @@ export const RULE_LT_MIGRATE_MOVABLE = 262144; // 1 << 18
 export const RULE_LT_MIGRATE_ISOLATE = 524288; // 1 << 19
 export const RULE_LT_WRITE_FILE_EFAULT = 1048576; // 1 << 20: PIN+LT+WRITE on a dirty-tracked file is -EFAULT
 export const RULE_FOLL_COW = 2097152; // 1 << 21: FOLL_FORCE writes accept a COWed page with a dirty PTE
+// FOLL_COW (mm/internal.h until 6.0): set by the slow path after a write
+// fault broke COW in a VMA without VM_WRITE; a read-only but dirty PTE then
+// satisfies the FOLL_WRITE follow. Read only when RULE_FOLL_COW is set.
+export const FOLL_COW = 16384;
