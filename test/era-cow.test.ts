@@ -34,20 +34,29 @@ describe.each(BACKENDS)('kernel eras: COW and unshare (%s core)', (backend) => {
   const boot = (kernel: string, rules = {}, opts = {}) => bootTest(backend, { kernel, rules, ...opts } as never);
 
   // S1, CVE-2020-29374: the child vmsplices a page it shares COW with the
-  // parent, unmaps it; the parent writes; the child reads the pipe.
-  async function s1(kernel: string, rules = {}): Promise<{ word: number; k: Kernel }> {
-    const k = await boot(kernel, rules);
+  // parent, unmaps it; the parent writes; the child reads the pipe. On a
+  // base page, the first page of a PMD THP, or a 2 MiB hugetlb page.
+  async function s1(kernel: string, rules = {}, size: 'base' | 'thp' | 'hugetlb' = 'base'): Promise<{ word: number; k: Kernel }> {
+    const k = await boot(kernel, rules, size === 'thp' ? { thp: 'always' } : size === 'hugetlb' ? { hugepages: { '2MiB': 4 } } : {});
     const parent = k.spawn();
-    const a = anon(parent, 1);
+    const len = size === 'base' ? PAGE : 2 * HPAGE;
+    const base = parent.mmap({ length: len, prot: RW, flags: ANON_PRIVATE | (size === 'hugetlb' ? C.MAP_HUGETLB : 0) });
+    const a = size === 'base' ? base : Math.ceil(base / HPAGE) * HPAGE;
     parent.write(a, A);
+    if (size !== 'base') expect(k.page(parent.translate(a)!).order).toBe(9);
     const child = parent.fork();
     const [r, w] = child.pipe();
     expect(child.vmsplice(w, [{ base: a, len: PAGE }])).toBe(PAGE);
-    child.munmap(a, PAGE);
+    child.munmap(base, len);
     parent.write(a, B);
     expect(parent.read(a)).toBe(B);
     return { word: child.read_pipe(r, PAGE)[0].word, k };
   }
+  // do_huge_pmd_wp_page() kept the mapcount rule until 5.18.
+  const s1Thp = async (kernel: string, rules = {}) => (await s1(kernel, rules, 'thp')).word;
+  // hugetlb_wp() reuses by mapcount in every era. 5.8 is the exception: its
+  // forced COW covered hugetlb VMAs (see src/gup/gup.ts).
+  const s1Hugetlb = async (kernel: string, rules = {}) => (await s1(kernel, rules, 'hugetlb')).word;
 
   it.each(['5.5', '5.6', '5.7'])('S1 vmsplice leak on %s: the parent reuses the spliced page, the pipe shows its new data', async (kernel) => {
     const { word, k } = await s1(kernel);
@@ -67,22 +76,6 @@ describe.each(BACKENDS)('kernel eras: COW and unshare (%s core)', (backend) => {
     expect((await s1('5.8', { gupBreaksCow: false })).word).toBe(B);
   });
 
-  // S1 on a PMD-mapped THP: do_huge_pmd_wp_page() kept the mapcount rule until 5.18.
-  async function s1Thp(kernel: string, rules = {}): Promise<number> {
-    const k = await boot(kernel, rules, { thp: 'always' });
-    const parent = k.spawn();
-    const base = parent.mmap({ length: 2 * HPAGE, prot: RW, flags: ANON_PRIVATE });
-    const a = Math.ceil(base / HPAGE) * HPAGE;
-    parent.write(a, A);
-    expect(k.page(parent.translate(a)!).order).toBe(9);
-    const child = parent.fork();
-    const [r, w] = child.pipe();
-    expect(child.vmsplice(w, [{ base: a, len: PAGE }])).toBe(PAGE);
-    child.munmap(base, 2 * HPAGE);
-    parent.write(a, B);
-    return child.read_pipe(r, PAGE)[0].word;
-  }
-
   it.each([['5.5', B], ['5.8', A], ['5.10', B], ['5.18', A], ['6.4', A], ['latest', A]])('S1 on a PMD THP, %s: the pipe reads %i', async (kernel, word) => {
     expect(await s1Thp(kernel as string)).toBe(word);
   });
@@ -91,21 +84,6 @@ describe.each(BACKENDS)('kernel eras: COW and unshare (%s core)', (backend) => {
     expect(await s1Thp('5.10', { thpCowReuse: 'refcount' })).toBe(A);
     expect(await s1Thp('5.18', { thpCowReuse: 'mapcount' })).toBe(B);
   });
-
-  // S1 on hugetlb: hugetlb_wp() reuses by mapcount in every era. 5.8 is the
-  // exception: its forced COW covered hugetlb VMAs (see src/gup/gup.ts).
-  async function s1Hugetlb(kernel: string, rules = {}): Promise<number> {
-    const k = await boot(kernel, rules, { hugepages: { '2MiB': 4 } });
-    const parent = k.spawn();
-    const a = parent.mmap({ length: HPAGE, prot: RW, flags: ANON_PRIVATE | C.MAP_HUGETLB });
-    parent.write(a, A);
-    const child = parent.fork();
-    const [r, w] = child.pipe();
-    expect(child.vmsplice(w, [{ base: a, len: PAGE }])).toBe(PAGE);
-    child.munmap(a, HPAGE);
-    parent.write(a, B);
-    return child.read_pipe(r, PAGE)[0].word;
-  }
 
   it.each([['5.5', B], ['5.8', A], ['5.10', B], ['5.18', B], ['6.4', B], ['latest', B]])('S1 on hugetlb, %s: the pipe reads %i', async (kernel, word) => {
     expect(await s1Hugetlb(kernel as string)).toBe(word);
