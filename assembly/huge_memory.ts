@@ -70,7 +70,7 @@ export function do_huge_pmd_anonymous_page(pmd_ei: i32, haddr: f64, write: bool)
 // Mirrors do_huge_pmd_wp_page(): reuse the THP in place if the era's
 // predicate allows (assembly/reuse.ts); otherwise split the PMD and let the
 // PTE-level fault copy one base page (5.8+, 3917c80280c9), or, before 5.8,
-// copy the whole THP into a fresh one. A write to the huge zero folio gets
+// copy the whole THP into a fresh one (else into 512 small pages, else split). A write to the huge zero folio gets
 // a fresh THP (do_huge_zero_wp_pmd(), 6.13+; before 5.8 the same by the
 // copy path), else it splits; an unshare of it falls back to PTEs.
 export function do_huge_pmd_wp_page(pmd_ei: i32, haddr: f64, unshare: bool): i32 {
@@ -94,9 +94,8 @@ export function do_huge_pmd_wp_page(pmd_ei: i32, haddr: f64, unshare: bool): i32
       huge_pmd_replace(pmd_ei, haddr, head, fresh, zero);
       return 0;
     }
-    // Before 5.8 a failed THP allocation fell back to 512 small copies
-    // (do_huge_pmd_wp_page_fallback()); pinsim splits instead (README).
     stats[THP_FAULT_FALLBACK] += 1.0;
+    if (!zero && huge_pmd_copy_small(pmd_ei, haddr, head)) return 0;
   }
   split_huge_pmd(pmd_ei);
   return VM_FAULT_FALLBACK;
@@ -115,6 +114,36 @@ function huge_pmd_replace(pmd_ei: i32, haddr: f64, old: i32, fresh: i32, zero: b
   folio_add_entire_mapcount(fresh, 1);
   pt_set(pmd_ei, mk_pte(fresh, _PAGE_PRESENT | _PAGE_PSE | wp_bits(false)));
   stats[THP_FAULT_ALLOC] += 1.0;
+}
+
+// Mirrors do_huge_pmd_wp_page_fallback() (before 5.8): no THP for the copy,
+// so 512 small pages take the folio's contents, mapped writable by PTEs in
+// the deposited table. False, nothing changed, if one cannot be allocated
+// (the caller splits then).
+function huge_pmd_copy_small(pmd_ei: i32, haddr: f64, old: i32): bool {
+  const base = table_base(<i32>pte_at(pmd_ei + 512));
+  for (let i = 0; i < HPAGE_PMD_NR; i++) {
+    const pfn = alloc_pages(0, alloc_gfp);
+    if (pfn < 0) {
+      for (let j = 0; j < i; j++) {
+        const p = pte_pfn(pte_at(base + j));
+        pg_mapcount[p] = 0;
+        pt_set(base + j, 0);
+        folio_put_refs(p, 1);
+      }
+      return false;
+    }
+    pg_data[pfn] = pg_data[old + i];
+    folio_make_anon(pfn, vma_anon_vma, haddr + <f64>i, PG_anon_exclusive);
+    pg_mapcount[pfn] = 1;
+    pt_set(base + i, mk_pte(pfn, _PAGE_PRESENT | wp_bits(false)));
+  }
+  pt_set(pmd_ei, mk_pte(withdraw(pmd_ei), _PAGE_TABLE));
+  walk_cache_reset(); // the PMD no longer maps a leaf
+  folio_add_entire_mapcount(old, -1);
+  folio_put_refs(old, 1);
+  stats[COW_COPIES] += <f64>HPAGE_PMD_NR;
+  return true;
 }
 
 // Mirrors __split_huge_pmd(): the deposited table takes over, one PTE per

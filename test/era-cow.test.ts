@@ -50,6 +50,7 @@ describe.each(BACKENDS)('kernel eras: COW and unshare (%s core)', (backend) => {
     child.munmap(base, len);
     parent.write(a, B);
     expect(parent.read(a)).toBe(B);
+    expect(k.check()).toEqual([]);
     return { word: child.read_pipe(r, PAGE)[0].word, k };
   }
   // do_huge_pmd_wp_page() kept the mapcount rule until 5.18.
@@ -275,8 +276,8 @@ describe.each(BACKENDS)('kernel eras: COW and unshare (%s core)', (backend) => {
   });
 
   // thpSplitCow: the parent writes a THP its live child shares.
-  async function thpCow(kernel: string, rules = {}, hugepages = 0) {
-    const k = await boot(kernel, rules, { thp: 'always', ...(hugepages ? { hugepages: { '2MiB': hugepages } } : {}) });
+  async function thpCow(kernel: string, rules = {}) {
+    const k = await boot(kernel, rules, { thp: 'always' });
     const t = k.spawn();
     const base = t.mmap({ length: 2 * HPAGE, prot: RW, flags: ANON_PRIVATE });
     const a = Math.ceil(base / HPAGE) * HPAGE;
@@ -288,6 +289,7 @@ describe.each(BACKENDS)('kernel eras: COW and unshare (%s core)', (backend) => {
     const words = [t.read(a), t.read(a + 3 * PAGE), t.read(a + 511 * PAGE), child.read(a + 3 * PAGE)];
     expect(words).toEqual([1, B, 512, 4]);
     const p = k.page(t.translate(a + 3 * PAGE)!);
+    expect(k.check()).toEqual([]);
     return { order: p.order, moved: t.translate(a) !== head, copies: stat(k, C.COW_COPIES) - copies, thpAlloc: k.vmstat().thp_fault_alloc - alloc };
   }
 
@@ -297,6 +299,31 @@ describe.each(BACKENDS)('kernel eras: COW and unshare (%s core)', (backend) => {
     expect(await thpCow('5.8')).toEqual({ order: 0, moved: false, copies: 1, thpAlloc: 0 });
     expect(await thpCow('5.5', { thpSplitCow: true })).toEqual({ order: 0, moved: false, copies: 1, thpAlloc: 0 });
     expect(await thpCow('latest', { thpSplitCow: false })).toMatchObject({ order: 9, moved: true });
+  });
+
+  it('thpSplitCow off (before 5.8) with no THP to copy into: 512 small copies (do_huge_pmd_wp_page_fallback), no split', async () => {
+    const k = await boot('5.5', {}, { thp: 'always', hugepages: { '2MiB': 27 } });
+    const t = k.spawn();
+    const base = t.mmap({ length: 2 * HPAGE, prot: RW, flags: ANON_PRIVATE });
+    const a = Math.ceil(base / HPAGE) * HPAGE;
+    for (let i = 0; i < 512; i++) t.write(a + i * PAGE, i + 1);
+    const child = t.fork();
+    // What is left free, in small pages with no free 2 MiB block among them.
+    const n = Math.floor(k.meminfo().MemFree / 4) - 8;
+    const f = t.mmap({ length: n * PAGE, prot: RW, flags: ANON_PRIVATE });
+    t.madvise(f, n * PAGE, C.MADV_NOHUGEPAGE);
+    for (let i = 0; i < n; i++) t.write(f + i * PAGE, 1);
+    for (let i = 0; i < n; i += 2) t.munmap(f + i * PAGE, PAGE);
+    const [v, copies] = [k.vmstat(), stat(k, C.COW_COPIES)];
+    t.write(a + 3 * PAGE, B);
+    expect(k.vmstat().thp_fault_fallback - v.thp_fault_fallback).toBe(1);
+    expect(k.vmstat().thp_split_pmd - v.thp_split_pmd).toBe(0);
+    expect(stat(k, C.COW_COPIES) - copies).toBe(512);
+    for (const i of [0, 3, 511]) expect(k.page(t.translate(a + i * PAGE)!).order).toBe(0);
+    expect(t.translate(a + 5 * PAGE) === child.translate(a + 5 * PAGE)).toBe(false);
+    expect([t.read(a), t.read(a + 3 * PAGE), t.read(a + 511 * PAGE), child.read(a + 3 * PAGE)]).toEqual([1, B, 512, 4]);
+    expect(k.page(child.translate(a)!)).toMatchObject({ order: 9, refcount: 1 });
+    expect(k.check()).toEqual([]);
   });
 
   // gupBreaksCow directly: what a read GUP does to the mapping on 5.8.

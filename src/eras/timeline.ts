@@ -74,7 +74,7 @@ export const TIMELINE = {
   }),
   thpSplitCow: rule({
     what: 'a shared PMD THP write fault splits and copies 4 KiB (else it copies the whole THP)',
-    initial: false, initialNote: 'copy the whole THP before 5.8 (the code 3917c80280c9 removed; its 512-small-page fallback is not modelled)', values: BOOL, effect: 'core',
+    initial: false, initialNote: 'copy the whole THP before 5.8 (the code 3917c80280c9 removed: a THP copy, else 512 small copies, else a split)', values: BOOL, effect: 'core',
     changes: [{ since: '5.8', value: true, commit: '3917c80280c9', title: 'thp: change CoW semantics for anon-THP' }],
   }),
   hugetlbCowReuse: rule({
