@@ -266,12 +266,12 @@ function gup_fast_folio_allowed(head: i32, f: i32, flags: i32): bool {
 // The lockless walk: pins a prefix of [vpn, vpn + nr) into gup_pages[out..]
 // and returns its length. Every refusal stops the walk; a refusal after the
 // grab puts the refs back (both pin counters move).
-export function gup_fast(pgd: i32, vpn: f64, nr: i32, gup_flags: i32, out: i32): i32 {
+export function gup_fast(pgd: i32, vpn: f64, nr: i32, flags: i32, out: i32): i32 {
   if (out < 0 || !gup_args_ok(pgd, vpn, nr, out)) return 0;
   // 5.8 (17839856fd58): with no VMA to tell a COW mapping, the lockless
   // walk takes writable entries only, reads included; the slow path breaks
   // COW for the rest.
-  const flags = (kernel_rules & RULE_GUP_BREAKS_COW) != 0 ? gup_flags | FOLL_WRITE : gup_flags;
+  if ((kernel_rules & RULE_GUP_BREAKS_COW) != 0) flags |= FOLL_WRITE;
   let i = 0;
   while (i < nr) {
     const v = vpn + <f64>i;
