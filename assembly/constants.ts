@@ -486,3 +486,7 @@ export const RULE_RECLAIM_KEEPS_PINNED_PRIVATE = 4194304; // 1 << 22: writeback 
 // non-anon page into a child VMA without an anon_vma: the BUG_ON(!anon_vma)
 // of __page_set_anon_rmap() (the façade reports the oops).
 export const FORK_BUG_NO_ANON_VMA = -4096;
+// FOLL_COW (mm/internal.h until 6.0): set by the slow path after a write
+// fault broke COW in a VMA without VM_WRITE; a read-only but dirty PTE then
+// satisfies the FOLL_WRITE follow. Read only when RULE_FOLL_COW is set.
+export const FOLL_COW = 16384;

@@ -11,7 +11,8 @@ import {
   VM_MAYWRITE, VM_WRITE, MIGRATE_CMA, MIGRATE_ISOLATE, ZONE_MOVABLE, ZONE_DEVICE, NR_FOLL_PIN_ACQUIRED,
   NR_FOLL_PIN_RELEASED, GUP_WARN_REFCOUNT, GUP_WARN_UNPIN, BACKING_ANON, PG_ORDER_MASK, PG_ORDER_SHIFT, PG_tail,
   PG_table, VM_FAULT_NOTIFY, RULE_PIN_VMSTAT, RULE_ZERO_PAGE_PIN_COUNTED, RULE_LT_MIGRATE_MOVABLE, RULE_LT_MIGRATE_ISOLATE,
-  RULE_GUP_FAST_LT_CMA_SHIFT, LT_CMA_ALL, LT_CMA_PIN, RULE_LT_WRITE_FILE_EFAULT,
+  RULE_GUP_FAST_LT_CMA_SHIFT, LT_CMA_ALL, LT_CMA_PIN, RULE_LT_WRITE_FILE_EFAULT, COW_COPIES, COW_REUSES, FOLL_COW, RULE_FOLL_COW,
+  RULE_UNSHARE_ANON, RULE_UNSHARE_LT_NONANON, RULE_GUP_BREAKS_COW,
 } from './constants';
 import { kernel_rules, rule_field, flags_have_pincount } from './rules';
 import { pg_flags, pg_refcount, pg_index, gup_pages, stats, ZERO_PFN, page_zonenum, nr_frames } from './mem';
@@ -124,20 +125,28 @@ function gup_fast_longterm_ok(head: i32, pin: bool): bool {
 // Mirrors gup_must_unshare(): a read-only pin of a page the pinner does not
 // own exclusively must unshare it first. Without a VMA (GUP-fast), a
 // long-term pin of a non-anon page always must (the fast path falls back).
+// The anon half exists since 5.19 (a7f226604170), the non-anon one since
+// 6.2 (84209e87c696); before, a R/O pin takes the mapped page as it is.
+// Reached only for read-only entries, so the hot path never reads the rules.
 function gup_must_unshare(flags: i32, pfn: i32, head: i32, have_vma: bool): bool {
   if ((flags & (FOLL_PIN | FOLL_WRITE)) != FOLL_PIN) return false;
   if ((flags_at(head) & PG_anon) == 0) {
-    if ((flags & FOLL_LONGTERM) == 0) return false;
+    if ((flags & FOLL_LONGTERM) == 0 || (kernel_rules & RULE_UNSHARE_LT_NONANON) == 0) return false;
     return have_vma ? vma_is_cow() : true;
   }
+  if ((kernel_rules & RULE_UNSHARE_ANON) == 0) return false;
   const page = (flags_at(head) & PG_hugetlb) != 0 ? head : pfn;
   return (flags_at(page) & PG_anon_exclusive) == 0;
 }
 
 // Mirrors can_follow_write_pte(): a FOLL_FORCE write may use a read-only
 // PTE of an exclusive anon page in a private mapping the VMA may write.
+// Before 6.0 (5535be309971) it was FOLL_COW instead: the slow path broke
+// COW with a write fault in this call, and the PTE is dirty, whatever page
+// it maps now (the hole CVE-2022-2590 used).
 function can_follow_write(e: u32, pfn: i32, head: i32, flags: i32): bool {
   if ((e & _PAGE_RW) != 0) return true;
+  if ((kernel_rules & RULE_FOLL_COW) != 0) return (flags & FOLL_COW) != 0 && (e & _PAGE_DIRTY) != 0;
   if ((flags & FOLL_FORCE) == 0) return false;
   if ((vma_flags & (VM_SHARED | VM_MAYSHARE)) != 0 || (vma_flags & VM_MAYWRITE) == 0) return false;
   if ((vma_flags & VM_WRITE) != 0) return false; // a write fault will make it writable
@@ -192,12 +201,15 @@ function gup_slow_pages(pgd: i32, vpn: f64, nr: i32, flags: i32, out: i32): i32 
       quads_at = i + 4;
     }
     const v = vpn + <f64>i;
-    let pfn = follow_page(pgd, v, flags);
+    let pf = flags; // foll_flags: per page, FOLL_COW may join
+    let pfn = follow_page(pgd, v, pf);
     for (let tries = 0; pfn == FOLLOW_FAULT || pfn == FOLLOW_UNSHARE; tries++) {
       if ((flags & FOLL_NOFAULT) != 0 || tries == 3) return i > 0 ? i : -EFAULT;
       let ff = pfn == FOLLOW_UNSHARE ? FAULT_FLAG_UNSHARE : (flags & FOLL_WRITE) != 0 ? FAULT_FLAG_WRITE : 0;
       if ((flags & FOLL_REMOTE) != 0) ff |= FAULT_FLAG_REMOTE;
+      const broke = stats[COW_COPIES] + stats[COW_REUSES];
       const r = handle_mm_fault(pgd, v, ff); // faultin_page()
+      pf |= foll_cow(ff, broke);
       if ((r & VM_FAULT_NOTIFY) != 0) return i; // the façade notifies and calls again
       if (r != 0) {
         let err = -EFAULT; // VM_FAULT_SIGBUS / SIGSEGV
@@ -205,7 +217,7 @@ function gup_slow_pages(pgd: i32, vpn: f64, nr: i32, flags: i32, out: i32): i32 
         else if ((r & VM_FAULT_HWPOISON) != 0 && (flags & FOLL_HWPOISON) != 0) err = -EHWPOISON;
         return i > 0 ? i : err;
       }
-      pfn = follow_page(pgd, v, flags);
+      pfn = follow_page(pgd, v, pf);
     }
     if (pfn < 0) return i > 0 ? i : pfn;
     // __get_user_pages()'s page_increm: the rest of a huge leaf, up to nr,
@@ -227,6 +239,15 @@ function gup_slow_pages(pgd: i32, vpn: f64, nr: i32, flags: i32, out: i32): i32 
     i += extra;
   }
   return nr;
+}
+
+// faultin_page() before 6.0: a write fault that broke COW (VM_FAULT_WRITE,
+// read here as "reused or copied a page": broke is the COW counters before
+// the fault) in a VMA without VM_WRITE lets the follow accept the read-only
+// dirty PTE it left (maybe_mkwrite() did not make it writable): FOLL_COW.
+function foll_cow(ff: i32, broke: f64): i32 {
+  if ((kernel_rules & RULE_FOLL_COW) == 0 || (ff & FAULT_FLAG_WRITE) == 0 || (vma_flags & VM_WRITE) != 0) return 0;
+  return stats[COW_COPIES] + stats[COW_REUSES] != broke ? FOLL_COW : 0;
 }
 
 // Mirrors try_grab_folio_fast(): take refs on folio `head` (flags f), or
@@ -270,6 +291,10 @@ function gup_fast_folio_allowed(head: i32, f: i32, flags: i32): bool {
 // grab puts the refs back (both pin counters move).
 export function gup_fast(pgd: i32, vpn: f64, nr: i32, flags: i32, out: i32): i32 {
   if (out < 0 || !gup_args_ok(pgd, vpn, nr, out)) return 0;
+  // 5.8 (17839856fd58): with no VMA to tell a COW mapping, the lockless
+  // walk takes writable entries only, reads included; the slow path breaks
+  // COW for the rest.
+  if ((kernel_rules & RULE_GUP_BREAKS_COW) != 0) flags |= FOLL_WRITE;
   let i = 0;
   while (i < nr) {
     const v = vpn + <f64>i;

@@ -5,13 +5,12 @@
 import {
   PG_anon_exclusive, GFP_ZERO, VM_FAULT_OOM, VM_FAULT_SIGBUS, _PAGE_PRESENT, _PAGE_PSE, _PAGE_RW, _PAGE_DIRTY,
   _PAGE_ACCESSED, FAULT_FLAG_WRITE, FAULT_FLAG_UNSHARE, COW_COPIES, COW_REUSES, HPAGE_PUD_ORDER, PG_uptodate,
-  BACKING_ANON, MMU_NOTIFY_CLEAR, VM_FAULT_NOTIFY, PG_anon,
+  BACKING_ANON, MMU_NOTIFY_CLEAR, VM_FAULT_NOTIFY,
 } from './constants';
 import { notify_gate } from './notify';
 import { pg_flags, pg_data, stats } from './mem';
 import {
   alloc_hugetlb_folio, folio_make_anon, folio_set_exclusive, folio_add_entire_mapcount, folio_get, folio_put_refs,
-  folio_entire_mapcount,
 } from './folio';
 import { mk_pte, pte_pfn, pt_walk, pt_set, level_span, walk_level } from './pgtable';
 import { pc_lookup, pc_add_folio, folio_mark_dirty } from './pagecache';
@@ -19,7 +18,8 @@ import {
   vma_is_shared, vma_rw_bit, vma_huge_order, vma_mapping, vma_backing, vma_file_index, vma_file_pages,
   vma_anon_vma, wp_bits,
 } from './vma';
-import { flags_at, pte_at } from './raw';
+import { pte_at } from './raw';
+import { hugetlb_can_reuse } from './reuse';
 
 function leaf_level(order: i32): i32 { return order == HPAGE_PUD_ORDER ? 2 : 1; }
 
@@ -97,11 +97,10 @@ function hugetlb_wp(ei: i32, haddr: f64, order: i32, unshare: bool): i32 {
     pt_set(ei, e | <u32>wp_bits(false));
     return 0;
   }
-  // hugetlb_wp() decides by the mapcount, not the refcount: an anon page only
-  // one mapping maps is reused whatever else holds it (so vmsplice's reference
-  // can still see later writes: the hugetlb leak left unfixed upstream).
-  const f = flags_at(head);
-  if ((f & PG_anon_exclusive) != 0 || ((f & PG_anon) != 0 && folio_entire_mapcount(head) == 1)) {
+  // hugetlb_wp() decides by the mapcount, not the refcount (assembly/reuse.ts):
+  // vmsplice's reference can still see later writes, the hugetlb leak left
+  // unfixed upstream.
+  if (hugetlb_can_reuse(head)) {
     folio_set_exclusive(head, true);
     pt_set(ei, e | <u32>wp_bits(unshare));
     stats[COW_REUSES] += 1.0;

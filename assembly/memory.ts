@@ -2,7 +2,7 @@
 // the two per-range entry points built on it: fault_range() (populate,
 // touch) and cpu_access() (one user load or store).
 import {
-  PG_anon, PG_anon_exclusive, PG_private, PG_bad, GFP_ZERO, VM_FAULT_OOM, VM_FAULT_SIGBUS, VM_FAULT_FALLBACK,
+  PG_anon, PG_anon_exclusive, PG_private, GFP_ZERO, VM_FAULT_OOM, VM_FAULT_SIGBUS, VM_FAULT_FALLBACK,
   FAULT_FLAG_WRITE, FAULT_FLAG_UNSHARE, _PAGE_PRESENT, _PAGE_RW, _PAGE_DIRTY, _PAGE_ACCESSED, _PAGE_SPECIAL, _PAGE_TABLE,
   BACKING_ANON, BACKING_DAX, COW_COPIES, COW_REUSES, PAGE_MKWRITE, PGFAULT, MMU_NOTIFY_CLEAR, VM_FAULT_NOTIFY, VM_LOCKED,
 } from './constants';
@@ -10,7 +10,7 @@ import { notify_gate } from './notify';
 import { mlock_fault } from './mlock';
 import { pg_flags, pg_mapcount, pg_data, scratch, stats, ZERO_PFN } from './mem';
 import { alloc_pages } from './buddy';
-import { page_folio, folio_make_anon, folio_get, folio_put_refs, folio_order } from './folio';
+import { page_folio, folio_make_anon, folio_get, folio_put_refs } from './folio';
 import {
   mk_pte, pte_pfn, pt_walk, pt_set, pmd_is_leaf, leaf_subpage, pt_alloc, table_base, vpn_index, walk_cached,
   cached_level,
@@ -18,11 +18,12 @@ import {
 import { pc_get_folio, folio_mark_dirty } from './pagecache';
 import { do_huge_pmd_anonymous_page, do_huge_pmd_wp_page } from './huge_memory';
 import { hugetlb_fault } from './hugetlb';
+import { wp_can_reuse_anon } from './reuse';
 import {
   alloc_gfp, vma_flags, vma_backing, vma_start, vma_end, vma_mapping, vma_file_pages, vma_dax_base, vma_anon_vma,
   vma_is_shared, vma_rw_bit, vma_thp, vma_writenotify, vma_is_hugetlb, vma_file_index, wp_bits,
 } from './vma';
-import { flags_at, pte_at, refcount_at, mapcount_at, set_mapcount_at } from './raw';
+import { flags_at, pte_at, mapcount_at, set_mapcount_at } from './raw';
 
 let last_fault = 0;
 
@@ -154,12 +155,9 @@ function do_wp_page(ei: i32, vpn: f64, unshare: bool): i32 {
   if ((e & _PAGE_SPECIAL) != 0) return wp_page_copy(ei, vpn, pfn, unshare);
   const head = page_folio(pfn);
   if ((flags_at(head) & PG_anon) != 0) {
-    // wp_can_reuse_anon_folio(): exclusive, or a small folio whose only
-    // reference is this mapping. Any extra reference (GUP, pins) forces a
-    // copy, and so does a frame bad_page() leaked (PG_bad): its refcount
-    // no longer counts its mappings.
-    const counted = folio_order(head) == 0 && (flags_at(head) & PG_bad) == 0;
-    if ((flags_at(pfn) & PG_anon_exclusive) != 0 || (counted && refcount_at(head) == 1)) {
+    // Reuse by the era's predicate (assembly/reuse.ts); a reuse marks the
+    // page exclusive in every era (state the 5.19+ rules read).
+    if (wp_can_reuse_anon(head, pfn)) {
       pg_flags[pfn] |= PG_anon_exclusive;
       pt_set(ei, e | <u32>wp_bits(unshare));
       stats[COW_REUSES] += 1.0;

@@ -2,8 +2,9 @@
 // half of writeback (mm/rmap.c folio_mkclean, done per VMA range here).
 import {
   PG_anon, PG_anon_exclusive, _PAGE_PRESENT, _PAGE_RW, _PAGE_DIRTY, _PAGE_PROTNONE, _PAGE_SPECIAL,
-  VM_READ, VM_WRITE, VM_EXEC,
+  VM_READ, VM_WRITE, VM_EXEC, RULE_COW_REUSE_SHIFT, REUSE_EXCLUSIVE,
 } from './constants';
+import { rule_field } from './rules';
 import { page_folio } from './folio';
 import { pte_pfn, pte_present, pt_set, range_step, step_level, step_next, step_count, step_covers_leaf } from './pgtable';
 import { split_huge_pmd } from './huge_memory';
@@ -12,10 +13,14 @@ import { vma_flags, vma_is_shared, vma_writenotify } from './vma';
 import { flags_at, mapping_at, pte_at } from './raw';
 
 // can_change_pte_writable(): may mprotect() make this entry writable
-// without a write fault?
+// without a write fault? A private anon page only if exclusive, which only
+// the eras that read PG_anon_exclusive do (6.0's 64fe24a3e05e; pinsim ties
+// it to the 5.19 'exclusive' COW rule): before, its next write faults and
+// the era's reuse rule decides (cow.c's R/W pin + mprotect case).
 function can_change_pte_writable(e: u32): bool {
   if ((e & _PAGE_SPECIAL) != 0) return false;
   if (vma_is_shared()) return !vma_writenotify() || (e & _PAGE_DIRTY) != 0;
+  if (rule_field(RULE_COW_REUSE_SHIFT) != REUSE_EXCLUSIVE) return false;
   const pfn = pte_pfn(e);
   return (flags_at(page_folio(pfn)) & PG_anon) != 0 && (flags_at(pfn) & PG_anon_exclusive) != 0;
 }

@@ -73,8 +73,8 @@ export const TIMELINE = {
     ],
   }),
   thpSplitCow: rule({
-    what: 'a shared PMD THP write fault splits and copies 4 KiB (else it copies the whole THP; UNVERIFIED before 5.8)',
-    initial: false, initialNote: 'copy the whole THP before 5.8 (UNVERIFIED, from the 3917c80280c9 changelog)', values: BOOL, effect: 'core',
+    what: 'a shared PMD THP write fault splits and copies 4 KiB (else it copies the whole THP)',
+    initial: false, initialNote: 'copy the whole THP before 5.8 (the code 3917c80280c9 removed: a THP copy, else 512 small copies, else a split)', values: BOOL, effect: 'core',
     changes: [{ since: '5.8', value: true, commit: '3917c80280c9', title: 'thp: change CoW semantics for anon-THP' }],
   }),
   hugetlbCowReuse: rule({
@@ -84,7 +84,7 @@ export const TIMELINE = {
   }),
   hugeZeroThp: rule({
     what: 'a write to the huge zero PMD maps a fresh THP (else split, one 4 KiB copy)',
-    initial: true, initialNote: 'a THP first before 5.8 (UNVERIFIED)', values: BOOL, effect: 'core',
+    initial: true, initialNote: 'a THP first before 5.8 (the alloc path 3917c80280c9 removed)', values: BOOL, effect: 'core',
     changes: [
       { since: '5.8', value: false, commit: '3917c80280c9', title: 'thp: change CoW semantics for anon-THP' },
       { since: '6.13', value: true, commit: '1ced09e0331f', title: 'mm: allocate THP on hugezeropage wp-fault' },

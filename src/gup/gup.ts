@@ -92,6 +92,16 @@ export function checkVmaFlags(vma: Vma, flags: number, ltWriteFile: boolean): nu
   return 0;
 }
 
+// 5.8's should_force_cow_break() (17839856fd58, reverted in 5.9): a GET or
+// PIN on a COW mapping follows and faults as a write, reads included, so
+// the page it takes is this mm's own (copied or reused; page cache and the
+// zero page replaced by an anon copy) and the PTE is left as a write fault
+// leaves it. hugetlb too: its branch of the 5.8 VMA loop forced FOLL_WRITE
+// the same way (the reference's D5 guessed otherwise, UNVERIFIED there).
+function forceCowBreak(k: KernelBase, vma: Vma, flags: number): number {
+  return k.kr.gupBreaksCow && vma.isCow && flags & (C.FOLL_GET | C.FOLL_PIN) ? flags | C.FOLL_WRITE : flags;
+}
+
 // Mirrors __get_user_pages(): the VMA loop. Pages go to pages[at..].
 function getUserPages(k: KernelBase, mm: Mm, start: number, nr: number, flags: number, pages: PageArray | null,
   at: number): number {
@@ -116,9 +126,10 @@ function getUserPages(k: KernelBase, mm: Mm, start: number, nr: number, flags: n
         break;
       }
     }
-    mm.anonVmaPrepare(vma, (flags & (C.FOLL_WRITE | C.FOLL_PIN)) !== 0);
+    const f = forceCowBreak(k, vma, flags);
+    mm.anonVmaPrepare(vma, (f & (C.FOLL_WRITE | C.FOLL_PIN)) !== 0);
     mm.prepare(vma);
-    const r = k.core.gup_slow(mm.pgd, Math.floor(addr / PAGE), n, flags,
+    const r = k.core.gup_slow(mm.pgd, Math.floor(addr / PAGE), n, f,
       pages ? pages.offset + at + done : -1);
     if (r < 0) {
       ret = r;
