@@ -1,7 +1,7 @@
 // The per-page parts of RDMA memory registration (drivers/infiniband/core):
 // the scatterlist of a pinned MR's page list, and an ODP umem's unmap of
 // its device page list. Results come back through scratch in chunks.
-import { SCRATCH_WORDS, HMM_PFN_VALID_HI, HMM_PFN_WRITE_HI, FOLL_PIN } from './constants';
+import { SCRATCH_WORDS, HMM_PFN_VALID_HI, HMM_PFN_WRITE_HI } from './constants';
 import { scratch } from './mem';
 import { page_folio } from './folio';
 import { folio_mark_dirty } from './pagecache';
@@ -36,9 +36,10 @@ export function rdma_sg_chunk(off: i32, n: i32, from: i32, max_pages: i32): i32 
 }
 
 // The loop of __ib_umem_release(): scratch holds n scatterlist entries
-// (first pfn, pages); each is unpin_user_page_range_dirty_lock()ed.
-export function rdma_sg_unpin(n: i32, make_dirty: bool): void {
-  for (let i = 0; i < n; i++) unpin_range(<i32>scratch[2 * i], <i32>scratch[2 * i + 1], make_dirty, FOLL_PIN);
+// (first pfn, pages); each is unpin_user_page_range_dirty_lock()ed (flags: the
+// reference kind the era's pins took).
+export function rdma_sg_unpin(n: i32, make_dirty: bool, flags: i32): void {
+  for (let i = 0; i < n; i++) unpin_range(<i32>scratch[2 * i], <i32>scratch[2 * i + 1], make_dirty, flags);
 }
 
 // The page loop of ib_umem_odp_unmap_dma_pages(): scratch holds n entries

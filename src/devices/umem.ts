@@ -10,6 +10,7 @@ import type { Mm } from '../mm/mm';
 import type { PageArray } from '../gup/page-array';
 import type { Kernel } from './kernel';
 import { dropPages } from './refs';
+import { pinKind } from '../eras/pincount';
 
 const PAGE = C.PAGE_SIZE;
 const U64 = 2 ** 64;
@@ -184,7 +185,7 @@ function unpinSg(k: Kernel, umem: IbUmem): void {
   for (let i = 0; i < umem.sgl.length; i += C.SCRATCH_WORDS) {
     const chunk = umem.sgl.subarray(i, i + C.SCRATCH_WORDS);
     s.set(chunk);
-    k.guard(() => k.core.rdma_sg_unpin(chunk.length / 2, umem.writable));
+    k.guard(() => k.core.rdma_sg_unpin(chunk.length / 2, umem.writable, pinKind(k.kr)));
   }
 }
 

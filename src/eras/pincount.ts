@@ -14,3 +14,7 @@ export function hasPincount(kr: KernelRules, headFlags: number): boolean {
 // What one pin adds to a folio without _pincount: 1 in 5.6, where a pin
 // is a plain reference.
 export function pinBias(kr: KernelRules): number { return kr.pinBias === 1 ? 1 : C.GUP_PIN_COUNTING_BIAS; }
+
+// The reference kind a pin_user_pages*() call takes in this era: FOLL_GET
+// in 5.6 (a pin is a plain reference down to the core), else FOLL_PIN.
+export function pinKind(kr: KernelRules): number { return kr.pinBias === 1 ? C.FOLL_GET : C.FOLL_PIN; }

@@ -13,6 +13,7 @@ import { MmuIntervalNotifier, MmuNotifierSubscriptions, type MmuIntervalNotifier
 import { hmmRangeFault, type HmmRange } from '../mm/hmm';
 import { PageArray, PageArenaAllocator } from './page-array';
 import { isValidGupArgs, gupLongtermLocked, gupFastFallback, type Locked } from './gup';
+import { pinKind } from '../eras/pincount';
 
 // /proc/vmstat names of the counters the core keeps.
 // (nr_foll_pin_* only from 5.7: older kernels have no such lines, pinVmstat.)
@@ -40,7 +41,7 @@ export class GupKernel extends AccountingKernel {
   // becomes FOLL_GET where the façade hands a call to the core.
   readonly #pinApi = this.kr.pinApi;
   readonly #pinAsGet = this.kr.pinBias === 1 ? C.FOLL_PIN : 0;
-  readonly #unpinFlags = this.kr.pinBias === 1 ? C.FOLL_GET : C.FOLL_PIN;
+  readonly #unpinFlags = pinKind(this.kr);
   readonly #vmstat = this.kr.pinVmstat ? VMSTAT : VMSTAT.filter(([name]) => !name.startsWith('nr_foll_pin_'));
 
   // A `struct page *pages[n]` for GUP calls, in the core's arena; NULL (-1) filled.
