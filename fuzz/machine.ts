@@ -586,7 +586,10 @@ export class Machine {
 
   // Pins one fresh page once, then unpins a batch naming it 1 + extra times.
   unpinDup(t: Task, extra: number): unknown {
-    if (!this.era.pinApi) return null; // nothing to pin with (putInUse meets the missing unpin)
+    // Before 5.7 an unpin is a put_page(): an extra one is putInUse's case
+    // (nothing to pin with before 5.6), a use-after-free the kernel never
+    // refuses, so this op has nothing of its own to check there.
+    if (!this.era.pinApi || !this.era.pinsCounted) return null;
     const a = this.mapped(t, { length: PAGE, prot: C.PROT_READ | C.PROT_WRITE, flags: C.MAP_PRIVATE | C.MAP_ANONYMOUS });
     this.access(t, a, true, 0x5eed);
     const pa = this.k.pageArray(1 + extra);
@@ -598,12 +601,6 @@ export class Machine {
     pa.pfns.fill(pfn);
     const r = attempt(() => this.k.unpin_user_pages(pa, 1 + extra));
     pa.free();
-    // Where a pin is a plain reference (5.6), the extra unpins were put_page()s
-    // of references nobody took: nothing is left to hold, and the counts are off.
-    if (!this.era.pinsCounted) {
-      this.tainted = true;
-      return { r, left: 0 };
-    }
     // Whatever the machine refused is still pinned: the fuzz holds it.
     // (A large folio with the era's _pincount, a THP the mapping merged into, counts its pins there.)
     const pg = this.k.page(pfn);
