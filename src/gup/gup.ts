@@ -25,19 +25,25 @@ export interface Locked { value: number }
 const LT_NEEDS_PIN = 'FOLL_LONGTERM requires FOLL_PIN';
 
 // Whether entry point fn of this era takes FOLL_GET|FOLL_LONGTERM (rule
-// getLongterm), and the WARN site that refuses it. Before 5.10:
-// get_user_pages(), the fast ones and get_user_pages_remote() without
-// *locked; get_user_pages_unlocked() refused it since 5.2 (retryable
-// faults vs the fs-DAX check). 5.10-6.2: the fast ones (447f3e45c18a's
-// is_valid_gup_flags() guards the rest). Since is_valid_gup_args(): none.
-function getLongterm(k: KernelBase, fn: string, locked: Locked | null): [boolean, string] {
-  const fast = fn.endsWith('fast') || fn.endsWith('fast_only');
+// getLongterm). Before 5.10: get_user_pages(), the fast ones and
+// get_user_pages_remote() without *locked; get_user_pages_unlocked()
+// refused it since 5.2 (retryable faults vs the fs-DAX check). 5.10-6.2:
+// the fast ones (447f3e45c18a's is_valid_gup_flags() guards the rest).
+// Since is_valid_gup_args(): none.
+function getLongtermAllowed(k: KernelBase, fn: string, locked: Locked | null): boolean {
   switch (k.kr.getLongterm) {
-    case 'allowed':
-      if (fn === 'get_user_pages_unlocked') return [false, 'mm/gup.c:get_user_pages_unlocked'];
-      return locked ? [false, 'mm/gup.c:__get_user_pages_remote'] : [true, ''];
-    case 'fast-only': return [fast, 'mm/gup.c:is_valid_gup_flags'];
-    default: return [false, 'mm/gup.c:is_valid_gup_args'];
+    case 'allowed': return fn !== 'get_user_pages_unlocked' && !locked;
+    case 'fast-only': return fn.endsWith('fast') || fn.endsWith('fast_only');
+    default: return false;
+  }
+}
+
+// Where the era WARNs when it refuses FOLL_GET|FOLL_LONGTERM.
+function getLongtermSite(k: KernelBase, fn: string): string {
+  switch (k.kr.getLongterm) {
+    case 'allowed': return fn === 'get_user_pages_unlocked' ? 'mm/gup.c:get_user_pages_unlocked' : 'mm/gup.c:__get_user_pages_remote';
+    case 'fast-only': return 'mm/gup.c:is_valid_gup_flags';
+    default: return 'mm/gup.c:is_valid_gup_args';
   }
 }
 
@@ -45,16 +51,15 @@ function getLongterm(k: KernelBase, fn: string, locked: Locked | null): [boolean
 // null after a WARN.
 export function isValidGupArgs(k: KernelBase, fn: string, pages: PageArray | null, locked: Locked | null, flags: number,
   toSet: number, pid: number): number | null {
-  const [ltGet, ltSite] = getLongterm(k, fn, locked);
-  const why = invalidGupArgs(pages, locked, flags, toSet, ltGet);
+  const why = invalidGupArgs(k, fn, pages, locked, flags, toSet);
   if (why === null) return flags | toSet | (locked ? C.FOLL_UNLOCKABLE : 0);
-  k.warnOnce(why === LT_NEEDS_PIN ? ltSite : 'mm/gup.c:is_valid_gup_args', why, pid);
+  k.warnOnce(why === LT_NEEDS_PIN ? getLongtermSite(k, fn) : 'mm/gup.c:is_valid_gup_args', why, pid);
   return null;
 }
 
 // The first check of is_valid_gup_args() that fails, or null.
-function invalidGupArgs(pages: PageArray | null, locked: Locked | null, flags: number, toSet: number,
-  getLongterm: boolean): string | null {
+function invalidGupArgs(k: KernelBase, fn: string, pages: PageArray | null, locked: Locked | null, flags: number,
+  toSet: number): string | null {
   if (flags & INTERNAL_GUP_FLAGS) return 'internal FOLL_* flags passed in';
   flags |= toSet;
   if (locked) {
@@ -62,7 +67,7 @@ function invalidGupArgs(pages: PageArray | null, locked: Locked | null, flags: n
     flags |= C.FOLL_UNLOCKABLE;
   }
   if ((flags & (C.FOLL_GET | C.FOLL_PIN)) === (C.FOLL_GET | C.FOLL_PIN)) return 'FOLL_GET and FOLL_PIN are mutually exclusive';
-  if ((flags & (C.FOLL_LONGTERM | C.FOLL_PIN)) === C.FOLL_LONGTERM && !getLongterm) return LT_NEEDS_PIN;
+  if ((flags & (C.FOLL_LONGTERM | C.FOLL_PIN)) === C.FOLL_LONGTERM && !getLongtermAllowed(k, fn, locked)) return LT_NEEDS_PIN;
   if ((flags & (C.FOLL_GET | C.FOLL_PIN)) && !pages) return 'FOLL_GET/FOLL_PIN without a pages array';
   if ((flags & (C.FOLL_LONGTERM | C.FOLL_PCI_P2PDMA)) === (C.FOLL_LONGTERM | C.FOLL_PCI_P2PDMA)) return 'FOLL_LONGTERM with FOLL_PCI_P2PDMA';
   return null;
