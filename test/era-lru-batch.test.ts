@@ -1,8 +1,9 @@
 // The per-CPU LRU-batch reference (rule lruBatchRef, kernel-history.md
 // §3.E E1, §3.J J5, §6.4): a new folio waits in the batch holding one
-// reference until lru_add_drain(). page_count eras copy such a page on a
-// write fault; long-term migration fails on it until J5 (98c6d259319e,
-// rule longtermDrainsByRefcount) drains the batch first. Both cores.
+// reference until lru_add_drain(). 5.9-5.17 copy such a page on a write
+// fault (5.18's d4c470970d45 drains the local batch first, rule
+// wpDrainsLocalLru); long-term migration fails on it until J5
+// (98c6d259319e, rule longtermDrainsByRefcount) drains the batches. Both cores.
 import { describe, expect, it } from 'vitest';
 import { BACKENDS, bootTest, C, PAGE, RW, anon } from './helpers';
 import type { Kernel, Task } from '../src/index';
@@ -129,8 +130,20 @@ describe.each(BACKENDS)('the per-CPU LRU-batch reference (%s core)', (backend) =
       expect(r.k.page(r.pfn).refcount).toBe(2);
     });
 
-    it('bisect: latest with cowReuse \'refcount\' + lruBatchRef copies like 5.10', async () => {
-      expect(await wp('latest', { ...ON, cowReuse: 'refcount' }, false)).toMatchObject({ moved: true, copies: 1 });
+    it('5.18 + lruBatchRef: do_wp_page() drains the local batch first (d4c470970d45), reused', async () => {
+      const r = await wp('5.18', ON, false);
+      expect(r).toMatchObject({ moved: false, copies: 0, reuses: 1 });
+      expect(r.k.page(r.pfn).refcount).toBe(1);
+      expect(onLru(r.k, r.pfn)).toBe(true);
+    });
+
+    it('bisect: 5.18 without wpDrainsLocalLru copies; 5.10 with it reuses', async () => {
+      expect(await wp('5.18', { ...ON, wpDrainsLocalLru: false }, false)).toMatchObject({ moved: true, copies: 1, reuses: 0 });
+      expect(await wp('5.10', { ...ON, wpDrainsLocalLru: true }, false)).toMatchObject({ moved: false, copies: 0, reuses: 1 });
+    });
+
+    it('bisect: latest with cowReuse \'refcount\' and without the local drain copies like 5.10', async () => {
+      expect(await wp('latest', { ...ON, cowReuse: 'refcount', wpDrainsLocalLru: false }, false)).toMatchObject({ moved: true, copies: 1 });
     });
   });
 

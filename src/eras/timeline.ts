@@ -241,6 +241,11 @@ export const TIMELINE = {
     initial: false, initialNote: 'a switch, off in every preset (pinsim puts new folios on the LRU at once)', values: BOOL, effect: 'core',
     changes: [],
   }),
+  wpDrainsLocalLru: rule({
+    what: 'a write fault on a small anon page off the LRU (refcount at most 3) drains this CPU\'s LRU batch before counting references (with lruBatchRef: no spurious copy)',
+    initial: false, initialNote: 'not before 5.18', values: BOOL, effect: 'core',
+    changes: [{ since: '5.18', value: true, commit: 'd4c470970d45', title: 'mm: optimize do_wp_page() for fresh pages in local LRU pagevecs' }],
+  }),
   longtermDrainsByRefcount: rule({
     what: 'the long-term pin drains the LRU batches when a folio\'s refcount is unexpected (else only for a folio without PG_lru, which missed batch references: with lruBatchRef, migration fails)',
     initial: false, initialNote: 'the PG_lru test since 5.1 (9a4e9f3b2d73)', values: BOOL, effect: 'core',
