@@ -28,6 +28,7 @@ export {
   collect_unpinnable, putback_folio, migrate_folios_start, mapping_run, migrate_folios_remap, migrate_folios_finish,
 } from './migrate';
 export { folio_maybe_dma_pinned, bad_page_reports } from './folio';
+export { lru_add_drain } from './lru';
 export { mlock_range, count_mlocked } from './mlock';
 export { vfio_pfn_run, vfio_run_reserved, vfio_pfn_reserved } from './vfio';
 export { mm_rss } from './task_mmu';

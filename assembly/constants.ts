@@ -482,6 +482,10 @@ export const RULE_LT_MIGRATE_ISOLATE = 524288; // 1 << 19
 export const RULE_LT_WRITE_FILE_EFAULT = 1048576; // 1 << 20: PIN+LT+WRITE on a dirty-tracked file is -EFAULT
 export const RULE_FOLL_COW = 2097152; // 1 << 21: FOLL_FORCE writes accept a COWed page with a dirty PTE
 export const RULE_RECLAIM_KEEPS_PINNED_PRIVATE = 4194304; // 1 << 22: writeback keeps a maybe-pinned folio's buffers
+export const RULE_LRU_BATCH_REF = 8388608; // 1 << 23: a new anon folio waits in the per-CPU LRU batch, holding a reference
+export const RULE_LT_DRAIN_BY_REFCOUNT = 16777216; // 1 << 24: the long-term pin drains LRU batches on an unexpected refcount (J5)
+export const RULE_WP_DRAINS_LOCAL_LRU = 33554432; // 1 << 25: do_wp_page() drains this CPU's LRU batch before counting references
+export const PAGEVEC_SIZE = 15; // the LRU-add batch (pagevec, then folio_batch): full after 15 folios
 // copy_page_range()'s answer when fork (5.9-5.18) copied a maybe-pinned
 // non-anon page into a child VMA without an anon_vma: the BUG_ON(!anon_vma)
 // of __page_set_anon_rmap() (the façade reports the oops).

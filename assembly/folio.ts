@@ -15,6 +15,7 @@ import { pc_lookup } from './pagecache';
 import { free_folio_pages, prep_new_folio } from './buddy';
 import { flags_at, set_flags_at, head_at, mapping_at, mapcount_at, refcount_at, set_refcount_at } from './raw';
 import { flags_have_pincount } from './rules';
+import { folio_add_lru } from './lru';
 
 // compound_head(): only a tail page names another frame as its head (a
 // frame never allocated since boot has no head recorded at all).
@@ -134,7 +135,9 @@ function bad_page(head: i32, why: i32): void {
 export function folio_make_anon(head: i32, av: i32, vpn: f64, exclusive_flag: i32): void {
   const order = folio_order(head);
   const nr = 1 << order;
-  pg_flags[head] |= PG_anon | PG_swapbacked | PG_lru;
+  // hugetlb folios never join the LRU batch (pinsim marks them PG_lru as before).
+  const lru = (flags_at(head) & PG_hugetlb) != 0 ? PG_lru : folio_add_lru(head, order);
+  pg_flags[head] |= PG_anon | PG_swapbacked | lru;
   pg_mapping[head] = av;
   pg_index[head] = vpn;
   for (let i = 0; i < nr; i++) pg_flags[head + i] |= exclusive_flag;

@@ -6,7 +6,7 @@
 // one anon_vma or file, and where) and has the core repoint those PTEs.
 import {
   PG_isolated, PG_head, PG_lru, GFP_HIGHUSER_PIN, EAGAIN, ENOMEM, NR_ISOLATED, PGMIGRATE_SUCCESS, PGMIGRATE_FAIL,
-  PG_anon, PG_hugetlb, PTE_PFN_SHIFT, MIGRATE_BATCH,
+  PG_anon, PG_hugetlb, PTE_PFN_SHIFT, MIGRATE_BATCH, RULE_LT_DRAIN_BY_REFCOUNT,
 } from './constants';
 import {
   pg_flags, pg_refcount, pg_mapcount, pg_data, pg_mapping, pg_index, gup_pages, scratch, stats,
@@ -17,6 +17,8 @@ import { walk_cached, cached_level, pte_pfn, pt_set, level_span } from './pgtabl
 import { pc_lookup, pc_replace } from './pagecache';
 import { folio_is_longterm_pinnable } from './gup';
 import { flags_at, mapping_at, pte_at, refcount_at, folio_run, pinnable_small_quads } from './raw';
+import { lru_batch_count, in_lru_batch, lru_add_drain } from './lru';
+import { kernel_rules } from './rules';
 
 // Distinct folios of gup_pages[off, off + n) that may not be long-term
 // pinned, isolated from the LRU (PG_isolated) and listed in scratch (as
@@ -29,6 +31,7 @@ export function collect_unpinnable(off: i32, n: i32): i32 {
   // (-EAGAIN) and the next round collects the rest.
   const cap = MIGRATE_BATCH;
   let quads_at = 0; // as in gup_fast_pte_range()
+  let drain_allow = (kernel_rules & RULE_LT_DRAIN_BY_REFCOUNT) != 0;
   for (let i = 0; i < n && count < cap; i++) {
     if (i >= quads_at) {
       // Runs of small pinnable pages, four at a time where the build can.
@@ -45,6 +48,16 @@ export function collect_unpinnable(off: i32, n: i32): i32 {
     prev = head;
     if (folio_is_longterm_pinnable(head) || (flags_at(head) & PG_isolated) != 0) continue;
     if ((flags_at(head) & PG_hugetlb) != 0) continue; // hugetlb pools never sit in CMA or ZONE_MOVABLE here
+    // Since Hugh Dickins' 98c6d259319e (J5) a folio whose refcount an LRU
+    // batch raises makes the pass drain the batches, once. Earlier kernels
+    // drained only for a folio without PG_lru, which missed references held
+    // by batches of folios still flagged on the LRU (the mlock batch of
+    // Will Deacon's report); pinsim's one batch stands for those: before J5
+    // the pass does not drain it and migration fails on its reference.
+    if (drain_allow && lru_batch_count() > 0 && in_lru_batch(head)) {
+      lru_add_drain();
+      drain_allow = false;
+    }
     pg_flags[head] = (flags_at(head) | PG_isolated) & ~PG_lru;
     stats[NR_ISOLATED] += 1.0;
     scratch[count++] = <u32>head;
@@ -55,7 +68,8 @@ export function collect_unpinnable(off: i32, n: i32): i32 {
 // folio_putback_lru(): back on the LRU after (failed or skipped) migration.
 export function putback_folio(head: i32): void {
   if ((flags_at(head) & PG_isolated) == 0) return;
-  pg_flags[head] = (flags_at(head) & ~PG_isolated) | PG_lru;
+  // A folio still in the LRU batch gets PG_lru when the batch drains.
+  pg_flags[head] = (flags_at(head) & ~PG_isolated) | (lru_batch_count() > 0 && in_lru_batch(head) ? 0 : PG_lru);
   stats[NR_ISOLATED] -= 1.0;
 }
 

@@ -14,6 +14,7 @@ import { folio_get, folio_order, folio_put_refs, alloc_hugetlb_folio, folio_mayb
 import { kernel_rules } from './rules';
 import { alloc_gfp } from './vma';
 import { flags_at, mapping_at } from './raw';
+import { folio_add_lru } from './lru';
 
 function pc_hash(mapping: i32, index: f64): i32 {
   const hi = Math.floor(index / 16777216.0); // < 2^29: index < 2^53
@@ -75,7 +76,8 @@ export function pc_add_folio(head: i32, mapping: i32, index: f64, backing: i32):
   const nr = 1 << folio_order(head);
   pg_mapping[head] = mapping;
   pg_index[head] = index;
-  pg_flags[head] |= PG_uptodate | PG_lru | (backing == BACKING_FILE ? 0 : PG_swapbacked);
+  pg_flags[head] |= PG_uptodate | (backing == BACKING_HUGETLBFS ? PG_lru : folio_add_lru(head, folio_order(head)))
+    | (backing == BACKING_FILE ? 0 : PG_swapbacked);
   folio_get(head, nr);
   pc_insert(head);
   stats[NR_FILE_PAGES] += <f64>nr;

@@ -20,13 +20,14 @@ export interface RunOptions {
 export const KERNELS: readonly KernelName[] = ['latest', ...PRESETS.filter((p) => p !== 'latest'), ...ALIASES];
 
 // A machine shape; kernel: one preset, or (default) any of them; rules:
-// overrides every machine gets.
+// overrides every machine gets (default: none, or half the time the
+// LRU-batch reference switch, which any preset may have).
 export function shapeArb(kernel?: KernelName, rules?: Partial<KernelRules>): fc.Arbitrary<Shape> {
   return fc.record({
     thp: fc.constantFrom('always' as const, 'madvise' as const, 'never' as const),
     movable: fc.boolean(), cma: fc.boolean(), pool: fc.constantFrom(3, 4), track: fc.boolean(),
     kernel: kernel === undefined ? fc.constantFrom(...KERNELS) : fc.constant(kernel),
-    ...(rules ? { rules: fc.constant(rules) } : {}),
+    rules: rules ? fc.constant(rules) : fc.constantFrom<Partial<KernelRules> | undefined>(undefined, { lruBatchRef: true }),
   });
 }
 

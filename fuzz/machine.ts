@@ -657,6 +657,7 @@ export class Machine {
     const t = this.k.spawn();
     for (const f of this.files) t.ftruncate(t.open(f), 0);
     t.exit();
+    this.k.lru_add_drain(); // lruBatchRef: the batch still holds the last folios added
     const mi = this.k.meminfo();
     const bad = this.#badFrames();
     // Frames bad_page() took out of circulation stay out (page tables among

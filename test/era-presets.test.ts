@@ -61,9 +61,9 @@ const LATEST_COMMIT: Record<string, string | null> = {
 };
 
 // Keys added beyond §6.2 (iommufd's existence, io_uring's shmem exemption
-// from 5.14, the LRU-batch reference switch): allowed in k.rules, checked
+// from 5.14, the LRU-batch reference switch and the drains around it): allowed in k.rules, checked
 // by their own tests.
-const EXTRA = new Set(['iommufd', 'ioUringShmem', 'lruBatchRef']);
+const EXTRA = new Set(['iommufd', 'ioUringShmem', 'lruBatchRef', 'longtermDrainsByRefcount', 'wpDrainsLocalLru']);
 
 const column = (preset: (typeof COLUMNS)[number]) =>
   Object.fromEntries(Object.entries(TABLE).map(([key, row]) => [key, row[COLUMNS.indexOf(preset)]]));

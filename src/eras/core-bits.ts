@@ -29,5 +29,8 @@ export function coreRuleBits(r: KernelRules): number {
     | flag(r.longtermMigratesIsolate, C.RULE_LT_MIGRATE_ISOLATE)
     | flag(r.longtermWriteFile === 'efault', C.RULE_LT_WRITE_FILE_EFAULT)
     | flag(r.forceWriteRoPrivate === 'foll-cow', C.RULE_FOLL_COW)
-    | flag(r.reclaimKeepsPinnedPrivate, C.RULE_RECLAIM_KEEPS_PINNED_PRIVATE);
+    | flag(r.reclaimKeepsPinnedPrivate, C.RULE_RECLAIM_KEEPS_PINNED_PRIVATE)
+    | flag(r.lruBatchRef, C.RULE_LRU_BATCH_REF)
+    | flag(r.longtermDrainsByRefcount, C.RULE_LT_DRAIN_BY_REFCOUNT)
+    | flag(r.wpDrainsLocalLru, C.RULE_WP_DRAINS_LOCAL_LRU);
 }

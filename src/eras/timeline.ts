@@ -236,6 +236,21 @@ export const TIMELINE = {
     initial: false, initialNote: 'no iommufd before 6.2', values: BOOL, effect: 'facade',
     changes: [{ since: '6.2', value: true, commit: '2ff4bed7fee7', title: 'iommufd: File descriptor, context, kconfig and makefiles' }],
   }),
+  lruBatchRef: rule({
+    what: 'a freshly added folio sits in a per-CPU LRU batch holding one extra reference until lru_add_drain() (page_count eras then copy spuriously; long-term migration fails on it until Hugh Dickins\' 2025 fixes)',
+    initial: false, initialNote: 'a switch, off in every preset (pinsim puts new folios on the LRU at once)', values: BOOL, effect: 'core',
+    changes: [],
+  }),
+  wpDrainsLocalLru: rule({
+    what: 'a write fault on a small anon page off the LRU (refcount at most 3) drains this CPU\'s LRU batch before counting references (with lruBatchRef: no spurious copy)',
+    initial: false, initialNote: 'not before 5.18', values: BOOL, effect: 'core',
+    changes: [{ since: '5.18', value: true, commit: 'd4c470970d45', title: 'mm: optimize do_wp_page() for fresh pages in local LRU pagevecs' }],
+  }),
+  longtermDrainsByRefcount: rule({
+    what: 'the long-term pin drains the LRU batches when a folio\'s refcount is unexpected (else only for a folio without PG_lru, which missed batch references: with lruBatchRef, migration fails)',
+    initial: false, initialNote: 'the PG_lru test since 5.1 (9a4e9f3b2d73)', values: BOOL, effect: 'core',
+    changes: [{ since: '6.17', value: true, commit: '98c6d259319e', title: 'mm/gup: check ref_count instead of lru before migration (release UNVERIFIED: merged Sept 2025, in stable 6.12.y-6.16.y)' }],
+  }),
 } as const;
 
 export type RuleKey = keyof typeof TIMELINE;

@@ -278,6 +278,13 @@ export class GupKernel extends AccountingKernel {
     });
   }
 
+  // lru_add_drain(): the folios waiting in the per-CPU LRU batch (boot
+  // with rules: { lruBatchRef: true }) go on the LRU and the batch drops
+  // its references. Nothing to do with the switch off.
+  lru_add_drain(): void {
+    this.guard(() => this.core.lru_add_drain());
+  }
+
   // ---- a device's view: DMA into and out of page frames ----
 
   // A device writes `word` into frame pfn, as DMA into a pinned page does:

@@ -39,6 +39,7 @@ function cmaArea(k: KernelBase): { start: number; end: number } {
 // stay where they went on failure, as in the kernel.
 function allocContigRange(k: KernelBase, start: number, end: number, how: number): { ret: number; busy: number; failed: number } {
   const core = k.core;
+  core.lru_add_drain(); // alloc_contig_range() and offline_pages(): lru_cache_disable() drains every CPU's batches
   for (let from = start; from < end;) {
     const n = core.contig_collect(from, end);
     from = core.contig_next();
