@@ -76,7 +76,7 @@ export class Rec {
   }
 }
 
-const RELEASED_KEPT = 256; // released records kept to explain a double release
+const RELEASED_KEPT = 256; // released records kept to explain a double release: the last 256 to 511
 const CHUNK = 1 << 16; // pfns per chunk of record storage
 
 export class Tracker {
@@ -186,7 +186,8 @@ export class Tracker {
     else same.splice(same.indexOf(rec), 1);
     rec.released = { api, time: this.k.now() };
     this.released.push(rec);
-    if (this.released.length > RELEASED_KEPT) this.released.shift();
+    // Trimmed in batches (a shift per release would move the whole list).
+    if (this.released.length >= 2 * RELEASED_KEPT) this.released.splice(0, RELEASED_KEPT);
   }
 
   // Marks and reports the live records `lost` matches (a task that exited,
