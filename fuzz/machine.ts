@@ -278,6 +278,7 @@ export class Machine {
       case 'vfioOpen': case 'vfioMap': case 'vfioUnmap': case 'vfioDma': case 'vfioClose': return runVfioOp(this, t, o);
       case 'pipeOpen': case 'pipeSplice': case 'pipeRead': case 'pipeClose': return runPipeOp(this, t, o);
       case 'cmaAlloc': case 'cmaRelease': case 'offline': case 'online': return runContigOp(this, o);
+      case 'lruDrain': return this.k.lru_add_drain(); // the batch's folios join the LRU; unmapped ones are freed
       default: return runMemlockOp(this, t, o);
     }
   }

@@ -90,7 +90,9 @@ export type Op =
   // family 'contig': cma_alloc/cma_release and offline_pages/online_pages (fuzz/contig.ts)
   | { op: 'cmaAlloc'; count: number; align: number }
   | { op: 'cmaRelease'; pick: number }
-  | { op: 'offline' | 'online'; at: number };
+  | { op: 'offline' | 'online'; at: number }
+  // family 'lruDrain': lru_add_drain() of the per-CPU LRU batch (boot({ rules: { lruBatchRef: true } }))
+  | { op: 'lruDrain' };
 
 export type OpName = Op['op'];
 
@@ -119,6 +121,7 @@ export const FAMILIES = {
   vfio: ['vfioOpen', 'vfioMap', 'vfioUnmap', 'vfioDma', 'vfioClose'],
   pipe: ['pipeOpen', 'pipeSplice', 'pipeRead', 'pipeClose'],
   contig: ['cmaAlloc', 'cmaRelease', 'offline', 'online'],
+  lruDrain: ['lruDrain'],
 } as const satisfies Record<string, readonly OpName[]>;
 
 export type Family = keyof typeof FAMILIES;
@@ -260,6 +263,7 @@ const ARBS: Record<Family, Weighted[]> = {
     { arbitrary: fc.record({ op: fc.constant('cmaRelease' as const), pick: fc.nat() }), weight: 2 },
     { arbitrary: fc.record({ op: fc.constantFrom('offline' as const, 'online' as const), at: nat(3) }), weight: 1 },
   ],
+  lruDrain: [{ arbitrary: fc.record({ op: fc.constant('lruDrain' as const) }), weight: 1 }],
 };
 // io_uring's ops meet the memory changing under the buffers: mmap, munmap/dontneed/populate, access, fork/exit.
 ARBS.io_uring.push(ARBS.mm[0]!, ARBS.mm[1]!, ARBS.mm[4]!, ARBS.mm[6]!);
