@@ -4,6 +4,7 @@ import { tour } from './tour/index';
 import { gupTestMain } from './gup-test/index';
 import { usageError } from './usage';
 import { rulesMain, RULES_OPTIONS } from './eras/cli';
+import { scenarioMain } from './scenarios/cli';
 
 declare const PINSIM_VERSION: string; // package.json's version, defined by scripts/build.mjs
 
@@ -12,6 +13,7 @@ commands:
   tour        a tour of the machine, then of pinning (the default)
   gup-test    the kernel's gup_test benchmark, ported (pinsim gup-test --help)
   rules       a kernel preset's pinning rules, or two presets compared (pinsim rules --help)
+  scenario    replay a real-world pinning report, on one preset or two (pinsim scenario --help)
 exit status: 0, 1 when a run fails, 2 on bad usage`;
 
 const TOUR_USAGE = `usage: pinsim tour [--backend=wasm|ts]
@@ -48,6 +50,8 @@ if (cmd === 'tour') {
 } else if (cmd === 'gup-test') {
   // exitCode, not exit(): let stdout drain.
   process.exitCode = await gupTestMain(rest, (line) => console.log(line), (line) => console.error(line));
+} else if (cmd === 'scenario') {
+  process.exitCode = await scenarioMain(rest, (line) => console.log(line), (line) => console.error(line));
 } else if (cmd === 'rules') {
   let values;
   try {

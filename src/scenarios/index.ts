@@ -1,0 +1,16 @@
+// The scenario catalogue: every scenario the CLI lists, the lab plays and
+// the tests run. One module each in catalog/.
+import { forkRdma } from './catalog/fork-rdma';
+import type { Scenario } from './types';
+
+export const SCENARIOS: readonly Scenario[] = [
+  forkRdma,
+];
+
+export function scenario(id: string): Scenario | undefined {
+  return SCENARIOS.find((s) => s.id === id);
+}
+
+export { runScenario, ScenarioPlayer, type RunOptions, type ScenarioRun, type StepResult } from './run';
+export { renderLook, word, type Table } from './look';
+export type { Scenario, ScenarioCtx, Step, Look, Outcome, Reference } from './types';
