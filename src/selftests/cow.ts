@@ -11,7 +11,7 @@ import type { Task } from '../task';
 import { Ksft } from './tap';
 import {
   ANON, HUGETLB_SIZES, PAGE, PMD_SIZE, RW, errnoOf, hugeFlag, hugeFree, hugeName, memset, populated, same, selftestMachine,
-  strerror, tryCall, words, type SelftestOptions,
+  strerror, tryCall, words, type SelftestOptions, type SelftestRun,
 } from './machine';
 
 const OLD = 0x01010101; // memset(mem, 1, size)
@@ -400,7 +400,7 @@ function runNonAnonTestCase(c: Ctx, desc: string, fn: NonAnonFn): void {
   }
 }
 
-export async function runCow(o: SelftestOptions, out: (line: string) => void): Promise<Ksft> {
+export async function runCow(o: SelftestOptions, out: (line: string) => void): Promise<SelftestRun> {
   const { k, t } = await selftestMachine(o);
   const ksft = new Ksft(out);
   const c: Ctx = { k, t, ksft, gup: new PinLongtermTest(k) };
@@ -430,5 +430,5 @@ export async function runCow(o: SelftestOptions, out: (line: string) => void): P
     runNonAnonTestCase(c, desc, fn);
     tick();
   }
-  return ksft;
+  return { ksft, exitCode: ksft.finished() };
 }

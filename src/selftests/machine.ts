@@ -6,6 +6,7 @@ import { boot, type BootOptions } from '../boot';
 import type { Kernel } from '../devices/kernel';
 import { SyscallError } from '../errors';
 import type { Task } from '../task';
+import type { Ksft } from './tap';
 
 export const PAGE = C.PAGE_SIZE;
 export const PMD_SIZE = 2 * 1024 * 1024;
@@ -13,6 +14,9 @@ export const RW = C.PROT_READ | C.PROT_WRITE;
 export const ANON = C.MAP_PRIVATE | C.MAP_ANONYMOUS;
 // The hugetlb sizes an x86-64 machine lists under /sys/kernel/mm/hugepages.
 export const HUGETLB_SIZES = [PMD_SIZE, 1024 * 1024 * 1024] as const;
+
+// A finished selftest: its TAP stream and the exit status the C binary gives.
+export interface SelftestRun { ksft: Ksft; exitCode: 0 | 1 }
 
 export interface SelftestOptions {
   kernel?: BootOptions['kernel'];

@@ -39,6 +39,8 @@ export class Ksft {
   fail(text: string): void { this.cnt.fail++; this.print(`not ok ${this.testNum} ${text}`); }
   xfail(text: string): void { this.cnt.xfail++; this.print(`ok ${this.testNum} # XFAIL ${text}`); }
   skip(text: string): void { this.cnt.skip++; this.print(`ok ${this.testNum} # SKIP ${text}`); }
+  // ksft_test_result_code(KSFT_SKIP, name, reason): the harness's form.
+  skipNamed(name: string, why: string): void { this.cnt.skip++; this.print(`ok ${this.testNum} ${name} # SKIP ${why}`); }
   result(cond: boolean, text: string): void {
     if (cond) this.pass(text);
     else this.fail(text);
