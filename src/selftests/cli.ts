@@ -1,6 +1,6 @@
 // `pinsim selftest <name>`: a port of one of the kernel's mm selftests, run
 // on a pinsim machine, printing kselftest TAP as the C binary does.
-import { parseArgs } from 'node:util';
+import { parseCommand } from '../cli-args';
 import { usageError } from '../usage';
 import { PRESETS, ALIASES, type KernelName } from '../eras/presets';
 import { progress, type ProgressStream } from '../progress';
@@ -24,21 +24,17 @@ const KERNELS: readonly string[] = [...PRESETS, ...ALIASES];
 
 export async function selftestMain(args: string[], out: (line: string) => void, err: (line: string) => void,
   stderr?: ProgressStream, extra: Partial<SelftestOptions> = {}): Promise<number> {
+  const parsed = parseCommand('selftest', args, OPTIONS, err);
+  if (!parsed) return 2;
+  if (parsed.values.help) {
+    out(SELFTEST_USAGE);
+    return 0;
+  }
   const usage = (what: string): 2 => {
     for (const line of usageError('selftest', what)) err(line);
     return 2;
   };
-  let parsed;
-  try {
-    parsed = parseArgs({ args, strict: true, allowPositionals: true, options: OPTIONS });
-  } catch (e) {
-    return usage((e as Error).message);
-  }
   const { values, positionals } = parsed;
-  if (values.help) {
-    out(SELFTEST_USAGE);
-    return 0;
-  }
   const [name, ...rest] = positionals;
   if (name === undefined) return usage(`a selftest is needed: ${Object.keys(SELFTESTS).join(', ')}`);
   const run = Object.hasOwn(SELFTESTS, name) ? SELFTESTS[name] : undefined;

@@ -57,6 +57,13 @@ function deviceOk(test: string, r: { cpages: number; faults: number } | number, 
   expectEq(test, 'buffer->faults', r.faults, 1);
 }
 
+// n anonymous pages (private unless flags say otherwise), page i holding f(i).
+function filled(t: Task, n: number, f: (i: number) => number = (i) => i, flags = ANON): number {
+  const mem = t.mmap({ length: n * PAGE, prot: RW, flags });
+  for (let i = 0; i < n; i++) t.write(mem + i * PAGE, f(i));
+  return mem;
+}
+
 const anonRead: TestFn = ({ t, fd }) => {
   const n = HMM_BUFFER_PAGES;
   const mem = t.mmap({ length: n * PAGE, prot: RW, flags: ANON });
@@ -71,8 +78,7 @@ const anonRead: TestFn = ({ t, fd }) => {
 
 const anonReadProt: TestFn = ({ t, fd }) => {
   const n = HMM_BUFFER_PAGES;
-  const mem = t.mmap({ length: n * PAGE, prot: RW, flags: ANON });
-  for (let i = 0; i < n; i++) t.write(mem + i * PAGE, i);
+  const mem = filled(t, n);
   t.mprotect(mem, n * PAGE, C.PROT_NONE);
   expectEq('anon_read_prot', 'ret', cmd(() => fd.ioctl_read(mem, n)), -C.EFAULT);
   t.mprotect(mem, n * PAGE, C.PROT_READ);
@@ -135,8 +141,7 @@ const anonWriteChild: TestFn = ({ k, t }) => {
 
 const anonWriteChildShared: TestFn = ({ k, t }) => {
   const n = HMM_BUFFER_PAGES;
-  const mem = t.mmap({ length: n * PAGE, prot: RW, flags: C.MAP_SHARED | C.MAP_ANONYMOUS });
-  for (let i = 0; i < n; i++) t.write(mem + i * PAGE, i);
+  const mem = filled(t, n, (i) => i, C.MAP_SHARED | C.MAP_ANONYMOUS);
   writeInChild(k, t, 'anon_write_child_shared', mem, n, true);
   t.munmap(mem, n * PAGE);
 };
@@ -196,8 +201,7 @@ const fileWrite: TestFn = ({ k, t, fd }) => {
 const anonReadMultiple: TestFn = ({ t, fd }) => {
   const n = HMM_BUFFER_PAGES;
   for (let c = 0; c < NTIMES; c++) {
-    const mem = t.mmap({ length: n * PAGE, prot: RW, flags: ANON });
-    for (let i = 0; i < n; i++) t.write(mem + i * PAGE, i + c);
+    const mem = filled(t, n, (i) => i + c);
     const r = cmd(() => fd.ioctl_read(mem, n));
     deviceOk('anon_read_multiple', r, n);
     checkWords('anon_read_multiple', (r as { data: Uint32Array }).data, seq(n, (i) => i + c));
@@ -210,8 +214,7 @@ const anonReadMultiple: TestFn = ({ t, fd }) => {
 const anonTeardown: TestFn = ({ t, fd }) => {
   const n = HMM_BUFFER_PAGES;
   for (let c = 0; c < NTIMES; c++) {
-    const mem = t.mmap({ length: n * PAGE, prot: RW, flags: ANON });
-    for (let i = 0; i < n; i++) t.write(mem + i * PAGE, i + c);
+    const mem = filled(t, n, (i) => i + c);
     const r = cmd(() => fd.ioctl_read(mem, n));
     if (typeof r !== 'number') {
       deviceOk('anon_teardown', r, n);
@@ -238,8 +241,7 @@ const compound: TestFn = ({ k, t, fd }) => {
 // hmm2: two devices reading the same memory, then a migration to device 1.
 const doubleMap: TestFn = ({ t }, [fd0, fd1]) => {
   const n = 6;
-  const mem = t.mmap({ length: n * PAGE, prot: RW, flags: ANON });
-  for (let i = 0; i < n; i++) t.write(mem + i * PAGE, i);
+  const mem = filled(t, n);
   t.mprotect(mem, n * PAGE, C.PROT_READ);
   for (const fd of [fd0!, fd1!]) {
     const r = cmd(() => fd.ioctl_read(mem, n));

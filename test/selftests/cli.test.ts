@@ -1,24 +1,10 @@
 // `pinsim selftest` as a user runs it (the built dist/cli.js), and the
 // progress line it and `pinsim gup-test` draw on a terminal's stderr.
 import { describe, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { selftestMain } from '../../src/selftests/cli';
 import { gupTestMain } from '../../src/gup-test/index';
 import { progress, type ProgressStream } from '../../src/progress';
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-
-interface Run { code: number; out: string[]; err: string[] }
-
-function pinsim(...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [`${ROOT}dist/cli.js`, ...args], { cwd: ROOT, timeout: 120_000 }, (e, stdout, stderr) => {
-      const lines = (s: string) => (s === '' ? [] : s.replace(/\n$/, '').split('\n'));
-      resolve({ code: e ? (typeof e.code === 'number' ? e.code : -1) : 0, out: lines(stdout), err: lines(stderr) });
-    });
-  });
-}
+import { pinsim } from '../cli-run';
 
 // A terminal (or a pipe) that keeps what is written to it.
 function fakeStream(isTTY: boolean): ProgressStream & { written: string[] } {
