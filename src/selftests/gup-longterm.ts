@@ -109,6 +109,8 @@ export async function runGupLongterm(o: SelftestOptions, out: (line: string) => 
   const { k, t } = await selftestMachine(o);
   const ksft = new Ksft(out);
   const c: Ctx = { k, t, ksft, gup: new PinLongtermTest(k) };
+  // detect_hugetlb_page_sizes() runs before ksft_print_header() here.
+  for (const h of HUGETLB_SIZES) ksft.msg(`[INFO] detected hugetlb page size: ${h / 1024} KiB`);
   ksft.header();
   ksft.setPlan(CASES.length * (3 + HUGETLB_SIZES.length));
   for (const [desc, type, shared] of CASES) {
