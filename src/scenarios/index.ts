@@ -1,10 +1,12 @@
 // The scenario catalogue: every scenario the CLI lists, the lab plays and
 // the tests run. One module each in catalog/.
 import { forkRdma } from './catalog/fork-rdma';
+import { pinLeak } from './catalog/pin-leak';
 import type { Scenario } from './types';
 
 export const SCENARIOS: readonly Scenario[] = [
   forkRdma,
+  pinLeak,
 ];
 
 export function scenario(id: string): Scenario | undefined {
