@@ -2,11 +2,13 @@
 // the tests run. One module each in catalog/.
 import { forkRdma } from './catalog/fork-rdma';
 import { pinLeak } from './catalog/pin-leak';
+import { getUnpinMisuse } from './catalog/get-unpin-misuse';
 import type { Scenario } from './types';
 
 export const SCENARIOS: readonly Scenario[] = [
   forkRdma,
   pinLeak,
+  getUnpinMisuse,
 ];
 
 export function scenario(id: string): Scenario | undefined {

@@ -2,7 +2,7 @@
 // the context, anonymous buffers, the counters the memlock and pin stories
 // look at, and a syscall's failure as a result line.
 import * as C from '../../../assembly/constants';
-import { SyscallError } from '../../errors';
+import { SyscallError, errnoName } from '../../errors';
 import type { Task } from '../../task';
 import type { ScenarioCtx } from '../types';
 
@@ -10,6 +10,9 @@ export const RW = C.PROT_READ | C.PROT_WRITE;
 export const KiB = 1024;
 
 export const hex = (a: number): string => `0x${a.toString(16)}`;
+
+// A kernel function's return value as the kernel's callers read it: "-14 (-EFAULT)".
+export const ret = (r: number): string => (r < 0 ? `${r} (-${errnoName(-r)})` : String(r));
 
 export function task(c: ScenarioCtx, name: string): Task {
   const t = c.tasks.get(name);

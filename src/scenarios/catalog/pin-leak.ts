@@ -7,7 +7,7 @@
 // nr_foll_pin_released.
 import * as C from '../../../assembly/constants';
 import type { ScenarioCtx, Scenario } from '../types';
-import { anonFilled, pinCounters, spawn, task, v } from './lib';
+import { anonFilled, pinCounters, ret, spawn, task, v } from './lib';
 
 const PAGES = 16;
 const GUP_FLAGS = C.FOLL_WRITE | C.FOLL_LONGTERM;
@@ -73,7 +73,7 @@ export const pinLeak: Scenario = {
         const r = c.k.withCaller('nv_host_register', () => c.k.pin_user_pages(task(c, 'llama'), buf(c), PAGES, GUP_FLAGS, pages));
         pages.free();
         c.vars.pinResult = r;
-        return `pin_user_pages(buf, ${PAGES}, FOLL_WRITE | FOLL_LONGTERM) = ${r}${r === -C.ENOMEM ? ' (-ENOMEM): the driver gives up, with nothing to unpin' : ''}`;
+        return `pin_user_pages(buf, ${PAGES}, FOLL_WRITE | FOLL_LONGTERM) = ${ret(r)}${r < 0 ? ': the driver gives up, with nothing to unpin' : ''}`;
       },
       look: [
         { kind: 'frames', title: 'the buffer (first two pages)', pfns: (c) => pfns(c).slice(0, 2) },
