@@ -3,12 +3,14 @@
 import { forkRdma } from './catalog/fork-rdma';
 import { pinLeak } from './catalog/pin-leak';
 import { getUnpinMisuse } from './catalog/get-unpin-misuse';
+import { staleMrRemap } from './catalog/stale-mr-remap';
 import type { Scenario } from './types';
 
 export const SCENARIOS: readonly Scenario[] = [
   forkRdma,
   pinLeak,
   getUnpinMisuse,
+  staleMrRemap,
 ];
 
 export function scenario(id: string): Scenario | undefined {
