@@ -4,6 +4,7 @@ import { forkRdma } from './catalog/fork-rdma';
 import { pinLeak } from './catalog/pin-leak';
 import { getUnpinMisuse } from './catalog/get-unpin-misuse';
 import { staleMrRemap } from './catalog/stale-mr-remap';
+import { ioUringMemlock } from './catalog/io-uring-memlock';
 import type { Scenario } from './types';
 
 export const SCENARIOS: readonly Scenario[] = [
@@ -11,6 +12,7 @@ export const SCENARIOS: readonly Scenario[] = [
   pinLeak,
   getUnpinMisuse,
   staleMrRemap,
+  ioUringMemlock,
 ];
 
 export function scenario(id: string): Scenario | undefined {
