@@ -5,6 +5,7 @@ import { pinLeak } from './catalog/pin-leak';
 import { getUnpinMisuse } from './catalog/get-unpin-misuse';
 import { staleMrRemap } from './catalog/stale-mr-remap';
 import { ioUringMemlock } from './catalog/io-uring-memlock';
+import { vfioDmaEntries } from './catalog/vfio-dma-entries';
 import type { Scenario } from './types';
 
 export const SCENARIOS: readonly Scenario[] = [
@@ -13,6 +14,7 @@ export const SCENARIOS: readonly Scenario[] = [
   getUnpinMisuse,
   staleMrRemap,
   ioUringMemlock,
+  vfioDmaEntries,
 ];
 
 export function scenario(id: string): Scenario | undefined {
