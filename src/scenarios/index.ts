@@ -6,6 +6,7 @@ import { getUnpinMisuse } from './catalog/get-unpin-misuse';
 import { staleMrRemap } from './catalog/stale-mr-remap';
 import { ioUringMemlock } from './catalog/io-uring-memlock';
 import { vfioDmaEntries } from './catalog/vfio-dma-entries';
+import { vfioNDevices } from './catalog/vfio-n-devices';
 import type { Scenario } from './types';
 
 export const SCENARIOS: readonly Scenario[] = [
@@ -15,6 +16,7 @@ export const SCENARIOS: readonly Scenario[] = [
   staleMrRemap,
   ioUringMemlock,
   vfioDmaEntries,
+  vfioNDevices,
 ];
 
 export function scenario(id: string): Scenario | undefined {
