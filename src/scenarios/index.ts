@@ -7,6 +7,7 @@ import { staleMrRemap } from './catalog/stale-mr-remap';
 import { ioUringMemlock } from './catalog/io-uring-memlock';
 import { vfioDmaEntries } from './catalog/vfio-dma-entries';
 import { vfioNDevices } from './catalog/vfio-n-devices';
+import { memlockThreeCounters } from './catalog/memlock-three-counters';
 import type { Scenario } from './types';
 
 export const SCENARIOS: readonly Scenario[] = [
@@ -17,6 +18,7 @@ export const SCENARIOS: readonly Scenario[] = [
   ioUringMemlock,
   vfioDmaEntries,
   vfioNDevices,
+  memlockThreeCounters,
 ];
 
 export function scenario(id: string): Scenario | undefined {
