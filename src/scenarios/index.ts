@@ -8,6 +8,7 @@ import { ioUringMemlock } from './catalog/io-uring-memlock';
 import { vfioDmaEntries } from './catalog/vfio-dma-entries';
 import { vfioNDevices } from './catalog/vfio-n-devices';
 import { memlockThreeCounters } from './catalog/memlock-three-counters';
+import { odpInvalidate } from './catalog/odp-invalidate';
 import type { Scenario } from './types';
 
 export const SCENARIOS: readonly Scenario[] = [
@@ -19,6 +20,7 @@ export const SCENARIOS: readonly Scenario[] = [
   vfioDmaEntries,
   vfioNDevices,
   memlockThreeCounters,
+  odpInvalidate,
 ];
 
 export function scenario(id: string): Scenario | undefined {
