@@ -3,6 +3,7 @@
 import { forkRdma } from './catalog/fork-rdma';
 import { pinLeak } from './catalog/pin-leak';
 import { getUnpinMisuse } from './catalog/get-unpin-misuse';
+import { pinReleaseMisuse } from './catalog/pin-release-misuse';
 import { staleMrRemap } from './catalog/stale-mr-remap';
 import { ioUringMemlock } from './catalog/io-uring-memlock';
 import { vfioDmaEntries } from './catalog/vfio-dma-entries';
@@ -15,6 +16,7 @@ export const SCENARIOS: readonly Scenario[] = [
   forkRdma,
   pinLeak,
   getUnpinMisuse,
+  pinReleaseMisuse,
   staleMrRemap,
   ioUringMemlock,
   vfioDmaEntries,
