@@ -4,6 +4,9 @@
 // one reference was taken: the refcount goes negative and the host
 // crashes. pinsim refuses the unpin with a WARN and, with tracking on,
 // says which call took the reference; put_page() is the right release.
+// Why the pin failed is a choice (UNVERIFIED): the report names only "a
+// special file" on RHEL 8.8's 4.18; here it is today's refusal of a
+// long-term pin of a shared ext4 page.
 import * as C from '../../../assembly/constants';
 import type { Scenario, ScenarioCtx } from '../types';
 import { hex, ret, spawn, task, v } from './lib';

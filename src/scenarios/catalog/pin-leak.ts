@@ -4,7 +4,8 @@
 // introduced it, aa6f8b2593b5 fixed it in 6.12; kernel-history.md §3.I).
 // The driver sees a failure and never unpins; the frames outlive the
 // process, and /proc/vmstat's nr_foll_pin_acquired runs away from
-// nr_foll_pin_released.
+// nr_foll_pin_released. What ran out is pinsim's choice (UNVERIFIED, as in
+// the era rules): free frames outside CMA to migrate the pages to.
 import * as C from '../../../assembly/constants';
 import type { ScenarioCtx, Scenario } from '../types';
 import { anonFilled, pinCounters, ret, spawn, task, v } from './lib';
