@@ -1,10 +1,28 @@
 // The scenario catalogue: every scenario the CLI lists, the lab plays and
 // the tests run. One module each in catalog/.
 import { forkRdma } from './catalog/fork-rdma';
+import { pinLeak } from './catalog/pin-leak';
+import { getUnpinMisuse } from './catalog/get-unpin-misuse';
+import { pinReleaseMisuse } from './catalog/pin-release-misuse';
+import { staleMrRemap } from './catalog/stale-mr-remap';
+import { ioUringMemlock } from './catalog/io-uring-memlock';
+import { vfioDmaEntries } from './catalog/vfio-dma-entries';
+import { vfioNDevices } from './catalog/vfio-n-devices';
+import { memlockThreeCounters } from './catalog/memlock-three-counters';
+import { odpInvalidate } from './catalog/odp-invalidate';
 import type { Scenario } from './types';
 
 export const SCENARIOS: readonly Scenario[] = [
   forkRdma,
+  pinLeak,
+  getUnpinMisuse,
+  pinReleaseMisuse,
+  staleMrRemap,
+  ioUringMemlock,
+  vfioDmaEntries,
+  vfioNDevices,
+  memlockThreeCounters,
+  odpInvalidate,
 ];
 
 export function scenario(id: string): Scenario | undefined {
