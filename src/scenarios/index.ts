@@ -1,10 +1,12 @@
 // The scenario catalogue: every scenario the CLI lists, the lab plays and
 // the tests run. One module each in catalog/.
 import { forkRdma } from './catalog/fork-rdma';
+import { pinUserPagesCases } from './catalog/pin-user-pages-cases';
 import type { Scenario } from './types';
 
 export const SCENARIOS: readonly Scenario[] = [
   forkRdma,
+  pinUserPagesCases,
 ];
 
 export function scenario(id: string): Scenario | undefined {
