@@ -2,11 +2,15 @@
 // the tests run. One module each in catalog/.
 import { forkRdma } from './catalog/fork-rdma';
 import { pinUserPagesCases } from './catalog/pin-user-pages-cases';
+import { vmspliceCve, vmspliceThp, vmspliceHugetlb } from './catalog/vmsplice-cve-2020-29374';
 import type { Scenario } from './types';
 
 export const SCENARIOS: readonly Scenario[] = [
   forkRdma,
   pinUserPagesCases,
+  vmspliceCve,
+  vmspliceThp,
+  vmspliceHugetlb,
 ];
 
 export function scenario(id: string): Scenario | undefined {
