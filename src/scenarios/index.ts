@@ -2,6 +2,7 @@
 // the tests run. One module each in catalog/.
 import { forkRdma } from './catalog/fork-rdma';
 import { pinUserPagesCases } from './catalog/pin-user-pages-cases';
+import { roPinStale, roPinSoleOwner } from './catalog/ro-pin';
 import { vmspliceCve, vmspliceThp, vmspliceHugetlb } from './catalog/vmsplice-cve-2020-29374';
 import type { Scenario } from './types';
 
@@ -11,6 +12,8 @@ export const SCENARIOS: readonly Scenario[] = [
   vmspliceCve,
   vmspliceThp,
   vmspliceHugetlb,
+  roPinStale,
+  roPinSoleOwner,
 ];
 
 export function scenario(id: string): Scenario | undefined {
