@@ -3,6 +3,8 @@
 import { forkRdma } from './catalog/fork-rdma';
 import { pinUserPagesCases } from './catalog/pin-user-pages-cases';
 import { roPinStale, roPinSoleOwner } from './catalog/ro-pin';
+import { odirectForkRace } from './catalog/odirect-fork-race';
+import { writebackSharedFile } from './catalog/writeback-shared-file';
 import { vmspliceCve, vmspliceThp, vmspliceHugetlb } from './catalog/vmsplice-cve-2020-29374';
 import type { Scenario } from './types';
 
@@ -14,6 +16,8 @@ export const SCENARIOS: readonly Scenario[] = [
   vmspliceHugetlb,
   roPinStale,
   roPinSoleOwner,
+  writebackSharedFile,
+  odirectForkRace,
 ];
 
 export function scenario(id: string): Scenario | undefined {
