@@ -3,6 +3,7 @@
 import { forkRdma } from './catalog/fork-rdma';
 import { pinUserPagesCases } from './catalog/pin-user-pages-cases';
 import { roPinStale, roPinSoleOwner } from './catalog/ro-pin';
+import { forkRdmaDontfork } from './catalog/fork-rdma-dontfork';
 import { odirectForkRace } from './catalog/odirect-fork-race';
 import { writebackSharedFile } from './catalog/writeback-shared-file';
 import { vmspliceCve, vmspliceThp, vmspliceHugetlb } from './catalog/vmsplice-cve-2020-29374';
@@ -18,6 +19,7 @@ export const SCENARIOS: readonly Scenario[] = [
   roPinSoleOwner,
   writebackSharedFile,
   odirectForkRace,
+  forkRdmaDontfork,
 ];
 
 export function scenario(id: string): Scenario | undefined {
