@@ -4,6 +4,8 @@ import { forkRdma } from './catalog/fork-rdma';
 import { pinUserPagesCases } from './catalog/pin-user-pages-cases';
 import { roPinStale, roPinSoleOwner } from './catalog/ro-pin';
 import { forkRdmaDontfork } from './catalog/fork-rdma-dontfork';
+import { longtermCma } from './catalog/longterm-cma';
+import { lruBatchRef } from './catalog/lru-batch-ref';
 import { odirectForkRace } from './catalog/odirect-fork-race';
 import { writebackSharedFile } from './catalog/writeback-shared-file';
 import { vmspliceCve, vmspliceThp, vmspliceHugetlb } from './catalog/vmsplice-cve-2020-29374';
@@ -20,6 +22,8 @@ export const SCENARIOS: readonly Scenario[] = [
   writebackSharedFile,
   odirectForkRace,
   forkRdmaDontfork,
+  longtermCma,
+  lruBatchRef,
 ];
 
 export function scenario(id: string): Scenario | undefined {
