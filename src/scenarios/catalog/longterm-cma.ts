@@ -8,6 +8,7 @@ import * as C from '../../../assembly/constants';
 import type { Task } from '../../task';
 import { word } from '../look';
 import type { Scenario, ScenarioCtx } from '../types';
+import { spawnWithBuffer } from './common';
 
 const PAGE = C.PAGE_SIZE;
 const PAGES = 4;
@@ -33,9 +34,8 @@ export const longtermCma: Scenario = {
     {
       narration: 'A process writes a 4-page buffer; movable allocations may borrow CMA memory, and these do.',
       action: (c) => {
-        const t = c.k.spawn({ name: 'app' });
-        c.tasks.set('app', t);
-        c.vars.buf = t.mmap({ length: PAGES * PAGE, prot: C.PROT_READ | C.PROT_WRITE, flags: C.MAP_PRIVATE | C.MAP_ANONYMOUS });
+        c.vars.buf = spawnWithBuffer(c, 'app', 'app', PAGES * PAGE);
+        const t = app(c);
         for (let i = 0; i < PAGES; i++) t.write(buf(c) + i * PAGE, 0x61 + i);
         const pfns = Array.from({ length: PAGES }, (_, i) => t.translate(buf(c) + i * PAGE)!);
         return `pfns ${pfns.join(', ')}: ${pfns.filter((p) => inCma(c, p)).length} of ${PAGES} in CMA`;

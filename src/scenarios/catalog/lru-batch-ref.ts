@@ -10,6 +10,7 @@
 import * as C from '../../../assembly/constants';
 import type { Task } from '../../task';
 import type { Scenario, ScenarioCtx } from '../types';
+import { spawnWithBuffer } from './common';
 
 const PAGE = C.PAGE_SIZE;
 const LW = C.FOLL_WRITE | C.FOLL_LONGTERM;
@@ -48,11 +49,9 @@ export const lruBatchRef: Scenario = {
     {
       narration: 'A process writes a fresh page, from CMA; the new folio waits in the per-CPU LRU-add batch, which holds a reference to it.',
       action: (c) => {
-        const t = c.k.spawn({ name: 'vmm' });
-        c.tasks.set('app', t);
-        c.vars.buf = t.mmap({ length: PAGE, prot: C.PROT_READ | C.PROT_WRITE, flags: C.MAP_PRIVATE | C.MAP_ANONYMOUS });
-        t.write(buf(c), 0x47);
-        c.vars.fresh = t.translate(buf(c));
+        c.vars.buf = spawnWithBuffer(c, 'app', 'vmm', PAGE);
+        app(c).write(buf(c), 0x47);
+        c.vars.fresh = app(c).translate(buf(c));
         const p = c.k.page(fresh(c));
         return `pfn ${p.pfn} (${p.migratetype}): refcount ${p.refcount}, mapcount ${p.mapcount}, ${p.flags.includes('lru') ? 'on the LRU' : 'not on the LRU yet'}`;
       },

@@ -8,14 +8,13 @@
 // rule for maybe-pinned pages) and the parent keeps the page being filled.
 import * as C from '../../../assembly/constants';
 import type { SimFile } from '../../fs/file';
-import type { Task } from '../../task';
 import { word } from '../look';
 import type { Scenario, ScenarioCtx } from '../types';
+import { spawnWithBuffer, task } from './common';
 
 const PAGE = C.PAGE_SIZE;
 const [A, B, D] = [0x41, 0x42, 0x44];
 
-const task = (c: ScenarioCtx, name: string): Task => c.tasks.get(name)!;
 const buf = (c: ScenarioCtx): number => c.vars.buf as number;
 const dmaPage = (c: ScenarioCtx): number => c.vars.dmaPage as number;
 
@@ -33,12 +32,11 @@ export const odirectForkRace: Scenario = {
     {
       narration: "A process writes 'A' into a one-page buffer; the file it will read holds 'D'.",
       action: (c) => {
-        const t = c.k.spawn({ name: 'reader' });
-        c.tasks.set('parent', t);
+        c.vars.buf = spawnWithBuffer(c, 'parent', 'reader', PAGE);
+        const t = task(c, 'parent');
         const f = c.k.createFile({ fs: 'ext4', size: PAGE, name: 'data' });
         c.vars.file = f;
         t.pwrite(t.open(f), 0, D);
-        c.vars.buf = t.mmap({ length: PAGE, prot: C.PROT_READ | C.PROT_WRITE, flags: C.MAP_PRIVATE | C.MAP_ANONYMOUS });
         t.write(buf(c), A);
         c.vars.dmaPage = t.translate(buf(c));
         return `buffer at 0x${buf(c).toString(16)}: pfn ${dmaPage(c)}`;

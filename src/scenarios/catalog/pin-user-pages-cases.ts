@@ -9,6 +9,7 @@ import type { IbMr, RdmaNic } from '../../devices/rdma';
 import type { Task } from '../../task';
 import { word } from '../look';
 import type { Look, Scenario, ScenarioCtx } from '../types';
+import { spawnWithBuffer } from './common';
 
 const PAGE = C.PAGE_SIZE;
 const RWR = C.IB_ACCESS_LOCAL_WRITE | C.IB_ACCESS_REMOTE_WRITE | C.IB_ACCESS_REMOTE_READ;
@@ -57,10 +58,8 @@ export const pinUserPagesCases: Scenario = {
     {
       narration: 'A process writes four pages of anonymous memory, one per case; they come from the CMA area.',
       action: (c) => {
-        const t = c.k.spawn({ name: 'app' });
-        c.tasks.set('app', t);
-        c.vars.buf = t.mmap({ length: 4 * PAGE, prot: C.PROT_READ | C.PROT_WRITE, flags: C.MAP_PRIVATE | C.MAP_ANONYMOUS });
-        for (let i = 0; i < 4; i++) t.write(addr(c, i), 0x61 + i);
+        c.vars.buf = spawnWithBuffer(c, 'app', 'app', 4 * PAGE);
+        for (let i = 0; i < 4; i++) proc(c).write(addr(c, i), 0x61 + i);
         return `mmap() = 0x${addr(c, 0).toString(16)}; writes 'a' 'b' 'c' 'd'`;
       },
       look: [{ kind: 'ptes', title: 'app', task: 'app', addr: (c) => addr(c, 0), pages: 4 }],

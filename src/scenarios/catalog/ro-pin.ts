@@ -13,6 +13,7 @@ import type { KernelName } from '../../eras/presets';
 import type { Task } from '../../task';
 import { word } from '../look';
 import type { Reference, Scenario, ScenarioCtx } from '../types';
+import { spawnWithBuffer } from './common';
 
 const PAGE = C.PAGE_SIZE;
 const [A, B] = [0x41, 0x42];
@@ -41,11 +42,9 @@ function roPin(id: string, childLives: boolean, presets: KernelName[], title: st
       {
         narration: "The process writes 'A' into an anonymous page.",
         action: (c) => {
-          const t = c.k.spawn({ name: 'app' });
-          c.tasks.set('parent', t);
-          c.vars.buf = t.mmap({ length: PAGE, prot: C.PROT_READ | C.PROT_WRITE, flags: C.MAP_PRIVATE | C.MAP_ANONYMOUS });
-          t.write(buf(c), A);
-          return `mmap() = 0x${buf(c).toString(16)}: pfn ${t.translate(buf(c))}`;
+          c.vars.buf = spawnWithBuffer(c, 'parent', 'app', PAGE);
+          parent(c).write(buf(c), A);
+          return `mmap() = 0x${buf(c).toString(16)}: pfn ${parent(c).translate(buf(c))}`;
         },
       },
       childLives ? {
