@@ -8,7 +8,7 @@ import * as C from '../../../assembly/constants';
 import type { Task } from '../../task';
 import { word } from '../look';
 import type { Scenario, ScenarioCtx } from '../types';
-import { spawnWithBuffer } from './common';
+import { driverPin, spawnWithBuffer } from './common';
 
 const PAGE = C.PAGE_SIZE;
 const PAGES = 4;
@@ -46,13 +46,10 @@ export const longtermCma: Scenario = {
       narration: "A driver pins the first page long-term through GUP-fast (its era's call), as a DMA buffer it keeps.",
       action: (c) => {
         const was = app(c).translate(buf(c))!;
-        const pages = c.k.pageArray(1);
-        const pin = c.k.rules.pinApi.value;
-        const n = pin ? c.k.pin_user_pages_fast(app(c), buf(c), 1, LW, pages) : c.k.get_user_pages_fast(app(c), buf(c), 1, LW, pages);
-        c.vars.pinned = pages.get(0);
-        pages.free();
+        const r = driverPin(c, app(c), buf(c), LW, true);
+        c.vars.pinned = r.pfn;
         const where = pinned(c) === was ? `pinned in place in CMA, pfn ${was}` : `migrated out of CMA first: pfn ${was} -> ${pinned(c)} (${c.k.page(pinned(c)).zone}/${c.k.page(pinned(c)).migratetype})`;
-        return [`${pin ? 'pin_user_pages_fast' : 'get_user_pages_fast'}(FOLL_WRITE | FOLL_LONGTERM) = ${n}`, where];
+        return [r.line, where];
       },
       look: [{ kind: 'frames', title: 'the pinned frame', pfns: (c) => [pinned(c)] }],
     },

@@ -10,7 +10,7 @@
 import * as C from '../../../assembly/constants';
 import type { Task } from '../../task';
 import type { Scenario, ScenarioCtx } from '../types';
-import { spawnWithBuffer } from './common';
+import { driverPin, spawnWithBuffer } from './common';
 
 const PAGE = C.PAGE_SIZE;
 const LW = C.FOLL_WRITE | C.FOLL_LONGTERM;
@@ -22,15 +22,13 @@ const fresh = (c: ScenarioCtx): number => c.vars.fresh as number;
 // A long-term pin of the buffer: its result, and where the page is.
 function pin(c: ScenarioCtx, key: string): string[] {
   const failedBefore = c.k.vmstat().pgmigrate_fail;
-  const pages = c.k.pageArray(1);
-  const n = c.k.pin_user_pages(app(c), buf(c), 1, LW, pages);
-  c.vars[key] = n;
-  if (n === 1) c.vars.pinned = pages.get(0);
-  pages.free();
+  const r = driverPin(c, app(c), buf(c), LW);
+  c.vars[key] = r.n;
+  if (r.pfn !== null) c.vars.pinned = r.pfn;
   const failed = c.k.vmstat().pgmigrate_fail - failedBefore;
-  const p = n === 1 ? c.k.page(c.vars.pinned as number) : null;
+  const p = r.pfn === null ? null : c.k.page(r.pfn);
   return [
-    `pin_user_pages(FOLL_WRITE | FOLL_LONGTERM) = ${n === -C.ENOMEM ? '-ENOMEM' : n}${failed ? ` (migration failed: pgmigrate_fail +${failed})` : ''}`,
+    `${r.line}${failed ? ` (migration failed: pgmigrate_fail +${failed})` : ''}`,
     p ? `the pin holds pfn ${p.pfn} in ${p.zone}/${p.migratetype}${p.pfn === fresh(c) ? ', the page it was' : ''}` : 'nothing is pinned',
   ];
 }

@@ -13,7 +13,7 @@ import type { KernelName } from '../../eras/presets';
 import type { Task } from '../../task';
 import { word } from '../look';
 import type { Reference, Scenario, ScenarioCtx } from '../types';
-import { spawnWithBuffer } from './common';
+import { driverPin, spawnWithBuffer } from './common';
 
 const PAGE = C.PAGE_SIZE;
 const [A, B] = [0x41, 0x42];
@@ -68,13 +68,10 @@ function roPin(id: string, childLives: boolean, presets: KernelName[], title: st
           const before = parent(c).translate(buf(c));
           const exclusive = (): boolean => c.k.page(parent(c).translate(buf(c))!).flags.includes('anon_exclusive');
           const wasExclusive = exclusive();
-          const pages = c.k.pageArray(1);
-          const pin = c.k.rules.pinApi.value;
-          const n = pin ? c.k.pin_user_pages(parent(c), buf(c), 1, C.FOLL_LONGTERM, pages) : c.k.get_user_pages(parent(c), buf(c), 1, 0, pages);
-          c.vars.pinned = pages.get(0);
-          pages.free();
+          const r = driverPin(c, parent(c), buf(c), C.FOLL_LONGTERM);
+          c.vars.pinned = r.pfn;
           return [
-            `${pin ? 'pin_user_pages(FOLL_LONGTERM)' : 'get_user_pages(0) (no pin API before 5.6)'} = ${n}: pfn ${pinned(c)}`,
+            `${r.line}: pfn ${pinned(c)}`,
             pinned(c) === before ? `GUP took the page as mapped${!wasExclusive && exclusive() ? reusedBy(c) : ''}`
               : c.k.rules.gupBreaksCow.value ? `GUP broke COW first (a write fault): the process maps its own copy, pfn ${pinned(c)}, writable`
                 : `GUP unshared it first (FAULT_FLAG_UNSHARE): the process maps its own copy, pfn ${pinned(c)}, exclusive`,
