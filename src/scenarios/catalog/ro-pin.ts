@@ -80,7 +80,7 @@ function roPin(id: string, childLives: boolean, presets: KernelName[], title: st
         look: [{ kind: 'frames', title: 'the pinned frame', pfns: (c) => [pinned(c)] }],
       },
       {
-        narration: "The process writes 'B': a write fault on a write-protected PTE, reuse the pinned page or copy it?",
+        narration: "The process writes 'B'; if its PTE is still write-protected, the write fault must choose: reuse the pinned page or copy it.",
         action: (c) => {
           parent(c).write(buf(c), B);
           const now = parent(c).translate(buf(c));
