@@ -21,10 +21,6 @@ const app = (c: ScenarioCtx): Task => c.tasks.get('app')!;
 const heap = (c: ScenarioCtx): number => c.vars.heap as number;
 const hex = (a: number): string => `0x${a.toString(16)}`;
 
-// Kernels that report copy-on-fork to rdma-core: 5.13 and later. pinsim
-// fixes the attribute per machine with the first NIC (k.rdma({ copyOnFork })).
-const NO_COPY_ON_FORK = ['5.5', '5.6', '5.7', '5.8', '5.9', '5.10'];
-
 const FORK_STATE = ['IBV_FORK_DISABLED', 'IBV_FORK_ENABLED', 'IBV_FORK_UNNEEDED'];
 
 // The heap's VMAs, /proc/<pid>/maps-like, with smaps' "dc" for VM_DONTCOPY.
@@ -60,7 +56,7 @@ export const forkRdmaDontfork: Scenario = {
       action: (c) => {
         const t = c.k.spawn({ name: 'rdma-app' });
         c.tasks.set('app', t);
-        c.vars.nic = c.k.rdma({ copyOnFork: !NO_COPY_ON_FORK.includes(c.k.kernel) });
+        c.vars.nic = c.k.rdma(); // copy-on-fork reported from 5.13 (rdmaCopyOnForkAttr)
         const r = t.ibv_fork_init();
         c.vars.forkState = FORK_STATE[t.ibv_is_fork_initialized()];
         return [`rdma sys: copy-on-fork ${c.k.rdma_sys().copy_on_fork ? 'on' : 'off'}`, `ibv_fork_init() = ${r}; ibv_is_fork_initialized() = ${c.vars.forkState as string}`];
