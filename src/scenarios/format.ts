@@ -41,7 +41,7 @@ export function formatRun(sc: Scenario, r: ScenarioRun): string[] {
 }
 
 // Two runs of one scenario, step by step in two columns; '|' between equal
-// lines, '*' where they differ.
+// lines, '*' where they differ; then both outcomes.
 export function formatCompare(sc: Scenario, a: ScenarioRun, b: ScenarioRun, width = 60): string[] {
   const out = [...formatHeader(sc), ''];
   const pair = (l: string[], r: string[]) => {
@@ -56,6 +56,6 @@ export function formatCompare(sc: Scenario, a: ScenarioRun, b: ScenarioRun, widt
   for (let i = 0; i < Math.max(a.steps.length, b.steps.length); i++) {
     pair(a.steps[i] ? formatStep(a.steps[i]) : [], b.steps[i] ? formatStep(b.steps[i]) : []);
   }
-  pair(formatOutcome(a), formatOutcome(b));
-  return out;
+  // The verdicts again in full: the left column cuts long lines.
+  return [...out, '', ...formatOutcome(a), ...formatOutcome(b)];
 }
