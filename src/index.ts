@@ -42,3 +42,7 @@ export { CoreAbort, type Backend } from './core/types';
 export { wasmModule, WasmLoadError, type WasmSource, type WasmFlavour } from './core/load';
 export type { PageSnapshot, MemInfo } from './inspect/page';
 export * as constants from '../assembly/constants';
+export {
+  SCENARIOS, scenario, runScenario, ScenarioPlayer, renderLook,
+  type Scenario, type ScenarioCtx, type Step, type Look, type Outcome, type Reference, type RunOptions, type ScenarioRun, type StepResult, type Table,
+} from './scenarios/index';
