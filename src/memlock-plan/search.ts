@@ -1,0 +1,69 @@
+// The smallest RLIMIT_MEMLOCK under which the whole plan passes, found by
+// running the plan again with candidate limits (whole pages: the kernel
+// only ever compares rlim_cur >> PAGE_SHIFT). A bisection, sped up by what
+// a refused call says: its memlock detail names the smallest limit under
+// which *that* call passes, so every limit below it fails too (the calls
+// before it passed with less and charge the same under any limit that lets
+// them pass). Deterministic: the same plan gives the same runs.
+import type { Plan } from './plan';
+import { runPlan, type Machine, type PlanRun, type RunOptions } from './run';
+
+const PAGE_KIB = 4;
+// A limit no plan reaches (2^40 pages, 4 PiB), finite so that MSG_ZEROCOPY's
+// RLIM_INFINITY shortcut does not hide its charges.
+export const HUGE_PAGES = 2 ** 40;
+const MAX_RUNS = 64;
+
+export interface Search {
+  pages: number | null; // the smallest limit in pages (scaled machine); null: no limit makes the plan pass
+  pass: PlanRun | null; // the run at that limit
+  below: PlanRun | null; // the run one page below it (it fails), when that limit is not negative
+  blocker: PlanRun | null; // with pages null: the run that fails under a limit no plan reaches
+  runs: number; // plan runs the search made, the first one included
+  proven: boolean; // a run passed at pages and one failed a page below (false: the search gave up after MAX_RUNS)
+}
+
+// The first failure's memlock detail, as a lower bound in pages.
+function needs(r: PlanRun): number | null {
+  const f = r.calls.find((c) => c.error)?.error?.memlock;
+  return f ? f.minUlimitKiB / PAGE_KIB : null;
+}
+
+// first: the plan's run at its own limit (or any run already made).
+export async function smallestLimit(plan: Plan, machine: Machine, cap: boolean, first: PlanRun, opts: RunOptions = {}): Promise<Search> {
+  const seen = new Map<number, PlanRun>([[first.limitPages, first]]);
+  const run = async (pages: number): Promise<PlanRun> => {
+    let r = seen.get(pages);
+    if (!r) seen.set(pages, (r = await runPlan(plan, machine, pages, cap, opts)));
+    return r;
+  };
+  let lo = -1; // the largest limit known to fail
+  let hi: number | null = null; // the smallest limit known to pass
+  let guided = false; // the last candidate came from a failure's detail
+  const learn = (r: PlanRun): void => {
+    if (r.passed) {
+      // Every check compares a counter's new total (or total_vm) with the
+      // limit, and the run saw them all: its peak passes too.
+      hi = Math.min(hi ?? Infinity, r.limitPages, Math.max(1, r.peak));
+      return;
+    }
+    lo = Math.max(lo, r.limitPages, (needs(r) ?? 0) - 1);
+  };
+  if (first.limitPages !== Infinity) learn(first);
+  if (hi === null) {
+    const top = await run(HUGE_PAGES);
+    if (!top.passed) return { pages: null, pass: null, below: null, blocker: top, runs: seen.size, proven: true };
+    learn(top);
+  }
+  // One below the first pass (the peak is usually the answer), then
+  // alternately what the last failure said it needs and a bisection.
+  let c = hi! - 1;
+  while (hi! - lo > 1 && seen.size < MAX_RUNS) {
+    learn(await run(c));
+    guided = !guided && lo + 1 < hi! && !seen.has(lo + 1);
+    c = guided ? lo + 1 : Math.floor((lo + hi!) / 2);
+  }
+  const pass = seen.get(hi!) ?? await run(hi!);
+  const below = lo >= 0 ? await run(lo) : null;
+  return { pages: hi, pass, below, blocker: null, runs: seen.size, proven: hi! - lo === 1 };
+}
