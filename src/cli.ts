@@ -5,6 +5,7 @@ import { gupTestMain } from './gup-test/index';
 import { usageError } from './usage';
 import { rulesMain, RULES_OPTIONS } from './eras/cli';
 import { scenarioMain } from './scenarios/cli';
+import { memlockMain } from './memlock-plan/cli';
 
 declare const PINSIM_VERSION: string; // package.json's version, defined by scripts/build.mjs
 
@@ -14,6 +15,7 @@ commands:
   gup-test    the kernel's gup_test benchmark, ported (pinsim gup-test --help)
   rules       a kernel preset's pinning rules, or two presets compared (pinsim rules --help)
   scenario    replay a real-world pinning report, on one preset or two (pinsim scenario --help)
+  memlock     which memlock counters a program's pins charge, and the ulimit -l it needs (pinsim memlock --help)
 exit status: 0, 1 when a run fails, 2 on bad usage`;
 
 const TOUR_USAGE = `usage: pinsim tour [--backend=wasm|ts]
@@ -52,6 +54,8 @@ if (cmd === 'tour') {
   process.exitCode = await gupTestMain(rest, (line) => console.log(line), (line) => console.error(line));
 } else if (cmd === 'scenario') {
   process.exitCode = await scenarioMain(rest, (line) => console.log(line), (line) => console.error(line));
+} else if (cmd === 'memlock') {
+  process.exitCode = await memlockMain(rest, (line) => console.log(line), (line) => console.error(line));
 } else if (cmd === 'rules') {
   let values;
   try {

@@ -25,7 +25,9 @@ export interface MemlockReport {
   machine: { memory: number; hugepages: Machine['hugepages']; kernel: string; thp: string; scale: number; exact: boolean };
   run: ReportRun; // at the plan's ulimit, with the plan's CAP_IPC_LOCK
   // The smallest `ulimit -l` (KiB) under which every call passes, without CAP_IPC_LOCK (with it if the plan has it).
-  smallest: { ulimitKiB: number | null; runs: number; proven: boolean; below: ReportRun | null; blocker: ReportRun | null };
+  // pass: the run there (each call's charges when it passes); below: the run a page lower, which fails;
+  // blocker: when no limit helps, the run under a limit no plan reaches.
+  smallest: { ulimitKiB: number | null; runs: number; proven: boolean; pass: ReportRun | null; below: ReportRun | null; blocker: ReportRun | null };
   capIpcLock: { run: ReportRun; counters: CapCounter[] }; // the plan with CAP_IPC_LOCK at its ulimit
   ms: number;
 }
@@ -72,7 +74,7 @@ export async function planMemlock(plan: Plan, opts: RunOptions = {}): Promise<Me
   return {
     machine: { memory: machine.memory, hugepages: machine.hugepages, kernel: plan.kernel, thp: plan.thp, scale: machine.scale, exact: machine.exact },
     run: scaleRun(first, plan, machine.scale),
-    smallest: { ulimitKiB: s.pages === null ? null : s.pages * machine.scale * PAGE_KIB, runs: s.runs, proven: s.proven, below: scaled(s.below), blocker: scaled(s.blocker) },
+    smallest: { ulimitKiB: s.pages === null ? null : s.pages * machine.scale * PAGE_KIB, runs: s.runs, proven: s.proven, pass: scaled(s.pass), below: scaled(s.below), blocker: scaled(s.blocker) },
     capIpcLock: { run: scaleRun(withCap, plan, machine.scale), counters: capCounters(s.pass ?? s.blocker!, withCap, machine.scale) },
     ms: Date.now() - t0,
   };
