@@ -24,7 +24,7 @@ export interface CapCounter { counter: Counter; without: number; with: number; v
 export interface MemlockReport {
   machine: { memory: number; hugepages: Machine['hugepages']; kernel: string; thp: string; scale: number; exact: boolean };
   run: ReportRun; // at the plan's ulimit, with the plan's CAP_IPC_LOCK
-  // The smallest `ulimit -l` (KiB) under which every call passes, without CAP_IPC_LOCK (with it if the plan has it).
+  // The smallest `ulimit -l` (KiB) under which every call passes without CAP_IPC_LOCK.
   // pass: the run there (each call's charges when it passes); below: the run a page lower, which fails;
   // blocker: when no limit helps, the run under a limit no plan reaches.
   smallest: { ulimitKiB: number | null; runs: number; proven: boolean; pass: ReportRun | null; below: ReportRun | null; blocker: ReportRun | null };
@@ -63,12 +63,14 @@ function capCounters(without: PlanRun, withCap: PlanRun, scale: number): CapCoun
   });
 }
 
-export async function planMemlock(plan: Plan, opts: RunOptions = {}): Promise<MemlockReport> {
+// maxMachine: the largest machine a run boots (default MAX_RUN_BYTES); a
+// plan that needs more runs scaled down (machineFor()).
+export async function planMemlock(plan: Plan, opts: RunOptions & { maxMachine?: number } = {}): Promise<MemlockReport> {
   const t0 = Date.now();
-  const machine = machineFor(plan);
+  const machine = machineFor(plan, opts.maxMachine);
   const limit = plan.ulimit === Infinity ? Infinity : Math.floor(plan.ulimit / C.PAGE_SIZE / machine.scale);
   const first = await runPlan(plan, machine, limit, plan.capIpcLock, opts);
-  const s = await smallestLimit(plan, machine, plan.capIpcLock, first, opts);
+  const s = await smallestLimit(plan, machine, plan.capIpcLock ? null : first, opts);
   const withCap = plan.capIpcLock ? first : await runPlan(plan, machine, limit, true, opts);
   const scaled = (r: PlanRun | null): ReportRun | null => (r ? scaleRun(r, plan, machine.scale) : null);
   return {

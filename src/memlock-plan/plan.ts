@@ -115,7 +115,8 @@ export function parseUlimit(path: string, v: unknown): number {
 function parseCall(path: string, raw: unknown): PlanCall {
   const o = object(path, raw);
   onlyKeys(path, o, CALL_KEYS);
-  const kind = oneOf(`${path}.kind`, o.kind ?? null, KINDS, 'rdma');
+  if (o.kind === undefined) throw new PlanError(`${path}.kind`, `is required: one of ${KINDS.join(', ')}`);
+  const kind = oneOf(`${path}.kind`, o.kind, KINDS, 'rdma');
   const call: PlanCall = { kind, count: 1, size: 0, unaligned: false, hugepages: null, flags: 0, compat: false };
   const forbid = (key: string, why: string): void => {
     if (o[key] !== undefined) throw new PlanError(`${path}.${key}`, why);

@@ -67,7 +67,7 @@ function roundUp(n: number, to: number): number {
 }
 
 function granule(c: PlanCall): number {
-  return c.hugepages === '1GiB' ? GPAGE : c.hugepages === '2MiB' ? HPAGE : PAGE;
+  return c.hugepages === '1GiB' ? GPAGE : c.hugepages === null ? PAGE : HPAGE; // THP: whole PMDs
 }
 
 // A buffer's size on the (scaled) machine: scaled sizes rounded up to a page.
@@ -84,14 +84,14 @@ function mappingBytes(c: PlanCall, scale: number): number {
 }
 
 // Sizes the machine: every mapping, its page tables (8 bytes per 4 KiB
-// page) and 64 MiB for the rest. Too big for MAX_RUN_BYTES: the smallest
+// page) and 64 MiB for the rest. Bigger than maxBytes: the smallest
 // power-of-two scale that fits. A scaled run divides each size by the
 // scale (rounded up to a page) and multiplies the page counts back: exact
 // for page-aligned buffers whose size is a multiple of scale × their page
 // size; otherwise the per-buffer constant terms (the extra page of an
 // unaligned buffer, MSG_ZEROCOPY's +2, a partly used huge page) are
 // multiplied too, so the counts and the limit are upper bounds.
-export function machineFor(plan: Plan): Machine {
+export function machineFor(plan: Plan, maxBytes = MAX_RUN_BYTES): Machine {
   const need = (scale: number): { memory: number; hugepages: Machine['hugepages'] } => {
     let bytes = 64 * MIB;
     const hugepages = { '2MiB': 0, '1GiB': 0 };
@@ -104,7 +104,7 @@ export function machineFor(plan: Plan): Machine {
     return { memory: roundUp(bytes, hugepages['1GiB'] ? GPAGE : 4 * MIB), hugepages };
   };
   let scale = 1;
-  while (need(scale).memory > MAX_RUN_BYTES) scale *= 2;
+  while (need(scale).memory > maxBytes) scale *= 2;
   const exact = scale === 1 || plan.calls.every((c) => c.kind === 'mlockall'
     || (!c.unaligned && c.kind !== 'zerocopy' && c.size % (scale * granule(c)) === 0));
   return { ...need(scale), scale, exact };

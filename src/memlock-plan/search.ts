@@ -29,12 +29,13 @@ function needs(r: PlanRun): number | null {
   return f ? f.minUlimitKiB / PAGE_KIB : null;
 }
 
-// first: the plan's run at its own limit (or any run already made).
-export async function smallestLimit(plan: Plan, machine: Machine, cap: boolean, first: PlanRun, opts: RunOptions = {}): Promise<Search> {
-  const seen = new Map<number, PlanRun>([[first.limitPages, first]]);
+// Without CAP_IPC_LOCK (with it every check passes). first: a run already
+// made without it (the plan's own), or null.
+export async function smallestLimit(plan: Plan, machine: Machine, first: PlanRun | null, opts: RunOptions = {}): Promise<Search> {
+  const seen = new Map<number, PlanRun>(first ? [[first.limitPages, first]] : []);
   const run = async (pages: number): Promise<PlanRun> => {
     let r = seen.get(pages);
-    if (!r) seen.set(pages, (r = await runPlan(plan, machine, pages, cap, opts)));
+    if (!r) seen.set(pages, (r = await runPlan(plan, machine, pages, false, opts)));
     return r;
   };
   let lo = -1; // the largest limit known to fail
@@ -49,7 +50,7 @@ export async function smallestLimit(plan: Plan, machine: Machine, cap: boolean, 
     }
     lo = Math.max(lo, r.limitPages, (needs(r) ?? 0) - 1);
   };
-  if (first.limitPages !== Infinity) learn(first);
+  if (first && first.limitPages !== Infinity) learn(first);
   if (hi === null) {
     const top = await run(HUGE_PAGES);
     if (!top.passed) return { pages: null, pass: null, below: null, blocker: top, runs: seen.size, proven: true };
