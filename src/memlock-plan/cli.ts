@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { usageError } from '../usage';
 import { PRESETS, ALIASES } from '../eras/presets';
 import { planMemlock, parsePlan, parseCountSize, PlanError } from './index';
+import type { PlanRun } from './run';
 import { formatReport } from './format';
 
 export const MEMLOCK_USAGE = `usage: pinsim memlock [<plan.json>] [<calls>] [--ulimit <size>] [--cap-ipc-lock]
@@ -126,7 +127,12 @@ export async function memlockMain(args: string[], out: (line: string) => void, e
     if (e instanceof PlanError) return usage(e.message);
     throw e;
   }
-  const report = await planMemlock(plan, { backend });
+  let runs = 0;
+  const onRun = (r: PlanRun): void => {
+    process.stderr.write(`\rpinsim memlock: run ${++runs}${r.cap ? ' with CAP_IPC_LOCK' : ''}: ${r.passed ? 'passes' : 'fails'}\x1b[K`);
+  };
+  const report = await planMemlock(plan, { backend, ...(process.stderr.isTTY ? { onRun } : {}) });
+  if (runs) process.stderr.write('\r\x1b[K');
   if (values.json) out(JSON.stringify({ backend, ...report }, null, 2));
   else for (const line of formatReport(report, backend)) out(line);
   return report.run.passed ? 0 : 1;

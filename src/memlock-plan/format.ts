@@ -2,11 +2,14 @@
 // the smallest `ulimit -l`, and what CAP_IPC_LOCK changes.
 import type { MemlockReport, ReportCall, ReportRun } from './index';
 
-// KiB as a readable size: "6.0 GiB".
+// KiB as a readable size: "6 GiB", "~6.01 GiB" when not a whole number
+// of hundredths (rounded down, so a limit never reads larger than it is).
 function size(n: number): string {
   const units: [string, number][] = [['TiB', 2 ** 30], ['GiB', 2 ** 20], ['MiB', 2 ** 10]];
   const u = units.find(([, f]) => n >= f);
-  return u ? `${+(n / u[1]).toFixed(1)} ${u[0]}` : `${n} KiB`;
+  if (!u) return `${n} KiB`;
+  const v = Math.floor((n / u[1]) * 100) / 100;
+  return `${v * u[1] === n ? '' : '~'}${v} ${u[0]}`;
 }
 
 // KiB with the readable size beside it: "6307844 KiB (6.0 GiB)".

@@ -16,8 +16,9 @@ const MIB = 2 ** 20;
 const HPAGE = 2 * MIB;
 const GPAGE = 2 ** 30;
 // The largest machine a run boots. Above it the plan runs scaled down
-// (machineFor()); measured: a 16 GiB VFIO map of 4 KiB pages runs in about
-// 1 s on the Wasm core, and the search makes a handful of runs.
+// (machineFor()). A run costs about 0.25 s per GiB of 4 KiB pages on the
+// Wasm core (fault-in, pin, account) on a loaded 2-core machine, and a plan
+// takes 4-7 runs: 8 GiB keeps the worst plan around 15 s.
 export const MAX_RUN_BYTES = 8 * 2 ** 30;
 
 export type Counter = 'mm.locked_vm' | 'mm.pinned_vm' | 'user.locked_vm' | 'mm.total_vm';
@@ -60,7 +61,8 @@ export interface PlanRun {
   peak: number;
 }
 
-export interface RunOptions { backend?: Backend; wasm?: WasmSource }
+// onRun: told of every finished run (the CLI's progress line on a TTY).
+export interface RunOptions { backend?: Backend; wasm?: WasmSource; onRun?: (r: PlanRun) => void }
 
 function roundUp(n: number, to: number): number {
   return Math.ceil(n / to) * to;
@@ -251,5 +253,7 @@ export async function runPlan(plan: Plan, machine: Machine, limitPages: number, 
     peak = Math.max(peak, after['mm.locked_vm'], after['mm.pinned_vm'], after['user.locked_vm']);
     calls.push({ index, status: error ? 'failed' : 'ok', charges: diff(before, ledger(k)), counters: after, ...(error ? { error } : {}) });
   }
-  return { limitPages, cap, passed: !failed, calls, peak };
+  const r = { limitPages, cap, passed: !failed, calls, peak };
+  opts.onRun?.(r);
+  return r;
 }
