@@ -21,10 +21,19 @@ function ulimit(k: number | null): string {
   return k === null ? 'unlimited' : kib(k);
 }
 
+// A call's charges per counter and charger (devices of one kind summed:
+// the JSON keeps them apart).
 function charges(c: ReportCall): string {
   if (c.status === 'not run') return '';
-  if (c.charges.length === 0) return 'no charge';
-  return c.charges.map((ch) => `${ch.counter} ${ch.pages > 0 ? '+' : ''}${ch.pages} (${ch.by})`).join(', ');
+  const sums = new Map<string, { counter: string; by: string; pages: number }>();
+  for (const ch of c.charges) {
+    const key = `${ch.counter} ${ch.by}`;
+    const s = sums.get(key) ?? { counter: ch.counter, by: ch.by, pages: 0 };
+    s.pages += ch.pages;
+    sums.set(key, s);
+  }
+  if (sums.size === 0) return 'no charge';
+  return [...sums.values()].map((s) => `${s.counter} ${s.pages > 0 ? '+' : ''}${s.pages} (${s.by})`).join(', ');
 }
 
 // Why a call failed, in the counter's words when a memlock check refused it.

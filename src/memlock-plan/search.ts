@@ -40,12 +40,11 @@ export async function smallestLimit(plan: Plan, machine: Machine, first: PlanRun
   };
   let lo = -1; // the largest limit known to fail
   let hi: number | null = null; // the smallest limit known to pass
-  let guided = false; // the last candidate came from a failure's detail
+  let hint: number | null = null; // a passing run's peak: usually the answer
   const learn = (r: PlanRun): void => {
     if (r.passed) {
-      // Every check compares a counter's new total (or total_vm) with the
-      // limit, and the run saw them all: its peak passes too.
-      hi = Math.min(hi ?? Infinity, r.limitPages, Math.max(1, r.peak));
+      hi = Math.min(hi ?? Infinity, r.limitPages);
+      hint = Math.max(1, r.peak);
       return;
     }
     lo = Math.max(lo, r.limitPages, (needs(r) ?? 0) - 1);
@@ -56,15 +55,28 @@ export async function smallestLimit(plan: Plan, machine: Machine, first: PlanRun
     if (!top.passed) return { pages: null, pass: null, below: null, blocker: top, runs: seen.size, proven: true };
     learn(top);
   }
-  // One below the first pass (the peak is usually the answer), then
-  // alternately what the last failure said it needs and a bisection.
-  let c = hi! - 1;
+  // The peak, then one below it; after that alternately what the last
+  // failure said it needs and a bisection. (A peak is not always enough:
+  // mlock checks the pages of a hugetlb range it then does not count.)
+  let guided = false;
+  let probe = false; // the last candidate was a peak that passed: try one page less
   while (hi! - lo > 1 && seen.size < MAX_RUNS) {
-    learn(await run(c));
-    guided = !guided && lo + 1 < hi! && !seen.has(lo + 1);
-    c = guided ? lo + 1 : Math.floor((lo + hi!) / 2);
+    let c: number;
+    if (hint !== null && hint > lo && hint < hi!) {
+      c = hint;
+    } else if (probe) {
+      c = hi! - 1;
+    } else {
+      guided = !guided && !seen.has(lo + 1);
+      c = guided ? lo + 1 : Math.floor((lo + hi!) / 2);
+    }
+    const wasHint = c === hint;
+    hint = null;
+    const r = await run(c);
+    learn(r);
+    probe = wasHint && r.passed;
   }
-  const pass = seen.get(hi!) ?? await run(hi!);
+  const pass = seen.get(hi!)!;
   const below = lo >= 0 ? await run(lo) : null;
   return { pages: hi, pass, below, blocker: null, runs: seen.size, proven: hi! - lo === 1 };
 }

@@ -99,6 +99,14 @@ describe.each(BACKENDS)('memlock planner, %s core', (backend) => {
     expect(r.smallest.ulimitKiB).toBe(2048);
   });
 
+  it('mlock of hugetlb memory counts nothing in locked_vm, yet do_mlock() checks its pages against the limit', async () => {
+    const r = await plan({ ulimit: '1MiB', calls: [{ kind: 'mlock', size: '2MiB', hugepages: '2MiB' }] });
+    expect(failure(r.run)).toMatchObject({ code: 'ENOMEM', syscall: 'mlock', counter: 'mm.locked_vm', value: 0, requested: 512, limit: 256 });
+    expect(r.smallest).toMatchObject({ ulimitKiB: 2048, proven: true }); // above every counter's peak (0)
+    expect(r.smallest.pass!.calls[0]!.charges).toEqual([]);
+    expect(r.smallest.pass!.calls[0]!.counters['mm.locked_vm']).toBe(0);
+  });
+
   it('a limit of 0 is EPERM (can_do_mlock); a misaligned VFIO map fails under any limit (no ulimit helps)', async () => {
     const zero = await plan({ ulimit: 0, calls: [{ kind: 'rdma', size: '1MiB' }] });
     expect(failure(zero.run)).toMatchObject({ code: 'EPERM', syscall: 'ibv_reg_mr' });
