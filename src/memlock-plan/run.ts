@@ -7,7 +7,7 @@ import type { Backend } from '../core/types';
 import type { WasmSource } from '../core/load';
 import type { Kernel } from '../devices/kernel';
 import type { RdmaNic, IbPd } from '../devices/rdma';
-import type { MemlockDetail } from '../errors';
+import { SyscallError, type MemlockDetail } from '../errors';
 import type { Task } from '../task';
 import { UNALIGNED_OFFSET, type Plan, type PlanCall } from './plan';
 
@@ -57,7 +57,7 @@ export interface PlanRun {
   passed: boolean;
   calls: CallResult[];
   // The highest value any counter reached, and total_vm where mlockall(MCL_CURRENT)
-  // checked it: a limit this high lets the plan pass.
+  // checked it: usually the smallest limit (the search's first candidate).
   peak: number;
 }
 
@@ -90,7 +90,7 @@ function mappingBytes(c: PlanCall, scale: number): number {
 // power-of-two scale that fits. A scaled run divides each size by the
 // scale (rounded up to a page) and multiplies the page counts back: exact
 // for page-aligned buffers whose size is a multiple of scale × their page
-// size; otherwise the per-buffer constant terms (the extra page of an
+// size (2 MiB under THP); otherwise the per-buffer constant terms (the extra page of an
 // unaligned buffer, MSG_ZEROCOPY's +2, a partly used huge page) are
 // multiplied too, so the counts and the limit are upper bounds.
 export function machineFor(plan: Plan, maxBytes = MAX_RUN_BYTES): Machine {
@@ -107,8 +107,10 @@ export function machineFor(plan: Plan, maxBytes = MAX_RUN_BYTES): Machine {
   };
   let scale = 1;
   while (need(scale).memory > maxBytes) scale *= 2;
+  // Where THP may back a buffer, io_uring charges whole 2 MiB folios.
+  const page = (c: PlanCall): number => (plan.thp === 'always' ? Math.max(HPAGE, granule(c)) : granule(c));
   const exact = scale === 1 || plan.calls.every((c) => c.kind === 'mlockall'
-    || (!c.unaligned && c.kind !== 'zerocopy' && c.size % (scale * granule(c)) === 0));
+    || (!c.unaligned && c.kind !== 'zerocopy' && c.size % (scale * page(c)) === 0));
   return { ...need(scale), scale, exact };
 }
 
@@ -154,8 +156,13 @@ function makeCall(x: Ctx, c: PlanCall): void {
       for (const a of bufs) x.nic.reg_mr(x.pd, a, size, C.IB_ACCESS_LOCAL_WRITE | C.IB_ACCESS_REMOTE_WRITE | C.IB_ACCESS_REMOTE_READ);
       return;
     }
-    case 'io_uring':
-      return t.io_uring_setup(8).register_buffers(bufs.map((a) => ({ iov_base: a, iov_len: size })));
+    case 'io_uring': {
+      const ring = t.io_uring_setup(8);
+      // A scaled buffer would slip under io_buffer_validate()'s 1 GiB cap:
+      // the ring answers for the real size.
+      if (x.scale > 1 && c.size > C.IO_BUF_MAX_LEN) throw new SyscallError('io_uring_register', 'EFAULT', C.EFAULT, `a buffer of ${c.size} bytes is over the 1 GiB cap (io_buffer_validate)`);
+      return ring.register_buffers(bufs.map((a) => ({ iov_base: a, iov_len: size })));
+    }
     case 'vfio':
       for (let i = 0; i < c.count; i++) {
         const ct = t.vfio({ iommu: 'type1v2', bdf: bdf(x.devices++) });

@@ -124,5 +124,9 @@ describe.each(BACKENDS)('memlock planner, %s core', (backend) => {
     expect(unaligned.machine).toMatchObject({ scale: 8, exact: false });
     // Unscaled: 262145 pages. Scaled: 128 MiB + 1 KiB spans 32769 pages, × 8.
     expect(unaligned.smallest.ulimitKiB).toBe(32769 * 8 * 4);
+    // io_uring's 1 GiB per-buffer cap holds for the real size, not the scaled one.
+    const capped = await plan({ calls: [{ kind: 'io_uring', size: '2GiB' }] }, { maxMachine: 256 * 2 ** 20 });
+    expect(capped.smallest.ulimitKiB).toBeNull();
+    expect(failure(capped.smallest.blocker!)).toMatchObject({ code: 'EFAULT', syscall: 'io_uring_register' });
   });
 });
