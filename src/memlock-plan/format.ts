@@ -68,10 +68,12 @@ export function formatReport(r: MemlockReport, backend: string): string[] {
   // Each call's result under the plan's ulimit, and what it charges when it
   // passes (the run at the smallest limit; the plan's own run without one).
   const passing = r.smallest.pass ?? r.run;
-  out.push('', `#  call                                  ${`at ulimit -l ${ulimit(r.run.ulimitKiB)}`.padEnd(28)} charges when it passes (pages)`);
+  const head = `at ulimit -l ${ulimit(r.run.ulimitKiB)}`;
+  const w = Math.max(28, head.length);
+  out.push('', `#  call                                  ${head.padEnd(w)} charges when it passes (pages)`);
   r.run.calls.forEach((c, i) => {
     const res = c.status === 'ok' ? 'ok' : c.status === 'not run' ? 'not run' : `fails: ${c.error!.code}`;
-    out.push(`${String(i + 1).padEnd(2)} ${c.call.padEnd(37)} ${res.padEnd(28)} ${charges(passing.calls[i]!)}`.trimEnd());
+    out.push(`${String(i + 1).padEnd(2)} ${c.call.padEnd(37)} ${res.padEnd(w)} ${charges(passing.calls[i]!)}`.trimEnd());
     if (c.error) out.push(`     ${why(c)}`);
   });
   out.push(`counters after: ${Object.entries(counters(r.run)).map(([k, v]) => `${k} ${v}`).join(', ')} (pages)`, '');

@@ -14,6 +14,7 @@ export interface ReportCall {
   status: CallResult['status'];
   charges: Charge[];
   counters: Record<Counter, number>;
+  // message: the syscall's own words (a scaled run's numbers); counter..limit: its memlock check, scaled back
   error?: { code: string; syscall: string; message: string; counter?: string; value?: number; requested?: number; limit?: number };
 }
 
