@@ -297,3 +297,29 @@ describe.each(BACKENDS)('S14: O_DIRECT + fork (%s core)', (backend) => {
     expect(broken.t.read(broken.buf)).toBe(0xb);
   });
 });
+
+describe.each(BACKENDS)('rdmaCopyOnForkAttr: rdma-core learns of copy-on-fork from 5.13 (%s core)', (backend) => {
+  it('per preset: no attribute through 5.10, so ibv_fork_init() is needed and marks an MR DONTFORK; UNNEEDED from 5.18', async () => {
+    for (const [kernel, cof] of [['5.5', false], ['5.8', false], ['5.10', false], ['5.18', true], ['6.4', true], ['latest', true]] as const) {
+      const k = await bootTest(backend, { kernel });
+      expect(k.rdma_sys().copy_on_fork).toBe(cof);
+      const t = k.spawn();
+      expect(t.ibv_is_fork_initialized()).toBe(cof ? C.IBV_FORK_UNNEEDED : C.IBV_FORK_DISABLED);
+      expect(t.ibv_fork_init()).toBe(0);
+      const nic = k.rdma();
+      const a = anon(t, 1);
+      nic.reg_mr(nic.alloc_pd(t), a, PAGE, C.IB_ACCESS_LOCAL_WRITE);
+      expect(!!(t.maps().find((v) => v.start === a)!.flags & C.VM_DONTCOPY)).toBe(!cof);
+    }
+  });
+
+  it('override, bisect-style: 5.10 with 6cc9e215eb27, latest without it; a NIC option still fixes it per machine', async () => {
+    expect((await bootTest(backend, { kernel: '5.10', rules: { rdmaCopyOnForkAttr: true } })).rdma_sys().copy_on_fork).toBe(true);
+    const k = await bootTest(backend, { rules: { rdmaCopyOnForkAttr: false } });
+    expect(k.spawn().ibv_is_fork_initialized()).toBe(C.IBV_FORK_DISABLED);
+    expect(k.rules.rdmaCopyOnForkAttr).toMatchObject({ value: false, overridden: true });
+    const k2 = await bootTest(backend, { kernel: '5.10' });
+    k2.rdma({ copyOnFork: true });
+    expect(k2.rdma_sys().copy_on_fork).toBe(true);
+  });
+});

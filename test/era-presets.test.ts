@@ -60,10 +60,10 @@ const LATEST_COMMIT: Record<string, string | null> = {
   ext4DirtyWithoutBuffers: 'cc5095747edf', forceWriteRoPrivate: '5535be309971', rdmaRoNoForce: 'b40656aa7d55',
 };
 
-// Keys added beyond §6.2 (iommufd's existence, io_uring's shmem exemption
+// Keys added beyond §6.2 (iommufd's existence, io_uring's shmem exemption, RDMA's copy-on-fork attribute
 // from 5.14, the LRU-batch reference switch and the drains around it): allowed in k.rules, checked
 // by their own tests.
-const EXTRA = new Set(['iommufd', 'ioUringShmem', 'lruBatchRef', 'longtermDrainsByRefcount', 'wpDrainsLocalLru']);
+const EXTRA = new Set(['iommufd', 'ioUringShmem', 'rdmaCopyOnForkAttr', 'lruBatchRef', 'longtermDrainsByRefcount', 'wpDrainsLocalLru']);
 
 const column = (preset: (typeof COLUMNS)[number]) =>
   Object.fromEntries(Object.entries(TABLE).map(([key, row]) => [key, row[COLUMNS.indexOf(preset)]]));

@@ -6,6 +6,7 @@
 import * as C from '../../assembly/constants';
 import { fail } from '../errors';
 import type { Task } from '../task';
+import type { Kernel } from './kernel';
 
 const PAGE = C.PAGE_SIZE;
 
@@ -15,10 +16,12 @@ export interface RdmaSys { netns: 'shared' | 'exclusive'; copy_on_fork: boolean 
 // Per machine: does the kernel report copy-on-fork? (keyed by the Kernel)
 const sysOf = new WeakMap<object, RdmaSys>();
 
-/** @internal The machine's RDMA netlink attributes; the first NIC fixes copy_on_fork. */
-export function rdmaSys(k: object, copyOnFork?: boolean): RdmaSys {
+/** @internal The machine's RDMA netlink attributes: copy_on_fork as the
+ * kernel preset has it (rdmaCopyOnForkAttr, 5.13), or as the first NIC's
+ * copyOnFork option fixes it (a backport, say). */
+export function rdmaSys(k: Kernel, copyOnFork?: boolean): RdmaSys {
   let s = sysOf.get(k);
-  if (!s) sysOf.set(k, (s = { netns: 'shared', copy_on_fork: copyOnFork ?? true }));
+  if (!s) sysOf.set(k, (s = { netns: 'shared', copy_on_fork: copyOnFork ?? k.kr.rdmaCopyOnForkAttr }));
   else if (copyOnFork !== undefined && copyOnFork !== s.copy_on_fork) {
     throw new RangeError(`copyOnFork: this machine's kernel ${s.copy_on_fork ? 'reports' : 'predates'} copy-on-fork (a kernel either has it or not)`);
   }

@@ -236,6 +236,11 @@ export const TIMELINE = {
     initial: false, initialNote: 'no iommufd before 6.2', values: BOOL, effect: 'facade',
     changes: [{ since: '6.2', value: true, commit: '2ff4bed7fee7', title: 'iommufd: File descriptor, context, kconfig and makefiles' }],
   }),
+  rdmaCopyOnForkAttr: rule({
+    what: 'the kernel reports RDMA_NLDEV_SYS_ATTR_COPY_ON_FORK, so libibverbs\' ibv_is_fork_initialized() says IBV_FORK_UNNEEDED and ibv_fork_init() marks nothing MADV_DONTFORK',
+    initial: false, initialNote: 'no attribute before 5.13: rdma-core falls back to MADV_DONTFORK on every MR', values: BOOL, effect: 'facade',
+    changes: [{ since: '5.13', value: true, commit: '6cc9e215eb27', title: 'RDMA/nldev: Add copy-on-fork attribute to get sys command' }],
+  }),
   lruBatchRef: rule({
     what: 'a freshly added folio sits in a per-CPU LRU batch holding one extra reference until lru_add_drain() (page_count eras then copy spuriously; long-term migration fails on it until Hugh Dickins\' 2025 fixes)',
     initial: false, initialNote: 'a switch, off in every preset (pinsim puts new folios on the LRU at once)', values: BOOL, effect: 'core',

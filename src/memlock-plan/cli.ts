@@ -6,6 +6,7 @@ import { usageError } from '../usage';
 import { PRESETS, ALIASES } from '../eras/presets';
 import { planMemlock, parsePlan, parseCountSize, PlanError } from './index';
 import type { PlanRun } from './run';
+import type { ProgressStream } from '../progress';
 import { formatReport } from './format';
 
 export const MEMLOCK_USAGE = `usage: pinsim memlock [<plan.json>] [<calls>] [--ulimit <size>] [--cap-ipc-lock]
@@ -74,7 +75,9 @@ function callsFromFlags(tokens: { kind: string; name?: string; value?: string | 
   return calls;
 }
 
-export async function memlockMain(args: string[], out: (line: string) => void, err: (line: string) => void): Promise<number> {
+// stderr: where the progress line goes, when it is a terminal (the total
+// number of runs is not known ahead, so this is a count, not progress()'s bar).
+export async function memlockMain(args: string[], out: (line: string) => void, err: (line: string) => void, stderr?: ProgressStream): Promise<number> {
   const usage = (what: string): 2 => {
     for (const line of usageError('memlock', what)) err(line);
     return 2;
@@ -129,10 +132,10 @@ export async function memlockMain(args: string[], out: (line: string) => void, e
   }
   let runs = 0;
   const onRun = (r: PlanRun): void => {
-    process.stderr.write(`\rpinsim memlock: run ${++runs}${r.cap ? ' with CAP_IPC_LOCK' : ''}: ${r.passed ? 'passes' : 'fails'}\x1b[K`);
+    stderr!.write(`\r\x1b[Kmemlock: run ${++runs}${r.cap ? ' with CAP_IPC_LOCK' : ''}: ${r.passed ? 'passes' : 'fails'}`);
   };
-  const report = await planMemlock(plan, { backend, ...(process.stderr.isTTY ? { onRun } : {}) });
-  if (runs) process.stderr.write('\r\x1b[K');
+  const report = await planMemlock(plan, { backend, ...(stderr?.isTTY ? { onRun } : {}) });
+  if (runs) stderr!.write('\r\x1b[K');
   if (values.json) out(JSON.stringify({ backend, ...report }, null, 2));
   else for (const line of formatReport(report, backend)) out(line);
   return report.run.passed ? 0 : 1;

@@ -11,11 +11,19 @@ export function formatTable(t: Table): string[] {
   return [`  [${t.title}]`, `    ${line(t.columns)}`, ...t.rows.map((r) => `    ${line(r)}`)];
 }
 
+// A step that charges page by page (65,535 VFIO mappings) logs a
+// pr_debug line per call: the first lines and a count tell the story.
+const DMESG_SHOWN = 8;
+function capDmesg(lines: string[]): string[] {
+  if (lines.length <= DMESG_SHOWN) return lines;
+  return [...lines.slice(0, DMESG_SHOWN - 1), `... ${lines.length - DMESG_SHOWN + 1} more lines`];
+}
+
 export function formatStep(s: StepResult): string[] {
   return [
     `${s.index + 1}. ${s.narration}`,
     ...s.lines.map((l) => `   > ${l}`),
-    ...s.dmesg.map((l) => `   dmesg: ${l}`),
+    ...capDmesg(s.dmesg).map((l) => `   dmesg: ${l}`),
     ...s.tables.flatMap(formatTable),
   ];
 }
@@ -33,7 +41,7 @@ export function formatRun(sc: Scenario, r: ScenarioRun): string[] {
 }
 
 // Two runs of one scenario, step by step in two columns; '|' between equal
-// lines, '*' where they differ.
+// lines, '*' where they differ; then both outcomes.
 export function formatCompare(sc: Scenario, a: ScenarioRun, b: ScenarioRun, width = 60): string[] {
   const out = [...formatHeader(sc), ''];
   const pair = (l: string[], r: string[]) => {
@@ -48,6 +56,6 @@ export function formatCompare(sc: Scenario, a: ScenarioRun, b: ScenarioRun, widt
   for (let i = 0; i < Math.max(a.steps.length, b.steps.length); i++) {
     pair(a.steps[i] ? formatStep(a.steps[i]) : [], b.steps[i] ? formatStep(b.steps[i]) : []);
   }
-  pair(formatOutcome(a), formatOutcome(b));
-  return out;
+  // The verdicts again in full: the left column cuts long lines.
+  return [...out, '', ...formatOutcome(a), ...formatOutcome(b)];
 }

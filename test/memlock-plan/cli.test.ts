@@ -5,6 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { memlockMain } from '../../src/memlock-plan/cli';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const DIR = mkdtempSync(join(tmpdir(), 'pinsim-memlock-'));
@@ -66,6 +67,19 @@ describe.concurrent('pinsim memlock', () => {
     expect(j.smallest.ulimitKiB).toBe(131072);
     expect((await pinsim(f, '--ulimit', '128MiB')).code).toBe(0);
     expect((await pinsim(f, '--cap-ipc-lock')).code).toBe(0);
+  });
+
+  it('progress: one line per run on a terminal, cleared at the end; nothing when piped', async () => {
+    const writes: string[] = [];
+    const out: string[] = [];
+    const code = await memlockMain(['--rdma', '1MiB', '--backend', 'ts'], (l) => out.push(l), () => {}, { isTTY: true, write: (s: string) => writes.push(s) });
+    expect(code).toBe(0);
+    expect(writes[0]).toBe('\r\x1b[Kmemlock: run 1: passes');
+    expect(writes.at(-2)).toBe(`\r\x1b[Kmemlock: run ${writes.length - 1} with CAP_IPC_LOCK: passes`);
+    expect(writes.at(-1)).toBe('\r\x1b[K');
+    const piped: string[] = [];
+    await memlockMain(['--rdma', '1MiB', '--backend', 'ts'], () => {}, () => {}, { isTTY: false, write: (s: string) => piped.push(s) });
+    expect(piped).toEqual([]);
   });
 
   it('--help', async () => {
