@@ -7,6 +7,7 @@ import { rulesMain, RULES_OPTIONS } from './eras/cli';
 import { scenarioMain } from './scenarios/cli';
 import { selftestMain } from './selftests/cli';
 import { progress } from './progress';
+import { memlockMain } from './memlock-plan/cli';
 
 declare const PINSIM_VERSION: string; // package.json's version, defined by scripts/build.mjs
 
@@ -17,6 +18,7 @@ commands:
   rules       a kernel preset's pinning rules, or two presets compared (pinsim rules --help)
   scenario    replay a real-world pinning report, on one preset or two (pinsim scenario --help)
   selftest    the kernel's mm selftests (cow, gup_longterm, gup_test, hmm) on pinsim, as TAP (pinsim selftest --help)
+  memlock     which memlock counters a program's pins charge, and the ulimit -l it needs (pinsim memlock --help)
 exit status: 0, 1 when a run fails, 2 on bad usage`;
 
 const TOUR_USAGE = `usage: pinsim tour [--backend=wasm|ts]
@@ -59,6 +61,8 @@ if (cmd === 'tour') {
   process.exitCode = await scenarioMain(rest, (line) => console.log(line), (line) => console.error(line));
 } else if (cmd === 'selftest') {
   process.exitCode = await selftestMain(rest, (line) => console.log(line), (line) => console.error(line), process.stderr);
+} else if (cmd === 'memlock') {
+  process.exitCode = await memlockMain(rest, (line) => console.log(line), (line) => console.error(line), process.stderr);
 } else if (cmd === 'rules') {
   let values;
   try {
