@@ -31,10 +31,14 @@ export function sample(k: Kernel, tasks: { name: string; task: Task }[]): Sample
 
 export class CounterPlots {
   #hist: Sample[] = [];
+  #rows = new Map<string, HTMLElement>();
 
   constructor(readonly root: HTMLElement) {}
 
-  reset(): void { this.#hist = []; }
+  reset(): void {
+    this.#hist = [];
+    this.#rows.clear();
+  }
 
   push(s: Sample): void {
     this.#hist.push(s);
@@ -44,12 +48,11 @@ export class CounterPlots {
   render(): void {
     const last = this.#hist[this.#hist.length - 1] ?? {};
     this.root.replaceChildren(...Object.keys(last).map((key) => {
+      const row = this.#rows.get(key) ?? this.#row(key);
       const ys = this.#hist.map((h) => h[key] ?? 0);
-      const c = el('canvas', 'plot');
-      c.width = 120;
-      c.height = 24;
-      c.setAttribute('aria-hidden', 'true');
+      const c = row.querySelector('canvas')!;
       const g = c.getContext('2d')!;
+      g.clearRect(0, 0, c.width, c.height);
       const lo = Math.min(...ys);
       const hi = Math.max(...ys);
       g.strokeStyle = '#0072b2';
@@ -60,9 +63,20 @@ export class CounterPlots {
         if (i) g.lineTo(x, py); else g.moveTo(x, py);
       });
       g.stroke();
-      const row = el('div', 'counter', el('span', 'name', key), c, el('span', 'value', String(last[key])));
-      row.dataset.counter = key;
+      row.querySelector('.value')!.textContent = String(last[key]);
       return row;
     }));
+  }
+
+  // A row per counter, made once: name, plot, value.
+  #row(key: string): HTMLElement {
+    const c = el('canvas', 'plot');
+    c.width = 120;
+    c.height = 24;
+    c.setAttribute('aria-hidden', 'true');
+    const row = el('div', 'counter', el('span', 'name', key), c, el('span', 'value'));
+    row.dataset.counter = key;
+    this.#rows.set(key, row);
+    return row;
   }
 }

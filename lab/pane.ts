@@ -39,7 +39,7 @@ export class Pane {
     canvas.height = 256;
     canvas.id = `${id}-map`;
     canvas.setAttribute('aria-label', 'frame map: arrow keys pick a frame, + and - zoom, 0 shows the whole machine');
-    const info = el('pre', 'frame-info');
+    const info = el('pre', 'frame-info', 'Hover or click a frame, or focus the map and use the arrow keys: k.page() and k.dump_page() show here.');
     info.setAttribute('aria-live', 'polite');
     this.map = new FrameMap({ canvas, info });
     const ptes = el('div', 'ptes');
@@ -100,6 +100,7 @@ export class Pane {
     renderDevices(this.#devices, k);
     this.#plots.render();
     this.#dmesg.textContent = k.dmesg().slice(-200).join('\n');
-    this.#dmesg.scrollTop = this.#dmesg.scrollHeight;
+    // Scrolled after the frame, not here: reading scrollHeight would force a layout per step.
+    requestAnimationFrame(() => { this.#dmesg.scrollTop = this.#dmesg.scrollHeight; });
   }
 }

@@ -18,6 +18,7 @@ export class PlayerUI {
   players: ScenarioPlayer[] = [];
   panes: Pane[] = [];
   stepMs: number[] = []; // each step's time, action and redraw (the lab test reads it)
+  actionMs: number[] = []; // of which the scenario's action (ScenarioPlayer.step())
   #busy: Promise<void> = Promise.resolve();
   // The outcome of each finished run, read once: reading it may touch memory.
   #outcomes = new WeakMap<object, string>();
@@ -92,6 +93,7 @@ export class PlayerUI {
     return this.#queue(() => {
       const t0 = performance.now();
       if (!this.players.every((p) => p.step())) return;
+      this.actionMs.push(performance.now() - t0);
       this.#show();
       this.stepMs.push(performance.now() - t0);
     });

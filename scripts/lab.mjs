@@ -42,7 +42,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   try {
     ({ values } = parseArgs({ options: { 'build-only': { type: 'boolean' }, port: { type: 'string', default: '8080' } } }));
   } catch (e) {
-    console.error(`lab: ${e.message}\nusage: npm run lab [-- --build-only] [-- --port N]`);
+    console.error(`lab: ${e.message} (usage: npm run lab [-- --build-only] [-- --port N])`);
     process.exit(2);
   }
   const port = Number(values.port);
