@@ -5,6 +5,8 @@ import { legend } from './palette';
 import { PlayConsole } from './console';
 import { PlayerUI } from './player';
 
+const scriptMs = performance.now(); // the bundle is loaded and its modules evaluated
+
 const q = <T extends HTMLElement>(id: string): T => {
   const e = document.getElementById(id);
   if (!e) throw new Error(`lab: no #${id} in index.html`);
@@ -13,7 +15,7 @@ const q = <T extends HTMLElement>(id: string): T => {
 
 const player = new PlayerUI(q('scenarios'), q);
 const play = new PlayConsole(q);
-const lab = { player, play, firstPaintMs: NaN, ready: false };
+const lab = { player, play, scriptMs, firstPaintMs: NaN, ready: false };
 (window as unknown as { __lab: typeof lab }).__lab = lab;
 
 document.querySelectorAll<HTMLElement>('.legend').forEach((l) => legend(l));
