@@ -69,6 +69,7 @@ export class PlayConsole {
     const t = this.t;
     this.pane.attach(k, () => k.tasks.map((task) => ({ name: task === t ? 't' : task.name, task })));
     this.pane.update();
+    Object.assign(globalThis, { k, t, C: constants }); // the same names in the browser's devtools console
     this.#print('out', `booted: k = ${memory} on ${kernel}${cma ? ', 64 MiB CMA' : ''} (pin tracking on), t = k.spawn({ name: 'play' }) (pid ${t.pid})`);
   }
 

@@ -45,6 +45,11 @@ export class FrameMap {
     c.addEventListener('mouseleave', () => this.#describe(this.picked));
     c.addEventListener('click', (e) => this.pick(this.pfnAt(e.offsetX, e.offsetY)));
     c.addEventListener('keydown', (e) => this.#key(e));
+    c.addEventListener('wheel', (e) => {
+      e.preventDefault();
+      this.zoom(e.deltaY < 0 ? 1 : -1, this.pfnAt(e.offsetX, e.offsetY) ?? undefined);
+      this.draw();
+    }, { passive: false });
   }
 
   get cols(): number { return this.o.canvas.width / this.cell; }

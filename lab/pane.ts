@@ -57,6 +57,7 @@ export class Pane {
     button('Zoom out', '−', () => this.map.zoom(-1));
     button('Whole machine', '0', () => this.map.fit());
     button('Frames of the arrows', 'z', () => this.map.zoomTo(this.#ptes.frames));
+    canvas.addEventListener('wheel', () => { this.follow = false; });
     canvas.addEventListener('keydown', (e) => {
       if ('+=-0'.includes(e.key)) this.follow = false;
       if (e.key === 'z') { this.map.zoomTo(this.#ptes.frames); this.map.draw(); }

@@ -43,7 +43,7 @@ interface LabWindow {
       stepMs: number[];
       actionMs: number[];
     };
-    play: { pane: { map: { fit(): void; draw(): void; lastDrawMs: number } } };
+    play: { pane: { map: { fit(): void; draw(): void; lastDrawMs: number; per: number; cell: number } } };
   };
 }
 
@@ -213,6 +213,16 @@ describe('the browser lab (Chromium, build/lab/)', () => {
       expect(await page.locator('#play-pane [data-counter="nr_foll_pin_acquired"] .value').textContent()).toBe('16');
       expect(await page.locator('#play-pane [data-counter="t VmPin kB"] .value').textContent()).toBe('0');
       await page.screenshot({ path: `${SHOTS}free-play.png`, fullPage: false });
+
+      // The map zooms from the keyboard: + to one frame per cell and closer, 0 back to the whole machine.
+      const view = () => page.evaluate(() => { const m = (window as unknown as LabWindow).__lab.play.pane.map; return `${m.per}/${m.cell}`; });
+      expect(await view()).toBe('1/1'); // 1 GiB: one frame per pixel
+      await page.focus('#play-pane-map');
+      await page.keyboard.press('+');
+      await page.keyboard.press('+');
+      expect(await view()).toBe('1/4');
+      await page.keyboard.press('0');
+      expect(await view()).toBe('1/1');
 
       // 64 GiB: boot it from the form, then redraw the whole machine.
       await page.selectOption('#play-memory', '64GiB');
