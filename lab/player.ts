@@ -14,6 +14,11 @@ function options(sel: HTMLSelectElement, values: readonly string[], labels: (v: 
   sel.replaceChildren(...values.map((v) => { const o = el('option', '', labels(v)); o.value = v; return o; }));
 }
 
+// What a step printed: its result lines, then its kernel log.
+function stepLines(r: StepResult | undefined): string[] {
+  return r ? [...r.lines, ...r.dmesg.map((d) => `dmesg: ${d}`)] : ['(booted)'];
+}
+
 export class PlayerUI {
   players: ScenarioPlayer[] = [];
   panes: Pane[] = [];
@@ -119,8 +124,10 @@ export class PlayerUI {
     this.players.forEach((p, i) => {
       const pane = this.panes[i];
       if (pane.kernel !== p.ctx.k) pane.attach(p.ctx.k, () => [...p.ctx.tasks].map(([name, task]) => ({ name, task })));
-      const r: StepResult | undefined = p.results[pos - 1];
-      pane.lines.replaceChildren(...(r ? [...r.lines, ...r.dmesg.map((d) => `dmesg: ${d}`)] : ['(booted)']).map((l) => el('div', '', l)));
+      const lines = stepLines(p.results[pos - 1]);
+      // In compare view, the second run's lines that differ from the first's are marked (≠, and in bold).
+      const other = i > 0 ? stepLines(this.players[0].results[pos - 1]) : lines;
+      pane.lines.replaceChildren(...lines.map((l, j) => (l === other[j] ? el('div', '', l) : el('div', 'differs', `≠ ${l}`))));
       pane.update();
     });
     this.q('position').textContent = `step ${pos} of ${s.steps.length}`;

@@ -178,6 +178,9 @@ describe('the browser lab (Chromium, build/lab/)', () => {
       const outcome = await page.locator('#outcome').textContent();
       expect(outcome).toContain('5.8: silent data loss');
       expect(outcome).toContain('5.10: coherent');
+      // The lines of the 5.10 run that differ from 5.8's are marked.
+      expect(await page.locator('#pane-1 .step-lines .differs').allTextContents()).toEqual(["≠ RDMA READ gets 'B'"]);
+      expect(await page.locator('#pane-0 .step-lines .differs').count()).toBe(0);
       expect(await frameColour(page, 1, await frame(page, 1, 'pinned'))).toBe(colour(C.FRAME_LONGTERM));
       await page.screenshot({ path: `${SHOTS}compare.png`, fullPage: false });
       const { stepMs, actionMs } = await page.evaluate(() => (window as unknown as LabWindow).__lab.player);
