@@ -5,6 +5,8 @@ import { gupTestMain } from './gup-test/index';
 import { usageError } from './usage';
 import { rulesMain, RULES_OPTIONS } from './eras/cli';
 import { scenarioMain } from './scenarios/cli';
+import { selftestMain } from './selftests/cli';
+import { progress } from './progress';
 
 declare const PINSIM_VERSION: string; // package.json's version, defined by scripts/build.mjs
 
@@ -14,6 +16,7 @@ commands:
   gup-test    the kernel's gup_test benchmark, ported (pinsim gup-test --help)
   rules       a kernel preset's pinning rules, or two presets compared (pinsim rules --help)
   scenario    replay a real-world pinning report, on one preset or two (pinsim scenario --help)
+  selftest    the kernel's mm selftests (cow, gup_longterm, gup_test, hmm) on pinsim, as TAP (pinsim selftest --help)
 exit status: 0, 1 when a run fails, 2 on bad usage`;
 
 const TOUR_USAGE = `usage: pinsim tour [--backend=wasm|ts]
@@ -48,10 +51,14 @@ const [cmd = 'tour', ...rest] = process.argv.slice(2);
 if (cmd === 'tour') {
   await tourMain(rest);
 } else if (cmd === 'gup-test') {
-  // exitCode, not exit(): let stdout drain.
-  process.exitCode = await gupTestMain(rest, (line) => console.log(line), (line) => console.error(line));
+  // exitCode, not exit(): let stdout drain. Progress of the repeats on a terminal's stderr.
+  const bar = progress(process.stderr, 'gup-test');
+  process.exitCode = await gupTestMain(rest, bar.wrap((line) => console.log(line)), (line) => console.error(line), { progress: bar.update });
+  bar.end();
 } else if (cmd === 'scenario') {
   process.exitCode = await scenarioMain(rest, (line) => console.log(line), (line) => console.error(line));
+} else if (cmd === 'selftest') {
+  process.exitCode = await selftestMain(rest, (line) => console.log(line), (line) => console.error(line), process.stderr);
 } else if (cmd === 'rules') {
   let values;
   try {

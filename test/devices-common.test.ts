@@ -116,4 +116,17 @@ describe.each(BACKENDS)('devices: common ground (%s core)', (backend) => {
     expect(d.unmap(0x100000, 0x2000)).toBe(0x2000);
     expect(d.iova_to_pfn(0x100000)).toBe(-1);
   });
+
+  it('a new device does not take the name a closed one left on the ledger (dev.charges() finds charges by name)', async () => {
+    const k = await bootTest(backend);
+    const t = k.spawn();
+    const a = anon(t, 8);
+    const c = t.vfio({ iommu: 'type1v2' });
+    c.map_dma({ vaddr: a, iova: 0x100000, size: 8 * PAGE, flags: C.VFIO_DMA_MAP_FLAG_READ | C.VFIO_DMA_MAP_FLAG_WRITE });
+    t.exit(); // the container closes with its mm gone: vfio_dma_do_unmap() skips the uncharge
+    expect(k.memlockLedger().map((x) => [x.device, x.pages])).toEqual([[c.name, 8]]);
+    const c2 = k.spawn().vfio({ iommu: 'type1v2' });
+    expect(c2.name).toBe(`${c.name}-2`);
+    expect(c2.charges()).toEqual([]);
+  });
 });

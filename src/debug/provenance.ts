@@ -45,6 +45,12 @@ export class Rec {
   live: number;
   leaked = false;
   released: { api: string; time: number } | null = null;
+  // Where the call's pfns were written: the PageArray's root, the arena
+  // offset and the root's epoch just after the call. While the epoch stands
+  // the entries are these pfns, and a release of that slot needs no compare.
+  root: PageArray | null = null;
+  off = -1;
+  epoch = -1;
   constructor(readonly id: number, readonly api: string, readonly kind: PinKind, readonly gup_flags: number,
     readonly pid: number, readonly comm: string, readonly device: string | null, readonly time: number,
     readonly caller: string | null, readonly pfns: Int32Array, readonly note: string | null = null) {
@@ -95,6 +101,9 @@ export class Tracker {
     const pid = t ? t.pid : (target as Mm).owner.pid;
     const pfns = this.#copy(this.k.v.pages.subarray(pages.offset + at, pages.offset + at + n));
     const rec = new Rec(this.#next++, api, kind, flags, pid, t ? t.name : '?', this.device, this.k.now(), this.k.callerTag, pfns, note);
+    rec.root = pages.root;
+    rec.off = pages.offset + at;
+    rec.epoch = pages.root.epoch;
     this.live.add(rec);
     const same = this.#byFirst.get(pfns[0]);
     if (same) same.push(rec);
@@ -119,21 +128,27 @@ export class Tracker {
   }
 
   // A whole call released at once, as a driver usually does: a live,
-  // untouched FOLL_PIN record of exactly the n pfns from the arena's slot
-  // off (compared in the core, the record's copy passed through scratch).
-  releaseCall(first: number, off: number, n: number, api: string): boolean {
-    const same = this.#byFirst.get(first);
+  // untouched FOLL_PIN record of exactly the first n pfns of pages. The
+  // record of that very slot, while its epoch stands, needs no compare;
+  // else the first whose copy matches (compared in the core, the copy
+  // passed through scratch).
+  releaseCall(pages: PageArray, n: number, api: string): boolean {
+    const off = pages.offset;
+    const same = this.#byFirst.get(this.k.v.pages[off]);
     if (!same) return false;
-    for (const rec of same) {
-      if (rec.kind !== 'FOLL_PIN' || rec.gone !== null || rec.pfns.length !== n || n > SCRATCH_WORDS) continue;
-      this.k.v.scratch.set(rec.pfns);
-      if (this.k.core.pages_match(off, n)) {
-        rec.live = 0;
-        this.retire(rec, api);
-        return true;
-      }
+    const whole = (rec: Rec): boolean => rec.kind === 'FOLL_PIN' && rec.gone === null && rec.pfns.length === n;
+    let hit = same.find((rec) => whole(rec) && rec.root === pages.root && rec.off === off && rec.epoch === pages.root.epoch);
+    if (!hit && n <= SCRATCH_WORDS) {
+      hit = same.find((rec) => {
+        if (!whole(rec)) return false;
+        this.k.v.scratch.set(rec.pfns);
+        return this.k.core.pages_match(off, n);
+      });
     }
-    return false;
+    if (!hit) return false;
+    hit.live = 0;
+    this.retire(hit, api);
+    return true;
   }
 
   // The newest live record holding a reference of `kind` on pfn's folio
@@ -253,13 +268,14 @@ export function installTracking(k: Kernel): Tracker {
     outer(name, (orig, a, b, c, d, e, f) => {
       const flags = (at === 4 ? d : e) as number;
       call = [name, kind, flags, a as Task | Mm];
+      const pages = at === 4 ? e : d;
+      if (pages instanceof PageArray && !pages.freed) pages.root.epoch++; // the core writes its entries
       let r: number;
       try {
         r = orig(a, b, c, d, e, f) as number;
       } finally {
         call = null;
       }
-      const pages = at === 4 ? e : d;
       if (r > 0 && pages instanceof PageArray) tr.record(name, kind, flags, a as Task | Mm, pages, r);
       return r;
     });
@@ -286,7 +302,7 @@ export function installTracking(k: Kernel): Tracker {
     outer(name, (orig, pages, n, dirty) => {
       if (pages instanceof PageArray && Number.isSafeInteger(n) && (n as number) > 0 && (n as number) <= pages.length && !pages.freed) {
         // A pfn of no frame makes the core refuse the whole call: nothing to consume.
-        if (!tr.releaseCall(k.v.pages[pages.offset], pages.offset, n as number, name)) {
+        if (!tr.releaseCall(pages, n as number, name)) {
           const pfns = pages.pfns.slice(0, n as number);
           if (pfns.every((p) => p < k.nrFrames)) unpinEach(name, pfns);
         }
@@ -305,14 +321,14 @@ export function installTracking(k: Kernel): Tracker {
   // unpin_user_page_range_dirty_lock() per entry): its pages, as pinned.
   outer('ib_umem_release', (orig, umem) => {
     if (umem instanceof IbUmem && !umem.released) {
-      const pfns = umem.pages.pfns.subarray(0, umem.npages);
+      const pfns = () => umem.pages.pfns.slice(0, umem.npages);
       if (!k.kr.pinApi) {
-        const after = putEach('put_user_pages_dirty_lock', pfns.slice()); // 5.5's umem: GUP references
+        const after = putEach('put_user_pages_dirty_lock', pfns()); // 5.5's umem: GUP references
         const r = orig(umem);
         after();
         return r;
       }
-      if (!tr.releaseCall(pfns[0], umem.pages.offset, umem.npages, 'unpin_user_page_range_dirty_lock')) unpinEach('unpin_user_page_range_dirty_lock', pfns.slice());
+      if (!tr.releaseCall(umem.pages, umem.npages, 'unpin_user_page_range_dirty_lock')) unpinEach('unpin_user_page_range_dirty_lock', pfns());
     }
     return orig(umem);
   });

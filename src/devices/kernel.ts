@@ -69,11 +69,15 @@ export class Kernel extends GupKernel {
     if (this.#devices.get(d.name) === d) this.#devices.delete(d.name);
   }
 
-  // A name no live device has: base, else base-2, base-3, …
+  // A name no live device has and no memlock charge still carries (a closed
+  // device can leave charges on an mm that is gone, and dev.charges() finds
+  // its own by name): base, else base-2, base-3, …
   deviceName(base: string): string {
-    if (!this.#devices.has(base)) return base;
+    const charged = new Set(this.memlockLedger().map((c) => c.device));
+    const free = (n: string) => !this.#devices.has(n) && !charged.has(n);
+    if (free(base)) return base;
     let i = 2;
-    while (this.#devices.has(`${base}-${i}`)) i++;
+    while (!free(`${base}-${i}`)) i++;
     return `${base}-${i}`;
   }
 

@@ -32,6 +32,7 @@ export interface GupTestHooks {
   err?: (line: string) => void; // "Bail out!" lines (default: out)
   bootOptions?: Partial<BootOptions>; // e.g. { wasm: 'debug' } in tests
   boot?: (opts: BootOptions) => Promise<Kernel>; // replaces boot()
+  progress?: (done: number, total: number) => void; // after each timed ioctl
 }
 
 // What went wrong, without SyscallError's "CODE: syscall: " prefix doubling
@@ -139,6 +140,7 @@ export async function runGupTest(o: GupTestOptions, hooks: GupTestHooks = {}): P
       if (run.truncated) say(`Truncated (size: ${r.size})`);
     }
     result.runs.push(run);
+    hooks.progress?.(result.runs.length, isBenchmark(o.cmd) ? o.repeats : 1);
     return run;
   };
 

@@ -4,6 +4,11 @@
 export class PageArray {
   #arena: PageArenaAllocator | null; // the root's: null once freed
   readonly #root: PageArray; // this, or the array a subarray was taken from
+  /** @internal The root's write epoch: bumped whenever the entries may have
+   * changed behind the core's GUP calls (the pfns view handed out, free()),
+   * and by provenance before each tracked GUP call into it. A record that saw
+   * the same epoch at release still holds the same pfns (src/debug/provenance.ts). */
+  epoch = 0;
 
   /** @internal Made by the Kernel, not by users. */
   constructor(arena: PageArenaAllocator, readonly offset: number, readonly length: number, root: PageArray | null = null) {
@@ -22,8 +27,13 @@ export class PageArray {
 
   // The pfns, as a view of the arena (valid until free()).
   get pfns(): Int32Array {
-    return this.#live().view.subarray(this.offset, this.offset + this.length);
+    const view = this.#live().view;
+    this.#root.epoch++; // writable: whoever holds it may change the entries
+    return view.subarray(this.offset, this.offset + this.length);
   }
+
+  /** @internal The array the storage belongs to (this, or the one a subarray was taken from). */
+  get root(): PageArray { return this.#root; }
 
   get(i: number): number | null {
     if (!Number.isInteger(i) || i < 0 || i >= this.length) throw new RangeError(`PageArray index ${i} out of range`);
@@ -32,7 +42,7 @@ export class PageArray {
   }
 
   toArray(): (number | null)[] {
-    return Array.from(this.pfns, (p) => (p < 0 ? null : p));
+    return Array.from(this.#live().view.subarray(this.offset, this.offset + this.length), (p) => (p < 0 ? null : p));
   }
 
   // Gives the entries back to the arena (the pins stay: unpin first).
@@ -41,6 +51,7 @@ export class PageArray {
     if (!this.#arena) throw new TypeError('PageArray.free(): this PageArray was already freed');
     this.#arena.release(this);
     this.#arena = null;
+    this.epoch++;
   }
 
   get freed(): boolean { return this.#root.#arena === null; }

@@ -11,11 +11,19 @@ export function formatTable(t: Table): string[] {
   return [`  [${t.title}]`, `    ${line(t.columns)}`, ...t.rows.map((r) => `    ${line(r)}`)];
 }
 
+// A step that charges page by page (65,535 VFIO mappings) logs a
+// pr_debug line per call: the first lines and a count tell the story.
+const DMESG_SHOWN = 8;
+function capDmesg(lines: string[]): string[] {
+  if (lines.length <= DMESG_SHOWN) return lines;
+  return [...lines.slice(0, DMESG_SHOWN - 1), `... ${lines.length - DMESG_SHOWN + 1} more lines`];
+}
+
 export function formatStep(s: StepResult): string[] {
   return [
     `${s.index + 1}. ${s.narration}`,
     ...s.lines.map((l) => `   > ${l}`),
-    ...s.dmesg.map((l) => `   dmesg: ${l}`),
+    ...capDmesg(s.dmesg).map((l) => `   dmesg: ${l}`),
     ...s.tables.flatMap(formatTable),
   ];
 }

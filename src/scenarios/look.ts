@@ -1,5 +1,6 @@
 // A Look rendered as a small table: what the CLI prints, what --json and
 // the lab's side panels show.
+import { FOLL_PIN } from '../../assembly/constants';
 import type { Look, ScenarioCtx } from './types';
 
 export interface Table {
@@ -38,7 +39,7 @@ function ptes(c: ScenarioCtx, task: string, addr: number, pages: number): string
 function device(c: ScenarioCtx, name: string): string[][] {
   const d = c.k.devices().find((x) => x.name === name);
   if (!d) return [['(closed)', '-', '-', '-', '-']];
-  const rows = d.pins().map((p) => [p.object, `pid ${p.pid}`, hex(p.addr), String(p.pages), 'pin']);
+  const rows = d.pins().map((p) => [p.object, `pid ${p.pid}`, hex(p.addr), String(p.pages), p.gup_flags & FOLL_PIN ? 'pin' : 'get']);
   for (const ch of d.charges()) rows.push([ch.counter, `pid ${ch.pid}`, ch.range ? hex(ch.range.start) : '-', String(ch.pages), `charge (${ch.by})`]);
   return rows.length ? rows : [['(nothing held)', '-', '-', '-', '-']];
 }
