@@ -85,23 +85,36 @@ export class Pane {
   // After something happened: a sample for the plots, then everything redrawn.
   update(): void {
     if (!this.#k) return;
-    this.#plots.push(sample(this.#k, this.#tasks()));
+    this.#guard(() => this.#plots.push(sample(this.#k!, this.#tasks())));
     this.render();
   }
 
   render(): void {
     const k = this.#k;
     if (!k) return;
-    this.#ptes.render(k, this.#tasks());
-    this.map.longterm = longtermFrames(k);
-    this.map.highlight = this.#ptes.frames;
-    this.map.setKernel(k);
-    if (this.follow) this.map.zoomTo(this.#ptes.frames);
-    this.map.draw();
-    renderDevices(this.#devices, k);
-    this.#plots.render();
+    this.#guard(() => {
+      this.#ptes.render(k, this.#tasks());
+      this.map.longterm = longtermFrames(k);
+      this.map.highlight = this.#ptes.frames;
+      this.map.setKernel(k);
+      if (this.follow) this.map.zoomTo(this.#ptes.frames);
+      this.map.draw();
+      renderDevices(this.#devices, k);
+      this.#plots.render();
+    });
     this.#dmesg.textContent = k.dmesg().slice(-200).join('\n');
     // Scrolled after the frame, not here: reading scrollHeight would force a layout per step.
     requestAnimationFrame(() => { this.#dmesg.scrollTop = this.#dmesg.scrollHeight; });
+  }
+
+  // A machine halted by a kernel BUG (a scenario's point, on some eras)
+  // refuses all further calls: the panes keep their last picture and say so.
+  #guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      if (!/machine is unusable|has halted/.test(String(e))) throw e;
+      if (!this.lines.querySelector('.halted')) this.lines.append(el('div', 'halted', `✖ ${(e as Error).message}`));
+    }
   }
 }

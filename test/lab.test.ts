@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { CHROMIUM, hasChromium, inCI, withChromium, type Route } from './chromium';
 import { forkRdma } from '../src/scenarios/catalog/fork-rdma';
+import { SCENARIOS } from '../src/scenarios/index';
 import { STATES } from '../lab/palette';
 import { C } from './helpers';
 
@@ -190,6 +191,23 @@ describe('the browser lab (Chromium, build/lab/)', () => {
 
       expect(problems).toEqual([]);
       expect(requests.filter((r) => !/^GET \/(|index\.html|style\.css|lab\.js|lab\.js\.map|pinsim\.release\.wasm)$/.test(r))).toEqual([]);
+    });
+  });
+
+  it.skipIf(skip)(`plays every scenario of the catalogue to its outcome on its first preset${note}`, { timeout: 300_000 }, async () => {
+    ready();
+    await withChromium(route, async (page, base) => {
+      const problems = await open(page, base);
+      for (const sc of SCENARIOS) {
+        await page.selectOption('#scenario', sc.id);
+        await expect.poll(() => page.locator('#pane-0 .pane-title').textContent()).toBe(`${sc.id} on ${sc.presets[0]}`);
+        await page.click('#run');
+        await expect.poll(() => page.locator('#position').textContent(), { timeout: 60_000 }).toBe(`step ${sc.steps.length} of ${sc.steps.length}`);
+        const outcome = await page.locator('#outcome').textContent();
+        expect(outcome, sc.id).toMatch(new RegExp(`^${sc.presets[0].replace('.', '\\.')}: `));
+        expect(outcome, sc.id).not.toMatch(/^error: /);
+      }
+      expect(problems).toEqual([]);
     });
   });
 
