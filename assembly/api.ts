@@ -23,6 +23,7 @@ export { copy_page_range } from './fork';
 export { split_huge_pmd_address } from './huge_memory';
 export { pc_fill, pc_read, pc_write, pc_lookup, pc_truncate, writeback_range, writeback_next } from './pagecache';
 export { translate, digest, scan_maybe_pinned } from './inspect';
+export { frame_summary } from './frame_map';
 export { gup_fast, gup_slow, unpin_pages, unpin_range, folio_is_longterm_pinnable } from './gup';
 export {
   collect_unpinnable, putback_folio, migrate_folios_start, mapping_run, migrate_folios_remap, migrate_folios_finish,

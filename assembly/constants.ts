@@ -494,3 +494,20 @@ export const FORK_BUG_NO_ANON_VMA = -4096;
 // fault broke COW in a VMA without VM_WRITE; a read-only but dirty PTE then
 // satisfies the FOLL_WRITE follow. Read only when RULE_FOLL_COW is set.
 export const FOLL_COW = 16384;
+// frame_summary() (assembly/frame_map.ts): one byte per pixel of the lab's
+// frame map, the most notable state among its frames in the low 3 bits
+// (these values, in rising priority), the share of its frames in use
+// (0..15) in the high 4. FRAME_LONGTERM is never computed by the core (it
+// does not know which pins are long-term); the lab overlays it from pin
+// provenance.
+export const FRAME_FREE = 0;
+export const FRAME_OTHER = 1; // allocated, neither anon nor page cache: the zero page, hugetlb pool, cma_alloc
+export const FRAME_FILE = 2;
+export const FRAME_ANON = 3;
+export const FRAME_TABLE = 4;
+export const FRAME_MLOCKED = 5;
+export const FRAME_PINNED = 6;
+export const FRAME_LONGTERM = 7;
+export const FRAME_STATE_MASK = 7;
+export const FRAME_FILL_SHIFT = 4;
+export const FRAME_SUMMARY_MAX = 262144; // pixels per call: SCRATCH_WORDS * 4 bytes

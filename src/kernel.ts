@@ -15,6 +15,7 @@ import { Task } from './task';
 import { spawnCred, type SpawnOptions, type TaskCred, type Rlimit } from './cred';
 import { pageSnapshot, dumpPage, meminfo, type PageSnapshot, type MemInfo } from './inspect/page';
 import { procMeminfo } from './inspect/procfs';
+import { frameMap } from './inspect/frame-map';
 import { coreRuleBits } from './eras/core-bits';
 import type { Resolved, RuleTable, KernelName } from './eras/presets';
 import type { KernelRules } from './eras/timeline';
@@ -459,6 +460,12 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
 
   meminfo(): MemInfo {
     return meminfo(this);
+  }
+
+  // The state of frames [start, start + perPixel * pixels), one byte per
+  // pixel (constants.FRAME_*; see assembly/frame_map.ts), for pictures.
+  frameMap(start: number, perPixel: number, pixels: number, out?: Uint8Array): Uint8Array {
+    return this.guard(() => frameMap(this, start, perPixel, pixels, out));
   }
 
   // /proc/meminfo as text, in the kernel's format.

@@ -12,6 +12,7 @@ export interface RunOptions {
   kernel?: KernelName; // default: the scenario's first preset
   backend?: Backend; // default 'wasm'
   wasm?: WasmSource;
+  track?: boolean; // boot({ track }): pin provenance, e.g. for the lab's long-term pinned frames
 }
 
 export interface StepResult {
@@ -47,7 +48,7 @@ export class ScenarioPlayer {
   }
 
   static async #boot(sc: Scenario, o: RunOptions): Promise<ScenarioCtx> {
-    const k = await boot({ ...sc.boot, kernel: o.kernel, backend: o.backend, ...(o.wasm ? { wasm: o.wasm } : {}) });
+    const k = await boot({ ...sc.boot, kernel: o.kernel, backend: o.backend, ...(o.wasm ? { wasm: o.wasm } : {}), ...(o.track ? { track: true } : {}) });
     return { k, tasks: new Map(), vars: {} };
   }
 
