@@ -9,6 +9,7 @@ import type { Unit } from './cases';
 import { browserCases, browserSmoke, type BrowserInfo } from './browser';
 import { MismatchError, runCases, runSmoke, selectCases, type Row } from './suite';
 import { fmt, table } from './util';
+import { progress } from '../src/progress';
 
 const USAGE = `npm run bench [-- options]
   (no option)        verify + time every case on both cores, print the table
@@ -179,11 +180,26 @@ async function main(): Promise<number> {
   console.log(`pinsim bench${env.commit ? ` at ${env.commit}` : ''}: node ${env.node}, V8 ${env.v8}, ${env.cpu}, ${env.cores} cores, `
     + `load ${env.loadavg.join(' ')}`);
   const log = (l: string) => console.log(l);
-  selectCases(args.only); // a bad --only fails here, before a browser starts
+  const total = selectCases(args.only).length; // a bad --only fails here, before a browser starts
+  // In Node each case logs one line when done: a progress line on a terminal's stderr in between.
+  const bar = progress(process.stderr, 'bench: cases done');
+  let done = 0;
+  const caseLog = bar.wrap(log);
+  const nodeLog = (l: string) => {
+    caseLog(l);
+    bar.update(++done, total);
+  };
 
   if (args.smoke) {
     console.log('smoke: tiny sizes, one run per case, both cores must agree (no timing)');
-    const res = args.browser ? (await browserSmoke(args.only, log)).result : await runSmoke({ only: args.only, log });
+    let res;
+    if (args.browser) {
+      res = (await browserSmoke(args.only, log)).result;
+    } else {
+      bar.update(0, total);
+      res = await runSmoke({ only: args.only, log: nodeLog });
+      bar.end();
+    }
     for (const n of new Set(res.flatMap((r) => r.notes))) console.log(`  note: ${n}`);
     console.log(`smoke: ${res.length} cases, Wasm and TS cores agree`);
     return 0;
@@ -199,7 +215,9 @@ async function main(): Promise<number> {
     ({ rows, notes } = r.result);
     env.browser = r.info;
   } else {
-    ({ rows, notes } = await runCases({ only: args.only, log }));
+    bar.update(0, total);
+    ({ rows, notes } = await runCases({ only: args.only, log: nodeLog }));
+    bar.end();
   }
   console.log(`\n${resultsTable(rows)}\n`);
   console.log('What one timed call is (the value is its mean time divided by its pages, frames or operations):');

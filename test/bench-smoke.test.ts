@@ -3,6 +3,9 @@
 // and the pure-TS core, which must agree on every result, every pfn and
 // k.digest() after each step. No timing: CI checks correctness only.
 import { describe, expect, it } from 'vitest';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { MismatchError, runSmoke, verifyCase } from '../bench/suite';
 import { allCases } from '../bench/cases';
 
@@ -37,5 +40,17 @@ describe('bench smoke', () => {
       },
     };
     await expect(verifyCase(broken, { smoke: true, wasm: 'debug' })).rejects.toBeInstanceOf(MismatchError);
+  });
+
+  // util-linux's script(1) gives the run a terminal; piped, stderr stays empty.
+  it.runIf(existsSync('/usr/bin/script'))('shows progress on a terminal\'s stderr, none when piped', () => {
+    const root = fileURLToPath(new URL('..', import.meta.url));
+    const cmd = ['node', 'build/bench/run.js', '--smoke', '--only=4k/512'];
+    const tty = execFileSync('/usr/bin/script', ['-qec', cmd.join(' '), '/dev/null'], { cwd: root, encoding: 'utf8' });
+    expect(tty).toContain('\r\x1b[Kbench: cases done: 0/2 (0%)');
+    expect(tty).toContain('\r\x1b[Kbench: cases done: 2/2 (100%)\r\x1b[K');
+    const piped = spawnSync(cmd[0], cmd.slice(1), { cwd: root, encoding: 'utf8' });
+    expect(piped.stdout).toContain('smoke: 2 cases, Wasm and TS cores agree');
+    expect(piped.stderr).toBe('');
   });
 });

@@ -8,7 +8,7 @@ import * as C from '../../../assembly/constants';
 import type { Task } from '../../task';
 import { word } from '../look';
 import type { Scenario, ScenarioCtx } from '../types';
-import { driverPin, spawnWithBuffer } from './common';
+import { driverPin, spawnWithBuffer } from './lib';
 
 const PAGE = C.PAGE_SIZE;
 const PAGES = 4;

@@ -10,7 +10,7 @@
 import * as C from '../../../assembly/constants';
 import type { Task } from '../../task';
 import type { Scenario, ScenarioCtx } from '../types';
-import { driverPin, spawnWithBuffer } from './common';
+import { driverPin, spawnWithBuffer } from './lib';
 
 const PAGE = C.PAGE_SIZE;
 const LW = C.FOLL_WRITE | C.FOLL_LONGTERM;

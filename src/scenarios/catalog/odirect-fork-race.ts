@@ -10,7 +10,7 @@ import * as C from '../../../assembly/constants';
 import type { SimFile } from '../../fs/file';
 import { word } from '../look';
 import type { Scenario, ScenarioCtx } from '../types';
-import { spawnWithBuffer, task } from './common';
+import { spawnWithBuffer, task } from './lib';
 
 const PAGE = C.PAGE_SIZE;
 const [A, B, D] = [0x41, 0x42, 0x44];

@@ -9,7 +9,7 @@ import type { IbMr, RdmaNic } from '../../devices/rdma';
 import type { Task } from '../../task';
 import { word } from '../look';
 import type { Look, Scenario, ScenarioCtx } from '../types';
-import { spawnWithBuffer } from './common';
+import { spawnWithBuffer } from './lib';
 
 const PAGE = C.PAGE_SIZE;
 const RWR = C.IB_ACCESS_LOCAL_WRITE | C.IB_ACCESS_REMOTE_WRITE | C.IB_ACCESS_REMOTE_READ;

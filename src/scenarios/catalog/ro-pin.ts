@@ -13,7 +13,7 @@ import type { KernelName } from '../../eras/presets';
 import type { Task } from '../../task';
 import { word } from '../look';
 import type { Reference, Scenario, ScenarioCtx } from '../types';
-import { driverPin, spawnWithBuffer } from './common';
+import { driverPin, spawnWithBuffer } from './lib';
 
 const PAGE = C.PAGE_SIZE;
 const [A, B] = [0x41, 0x42];
