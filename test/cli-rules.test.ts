@@ -2,24 +2,11 @@
 // built dist/cli.js): the rule table of a preset, two presets compared,
 // overrides, JSON, and bad usage (one line on stderr, exit 2).
 import { describe, it, expect } from 'vitest';
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { kernelRules, TIMELINE, type RuleKey } from '../src/index';
 import { parseGupTestArgs, runGupTest } from '../src/gup-test/index';
+import { pinsim, type CliRun as Run } from './cli-run';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const KEYS = Object.keys(TIMELINE) as RuleKey[];
-
-interface Run { code: number; out: string[]; err: string[] }
-
-function pinsim(...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [`${ROOT}dist/cli.js`, ...args], { cwd: ROOT, timeout: 60_000 }, (e, stdout, stderr) => {
-      const lines = (s: string) => (s === '' ? [] : s.replace(/\n$/, '').split('\n'));
-      resolve({ code: e ? (typeof e.code === 'number' ? e.code : -1) : 0, out: lines(stdout), err: lines(stderr) });
-    });
-  });
-}
 
 // The table's row of a key, split on runs of two or more spaces.
 const row = (r: Run, key: string) => r.out.find((l) => l.startsWith(`${key} `))?.split(/ {2,}/);

@@ -1,21 +1,7 @@
 // `pinsim scenario` as a user runs it (the built dist/cli.js).
 import { describe, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { SCENARIOS } from '../../src/scenarios/index';
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-
-interface Run { code: number; out: string[]; err: string[] }
-
-function pinsim(...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [`${ROOT}dist/cli.js`, ...args], { cwd: ROOT, timeout: 60_000 }, (e, stdout, stderr) => {
-      const lines = (s: string) => (s === '' ? [] : s.replace(/\n$/, '').split('\n'));
-      resolve({ code: e ? (typeof e.code === 'number' ? e.code : -1) : 0, out: lines(stdout), err: lines(stderr) });
-    });
-  });
-}
+import { pinsim } from '../cli-run';
 
 describe.concurrent('pinsim scenario', () => {
   it('list: one line per scenario with its presets; --json the same as data', async () => {
