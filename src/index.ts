@@ -43,6 +43,6 @@ export { wasmModule, WasmLoadError, type WasmSource, type WasmFlavour } from './
 export type { PageSnapshot, MemInfo } from './inspect/page';
 export * as constants from '../assembly/constants';
 export {
-  SCENARIOS, scenario, runScenario, ScenarioPlayer, renderLook,
+  SCENARIOS, scenario, runScenario, ScenarioPlayer, ScenarioUnsupported, renderLook,
   type Scenario, type ScenarioCtx, type Step, type Look, type Outcome, type Reference, type RunOptions, type ScenarioRun, type StepResult, type Table,
 } from './scenarios/index';

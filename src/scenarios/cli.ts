@@ -3,7 +3,7 @@
 import { parseArgs } from 'node:util';
 import { usageError } from '../usage';
 import { PRESETS, ALIASES, type KernelName } from '../eras/presets';
-import { SCENARIOS, scenario, runScenario } from './index';
+import { SCENARIOS, scenario, runScenario, ScenarioUnsupported } from './index';
 import { formatCompare, formatRun } from './format';
 
 export const SCENARIO_USAGE = `usage: pinsim scenario list [--json]
@@ -71,6 +71,7 @@ export async function scenarioMain(args: string[], out: (line: string) => void, 
     else for (const line of runs.length === 1 ? formatRun(sc, runs[0]) : formatCompare(sc, runs[0], runs[1])) out(line);
     return 0;
   } catch (e) {
+    if (e instanceof ScenarioUnsupported) return usage(e.message);
     err(`pinsim scenario: ${sc.id} failed on ${kernels.join(', ')}: ${(e as Error).stack ?? e}`);
     return 1;
   }

@@ -47,6 +47,6 @@ export function scenario(id: string): Scenario | undefined {
   return SCENARIOS.find((s) => s.id === id);
 }
 
-export { runScenario, ScenarioPlayer, type RunOptions, type ScenarioRun, type StepResult } from './run';
+export { runScenario, ScenarioPlayer, ScenarioUnsupported, type RunOptions, type ScenarioRun, type StepResult } from './run';
 export { renderLook, word, type Table } from './look';
 export type { Scenario, ScenarioCtx, Step, Look, Outcome, Reference } from './types';

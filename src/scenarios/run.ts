@@ -15,6 +15,11 @@ export interface RunOptions {
   track?: boolean; // boot({ track }): pin provenance, e.g. for the lab's long-term pinned frames
 }
 
+// A kernel the scenario cannot be told on (Scenario.requires).
+export class ScenarioUnsupported extends RangeError {
+  override name = 'ScenarioUnsupported';
+}
+
 export interface StepResult {
   index: number; // 0-based
   narration: string;
@@ -49,6 +54,8 @@ export class ScenarioPlayer {
 
   static async #boot(sc: Scenario, o: RunOptions): Promise<ScenarioCtx> {
     const k = await boot({ ...sc.boot, kernel: o.kernel, backend: o.backend, ...(o.wasm ? { wasm: o.wasm } : {}), ...(o.track ? { track: true } : {}) });
+    const why = sc.requires?.(k);
+    if (why) throw new ScenarioUnsupported(`${sc.id} cannot run on kernel ${k.kernel}: ${why}`);
     return { k, tasks: new Map(), vars: {} };
   }
 

@@ -54,6 +54,10 @@ export interface Scenario {
   presets: KernelName[];
   // The machine: memory, cma, thp, memlock, ... (kernel and backend are the runner's).
   boot: Omit<BootOptions, 'kernel' | 'backend' | 'wasm'>;
+  // Why the scenario cannot be told on this machine's kernel (a scenario
+  // about the pin API on 5.5, say), or null; runScenario() and the player
+  // refuse such a kernel with a ScenarioUnsupported (a RangeError) saying so.
+  requires?: (k: Kernel) => string | null;
   steps: Step[];
   outcome: (c: ScenarioCtx) => Outcome;
 }

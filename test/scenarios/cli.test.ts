@@ -50,6 +50,7 @@ describe.concurrent('pinsim scenario', () => {
     [['scenario', 'run', 'fork-rdma', '--kernel', '5.8', '--compare', '5.8,5.10'], /exclude each other/],
     [['scenario', 'run', 'fork-rdma', '--backend', 'gpu'], /--backend must be wasm or ts/],
     [['scenario', 'list', 'x'], /takes no argument/],
+    [['scenario', 'run', 'pin-leak', '--kernel', '5.5'], /pin-leak cannot run on kernel 5\.5: it is about pin_user_pages/],
     [['scenario', '--bogus'], /Unknown option/],
   ])('bad usage %j: exit 2 and says why', async (args, why) => {
     const r = await pinsim(...args);

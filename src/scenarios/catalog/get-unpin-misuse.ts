@@ -9,7 +9,7 @@
 // long-term pin of a shared ext4 page.
 import * as C from '../../../assembly/constants';
 import type { Scenario, ScenarioCtx } from '../types';
-import { hex, ret, spawn, task, v } from './lib';
+import { needsPinApi, hex, ret, spawn, task, v } from './lib';
 
 const pfn = (c: ScenarioCtx): number => v<number>(c, 'pfn');
 const buf = (c: ScenarioCtx): number => v<number>(c, 'buf');
@@ -23,6 +23,7 @@ export const getUnpinMisuse: Scenario = {
     { label: 'Documentation/core-api/pin_user_pages.rst', url: 'https://docs.kernel.org/core-api/pin_user_pages.html' },
   ],
   presets: ['latest'],
+  requires: needsPinApi,
   boot: { memory: '64MiB', track: true },
   steps: [
     {

@@ -4,6 +4,7 @@
 import * as C from '../../../assembly/constants';
 import { SyscallError, errnoName } from '../../errors';
 import type { Task } from '../../task';
+import type { Kernel } from '../../devices/kernel';
 import type { ScenarioCtx } from '../types';
 
 export const RW = C.PROT_READ | C.PROT_WRITE;
@@ -51,6 +52,10 @@ export function failure(fn: () => unknown): SyscallError | null {
     throw e;
   }
 }
+
+// Scenario.requires of the scenarios about the pin API itself.
+export const needsPinApi = (k: Kernel): string | null =>
+  k.kr.pinApi ? null : 'it is about pin_user_pages*(), which came in 5.6 (eddb1c228f79)';
 
 // vmstat's pin counters.
 export function pinCounters(c: ScenarioCtx): Record<string, number> {

@@ -8,7 +8,7 @@
 // the era rules): free frames outside CMA to migrate the pages to.
 import * as C from '../../../assembly/constants';
 import type { ScenarioCtx, Scenario } from '../types';
-import { anonFilled, pinCounters, ret, spawn, task, v } from './lib';
+import { needsPinApi, anonFilled, pinCounters, ret, spawn, task, v } from './lib';
 
 const PAGES = 16;
 const GUP_FLAGS = C.FOLL_WRITE | C.FOLL_LONGTERM;
@@ -38,6 +38,7 @@ export const pinLeak: Scenario = {
     { label: 'aa6f8b2593b5 mm/gup: stop leaking pinned pages in low memory conditions (6.12)', url: 'https://git.kernel.org/linus/aa6f8b2593b5' },
   ],
   presets: ['6.11', 'latest'],
+  requires: needsPinApi,
   boot: { memory: '64MiB', cma: '32MiB', thp: 'never', track: true },
   steps: [
     {

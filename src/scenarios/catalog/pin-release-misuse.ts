@@ -8,7 +8,7 @@ import * as C from '../../../assembly/constants';
 import type { PageArray } from '../../gup/page-array';
 import { word } from '../look';
 import type { Scenario, ScenarioCtx } from '../types';
-import { anonFilled, ret, spawn, task, v } from './lib';
+import { needsPinApi, anonFilled, ret, spawn, task, v } from './lib';
 
 const pages = (c: ScenarioCtx): PageArray => v<PageArray>(c, 'pages');
 const pfns = (c: ScenarioCtx): number[] => v<number[]>(c, 'pfns');
@@ -24,6 +24,7 @@ export const pinReleaseMisuse: Scenario = {
     { label: 'LWN: Explicit pinning of user-space pages', url: 'https://lwn.net/Articles/807108/' },
   ],
   presets: ['latest'],
+  requires: needsPinApi,
   boot: { memory: '64MiB', thp: 'never', track: true },
   steps: [
     {
