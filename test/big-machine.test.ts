@@ -45,4 +45,23 @@ describe.each(BACKENDS)('a 256 GiB machine (%s core)', (backend) => {
     expect(k.vmstat().nr_foll_pin_released).toBe(2 * pages);
     expect(k.page(pfns[0]).maybeDmaPinned).toBe(false); // (k.check() scans all 2^26 frames: seconds)
   });
+
+  it('says ENOMEM from the page-table pool, not RAM, when sparse faults use up its slots', async () => {
+    const k = await bootTest(backend, { memory: '64MiB', thp: 'never' }); // the smallest pool: 512 tables
+    const t = k.spawn();
+    const span = 2 * 1024 * 1024; // one PTE table per page touched
+    const a = t.mmap({ length: 600 * span, prot: RW, flags: ANON_PRIVATE | C.MAP_NORESERVE });
+    let i = 0;
+    let err: unknown;
+    try {
+      for (; i < 600; i++) t.write(a + i * span, 1);
+    } catch (e) {
+      err = e;
+    }
+    expect((err as { code?: string }).code).toBe('ENOMEM');
+    expect((err as Error).message).toMatch(/page-table pool is full \(512 tables; Linux would allocate more\)/);
+    expect(k.vmstat().nr_page_table_pages).toBe(k.core.pt_capacity());
+    expect(i).toBeLessThan(512);
+    expect(k.meminfo().MemFree).toBeGreaterThan(32 * 1024); // RAM was not what ran out
+  });
 });
