@@ -216,17 +216,20 @@ export const GFP_HIGHUSER_PIN = 2; // GFP_HIGHUSER_MOVABLE under memalloc_pin_sa
 export const GFP_ZERO = 16; // __GFP_ZERO: the data word starts at 0
 
 // ---- Page-table entries: one u32 each, pfn << PTE_PFN_SHIFT | bits ----
-// pinsim's own compact encoding (the names are x86's): 24 bits of pfn cover 64 GiB.
-export const PTE_PFN_SHIFT = 8;
-export const MAX_PFN_BITS = 24;
+// pinsim's own compact encoding (the names are x86's): 26 bits of pfn cover
+// 256 GiB. Six flag bits; x86's _PAGE_PSE and a table bit are implied
+// instead: a non-zero entry that is neither present nor PROT_NONE points at
+// a page-table page (pte_is_table()), and any other entry above the PTE
+// level is a huge leaf (pmd_is_leaf()).
+export const PTE_PFN_SHIFT = 6;
+export const PTE_FLAGS_MASK = (1 << PTE_PFN_SHIFT) - 1;
+export const MAX_PFN_BITS = 32 - PTE_PFN_SHIFT;
 export const _PAGE_PRESENT = 1;
 export const _PAGE_RW = 2;
 export const _PAGE_ACCESSED = 4;
 export const _PAGE_DIRTY = 8;
-export const _PAGE_PSE = 16; // a leaf at PMD or PUD level (huge page)
-export const _PAGE_SPECIAL = 32; // no struct page to refcount: the zero pages
-export const _PAGE_PROTNONE = 64; // PROT_NONE / NUMA hinting: present to mm, not to the CPU
-export const _PAGE_TABLE = 128; // a non-leaf entry pointing at a page-table page
+export const _PAGE_SPECIAL = 16; // no struct page to refcount: the zero pages
+export const _PAGE_PROTNONE = 32; // PROT_NONE / NUMA hinting: present to mm, not to the CPU
 
 // ---- Faults (include/linux/mm_types.h) ----
 export const VM_FAULT_OOM = 1;

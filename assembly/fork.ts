@@ -8,7 +8,7 @@
 // façade then tears the child down, as the kernel does), or
 // FORK_BUG_NO_ANON_VMA (the 5.9-5.18 oops).
 import {
-  PG_anon, PG_anon_exclusive, PG_hugetlb, _PAGE_PRESENT, _PAGE_RW, _PAGE_DIRTY, _PAGE_ACCESSED, _PAGE_PSE,
+  PG_anon, PG_anon_exclusive, PG_hugetlb, _PAGE_PRESENT, _PAGE_RW, _PAGE_DIRTY, _PAGE_ACCESSED,
   _PAGE_SPECIAL, ENOMEM, COW_COPIES, RULE_FORK_COPY_SHIFT, FORK_COPY_NONE, FORK_COPY_ANON, FORK_COPY_PTE_THP_HUGETLB,
   FORK_BUG_NO_ANON_VMA,
 } from './constants';
@@ -94,7 +94,7 @@ function copy_hugetlb_leaf(src_ei: i32, dst: i32, haddr: f64, level: i32, mode: 
     if (fresh < 0) return -ENOMEM;
     folio_make_anon(fresh, vma_anon_vma, haddr, PG_anon_exclusive);
     folio_add_entire_mapcount(fresh, 1);
-    pt_set(dst_ei, mk_pte(fresh, _PAGE_PRESENT | _PAGE_PSE | _PAGE_ACCESSED | _PAGE_DIRTY | vma_rw_bit()));
+    pt_set(dst_ei, mk_pte(fresh, _PAGE_PRESENT | _PAGE_ACCESSED | _PAGE_DIRTY | vma_rw_bit()));
     return 0;
   }
   folio_get(head, 1);

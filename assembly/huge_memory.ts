@@ -3,7 +3,7 @@
 // (pgtable_trans_huge_deposit()) so that splitting it never allocates.
 import {
   HPAGE_PMD_ORDER, HPAGE_PMD_NR, PG_anon_exclusive, GFP_ZERO, GFP_KERNEL, VM_FAULT_OOM, VM_FAULT_FALLBACK,
-  _PAGE_PRESENT, _PAGE_RW, _PAGE_DIRTY, _PAGE_ACCESSED, _PAGE_PSE, _PAGE_SPECIAL, _PAGE_TABLE,
+  _PAGE_PRESENT, _PAGE_RW, _PAGE_DIRTY, _PAGE_ACCESSED, _PAGE_SPECIAL,
   THP_FAULT_ALLOC, THP_FAULT_FALLBACK, THP_SPLIT_PMD, COW_REUSES, COW_COPIES, PG_hugetlb, MMU_NOTIFY_CLEAR, VM_FAULT_NOTIFY,
   RULE_HUGE_ZERO_THP, RULE_THP_SPLIT_COW,
 } from './constants';
@@ -14,7 +14,8 @@ import { huge_pmd_can_reuse } from './reuse';
 import { alloc_pages } from './buddy';
 import { folio_make_anon, folio_set_exclusive, folio_add_entire_mapcount, folio_put_refs, folio_get } from './folio';
 import {
-  mk_pte, pte_pfn, pt_alloc, pt_free, pt_set, table_base, pt_walk, walk_level, pmd_is_leaf, walk_cache_reset,
+  mk_pte, mk_table_entry, pte_bits, pte_pfn, pt_alloc, pt_free, pt_set, table_base, pt_walk, walk_level, pmd_is_leaf,
+  walk_cache_reset,
 } from './pgtable';
 import { alloc_gfp, vma_anon_vma, wp_bits } from './vma';
 import { flags_at, pte_at } from './raw';
@@ -50,7 +51,7 @@ export function do_huge_pmd_anonymous_page(pmd_ei: i32, haddr: f64, write: bool)
       return VM_FAULT_FALLBACK;
     }
     deposit(pmd_ei, table);
-    pt_set(pmd_ei, mk_pte(hz, _PAGE_PRESENT | _PAGE_PSE | _PAGE_SPECIAL));
+    pt_set(pmd_ei, mk_pte(hz, _PAGE_PRESENT | _PAGE_SPECIAL));
     return 0;
   }
   const head = alloc_pages(HPAGE_PMD_ORDER, alloc_gfp | GFP_ZERO);
@@ -62,7 +63,7 @@ export function do_huge_pmd_anonymous_page(pmd_ei: i32, haddr: f64, write: bool)
   folio_make_anon(head, vma_anon_vma, haddr, PG_anon_exclusive);
   folio_add_entire_mapcount(head, 1);
   deposit(pmd_ei, table);
-  pt_set(pmd_ei, mk_pte(head, _PAGE_PRESENT | _PAGE_PSE | wp_bits(false)));
+  pt_set(pmd_ei, mk_pte(head, _PAGE_PRESENT | wp_bits(false)));
   stats[THP_FAULT_ALLOC] += 1.0;
   return 0;
 }
@@ -112,7 +113,7 @@ function huge_pmd_replace(pmd_ei: i32, haddr: f64, old: i32, fresh: i32, zero: b
   }
   folio_make_anon(fresh, vma_anon_vma, haddr, PG_anon_exclusive);
   folio_add_entire_mapcount(fresh, 1);
-  pt_set(pmd_ei, mk_pte(fresh, _PAGE_PRESENT | _PAGE_PSE | wp_bits(false)));
+  pt_set(pmd_ei, mk_pte(fresh, _PAGE_PRESENT | wp_bits(false)));
   stats[THP_FAULT_ALLOC] += 1.0;
 }
 
@@ -138,7 +139,7 @@ function huge_pmd_copy_small(pmd_ei: i32, haddr: f64, old: i32): bool {
     pg_mapcount[pfn] = 1;
     pt_set(base + i, mk_pte(pfn, _PAGE_PRESENT | wp_bits(false)));
   }
-  pt_set(pmd_ei, mk_pte(withdraw(pmd_ei), _PAGE_TABLE));
+  pt_set(pmd_ei, mk_table_entry(withdraw(pmd_ei)));
   walk_cache_reset(); // the PMD no longer maps a leaf
   folio_add_entire_mapcount(old, -1);
   folio_put_refs(old, 1);
@@ -154,7 +155,7 @@ export function split_huge_pmd(pmd_ei: i32): void {
   const table = withdraw(pmd_ei);
   const base = table_base(table);
   const zero = is_huge_zero_pmd(e);
-  const bits = <i32>(e & 255) & ~_PAGE_PSE;
+  const bits = pte_bits(e);
   for (let i = 0; i < HPAGE_PMD_NR; i++) {
     if (zero) pt_set(base + i, mk_pte(ZERO_PFN, (bits & ~(_PAGE_RW | _PAGE_DIRTY)) | _PAGE_SPECIAL));
     else {
@@ -166,7 +167,7 @@ export function split_huge_pmd(pmd_ei: i32): void {
     folio_add_entire_mapcount(head, -1);
     folio_get(head, HPAGE_PMD_NR - 1);
   }
-  pt_set(pmd_ei, mk_pte(table, _PAGE_TABLE));
+  pt_set(pmd_ei, mk_table_entry(table));
   walk_cache_reset(); // the PMD no longer maps a leaf
   stats[THP_SPLIT_PMD] += 1.0;
 }

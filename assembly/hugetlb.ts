@@ -3,7 +3,7 @@
 // reservation accounting: a fault that finds the pool empty gets SIGBUS, as
 // a MAP_NORESERVE mapping does in Linux.
 import {
-  PG_anon_exclusive, GFP_ZERO, VM_FAULT_OOM, VM_FAULT_SIGBUS, _PAGE_PRESENT, _PAGE_PSE, _PAGE_RW, _PAGE_DIRTY,
+  PG_anon_exclusive, GFP_ZERO, VM_FAULT_OOM, VM_FAULT_SIGBUS, _PAGE_PRESENT, _PAGE_RW, _PAGE_DIRTY,
   _PAGE_ACCESSED, FAULT_FLAG_WRITE, FAULT_FLAG_UNSHARE, COW_COPIES, COW_REUSES, HPAGE_PUD_ORDER, PG_uptodate,
   BACKING_ANON, MMU_NOTIFY_CLEAR, VM_FAULT_NOTIFY,
 } from './constants';
@@ -59,7 +59,7 @@ function hugetlb_no_page(ei: i32, haddr: f64, order: i32, write: bool): i32 {
   const has_file = vma_backing != BACKING_ANON;
   if (has_file && index >= vma_file_pages) return VM_FAULT_SIGBUS;
   let head = has_file ? pc_lookup(vma_mapping, index) : -1;
-  let bits = _PAGE_PRESENT | _PAGE_PSE | _PAGE_ACCESSED;
+  let bits = _PAGE_PRESENT | _PAGE_ACCESSED;
   if (vma_is_shared()) {
     if (head < 0) {
       head = alloc_hugetlb_folio(order, GFP_ZERO);
@@ -113,7 +113,7 @@ function hugetlb_wp(ei: i32, haddr: f64, order: i32, unshare: bool): i32 {
   folio_add_entire_mapcount(fresh, 1);
   folio_add_entire_mapcount(head, -1);
   folio_put_refs(head, 1);
-  pt_set(ei, mk_pte(fresh, _PAGE_PRESENT | _PAGE_PSE | wp_bits(unshare)));
+  pt_set(ei, mk_pte(fresh, _PAGE_PRESENT | wp_bits(unshare)));
   stats[COW_COPIES] += 1.0;
   return 0;
 }

@@ -74,18 +74,49 @@ export function set_pt_free_top(n: i32): void { pt_free_top = n; }
 export function set_dax_next(pfn: i32): void { dax_next = pfn; }
 export function new_mapping_id(): i32 { return next_mapping_id++; }
 
+// Bytes of everything mem_layout() allocates but the page-table slot pool.
+function fixed_bytes(ram_frames: i32, device_frames: i32, pool_2m: i32, pool_1g: i32): f64 {
+  const frames = <f64>(ram_frames + device_frames);
+  const per_frame = 4.0 * 6.0 + 8.0;
+  const arena = <f64>gup_arena_words(ram_frames) * 4.0;
+  return frames * per_frame + <f64>pcache_cap(ram_frames) * 4.0 + frames / 512.0 + <f64>SCRATCH_WORDS * 4.0
+    + <f64>(pool_2m + pool_1g) * 4.0 + arena + <f64>BAD_LOG_SIZE * 4.0 + 65536.0;
+}
+
 // Bytes mem_layout() allocates (the Wasm build grows its memory by this
 // much once, up front, instead of letting the allocator double it).
 export function layout_bytes(ram_frames: i32, device_frames: i32, pool_2m: i32, pool_1g: i32): f64 {
-  const frames = <f64>(ram_frames + device_frames);
-  let cap = 1024.0;
-  while (cap < <f64>ram_frames * 2.0) cap *= 2.0;
-  let slots = <f64>(ram_frames >>> 7);
-  if (slots < 512.0) slots = 512.0;
-  const per_frame = 4.0 * 6.0 + 8.0;
-  const arena = <f64>gup_arena_words(ram_frames) * 4.0;
-  return frames * per_frame + cap * 4.0 + frames / 512.0 + slots * (4096.0 + 8.0) + <f64>SCRATCH_WORDS * 4.0
-    + <f64>(pool_2m + pool_1g) * 4.0 + arena + <f64>BAD_LOG_SIZE * 4.0 + 65536.0;
+  const fixed = fixed_bytes(ram_frames, device_frames, pool_2m, pool_1g);
+  return fixed + <f64>pt_pool_slots(ram_frames, fixed) * PT_SLOT_BYTES;
+}
+
+// The page-cache hash: a power of two at least twice the RAM frames.
+function pcache_cap(ram_frames: i32): i32 {
+  let cap = 1024;
+  while (cap < ram_frames * 2) cap = cap << 1;
+  return cap;
+}
+
+// A table slot: 1024 entries (512 and the deposits) plus its free-stack and
+// owner words.
+const PT_SLOT_BYTES = 4096.0 + 8.0;
+// A 32-bit Wasm memory holds at most 4 GiB; 1 MiB of it is left to the
+// runtime's own data and block headers. The pure-TS core keeps the same
+// layout, so that both cores run out of table slots at the same point.
+const MEMORY_BYTES = 4294967296.0 - 1048576.0;
+// pt_entries is one AssemblyScript block, and a block is below 1 GiB.
+const PT_MAX_SLOTS = 255 * 1024;
+
+// One table slot per 128 RAM frames (at least 512): enough to map all of
+// RAM four times over with 4 KiB pages. Past 64 GiB that no longer fits in
+// 4 GiB beside struct pages: the pool gets what is left (at 256 GiB about
+// 255 Ki slots, RAM twice over). Running out gives -ENOMEM.
+function pt_pool_slots(ram_frames: i32, fixed: f64): i32 {
+  let slots = ram_frames >>> 7;
+  if (slots < 512) slots = 512;
+  if (slots > PT_MAX_SLOTS) slots = PT_MAX_SLOTS;
+  const room = Math.floor((MEMORY_BYTES - fixed) / PT_SLOT_BYTES);
+  return room >= 512.0 && <f64>slots > room ? <i32>room : slots;
 }
 
 // Entries in the page-array arena: enough to hold every RAM page twice.
@@ -123,8 +154,7 @@ export function mem_layout(ram_frames: i32, movable_frames: i32, cma_frames: i32
   pg_mapping = new_i32(nr_frames);
   pg_index = new_f64(nr_frames);
   pg_head = new_i32(nr_frames);
-  let cap = 1024;
-  while (cap < ram_frames * 2) cap = cap << 1;
+  const cap = pcache_cap(ram_frames);
   pcache = new_i32(cap);
   pcache_mask = cap - 1;
   const nr_blocks = nr_frames >>> PAGEBLOCK_ORDER;
@@ -133,10 +163,7 @@ export function mem_layout(ram_frames: i32, movable_frames: i32, cma_frames: i32
     pb_migratetype[b] = <u8>(b >= (cma_start >>> PAGEBLOCK_ORDER) && b < (cma_end >>> PAGEBLOCK_ORDER)
       ? MIGRATE_CMA : MIGRATE_MOVABLE);
   }
-  // One table slot per 128 RAM frames (at least 512): enough to map all of
-  // RAM four times over with 4 KiB pages. Running out gives -ENOMEM.
-  pt_nr_slots = ram_frames >>> 7;
-  if (pt_nr_slots < 512) pt_nr_slots = 512;
+  pt_nr_slots = pt_pool_slots(ram_frames, fixed_bytes(ram_frames, device_frames, pool_2m, pool_1g));
   pt_entries = new_u32(pt_nr_slots << 10);
   pt_free_slots = new_i32(pt_nr_slots);
   pt_slot_owner = new_i32(pt_nr_slots);

@@ -3,7 +3,7 @@
 // touch) and cpu_access() (one user load or store).
 import {
   PG_anon, PG_anon_exclusive, PG_private, GFP_ZERO, VM_FAULT_OOM, VM_FAULT_SIGBUS, VM_FAULT_FALLBACK,
-  FAULT_FLAG_WRITE, FAULT_FLAG_UNSHARE, _PAGE_PRESENT, _PAGE_RW, _PAGE_DIRTY, _PAGE_ACCESSED, _PAGE_SPECIAL, _PAGE_TABLE,
+  FAULT_FLAG_WRITE, FAULT_FLAG_UNSHARE, _PAGE_PRESENT, _PAGE_RW, _PAGE_DIRTY, _PAGE_ACCESSED, _PAGE_SPECIAL,
   BACKING_ANON, BACKING_DAX, COW_COPIES, COW_REUSES, PAGE_MKWRITE, PGFAULT, MMU_NOTIFY_CLEAR, VM_FAULT_NOTIFY, VM_LOCKED,
 } from './constants';
 import { notify_gate } from './notify';
@@ -12,7 +12,7 @@ import { pg_flags, pg_mapcount, pg_data, scratch, stats, ZERO_PFN } from './mem'
 import { alloc_pages } from './buddy';
 import { page_folio, folio_make_anon, folio_get, folio_put_refs } from './folio';
 import {
-  mk_pte, pte_pfn, pt_walk, pt_set, pmd_is_leaf, leaf_subpage, pt_alloc, table_base, vpn_index, walk_cached,
+  mk_pte, mk_table_entry, pte_pfn, pt_walk, pt_set, pmd_is_leaf, leaf_subpage, pt_alloc, table_base, vpn_index, walk_cached,
   cached_level,
 } from './pgtable';
 import { pc_get_folio, folio_mark_dirty } from './pagecache';
@@ -93,7 +93,7 @@ function pte_entry(pmd_ei: i32, vpn: f64): i32 {
   if (pmd == 0) {
     const t = pt_alloc();
     if (t < 0) return -1;
-    pmd = mk_pte(t, _PAGE_TABLE);
+    pmd = mk_table_entry(t);
     pt_set(pmd_ei, pmd);
   }
   return table_base(pte_pfn(pmd)) + vpn_index(vpn, 0);

@@ -6,14 +6,14 @@
 // one anon_vma or file, and where) and has the core repoint those PTEs.
 import {
   PG_isolated, PG_head, PG_lru, GFP_HIGHUSER_PIN, EAGAIN, ENOMEM, NR_ISOLATED, PGMIGRATE_SUCCESS, PGMIGRATE_FAIL,
-  PG_anon, PG_hugetlb, PTE_PFN_SHIFT, MIGRATE_BATCH, RULE_LT_DRAIN_BY_REFCOUNT,
+  PG_anon, PG_hugetlb, MIGRATE_BATCH, RULE_LT_DRAIN_BY_REFCOUNT,
 } from './constants';
 import {
   pg_flags, pg_refcount, pg_mapcount, pg_data, pg_mapping, pg_index, gup_pages, scratch, stats,
 } from './mem';
 import { alloc_pages, free_folio_pages } from './buddy';
 import { page_folio, folio_order, folio_entire_mapcount } from './folio';
-import { walk_cached, cached_level, pte_pfn, pt_set, level_span } from './pgtable';
+import { walk_cached, cached_level, mk_pte, pte_pfn, pte_bits, pt_set, level_span } from './pgtable';
 import { pc_lookup, pc_replace } from './pagecache';
 import { folio_is_longterm_pinnable } from './gup';
 import { flags_at, mapping_at, pte_at, refcount_at, folio_run, pinnable_small_quads } from './raw';
@@ -131,7 +131,7 @@ function remap_folio(pgd: i32, vpn: f64, nr: i32, old_head: i32, new_head: i32):
     if (ei >= 0) {
       const e = pte_at(ei);
       const off = pte_pfn(e) - old_head;
-      if (e != 0 && off >= 0 && off < old_nr) pt_set(ei, <u32>(((new_head + off) << PTE_PFN_SHIFT) | <i32>(e & 255)));
+      if (e != 0 && off >= 0 && off < old_nr) pt_set(ei, mk_pte(new_head + off, pte_bits(e)));
     }
     i += step;
   }

@@ -7,7 +7,7 @@
 // numbers (vpn = addr >> PAGE_SHIFT), carried as f64 because 35 bits do not
 // fit an i32 and the JS<->Wasm boundary should not carry i64.
 import {
-  PG_table, PG_bad, GFP_KERNEL, NR_PAGETABLE, PTE_PFN_SHIFT, _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_TABLE, _PAGE_PSE,
+  PG_table, PG_bad, GFP_KERNEL, NR_PAGETABLE, PTE_PFN_SHIFT, PTE_FLAGS_MASK, _PAGE_PRESENT, _PAGE_PROTNONE,
 } from './constants';
 import {
   pg_flags, pg_refcount, pg_mapcount, pg_mapping, pt_entries, pt_free_slots, pt_slot_owner, pt_free_top,
@@ -20,10 +20,14 @@ export let walk_level = 0; // level of the entry pt_walk() returned
 
 export function mk_pte(pfn: i32, bits: i32): u32 { return <u32>((pfn << PTE_PFN_SHIFT) | bits); }
 export function pte_pfn(e: u32): i32 { return <i32>(e >>> PTE_PFN_SHIFT); }
-export function pte_bits(e: u32): i32 { return <i32>(e & 255); }
+export function pte_bits(e: u32): i32 { return <i32>(e & PTE_FLAGS_MASK); }
 export function pte_present(e: u32): bool { return (e & (_PAGE_PRESENT | _PAGE_PROTNONE)) != 0; }
-export function pte_is_table(e: u32): bool { return (e & _PAGE_TABLE) != 0; }
-export function pmd_is_leaf(e: u32): bool { return (e & _PAGE_PSE) != 0; }
+// Every leaf pinsim writes is present or PROT_NONE (no swap or migration
+// entries), so a non-zero entry that is neither points at a table.
+export function mk_table_entry(table_pfn: i32): u32 { return <u32>(table_pfn << PTE_PFN_SHIFT); }
+export function pte_is_table(e: u32): bool { return e != 0 && !pte_present(e); }
+// Above the PTE level only (x86's _PAGE_PSE is implied by the level here).
+export function pmd_is_leaf(e: u32): bool { return pte_present(e); }
 
 // Index of a table's first entry in pt_entries (a table page's slot is in
 // its pg_mapping).
@@ -114,7 +118,7 @@ export function pt_walk(pgd: i32, vpn: f64, stop_level: i32, alloc: bool): i32 {
       if (!alloc) return -1;
       const t = pt_alloc();
       if (t < 0) return -2;
-      pt_set(ei, mk_pte(t, _PAGE_TABLE));
+      pt_set(ei, mk_table_entry(t));
       table = t;
     } else if (!pte_is_table(e)) {
       return ei;

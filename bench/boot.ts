@@ -1,22 +1,28 @@
-// Boot time and host memory of big machines, on both cores.
-// Run: npm run bench:boot [-- 16GiB 64GiB]
+// Boot time and host memory of big machines, on both cores; with 256GiB,
+// also a FOLL_LONGTERM pin of 64 GiB (bench/longterm-big.ts).
+// Run: npm run bench:boot [-- 16GiB 64GiB 256GiB]
 import { boot } from '../src/index';
+import { longtermPin64G } from './longterm-big';
 
 const sizes = process.argv.slice(2).filter((a) => /iB$/.test(a));
-for (const memory of sizes.length ? sizes : ['16GiB', '64GiB']) {
+for (const memory of sizes.length ? sizes : ['16GiB', '64GiB', '256GiB']) {
   for (const backend of ['wasm', 'ts'] as const) {
     const times: number[] = [];
     let perFrame = 0;
+    let tablesPerFrame = 0;
     for (let i = 0; i < 5; i++) {
       const t0 = performance.now();
       const k = await boot({ memory, backend });
       times.push(performance.now() - t0);
       if (backend === 'wasm') {
-        perFrame = (k.v.flags.buffer.byteLength - k.core.pt_capacity() * 4104) / k.nrFrames;
+        tablesPerFrame = (k.core.pt_capacity() * 4104) / k.nrFrames;
+        perFrame = k.v.flags.buffer.byteLength / k.nrFrames - tablesPerFrame;
       }
     }
     times.sort((a, b) => a - b);
     console.log(`${memory} ${backend}: boot median ${times[2].toFixed(1)} ms (min ${times[0].toFixed(1)}, max ${times[4].toFixed(1)})`
-      + (backend === 'wasm' ? `, ${perFrame.toFixed(1)} bytes of Wasm memory per frame besides page tables` : ''));
+      + (backend === 'wasm' ? `, ${perFrame.toFixed(1)} bytes of Wasm memory per frame besides page tables`
+        + ` (+ ${tablesPerFrame.toFixed(1)} reserved for them)` : ''));
+    if (memory === '256GiB') console.log(await longtermPin64G(backend));
   }
 }

@@ -283,7 +283,14 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
   /** @internal */
   faultError(syscall: string, bits: number, addr: number): SyscallError {
     const where = `at 0x${addr.toString(16)}`;
-    if (bits & C.VM_FAULT_OOM) return fail(syscall, C.ENOMEM, `out of memory ${where} (Linux would invoke the OOM killer)`);
+    if (bits & C.VM_FAULT_OOM) {
+      // The table-slot pool is pinsim's own limit (assembly/mem.ts), not RAM's: say which one ran out.
+      const tables = this.core.pt_capacity();
+      if (this.v.stats[C.NR_PAGETABLE] >= tables) {
+        return fail(syscall, C.ENOMEM, `out of memory ${where}: pinsim's page-table pool is full (${tables} tables; Linux would allocate more)`);
+      }
+      return fail(syscall, C.ENOMEM, `out of memory ${where} (Linux would invoke the OOM killer)`);
+    }
     if (bits & C.VM_FAULT_SIGBUS) return signal(syscall, 'SIGBUS', `bus error ${where}`);
     return signal(syscall, 'SIGSEGV', `segmentation fault ${where}`);
   }

@@ -27,8 +27,8 @@ describe('boot option errors', () => {
 
   it.each([
     [{ memory: '17MiB' }, RangeError, 'ERR_INVALID_ARG_VALUE', /multiple of 4MiB, got '17MiB'/],
-    [{ memory: '1TiB' }, RangeError, 'ERR_OUT_OF_RANGE', /^memory '1TiB' exceeds 64GiB/],
-    [{ memory: '64GiB', pmem: '4MiB' }, RangeError, 'ERR_OUT_OF_RANGE', /memory '64GiB' \+ pmem '4MiB' exceeds/],
+    [{ memory: '1TiB' }, RangeError, 'ERR_OUT_OF_RANGE', /^memory '1TiB' exceeds 256GiB/],
+    [{ memory: '256GiB', pmem: '4MiB' }, RangeError, 'ERR_OUT_OF_RANGE', /memory '256GiB' \+ pmem '4MiB' exceeds/],
     [{ memory: '8MiB' }, RangeError, 'ERR_OUT_OF_RANGE', /at least 16MiB, got '8MiB'/],
     [{ memory: true }, TypeError, 'ERR_INVALID_ARG_TYPE', /memory must be a number of bytes/],
     [{ backend: 'gpu' }, RangeError, 'ERR_INVALID_ARG_VALUE', /backend must be one of 'wasm', 'ts', got 'gpu'/],

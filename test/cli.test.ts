@@ -47,8 +47,8 @@ describe.concurrent('pinsim CLI conventions', () => {
     [['frob'], "unknown command 'frob'", null],
     [['gup-test', '-q'], "invalid option -- 'q'", 'gup-test'],
     [['gup-test', '-r', '0'], "option -r: repeats must be at least 1, got '0'", 'gup-test'],
-    [['gup-test', '--memory', '1TiB'], "--memory must be at most 64GiB, got '1TiB'", 'gup-test'],
-    [['gup-test', '-m', '100000'], '-m 100000 needs a 196GiB machine (2 * size + 64MiB); pinsim boots at most 64GiB', 'gup-test'],
+    [['gup-test', '--memory', '1TiB'], "--memory must be at most 256GiB, got '1TiB'", 'gup-test'],
+    [['gup-test', '-m', '200000'], '-m 200000 needs a 391GiB machine (2 * size + 64MiB); pinsim boots at most 256GiB', 'gup-test'],
     [['gup-test', '--warmup', '-1'], "--warmup must not be negative, got '-1'", 'gup-test'],
   ])('bad usage %j: one line on stderr, where the help is, exit 2', async (args, what, cmd) => {
     expect(await pinsim(...args)).toEqual({

@@ -76,7 +76,7 @@ options:
   -F FLAGS    gup_flags, strtol() base 0 (0x.. hex); FOLL_WRITE is added unless -W
 pinsim:
   --backend wasm|ts   core (default wasm)
-  --memory SIZE       machine RAM, e.g. 512MiB, at most 64GiB (default: 2 * size + 64MiB,
+  --memory SIZE       machine RAM, e.g. 512MiB, at most 256GiB (default: 2 * size + 64MiB,
                       rounded up to 4MiB)
   --thp always|madvise|never   the machine's THP mode (default always)
   --movable SIZE, --cma SIZE   a ZONE_MOVABLE or CMA area (default none)
@@ -93,7 +93,7 @@ const FLAGS = new Set(['a', 'b', 'c', 'L', 'U', 'u', 'w', 'W', 'S', 'H', 'p', 't
 const LONG = new Set(['backend', 'memory', 'thp', 'movable', 'cma', 'warmup', 'kernel', 'help']);
 const LONG_WITH_ARG = new Set(['backend', 'memory', 'thp', 'movable', 'cma', 'warmup', 'kernel']);
 const KERNELS: readonly string[] = [...PRESETS, ...ALIASES];
-const MAX_MEMORY = 2 ** C.MAX_PFN_BITS * C.PAGE_SIZE; // what boot() accepts: 64 GiB
+const MAX_MEMORY = 2 ** C.MAX_PFN_BITS * C.PAGE_SIZE; // what boot() accepts: 256 GiB
 
 class UsageError extends Error {}
 
@@ -289,7 +289,7 @@ function parse(argv: readonly string[]): ParseResult {
   }
   const ram = machineFor(o).memory;
   if (o.memory === null && ram > MAX_MEMORY) {
-    throw new UsageError(`-m ${o.size / MB} needs a ${Math.ceil(ram / MB / 1024)}GiB machine (2 * size + 64MiB); pinsim boots at most 64GiB`);
+    throw new UsageError(`-m ${o.size / MB} needs a ${Math.ceil(ram / MB / 1024)}GiB machine (2 * size + 64MiB); pinsim boots at most ${MAX_MEMORY / 1024 ** 3}GiB`);
   }
   return { ok: true, options: o, help };
 }

@@ -39,7 +39,7 @@ export function createWasmCore(module: WebAssembly.Module, nrFrames: () => numbe
   const views = (): CoreViews => {
     const buf = exp.memory.buffer;
     const n = nrFrames();
-    const at = (which: number) => exp.view_ptr(which);
+    const at = (which: number) => exp.view_ptr(which) >>> 0; // a usize: above 2 GiB it comes back negative
     return {
       flags: new Int32Array(buf, at(VIEW_FLAGS), n),
       refcount: new Int32Array(buf, at(VIEW_REFCOUNT), n),
