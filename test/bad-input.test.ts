@@ -420,7 +420,7 @@ describe.each(BACKENDS)('boot option validation (%s core)', (backend) => {
 
   it.each([
     ['memory', '1.5GiB'], ['memory', '64MB'], ['memory', 'lots'], ['memory', 6 * MIB], ['memory', '8MiB'],
-    ['memory', '128GiB'], ['memory', -1], ['memory', NaN], ['memory', 1.5],
+    ['memory', '512GiB'], ['memory', -1], ['memory', NaN], ['memory', 1.5],
     ['movable', '3MiB'], ['cma', '1MiB'], ['pmem', '5MiB'],
     ['backend', 'gpu'], ['backend', 'WASM'], ['thp', 'sometimes'],
     ['hugepages', { '4MiB': 1 }], ['hugepages', { '2MiB': -1 }], ['hugepages', { '2MiB': 1.5 }],
