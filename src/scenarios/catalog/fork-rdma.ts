@@ -4,14 +4,13 @@
 // (70e806e4e645) fork copies maybe-pinned pages into the child instead.
 import * as C from '../../../assembly/constants';
 import type { IbMr, RdmaNic } from '../../devices/rdma';
-import type { Task } from '../../task';
 import { word } from '../look';
 import type { Scenario, ScenarioCtx } from '../types';
+import { task } from './lib';
 
 const RWR = C.IB_ACCESS_LOCAL_WRITE | C.IB_ACCESS_REMOTE_WRITE | C.IB_ACCESS_REMOTE_READ;
 const [A, B, CC] = [0x41, 0x42, 0x43];
 
-const task = (c: ScenarioCtx, name: string): Task => c.tasks.get(name)!;
 const buf = (c: ScenarioCtx): number => c.vars.buf as number;
 const nic = (c: ScenarioCtx): RdmaNic => c.vars.nic as RdmaNic;
 const mr = (c: ScenarioCtx): IbMr => c.vars.mr as IbMr;
