@@ -48,6 +48,21 @@ function machines(pair: Pair, s: Shape): Promise<Machine>[] {
 const DIGEST_EVERY = 16;
 const VIEWS = ['flags', 'refcount', 'mapcount', 'data', 'mapping', 'index', 'head', 'stats', 'zoneFree'] as const;
 
+// k.frameMap() (the core's per-pixel summary, the lab's picture) of both
+// machines, one frame a pixel and the whole machine in 256 pixels: the
+// first pixel that differs, or null.
+function summaryDiff(a: Machine, b: Machine): string | null {
+  const n = a.k.nrFrames;
+  for (const per of [1, Math.ceil(n / 256)]) {
+    const pixels = Math.ceil(n / per);
+    const x = a.k.frameMap(0, per, pixels);
+    const y = b.k.frameMap(0, per, pixels);
+    const i = x.findIndex((v, j) => v !== y[j]);
+    if (i >= 0) return `frameMap(0, ${per}, ${pixels})[${i}]: ${a.k.backend} ${x[i]}, ${b.k.backend} ${y[i]}`;
+  }
+  return null;
+}
+
 function frameDiff(a: Machine, b: Machine): string | null {
   for (const name of VIEWS) {
     const x = a.k.v[name];
@@ -83,7 +98,11 @@ export async function runLockstep(shape: Shape, ops: Op[], opts: RunOptions): Pr
     const diff = frameDiff(a, b);
     if (diff) fail(`${at}: the machine states differ: ${diff}`);
     if (a.oops !== null) return; // a kernel BUG stopped both machines (their results agree): the run ends here
-    if (i % DIGEST_EVERY === DIGEST_EVERY - 1 && a.k.digest() !== b.k.digest()) fail(`${at}: the machine states differ (digest)`);
+    if (i % DIGEST_EVERY === DIGEST_EVERY - 1) {
+      if (a.k.digest() !== b.k.digest()) fail(`${at}: the machine states differ (digest)`);
+      const sum = summaryDiff(a, b);
+      if (sum) fail(`${at}: the cores summarise the frames differently: ${sum}`);
+    }
   }
   opts.onOp?.(ops.length, { op: 'writeback' }); // the teardown
   inA(`teardown on ${a.k.backend}`, () => a.teardown());
