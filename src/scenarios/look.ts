@@ -1,6 +1,7 @@
 // A Look rendered as a small table: what the CLI prints, what --json and
 // the lab's side panels show.
 import { FOLL_PIN } from '../../assembly/constants';
+import { PAGE_SIZE } from '../../assembly/constants';
 import type { Look, ScenarioCtx } from './types';
 
 export interface Table {
@@ -30,7 +31,7 @@ function ptes(c: ScenarioCtx, task: string, addr: number, pages: number): string
   if (!t) throw new RangeError(`no task '${task}' in this scenario`);
   if (t.exited) return [[hex(addr), '(exited)', '-', '-']];
   return Array.from({ length: pages }, (_, i) => {
-    const a = addr + i * 4096;
+    const a = addr + i * PAGE_SIZE;
     const pfn = t.translate(a);
     return [hex(a), pfn === null ? 'none' : String(pfn), pfn === null ? '-' : String(c.k.page(pfn).refcount), pfn === null ? '-' : word(c.k.page(pfn).data)];
   });
