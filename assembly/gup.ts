@@ -18,12 +18,12 @@ import { kernel_rules, rule_field, flags_have_pincount } from './rules';
 import { pg_flags, pg_refcount, pg_index, gup_pages, stats, ZERO_PFN, page_zonenum, nr_frames } from './mem';
 import { page_folio, folio_has_pincount, folio_put_refs, folio_order } from './folio';
 import {
-  leaf_subpage, level_span, pte_pfn, walk_cached, cached_level,
+  leaf_subpage, level_span, pte_pfn, walk_cached, walk_cache_hit, cached_level,
 } from './pgtable';
 import {
   flags_at, set_flags_at, refcount_at, set_refcount_at, head_at, pincount_at, set_pincount_at, pte_at, page_slot,
   set_page_slot, migratetype_at, folio_run, fill_run, mapping_at, grab_small_quads, follow_small_quads,
-  put_small_pin_quads, put_small_pin_run_quads, first_bad_slot,
+  put_small_pin_quads, put_small_pin_run_quads, first_bad_slot, page_slot_ok,
 } from './raw';
 import { is_huge_zero_pmd } from './huge_memory';
 import { handle_mm_fault } from './memory';
@@ -290,11 +290,23 @@ function gup_fast_folio_allowed(head: i32, f: i32, flags: i32): bool {
 // and returns its length. Every refusal stops the walk; a refusal after the
 // grab puts the refs back (both pin counters move).
 export function gup_fast(pgd: i32, vpn: f64, nr: i32, flags: i32, out: i32): i32 {
-  if (out < 0 || !gup_args_ok(pgd, vpn, nr, out)) return 0;
   // 5.8 (17839856fd58): with no VMA to tell a COW mapping, the lockless
   // walk takes writable entries only, reads included; the slow path breaks
   // COW for the rest.
   if ((kernel_rules & RULE_GUP_BREAKS_COW) != 0) flags |= FOLL_WRITE;
+  // One page under the table or leaf the last walk remembered: the
+  // single-page DMA drivers do most (gup_test -n 1), without the range
+  // machinery. The remembered walk vouches for pgd and the range.
+  if (nr == 1 && page_slot_ok(out) && Math.floor(vpn) == vpn) {
+    const ei = walk_cache_hit(pgd, vpn);
+    if (ei >= 0) {
+      const done = cached_level == 0 ? (gup_fast_pte(pte_at(ei), flags, out) ? 1 : 0)
+        : gup_fast_leaf(ei, vpn, cached_level, 1, flags, out);
+      flush_pin_stats();
+      return done;
+    }
+  }
+  if (out < 0 || !gup_args_ok(pgd, vpn, nr, out)) return 0;
   let i = 0;
   while (i < nr) {
     const v = vpn + <f64>i;
@@ -317,7 +329,6 @@ export function gup_fast(pgd: i32, vpn: f64, nr: i32, flags: i32, out: i32): i32
 // Mirrors gup_fast_pte_range(): n PTEs from entry ei, all in one table;
 // returns how many were taken before a refusal.
 function gup_fast_pte_range(ei: i32, n: i32, flags: i32, out: i32): i32 {
-  const write = (flags & FOLL_WRITE) != 0;
   const pin = (flags & FOLL_PIN) != 0 ? 1 : 0;
   let j = 0;
   let quads_at = 0; // where to try the batched common case again
@@ -325,27 +336,37 @@ function gup_fast_pte_range(ei: i32, n: i32, flags: i32, out: i32): i32 {
     if (j >= quads_at) {
       // Runs of small anon pages, four at a time where the build can (Wasm
       // SIMD, assembly/raw.ts); after a run, four pages one by one.
-      j += grab_small_quads(ei + j, n - j, flags, out + j);
+      const q = grab_small_quads(ei + j, n - j, flags, out + j);
+      pins_acquired += pin * q;
+      j += q;
       quads_at = j + 4;
       if (j >= n) break;
     }
-    const e = pte_at(ei + j);
-    // none, protnone, not permitted, or pte_special() (the zero page goes slow)
-    if ((e & _PAGE_PRESENT) == 0 || (write && (e & _PAGE_RW) == 0) || (e & _PAGE_SPECIAL) != 0) break;
-    const pfn = pte_pfn(e);
-    const head = head_at(pfn);
-    const f = flags_at(head);
-    if (!try_grab_folio_fast(head, f, 1, flags)) break;
-    if (!gup_fast_folio_allowed(head, f, flags) || ((e & _PAGE_RW) == 0 && gup_must_unshare(flags, pfn, head, false))) {
-      pins_acquired += pin; // the rollback releases what was acquired
-      gup_put_folio(head, 1, flags);
-      break;
-    }
-    if ((f & PG_referenced) == 0) set_flags_at(head, f | PG_referenced);
-    set_page_slot(out + j, pfn);
+    if (!gup_fast_pte(pte_at(ei + j), flags, out + j)) break;
   }
-  pins_acquired += pin * j; // the zero page, never pin-counted, is special: it stopped the walk
   return j;
+}
+
+// gup_fast_pte_range()'s step for one PTE e: takes its page into
+// gup_pages[out] and counts the pin, or refuses (false) with nothing held.
+// @ts-ignore: decorator (AssemblyScript's; scripts/build.mjs drops it for the TS build)
+@inline
+function gup_fast_pte(e: u32, flags: i32, out: i32): bool {
+  // none, protnone, not permitted, or pte_special() (the zero page goes slow)
+  if ((e & _PAGE_PRESENT) == 0 || ((flags & FOLL_WRITE) != 0 && (e & _PAGE_RW) == 0) || (e & _PAGE_SPECIAL) != 0) return false;
+  const pfn = pte_pfn(e);
+  const head = head_at(pfn);
+  const f = flags_at(head);
+  if (!try_grab_folio_fast(head, f, 1, flags)) return false;
+  if (!gup_fast_folio_allowed(head, f, flags) || ((e & _PAGE_RW) == 0 && gup_must_unshare(flags, pfn, head, false))) {
+    gup_put_folio(head, 1, flags); // its pin counts as acquired and released
+    if ((flags & FOLL_PIN) != 0) pins_acquired++;
+    return false;
+  }
+  if ((f & PG_referenced) == 0) set_flags_at(head, f | PG_referenced);
+  set_page_slot(out, pfn);
+  if ((flags & FOLL_PIN) != 0) pins_acquired++; // the zero page, never pin-counted, is special: it stopped the walk
+  return true;
 }
 
 // Mirrors gup_fast_pmd_leaf() / gup_fast_pud_leaf(): refs pages of one huge

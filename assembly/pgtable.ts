@@ -35,7 +35,7 @@ export function table_base(table_pfn: i32): i32 { return mapping_at(table_pfn) <
 
 // A vpn has at most 36 bits; split in two integers, its table indices are
 // plain bit fields: PGD hi >>> 9, PUD hi & 511, PMD lo >>> 9, PTE lo & 511.
-function vpn_hi(vpn: f64): i32 { return <i32>Math.floor(vpn / 262144.0); }
+function vpn_hi(vpn: f64): i32 { return <i32>Math.floor(vpn * (1.0 / 262144.0)); } // exact: a power of two
 
 function index_of(hi: i32, lo: i32, level: i32): i32 {
   if (level == 0) return lo & 511;
@@ -130,11 +130,15 @@ export function pt_walk(pgd: i32, vpn: f64, stop_level: i32, alloc: bool): i32 {
 }
 
 // The pfn of the base page mapping vpn through leaf entry ei at walk_level.
+// The offset comes from vpn's low bits as pt_walk() splits them: an f64
+// division here was half a one-page GUP-fast of a THP.
 export function leaf_subpage(ei: i32, vpn: f64, level: i32): i32 {
   const e = pt_entries[ei];
   if (level == 0) return pte_pfn(e);
-  const span = level_span(level);
-  return pte_pfn(e) + <i32>(vpn - Math.floor(vpn / span) * span);
+  const hi = vpn_hi(vpn);
+  const lo = <i32>(vpn - <f64>hi * 262144.0);
+  if (level == 1) return pte_pfn(e) + (lo & 511);
+  return pte_pfn(e) + (level == 2 ? lo : ((hi & 511) << 18) | lo);
 }
 
 // First vpn of the next entry at `level` after the one covering vpn.
@@ -163,18 +167,26 @@ export function walk_cache_reset(): void { cw_ei = -1; }
 // @ts-ignore: decorator (AssemblyScript's; scripts/build.mjs drops it for the TS build)
 @inline
 export function walk_cached(pgd: i32, vpn: f64): i32 {
-  if (cw_ei >= 0 && pgd == cw_pgd && vpn >= cw_vpn && vpn < cw_end) {
-    const step = <i32>(vpn - cw_vpn);
-    const ei = cached_level == 0 ? cw_ei + step : cw_ei;
-    if (!ASC_NO_ASSERT) check_cached(pgd, vpn, ei); // the debug Wasm build checks every hit
-    return ei;
-  }
+  const hit = walk_cache_hit(pgd, vpn);
+  if (hit >= 0) return hit;
   const ei = pt_walk(pgd, vpn, 0, false);
   cached_level = walk_level;
   cw_ei = ei;
   cw_pgd = pgd;
   cw_vpn = vpn;
   cw_end = next_boundary(vpn, walk_level == 0 ? 1 : walk_level);
+  return ei;
+}
+
+// The remembered walk's entry for vpn (cached_level says its level), or -1
+// with nothing walked when it does not cover vpn.
+// @ts-ignore: decorator (AssemblyScript's; scripts/build.mjs drops it for the TS build)
+@inline
+export function walk_cache_hit(pgd: i32, vpn: f64): i32 {
+  if (cw_ei < 0 || pgd != cw_pgd || !(vpn >= cw_vpn && vpn < cw_end)) return -1;
+  const step = <i32>(vpn - cw_vpn);
+  const ei = cached_level == 0 ? cw_ei + step : cw_ei;
+  if (!ASC_NO_ASSERT) check_cached(pgd, vpn, ei); // the debug Wasm build checks every hit
   return ei;
 }
 

@@ -56,6 +56,9 @@ export function raw_attach(): void {
 
 function frame(pfn: i32): usize { assert(<u32>pfn < frames_n, 'pfn out of range'); return <usize>pfn; }
 function entry(ei: i32): usize { assert(<u32>ei < pte_n, 'page-table entry out of range'); return <usize>ei; }
+// Is i an entry of the page-array arena?
+export function page_slot_ok(i: i32): bool { return <u32>i < pages_n; }
+
 function slot(i: i32): usize { assert(<u32>i < pages_n, 'page-array index out of range'); return <usize>i; }
 function slot_index(s: i32): usize { assert(<u32>s < slots_n, 'table slot out of range'); return <usize>s; }
 

@@ -250,7 +250,13 @@ export function gupFastFallback(k: KernelBase, mm: Mm, start: number, nr: number
   if (start < 0 || nr < 0) return negativeRangeError(start, nr);
   if (start + nr * PAGE >= 2 ** 64) return -C.EOVERFLOW;
   if (start + nr * PAGE > TASK_SIZE) return -C.EFAULT;
-  const fast = k.core.gup_fast(mm.pgd, start / PAGE, nr, flags, pages.offset);
+  return gupFastRest(k, mm, start, nr, flags, pages, k.core.gup_fast(mm.pgd, start / PAGE, nr, flags, pages.offset));
+}
+
+// The rest of gup_fast_fallback() once the lockless walk took `fast` pages
+// of a valid, page-aligned range: the slow path takes the others.
+export function gupFastRest(k: KernelBase, mm: Mm, start: number, nr: number, flags: number, pages: PageArray,
+  fast: number): number {
   if (fast === nr || flags & C.FOLL_FAST_ONLY) return fast;
   const slow = gupLongtermLocked(k, mm, start + fast * PAGE, nr - fast, pages, fast,
     flags | C.FOLL_TOUCH | C.FOLL_UNLOCKABLE);

@@ -4,7 +4,7 @@
 // PageArray smaller than nr_pages) throws TypeError/RangeError first.
 import * as C from '../../assembly/constants';
 import { AccountingKernel } from '../mm/accounting';
-import { Mm } from '../mm/mm';
+import { Mm, TASK_SIZE } from '../mm/mm';
 import { Task } from '../task';
 import { checkInt, checkBool, fail, type SyscallError } from '../errors';
 import { compoundHead } from '../inspect/page';
@@ -12,7 +12,7 @@ import { migrateListed } from '../mm/migrate';
 import { MmuIntervalNotifier, MmuNotifierSubscriptions, type MmuIntervalNotifierOps } from '../mm/notifier';
 import { hmmRangeFault, type HmmRange } from '../mm/hmm';
 import { PageArray, PageArenaAllocator } from './page-array';
-import { isValidGupArgs, gupLongtermLocked, gupFastFallback, type Locked } from './gup';
+import { isValidGupArgs, gupLongtermLocked, gupFastFallback, gupFastRest, type Locked } from './gup';
 import { pinKind } from '../eras/pincount';
 
 // /proc/vmstat names of the counters the core keeps.
@@ -28,6 +28,9 @@ const VMSTAT: [string, number][] = [
 ];
 
 type Target = Task | Mm;
+
+const PAGE = C.PAGE_SIZE;
+const PER_PAGE = 1 / PAGE; // exact; V8 does not fold the module constant, and a division is 4x the latency of a product
 
 // User gup_flags with which is_valid_gup_args() and gup_fast_fallback()'s
 // whitelist accept a GUP-fast call as it is (pages given): FOLL_LONGTERM
@@ -430,22 +433,51 @@ export class GupKernel extends AccountingKernel {
   }
 
   // The GUP-fast entry points, kept free of allocations: one page per call
-  // is the case where the JS layer's cost shows.
+  // is the case where the JS layer's cost shows. The common call (#usual()
+  // arguments, flags is_valid_gup_args() passes unchanged, a range inside
+  // user space) goes straight to the lockless walk; when that takes every
+  // page nothing can have WARNed or freed a page, so no counters are read.
   #fast(fn: string, t: Task, start: number, nr: number, flags: number, pages: PageArray | null, toSet: number): number {
+    if (!this.#usual(t, start, nr, flags, pages) || (flags & (toSet & C.FOLL_PIN ? PLAIN_PIN_FLAGS : PLAIN_GET_FLAGS)) !== flags
+      || start < 0 || start + nr * PAGE > TASK_SIZE) {
+      return this.#fastChecked(fn, t, start, nr, flags, pages, toSet);
+    }
+    let f = flags | toSet;
+    if (f & this.#pinAsGet) f ^= C.FOLL_PIN | C.FOLL_GET;
+    this.checkAlive();
+    const mm = t.mm;
+    const pa = pages!;
+    if (f & C.FOLL_PIN) mm.hasPinned = true;
+    const at = Math.floor(start * PER_PAGE); // untagged_addr(start) & PAGE_MASK, as a page number
+    let fast: number;
+    try {
+      fast = this.core.gup_fast(mm.pgd, at, nr, f, pa.offset);
+    } catch (e) {
+      throw this.crashed(e);
+    }
+    return fast === nr ? nr : this.#watchFast(t, () => gupFastRest(this, mm, at * PAGE, nr, f, pa, fast));
+  }
+
+  // Any other GUP-fast call: precise errors for JS misuse, then
+  // is_valid_gup_args() and gup_fast_fallback() in full.
+  #fastChecked(fn: string, t: Task, start: number, nr: number, flags: number, pages: PageArray | null, toSet: number): number {
     const mm = this.#usual(t, start, nr, flags, pages) ? t.mm : this.#check(fn, t, start, nr, flags, pages);
-    // Flags is_valid_gup_args() passes unchanged, with pages given, tested
-    // inline: its call is a tenth of a one-page call's JS time.
-    const plain = pages !== null && (flags & (toSet & C.FOLL_PIN ? PLAIN_PIN_FLAGS : PLAIN_GET_FLAGS)) === flags;
-    let f = plain ? flags | toSet : isValidGupArgs(this, fn, pages, null, flags, toSet, t.pid);
+    let f = isValidGupArgs(this, fn, pages, null, flags, toSet, t.pid);
     if (f === null) return -C.EINVAL;
     if (f & this.#pinAsGet) f ^= C.FOLL_PIN | C.FOLL_GET;
     this.checkAlive();
+    return this.#watchFast(t, () => gupFastFallback(this, mm, start, nr, f, pages!, t.pid));
+  }
+
+  // Runs GUP-fast work that may WARN or free pages: halts the machine on a
+  // core failure, then logs the WARNs and bad pages.
+  #watchFast(t: Task, fn: () => number): number {
     const before = this.#warns();
     const refc = this.v.stats[C.GUP_WARN_REFCOUNT];
     const bads = this.v.stats[C.NR_BAD_PAGES];
     let r: number;
     try {
-      r = gupFastFallback(this, mm, start, nr, f, pages!, t.pid);
+      r = fn();
     } catch (e) {
       throw this.crashed(e);
     }

@@ -27,6 +27,7 @@ export function set_mapcount_at(pfn: number, v: number): void { pg_mapcount[pfn]
 export function slot_owner_at(slot: number): number { return pt_slot_owner[slot]; }
 export function page_slot(i: number): number { return gup_pages[i]; }
 export function set_page_slot(i: number, pfn: number): void { gup_pages[i] = pfn; }
+export function page_slot_ok(i: number): boolean { return i >>> 0 < gup_pages.length; }
 export function migratetype_at(pfn: number): number { return pb_migratetype[pfn >>> 9]; }
 
 // The first of the n entries from gup_pages[off] that is neither NULL
