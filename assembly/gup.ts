@@ -377,14 +377,16 @@ function gup_fast_leaf(ei: i32, v: f64, level: i32, refs: i32, flags: i32, out: 
   if ((e & _PAGE_SPECIAL) != 0 && !(level == 1 && is_huge_zero_pmd(e))) return 0;
   const pfn = leaf_subpage(ei, v, level);
   const head = head_at(pfn);
-  if (!try_grab_folio_fast(head, flags_at(head), refs, flags)) return 0;
+  const f = flags_at(head);
+  if (!try_grab_folio_fast(head, f, refs, flags)) return 0;
   if ((flags & FOLL_PIN) != 0) pins_acquired += refs;
-  if (!gup_fast_folio_allowed(head, flags_at(head), flags) || ((e & _PAGE_RW) == 0 && gup_must_unshare(flags, head, head, false))) {
+  if (!gup_fast_folio_allowed(head, f, flags) || ((e & _PAGE_RW) == 0 && gup_must_unshare(flags, head, head, false))) {
     gup_put_folio(head, refs, flags);
     return 0;
   }
-  set_flags_at(head, flags_at(head) | PG_referenced);
-  fill_run(out, pfn, refs);
+  if ((f & PG_referenced) == 0) set_flags_at(head, f | PG_referenced);
+  if (refs == 1) set_page_slot(out, pfn); // the one-page call
+  else fill_run(out, pfn, refs);
   return refs;
 }
 
