@@ -8,6 +8,10 @@ import {
 } from './mem';
 import { pt_alloc } from './pgtable';
 
+// Forgets the remembered page-table walk: no result may depend on it
+// (test/walk-cache.test.ts resets it before every operation of a twin machine).
+export { walk_cache_reset } from './pgtable';
+
 export { boot } from './boot';
 export { set_kernel_rules } from './rules';
 export { new_mapping_id, layout_bytes, gup_arena_words } from './mem';

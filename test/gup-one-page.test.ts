@@ -37,6 +37,15 @@ const CASES: Case[] = [
     setup: (_k, t) => { const a = anon(t, 8); t.touch(a, 8 * PAGE, { write: true }); t.fork(); return { addr: a + 2 * PAGE, neighbour: a }; },
   },
   {
+    name: 'a write pin of a read-only PTE (refused, then -EFAULT)', boot: { thp: 'never' }, flags: C.FOLL_WRITE,
+    setup: (_k, t) => {
+      const a = anon(t, 8);
+      t.touch(a, 8 * PAGE, { write: true });
+      t.mprotect(a, 8 * PAGE, C.PROT_READ);
+      return { addr: a + 3 * PAGE, neighbour: a };
+    },
+  },
+  {
     name: 'the zero page (pte_special: refused, then the slow path)', boot: { thp: 'never' }, flags: 0,
     setup: (_k, t) => { const a = anon(t, 8); t.touch(a, 8 * PAGE); return { addr: a + 1 * PAGE, neighbour: a }; },
   },
@@ -136,16 +145,18 @@ describe('GUP-fast of one page: the remembered-walk path ends where the range wa
     expect(at(1).page!.refcount).toBe(2);
     expect(at(2).ret).toBe(1); // unshared: the pinned page is a fresh copy, no longer the child's
     expect(at(2).page!.refcount).toBe(1 + C.GUP_PIN_COUNTING_BIAS);
-    expect(at(3).ret).toBe(1); // a read-only pin of the zero page
-    expect(at(4).ret).toBe(1);
-    expect(at(4).pfn).toBe(at(4).mapped); // faulted in by the slow path
-    expect(at(5).pfn).toBe(at(5).mapped);
-    expect(at(5).page!.head).not.toBe(at(5).pfn); // a tail of the THP
-    expect(at(6).ret).toBe(1);
+    expect(at(3).ret).toBe(-C.EFAULT);
+    expect(at(3).vmstat.nr_foll_pin_acquired).toBe(0);
+    expect(at(4).ret).toBe(1); // a read-only pin of the zero page
+    expect(at(5).ret).toBe(1);
+    expect(at(5).pfn).toBe(at(5).mapped); // faulted in by the slow path
+    expect(at(6).pfn).toBe(at(6).mapped);
+    expect(at(6).page!.head).not.toBe(at(6).pfn); // a tail of the THP
     expect(at(7).ret).toBe(1);
-    expect(at(7).page!.migratetype).not.toBe('CMA'); // moved out of CMA before the pin
-    expect(at(8).ret).toBe(-C.EFAULT);
-    expect(at(8).vmstat.nr_foll_pin_acquired).toBe(at(8).vmstat.nr_foll_pin_released);
-    expect(at(9).ret).toBe(1); // 5.8: the COW broken by a write fault, read or not
+    expect(at(8).ret).toBe(1);
+    expect(at(8).page!.migratetype).not.toBe('CMA'); // moved out of CMA before the pin
+    expect(at(9).ret).toBe(-C.EFAULT);
+    expect(at(9).vmstat.nr_foll_pin_acquired).toBe(at(9).vmstat.nr_foll_pin_released);
+    expect(at(10).ret).toBe(1); // 5.8: the COW broken by a write fault, read or not
   });
 });
