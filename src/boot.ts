@@ -18,7 +18,12 @@ import type { RuleKey, KernelRules } from './eras/timeline';
 const PAGE = PAGE_SIZE;
 const MIB4 = 4 * 1024 * 1024; // MAX_PAGE_ORDER block: zones are laid out in these
 const MAX_FRAMES = 2 ** MAX_PFN_BITS;
-const MAX_BYTES = MAX_FRAMES * PAGE;
+const MAX_BYTES = MAX_FRAMES * PAGE; // 256 GiB: a flat memmap, every pfn in a PTE
+const GIB = 1024 ** 3;
+// Above MAX_BYTES the memmap is sparse (assembly/mem.ts): struct pages only
+// for what the boot-time 1 GiB pool leaves, at most SPARSE_FLAT_BYTES.
+const SPARSE_MAX_BYTES = 1024 * GIB;
+const SPARSE_FLAT_BYTES = 128 * GIB;
 
 export interface BootOptions {
   memory?: string | number; // RAM, default '1GiB'
@@ -86,6 +91,17 @@ function hugepagesOpt(hp: unknown): [number, number] {
   return [countOpt("hugepages['2MiB']", pools['2MiB']), countOpt("hugepages['1GiB']", pools['1GiB'])];
 }
 
+// A machine above 256 GiB: up to 1 TiB, mostly boot-time 1 GiB hugetlb
+// pages, whose tails share struct pages (HVO); no pmem, ZONE_MOVABLE or CMA
+// (refused above, with the flat machine's message, and here).
+function sparseCheck(given: string, ram: number, movable: number, cma: number, pool1g: number): void {
+  if (ram > SPARSE_MAX_BYTES) throw argError('ERR_OUT_OF_RANGE', `memory ${given} exceeds ${SPARSE_MAX_BYTES / GIB}GiB`);
+  const flat = ram - pool1g * GIB;
+  if (ram % GIB || flat > SPARSE_FLAT_BYTES || flat < GIB || movable || cma) {
+    throw argError('ERR_OUT_OF_RANGE', `memory ${given} exceeds ${MAX_BYTES / GIB}GiB: above that pinsim needs a whole number of GiB with all but 1..${SPARSE_FLAT_BYTES / GIB}GiB in hugepages['1GiB'] (got ${pool1g}) and no movable or cma (struct pages are kept for the rest only)`);
+  }
+}
+
 export async function boot(opts: BootOptions = {}): Promise<Kernel> {
   if (typeof opts !== 'object' || opts === null) throw argError('ERR_INVALID_ARG_TYPE', 'boot options must be an object');
   checkKnown(opts);
@@ -106,15 +122,15 @@ export async function boot(opts: BootOptions = {}): Promise<Kernel> {
   }
   const given = opts.memory === undefined ? "'1GiB' (the default)" : showSize(opts.memory);
   if (ram < 4 * MIB4) throw argError('ERR_OUT_OF_RANGE', `memory must be at least 16MiB, got ${given}`);
-  if (ram + pmem > MAX_BYTES) {
-    const what = pmem ? `memory ${given} + pmem ${showSize(opts.pmem)}` : `memory ${given}`;
-    throw argError('ERR_OUT_OF_RANGE', `${what} exceeds ${MAX_BYTES / 1024 ** 3}GiB (pinsim's pfns are ${MAX_PFN_BITS}-bit)`);
+  if (ram + pmem > MAX_BYTES && pmem) {
+    throw argError('ERR_OUT_OF_RANGE', `memory ${given} + pmem ${showSize(opts.pmem)} exceeds ${MAX_BYTES / GIB}GiB (pinsim's pfns are ${MAX_PFN_BITS}-bit)`);
   }
+  if (ram > MAX_BYTES) sparseCheck(given, ram, movable, cma, pool1g);
   if (movable + cma > ram - 2 * MIB4) {
     throw argError('ERR_OUT_OF_RANGE', `movable ${showSize(opts.movable ?? 0)} + cma ${showSize(opts.cma ?? 0)} must leave at least 8MiB of ZONE_NORMAL in memory ${given}`);
   }
   const nrFrames = (ram + pmem) / PAGE;
-  const core = await createCore(backend, wasm, () => nrFrames, () => ram / PAGE);
+  const core = await createCore(backend, wasm, () => nrFrames);
   core.boot(ram / PAGE, movable / PAGE, cma / PAGE, pmem / PAGE, pool2m, pool1g);
   const k = new Kernel(core, { ram, movable, cma, pmem, thp, pool2m, pool1g, memlock, era });
   if (opts.track) k.startTracking();

@@ -2,6 +2,7 @@
 // into a factory, run directly by the JS engine on ordinary typed arrays.
 import { createTsCoreModule } from '../../../build/ts-core.js';
 import type { Core, CoreFunctions, CoreViews } from '../core';
+import { pfnToPage } from '../types';
 
 type TsCoreModule = CoreFunctions & { view_list(): ArrayBufferView[] };
 
@@ -34,7 +35,8 @@ export function createTsCore(): Core {
   const core = Object.fromEntries(Object.keys(m).map((name) => [name, (m as Record<string, unknown>)[name]])) as unknown as Core;
   const views = (): CoreViews => {
     const [flags, refcount, mapcount, data, mapping, index, head, migratetype, scratch, stats, zoneFree, pages] = m.view_list();
-    return { flags, refcount, mapcount, data, mapping, index, head, migratetype, scratch, stats, zoneFree, pages } as CoreViews;
+    const page = pfnToPage(m.sparse_start());
+    return { page, flags, refcount, mapcount, data, mapping, index, head, migratetype, scratch, stats, zoneFree, pages } as CoreViews;
   };
   Object.defineProperties(core, { backend: { value: 'ts' }, views: { value: views } });
   return core;
