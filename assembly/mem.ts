@@ -2,7 +2,8 @@
 // allocated afterwards, so the Wasm memory never grows again and the façade's
 // typed-array views over it stay valid.
 //
-//   per frame (struct page), 32 bytes:
+//   per frame (struct page), 32 bytes; on a sparse machine per struct page,
+//   indexed by pfn_to_page(pfn) (see giant_start below):
 //     pg_flags[pfn]      i32  PG_* bits; a head's folio order in bits 16..20
 //     pg_refcount[pfn]   i32  _refcount (heads only; tails stay 0)
 //     pg_mapcount[pfn]   i32  PTE mappings of this page (page-table pages:
@@ -31,6 +32,7 @@ import {
   ZONE_NORMAL, ZONE_MOVABLE, ZONE_DEVICE, PG_reserved, NR_FREE_DEVICE, BAD_LOG_SIZE, HPAGE_PUD_ORDER, MAX_PFN_BITS,
 } from './constants';
 import { new_i32, new_u32, new_f64, new_u8 } from './alloc';
+import { sparse_memmap } from './raw';
 
 export let pg_flags = new_i32(0);
 export let pg_refcount = new_i32(0);
@@ -82,11 +84,16 @@ const GIANT_MASK = (1 << HPAGE_PUD_ORDER) - 1;
 export const DENSE_MAX_FRAMES = 1 << MAX_PFN_BITS;
 
 // pfn_to_page(): the struct page (index into pg_*) of a pfn. One compare
-// for every pfn below the sparse part.
+// for every pfn below the sparse part; none in the pure-TS core of a flat
+// machine, where sparse_memmap() is a constant false (src/core/ts/raw.ts).
 // @ts-ignore: decorator (AssemblyScript's; scripts/build.mjs drops it for the TS build)
 @inline
 export function pfn_to_page(pfn: i32): i32 {
-  if (pfn < giant_start) return pfn;
+  return !sparse_memmap() || pfn < giant_start ? pfn : sparse_pfn_to_page(pfn);
+}
+
+// Out of line: small enough an inline pfn_to_page() stays for V8's budget.
+function sparse_pfn_to_page(pfn: i32): i32 {
   const off = pfn - giant_start;
   const sub = off & GIANT_MASK;
   return giant_start + (off >>> HPAGE_PUD_ORDER) * GIANT_SLOTS + (sub < GIANT_SLOTS - 1 ? sub : GIANT_SLOTS - 1);
@@ -170,7 +177,7 @@ function pt_pool_slots(ram_frames: i32, fixed: f64): i32 {
 // Entries in the page-array arena: enough to hold every RAM page twice;
 // on a sparse machine every flat page twice and half the sparse part (a
 // 512 GiB VFIO mapping of 1 GiB pages is 2^27 entries).
-export function gup_arena_words(ram_frames: i32, pool_1g: i32): i32 {
+function gup_arena_words(ram_frames: i32, pool_1g: i32): i32 {
   const sparse = sparse_frames(ram_frames, pool_1g);
   if (sparse != 0) return (ram_frames - sparse) * 2 + (sparse >>> 1);
   return ram_frames < 32768 ? 65536 : ram_frames * 2;

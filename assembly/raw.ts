@@ -60,6 +60,12 @@ export function raw_attach(): void {
   slots_n = <u32>pt_slot_owner.length;
 }
 
+// Whether the memmap may be sparse: the Wasm build decides per pfn
+// (pfn_to_page()'s compare); the pure-TS core knows it per machine.
+// @ts-ignore: decorator (AssemblyScript's; scripts/build.mjs drops it for the TS build)
+@inline
+export function sparse_memmap(): bool { return true; }
+
 // The struct page of a pfn (pfn_to_page()); dense_frame() where the pfn is
 // known to lie below the sparse part (the SIMD loops over PTE-mapped pages).
 function frame(pfn: i32): usize {

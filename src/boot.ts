@@ -130,7 +130,7 @@ export async function boot(opts: BootOptions = {}): Promise<Kernel> {
     throw argError('ERR_OUT_OF_RANGE', `movable ${showSize(opts.movable ?? 0)} + cma ${showSize(opts.cma ?? 0)} must leave at least 8MiB of ZONE_NORMAL in memory ${given}`);
   }
   const nrFrames = (ram + pmem) / PAGE;
-  const core = await createCore(backend, wasm, () => nrFrames);
+  const core = await createCore(backend, wasm, () => nrFrames, ram > MAX_BYTES);
   core.boot(ram / PAGE, movable / PAGE, cma / PAGE, pmem / PAGE, pool2m, pool1g);
   const k = new Kernel(core, { ram, movable, cma, pmem, thp, pool2m, pool1g, memlock, era });
   if (opts.track) k.startTracking();

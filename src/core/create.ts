@@ -6,7 +6,7 @@ import { wasmModule, type WasmSource } from './load';
 import { createWasmCore } from './wasm/wasm-core';
 import { createTsCore } from './ts/ts-core';
 
-export async function createCore(backend: Backend, wasm: WasmSource, nrFrames: () => number): Promise<Core> {
-  if (backend === 'ts') return createTsCore();
+export async function createCore(backend: Backend, wasm: WasmSource, nrFrames: () => number, sparse: boolean): Promise<Core> {
+  if (backend === 'ts') return createTsCore(sparse);
   return createWasmCore(await wasmModule(wasm), nrFrames);
 }

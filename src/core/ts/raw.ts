@@ -7,24 +7,32 @@ import {
 import { GUP_PIN_COUNTING_BIAS } from '../../../assembly/constants';
 import { flags_have_pincount } from '../../../assembly/rules';
 
+// The machine's memmap is sparse (above 256 GiB): a literal in each
+// machine's copy of the core (scripts/build.mjs, ./ts-core.ts), so that V8
+// folds pfn_to_page() away on every other machine.
+declare const SPARSE_MEMMAP: boolean;
+export function sparse_memmap(): boolean { return SPARSE_MEMMAP; }
+// pfn_to_page() with the test in the accessor itself (V8's inlining budget).
+function page(pfn: number): number { return SPARSE_MEMMAP ? pfn_to_page(pfn) : pfn; }
+
 export function raw_attach(): void {}
 
-export function flags_at(pfn: number): number { return pg_flags[pfn_to_page(pfn)]; }
-export function set_flags_at(pfn: number, v: number): void { pg_flags[pfn_to_page(pfn)] = v; }
-export function refcount_at(pfn: number): number { return pg_refcount[pfn_to_page(pfn)]; }
-export function set_refcount_at(pfn: number, v: number): void { pg_refcount[pfn_to_page(pfn)] = v; }
-export function head_at(pfn: number): number { return pg_head[pfn_to_page(pfn)]; }
-export function mapping_at(pfn: number): number { return pg_mapping[pfn_to_page(pfn)]; }
-export function set_mapping_at(pfn: number, v: number): void { pg_mapping[pfn_to_page(pfn)] = v; }
-export function set_head_at(pfn: number, v: number): void { pg_head[pfn_to_page(pfn)] = v; }
-export function index_at(pfn: number): number { return pg_index[pfn_to_page(pfn)]; }
-export function set_index_at(pfn: number, v: number): void { pg_index[pfn_to_page(pfn)] = v; }
-export function pincount_at(head: number): number { return pg_index[pfn_to_page(head + 1)]; }
-export function set_pincount_at(head: number, v: number): void { pg_index[pfn_to_page(head + 1)] = v; }
+export function flags_at(pfn: number): number { return pg_flags[page(pfn)]; }
+export function set_flags_at(pfn: number, v: number): void { pg_flags[page(pfn)] = v; }
+export function refcount_at(pfn: number): number { return pg_refcount[page(pfn)]; }
+export function set_refcount_at(pfn: number, v: number): void { pg_refcount[page(pfn)] = v; }
+export function head_at(pfn: number): number { return pg_head[page(pfn)]; }
+export function mapping_at(pfn: number): number { return pg_mapping[page(pfn)]; }
+export function set_mapping_at(pfn: number, v: number): void { pg_mapping[page(pfn)] = v; }
+export function set_head_at(pfn: number, v: number): void { pg_head[page(pfn)] = v; }
+export function index_at(pfn: number): number { return pg_index[page(pfn)]; }
+export function set_index_at(pfn: number, v: number): void { pg_index[page(pfn)] = v; }
+export function pincount_at(head: number): number { return pg_index[page(head + 1)]; }
+export function set_pincount_at(head: number, v: number): void { pg_index[page(head + 1)] = v; }
 export function pte_at(ei: number): number { return pt_entries[ei]; }
 export function set_pte_at(ei: number, v: number): void { pt_entries[ei] = v; }
-export function mapcount_at(pfn: number): number { return pg_mapcount[pfn_to_page(pfn)]; }
-export function set_mapcount_at(pfn: number, v: number): void { pg_mapcount[pfn_to_page(pfn)] = v; }
+export function mapcount_at(pfn: number): number { return pg_mapcount[page(pfn)]; }
+export function set_mapcount_at(pfn: number, v: number): void { pg_mapcount[page(pfn)] = v; }
 export function slot_owner_at(slot: number): number { return pt_slot_owner[slot]; }
 export function page_slot(i: number): number { return gup_pages[i]; }
 export function set_page_slot(i: number, pfn: number): void { gup_pages[i] = pfn; }
