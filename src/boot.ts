@@ -92,8 +92,8 @@ function hugepagesOpt(hp: unknown): [number, number] {
 }
 
 // A machine above 256 GiB: up to 1 TiB, mostly boot-time 1 GiB hugetlb
-// pages, whose tails share struct pages (HVO); no pmem, ZONE_MOVABLE or CMA
-// (refused above, with the flat machine's message, and here).
+// pages, whose tails share struct pages (HVO), without ZONE_MOVABLE or CMA
+// (pmem was refused before, with the flat machine's message).
 function sparseCheck(given: string, ram: number, movable: number, cma: number, pool1g: number): void {
   if (ram > SPARSE_MAX_BYTES) throw argError('ERR_OUT_OF_RANGE', `memory ${given} exceeds ${SPARSE_MAX_BYTES / GIB}GiB`);
   const flat = ram - pool1g * GIB;
