@@ -39,6 +39,13 @@ describe.each(BACKENDS)('a 1 TiB machine with 900 x 1 GiB hugetlb (%s core)', (b
     expect(t.read(a + 2 * PAGE)).toBe(7);
     expect(() => t.write(a + 5 * PAGE, 7)).toThrow(/contents pinsim does not keep/);
     expect(() => k.dma_write(tail, 1)).toThrow(RangeError);
+    // An O_DIRECT read into those pages is refused before any DMA, its pins given back.
+    const f = k.createFile({ fs: 'ext4', size: 8 * PAGE, name: 'disk' });
+    const fd = t.open(f, { direct: true });
+    const held = k.vmstat().nr_foll_pin_acquired - k.vmstat().nr_foll_pin_released;
+    expect(() => t.preadv(fd, [{ base: a + 2 * PAGE, len: 2 * PAGE }], 0)).toThrow(/contents pinsim does not keep/);
+    expect(k.vmstat().nr_foll_pin_acquired - k.vmstat().nr_foll_pin_released).toBe(held);
+    expect(t.preadv(fd, [{ base: a, len: 3 * PAGE }], 0)).toBe(3 * PAGE); // pages 0..2 keep theirs
     k.unpin_user_pages(pa, pa.length);
     expect(k.page(tail)).toMatchObject({ pincount: 0, refcount: 1, maybeDmaPinned: false });
 
