@@ -8,6 +8,7 @@ import {
   gup_pages, giant_start,
 } from './mem';
 import { pt_alloc } from './pgtable';
+import { sparse_memmap } from './raw';
 
 export { boot } from './boot';
 export { set_kernel_rules } from './rules';
@@ -73,6 +74,9 @@ export function memmap_len(): i32 { return pg_flags.length; }
 export function arena_len(): i32 { return gup_pages.length; }
 // The first pfn of the sparse part (nr_frames when the memmap is flat).
 export function sparse_start(): i32 { return giant_start; }
+// Whether this build can hold a sparse memmap (the flat Wasm release build
+// cannot: boot() refuses a machine above 256 GiB on it before its boot).
+export function sparse_capable(): bool { return sparse_memmap(); }
 
 // How many page-table pages the machine can hold (the table-slot pool).
 export function pt_capacity(): i32 { return pt_nr_slots; }

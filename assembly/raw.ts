@@ -60,11 +60,13 @@ export function raw_attach(): void {
   slots_n = <u32>pt_slot_owner.length;
 }
 
-// Whether the memmap may be sparse: the Wasm build decides per pfn
-// (pfn_to_page()'s compare); the pure-TS core knows it per machine.
+// Whether the memmap may be sparse: a constant of each Wasm build (asc
+// --use SPARSE_MEMMAP=1 in asconfig.json's sparse and debug targets), so
+// that the flat release build folds pfn_to_page() to the identity; the
+// pure-TS core knows it per machine.
 // @ts-ignore: decorator (AssemblyScript's; scripts/build.mjs drops it for the TS build)
 @inline
-export function sparse_memmap(): bool { return true; }
+export function sparse_memmap(): bool { return isDefined(SPARSE_MEMMAP); }
 
 // The struct page of a pfn (pfn_to_page()); dense_frame() where the pfn is
 // known to lie below the sparse part (the SIMD loops over PTE-mapped pages).

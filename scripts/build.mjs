@@ -41,7 +41,7 @@ await build({
   entryPoints: ['src/index.ts'], bundle: true, format: 'esm', platform: 'neutral', target: 'es2022',
   outfile: 'dist/pinsim.js', sourcemap: true, define: DIST,
 });
-for (const f of ['pinsim.release.wasm', 'pinsim.debug.wasm']) copyFileSync(`build/${f}`, `dist/${f}`);
+for (const f of ['pinsim.release.wasm', 'pinsim.sparse.wasm', 'pinsim.debug.wasm']) copyFileSync(`build/${f}`, `dist/${f}`);
 
 // The CLI (Node only; its --version is baked in), and the benchmarks,
 // which run from the repository only (build/bench/, not shipped: they load

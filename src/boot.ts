@@ -33,9 +33,10 @@ export interface BootOptions {
   hugepages?: { '2MiB'?: number; '1GiB'?: number }; // boot-time hugetlb pools
   thp?: ThpMode; // /sys/kernel/mm/transparent_hugepage/enabled, default 'always'
   pmem?: string | number; // fsdax device memory (ZONE_DEVICE), default 0
-  // The Wasm core (backend 'wasm'): 'release' (default) or 'debug' found
-  // beside the library, or a URL/path of a .wasm, a fetch Response, the
-  // bytes, or a compiled WebAssembly.Module.
+  // The Wasm core (backend 'wasm'): 'release', 'sparse' or 'debug' found
+  // beside the library (default 'release', 'sparse' above 256 GiB), or a
+  // URL/path of a .wasm, a fetch Response, the bytes, or a compiled
+  // WebAssembly.Module.
   wasm?: WasmSource;
   // RLIMIT_MEMLOCK of spawned tasks: a size ('64KiB', bytes, Infinity) or
   // { soft, hard }; default 8MiB (MLOCK_LIMIT since Linux 5.16).
@@ -115,22 +116,26 @@ export async function boot(opts: BootOptions = {}): Promise<Kernel> {
   const memlock = opts.memlock === undefined ? { soft: DEFAULT_MEMLOCK, hard: DEFAULT_MEMLOCK } : parseMemlock(opts.memlock);
   if (opts.track !== undefined && typeof opts.track !== 'boolean') throw argError('ERR_INVALID_ARG_TYPE', `track must be a boolean, got ${typeof opts.track}`);
   const era = resolveRules(opts.kernel, opts.rules);
-  const wasm = opts.wasm ?? 'release';
+  const sparse = ram > MAX_BYTES;
+  const wasm = opts.wasm ?? (sparse ? 'sparse' : 'release');
   if (!isWasmSource(wasm)) {
     throw argError(typeof wasm === 'string' ? 'ERR_INVALID_ARG_VALUE' : 'ERR_INVALID_ARG_TYPE',
-      `wasm must be 'release', 'debug', a URL or path of a .wasm file, a Response, the bytes or a WebAssembly.Module; got ${typeof wasm === 'string' ? `'${wasm}'` : typeof wasm}`);
+      `wasm must be 'release', 'sparse', 'debug', a URL or path of a .wasm file, a Response, the bytes or a WebAssembly.Module; got ${typeof wasm === 'string' ? `'${wasm}'` : typeof wasm}`);
   }
   const given = opts.memory === undefined ? "'1GiB' (the default)" : showSize(opts.memory);
   if (ram < 4 * MIB4) throw argError('ERR_OUT_OF_RANGE', `memory must be at least 16MiB, got ${given}`);
   if (ram + pmem > MAX_BYTES && pmem) {
     throw argError('ERR_OUT_OF_RANGE', `memory ${given} + pmem ${showSize(opts.pmem)} exceeds ${MAX_BYTES / GIB}GiB (pinsim's pfns are ${MAX_PFN_BITS}-bit)`);
   }
-  if (ram > MAX_BYTES) sparseCheck(given, ram, movable, cma, pool1g);
+  if (sparse) sparseCheck(given, ram, movable, cma, pool1g);
   if (movable + cma > ram - 2 * MIB4) {
     throw argError('ERR_OUT_OF_RANGE', `movable ${showSize(opts.movable ?? 0)} + cma ${showSize(opts.cma ?? 0)} must leave at least 8MiB of ZONE_NORMAL in memory ${given}`);
   }
   const nrFrames = (ram + pmem) / PAGE;
-  const core = await createCore(backend, wasm, () => nrFrames, ram > MAX_BYTES);
+  const core = await createCore(backend, wasm, () => nrFrames, sparse);
+  if (sparse && !core.sparse_capable()) {
+    throw argError('ERR_OUT_OF_RANGE', `memory ${given} exceeds ${MAX_BYTES / GIB}GiB, which this Wasm core (a flat-only build such as 'release') cannot hold: pass wasm: 'sparse' (or 'debug'), or leave wasm out, or boot at most ${MAX_BYTES / GIB}GiB`);
+  }
   core.boot(ram / PAGE, movable / PAGE, cma / PAGE, pmem / PAGE, pool2m, pool1g);
   const k = new Kernel(core, { ram, movable, cma, pmem, thp, pool2m, pool1g, memlock, era });
   if (opts.track) k.startTracking();
