@@ -30,7 +30,7 @@ describe('Wasm flavours and the sparse memmap', () => {
       const e = await bootError({ ...TIB, wasm });
       expect(e).toBeInstanceOf(RangeError);
       expect(e.code).toBe('ERR_OUT_OF_RANGE');
-      expect(e.message).toMatch(/memory 1TiB exceeds 256GiB, which this Wasm core .* cannot hold: pass wasm: 'sparse'/);
+      expect(e.message).toMatch(/memory '1TiB' exceeds 256GiB, which this Wasm core .* cannot hold: pass wasm: 'sparse'/);
     }
   });
 
