@@ -4,9 +4,11 @@
 // typed-array views (scratch, stats, the frame arrays).
 import { ENOMEM, ENOSPC, PG_uptodate, NR_FREE_DEVICE, BAD_LOG_SIZE } from './constants';
 import {
-  pg_flags, pg_mapping, pg_index, pg_refcount, pg_head, nr_frames, dax_next, set_dax_next, stats, pt_nr_slots, bad_log,
+  pg_flags, pg_mapping, pg_index, pg_refcount, pg_head, nr_frames, dax_next, set_dax_next, stats, pt_nr_slots, bad_log, pfn_to_page,
+  gup_pages, giant_start,
 } from './mem';
 import { pt_alloc } from './pgtable';
+import { sparse_memmap } from './raw';
 
 // Forgets the remembered page-table walk: no result may depend on it
 // (test/walk-cache.test.ts resets it before every operation of a twin machine).
@@ -14,7 +16,7 @@ export { walk_cache_reset } from './pgtable';
 
 export { boot } from './boot';
 export { set_kernel_rules } from './rules';
-export { new_mapping_id, layout_bytes, gup_arena_words } from './mem';
+export { new_mapping_id, layout_bytes } from './mem';
 export { set_vma, set_alloc_gfp } from './vma';
 export { fault_range, cpu_access, fault_status } from './memory';
 export { zap_range, free_pgtables, mm_free } from './zap';
@@ -59,16 +61,26 @@ export function dax_alloc(n: i32, mapping: i32): i32 {
   const first = dax_next;
   for (let i = 0; i < n; i++) {
     const pfn = first + i;
-    pg_flags[pfn] = PG_uptodate;
-    pg_mapping[pfn] = mapping;
-    pg_index[pfn] = <f64>i;
-    pg_refcount[pfn] = 0;
-    pg_head[pfn] = pfn;
+    pg_flags[pfn_to_page(pfn)] = PG_uptodate;
+    pg_mapping[pfn_to_page(pfn)] = mapping;
+    pg_index[pfn_to_page(pfn)] = <f64>i;
+    pg_refcount[pfn_to_page(pfn)] = 0;
+    pg_head[pfn_to_page(pfn)] = pfn;
   }
   set_dax_next(first + n);
   stats[NR_FREE_DEVICE] -= <f64>n;
   return first;
 }
+
+// Lengths of the views (assembly/index.ts): struct pages (fewer than
+// frames on a sparse machine) and the page-array arena.
+export function memmap_len(): i32 { return pg_flags.length; }
+export function arena_len(): i32 { return gup_pages.length; }
+// The first pfn of the sparse part (nr_frames when the memmap is flat).
+export function sparse_start(): i32 { return giant_start; }
+// Whether this build can hold a sparse memmap (the flat Wasm release build
+// cannot: boot() refuses a machine above 256 GiB on it before its boot).
+export function sparse_capable(): bool { return sparse_memmap(); }
 
 // How many page-table pages the machine can hold (the table-slot pool).
 export function pt_capacity(): i32 { return pt_nr_slots; }

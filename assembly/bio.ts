@@ -5,7 +5,7 @@ import { PG_dirty } from './constants';
 import { page_slot, flags_at } from './raw';
 import { page_folio } from './folio';
 import { folio_mark_dirty, pc_lookup } from './pagecache';
-import { pg_data, scratch } from './mem';
+import { pg_data, scratch, pfn_to_page } from './mem';
 
 // Mirrors bio_set_pages_dirty(): every folio of the bio is marked dirty
 // (set_page_dirty_lock) before a read is submitted. NULL entries are skipped.
@@ -34,6 +34,6 @@ export function bio_first_clean(off: i32, n: i32): i32 {
 export function pc_dio_update(mapping: i32, index: f64, n: i32): void {
   for (let i = 0; i < n; i++) {
     const pfn = pc_lookup(mapping, index + <f64>i);
-    if (pfn >= 0) pg_data[pfn] = scratch[i];
+    if (pfn >= 0) pg_data[pfn_to_page(pfn)] = scratch[i];
   }
 }

@@ -9,7 +9,7 @@ import {
 } from './constants';
 import {
   pg_data, free_area, zone_free, stats,
-  page_zonenum, is_migrate_cma_page, movable_start, device_start,
+  page_zonenum, is_migrate_cma_page, movable_start, device_start, pfn_to_page, memmap_pages,
 } from './mem';
 import {
   flags_at, set_flags_at, set_refcount_at, set_mapcount_at, mapping_at, set_mapping_at, index_at, set_index_at,
@@ -150,7 +150,7 @@ export function alloc_pages(order: i32, gfp: i32): i32 {
 // @ts-ignore: decorator (AssemblyScript's; scripts/build.mjs drops it for the TS build)
 @inline
 export function prep_new_folio(pfn: i32, order: i32, zero: bool): void {
-  const nr = 1 << order;
+  const nr = memmap_pages(pfn, 1 << order);
   for (let i = 0; i < nr; i++) {
     const p = pfn + i;
     set_flags_at(p, i == 0 ? 0 : PG_tail);
@@ -159,7 +159,7 @@ export function prep_new_folio(pfn: i32, order: i32, zero: bool): void {
     set_mapping_at(p, 0);
     set_index_at(p, 0.0);
     set_head_at(p, pfn);
-    if (zero) pg_data[p] = 0;
+    if (zero) pg_data[pfn_to_page(p)] = 0;
   }
   set_refcount_at(pfn, 1);
   if (order > 0) set_flags_at(pfn, PG_head | (order << PG_ORDER_SHIFT));

@@ -5,7 +5,7 @@ import {
   CHECK_PINCOUNT_OVER_REFCOUNT, CHECK_BUDDY_IN_USE, CHECK_MAPPED_OVER_REFCOUNT, SCRATCH_WORDS, _PAGE_SPECIAL,
 } from './constants';
 import { range_step, step_level, step_next, step_count, pte_pfn, pte_present } from './pgtable';
-import { scratch } from './mem';
+import { scratch, memmap_pages } from './mem';
 import { flags_at, refcount_at, mapcount_at, pincount_at, page_slot, pte_at } from './raw';
 import { folio_order, folio_entire_mapcount } from './folio';
 import { flags_have_pincount } from './rules';
@@ -32,7 +32,7 @@ function check_folio(head: i32, f: i32): void {
   if (rc < 0) report(head, CHECK_REFCOUNT_NEGATIVE);
   if (flags_have_pincount(f) && pincount_at(head) > <f64>rc) report(head, CHECK_PINCOUNT_OVER_REFCOUNT);
   if ((f & (PG_reserved | PG_table)) != 0) return;
-  const nr = 1 << folio_order(head);
+  const nr = memmap_pages(head, 1 << folio_order(head));
   let mapped = <f64>folio_entire_mapcount(head);
   for (let i = 0; i < nr; i++) mapped += <f64>mapcount_at(head + i);
   if (mapped > <f64>rc) report(head, CHECK_MAPPED_OVER_REFCOUNT);

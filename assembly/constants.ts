@@ -257,6 +257,9 @@ export const MMU_NOTIFIER_RANGE_BLOCKABLE = 1;
 // pinsim's own VM_FAULT bit (not the kernel's): the core stopped before a
 // PTE change that the mm's interval notifiers must hear about first.
 export const VM_FAULT_NOTIFY = 0x100000;
+// pinsim's own: a store into a sparse 1 GiB folio's shared tail page, whose
+// contents pinsim does not keep (assembly/mem.ts page_is_shared_tail()).
+export const VM_FAULT_NO_CONTENTS = 0x200000;
 // enum hmm_pfn_flags as bits of an entry's high 32-bit word (the kernel's
 // unsigned long: VALID bit 63, WRITE 62, ERROR 61, the map order from bit
 // 53, the layout since v6.16 (UNVERIFIED: bit 56 before); pfn below).

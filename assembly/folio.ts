@@ -9,7 +9,7 @@ import {
 } from './constants';
 import {
   pg_flags, pg_refcount, pg_mapcount, pg_mapping, pg_index, pg_data, stats, hugetlb_pool,
-  hugetlb_cap_2m, page_zonenum, bad_log, huge_zero_pfn,
+  hugetlb_cap_2m, page_zonenum, bad_log, huge_zero_pfn, pfn_to_page, memmap_pages,
 } from './mem';
 import { pc_lookup } from './pagecache';
 import { free_folio_pages, prep_new_folio } from './buddy';
@@ -34,7 +34,7 @@ export function folio_entire_mapcount(head: i32): i32 {
 // and __folio_remove_rmap() keep it.
 export function folio_add_entire_mapcount(head: i32, n: i32): void {
   const before = mapping_at(head + 1);
-  pg_mapping[head + 1] = before + n;
+  pg_mapping[pfn_to_page(head + 1)] = before + n;
   if ((flags_at(head) & (PG_anon | PG_hugetlb)) == PG_anon && (before == 0) != (before + n == 0)) {
     stats[NR_ANON_THPS] += before == 0 ? 1.0 : -1.0;
   }
@@ -47,7 +47,7 @@ export function folio_has_pincount(head: i32): bool { return flags_have_pincount
 // the refcount read as unsigned against GUP_PIN_COUNTING_BIAS, so a
 // negative (overflowed) refcount also reads as pinned.
 export function folio_maybe_dma_pinned(head: i32): bool {
-  if (folio_has_pincount(head)) return pg_index[head + 1] > 0.0;
+  if (folio_has_pincount(head)) return pg_index[pfn_to_page(head + 1)] > 0.0;
   const rc = refcount_at(head);
   return rc < 0 || rc >= GUP_PIN_COUNTING_BIAS;
 }
@@ -104,10 +104,10 @@ function free_page_bad_reason(head: i32, order: i32): i32 {
   // The huge zero folio is mapped by special PMDs that keep no mapcount:
   // the kernel would free it while mapped. pinsim reports it as mapped.
   if (head == huge_zero_pfn) return BAD_MAPCOUNT;
-  const nr = 1 << order;
+  const nr = memmap_pages(head, 1 << order);
   for (let i = 0; i < nr; i++) if (mapcount_at(head + i) != 0) return BAD_MAPCOUNT;
   const mapping = mapping_at(head);
-  if ((f & PG_anon) == 0 && mapping != 0 && pc_lookup(mapping, pg_index[head]) == head) return BAD_MAPPING;
+  if ((f & PG_anon) == 0 && mapping != 0 && pc_lookup(mapping, pg_index[pfn_to_page(head)]) == head) return BAD_MAPPING;
   return 0;
 }
 
@@ -137,10 +137,11 @@ export function folio_make_anon(head: i32, av: i32, vpn: f64, exclusive_flag: i3
   const nr = 1 << order;
   // hugetlb folios never join the LRU batch (pinsim marks them PG_lru as before).
   const lru = (flags_at(head) & PG_hugetlb) != 0 ? PG_lru : folio_add_lru(head, order);
-  pg_flags[head] |= PG_anon | PG_swapbacked | lru;
-  pg_mapping[head] = av;
-  pg_index[head] = vpn;
-  for (let i = 0; i < nr; i++) pg_flags[head + i] |= exclusive_flag;
+  pg_flags[pfn_to_page(head)] |= PG_anon | PG_swapbacked | lru;
+  pg_mapping[pfn_to_page(head)] = av;
+  pg_index[pfn_to_page(head)] = vpn;
+  const pages = memmap_pages(head, nr);
+  for (let i = 0; i < pages; i++) pg_flags[pfn_to_page(head + i)] |= exclusive_flag;
   if ((flags_at(head) & PG_hugetlb) == 0) {
     stats[NR_ANON_PAGES] += <f64>nr;
   }
@@ -161,8 +162,8 @@ export function enqueue_hugetlb_folio(head: i32, order: i32): void {
 // Boot-time: turn 2^order frames into a free hugetlb folio of the pool.
 export function prep_hugetlb_folio(pfn: i32, order: i32): void {
   prep_new_folio(pfn, order, true);
-  pg_flags[pfn] |= PG_hugetlb;
-  pg_refcount[pfn] = 0;
+  pg_flags[pfn_to_page(pfn)] |= PG_hugetlb;
+  pg_refcount[pfn_to_page(pfn)] = 0;
   enqueue_hugetlb_folio(pfn, order);
 }
 
@@ -173,27 +174,27 @@ export function alloc_hugetlb_folio(order: i32, gfp: i32): i32 {
   if (n == 0) return -1;
   const head = hugetlb_pool[pool_base(order) + n - 1];
   stats[s] = <f64>(n - 1);
-  const nr = 1 << order;
-  pg_refcount[head] = 1;
-  if ((gfp & GFP_ZERO) != 0) for (let i = 0; i < nr; i++) pg_data[head + i] = 0;
+  const nr = memmap_pages(head, 1 << order); // a sparse folio's shared tails share one data word
+  pg_refcount[pfn_to_page(head)] = 1;
+  if ((gfp & GFP_ZERO) != 0) for (let i = 0; i < nr; i++) pg_data[pfn_to_page(head + i)] = 0;
   return head;
 }
 
 function free_huge_folio(head: i32, order: i32): void {
-  const nr = 1 << order;
-  pg_flags[head] = PG_head | PG_hugetlb | (order << PG_ORDER_SHIFT);
-  for (let i = 0; i < nr; i++) pg_mapcount[head + i] = 0;
-  for (let i = 1; i < nr; i++) pg_flags[head + i] = PG_tail;
-  pg_mapping[head] = 0;
-  pg_index[head] = 0.0;
-  pg_mapping[head + 1] = 0;
-  pg_index[head + 1] = 0.0;
+  const nr = memmap_pages(head, 1 << order);
+  pg_flags[pfn_to_page(head)] = PG_head | PG_hugetlb | (order << PG_ORDER_SHIFT);
+  for (let i = 0; i < nr; i++) pg_mapcount[pfn_to_page(head + i)] = 0;
+  for (let i = 1; i < nr; i++) pg_flags[pfn_to_page(head + i)] = PG_tail;
+  pg_mapping[pfn_to_page(head)] = 0;
+  pg_index[pfn_to_page(head)] = 0.0;
+  pg_mapping[pfn_to_page(head + 1)] = 0;
+  pg_index[pfn_to_page(head + 1)] = 0.0;
   enqueue_hugetlb_folio(head, order);
 }
 
 // Sets or clears PageAnonExclusive on every page of the folio.
 export function folio_set_exclusive(head: i32, exclusive: bool): void {
-  const nr = 1 << folio_order(head);
-  if (exclusive) for (let i = 0; i < nr; i++) pg_flags[head + i] |= PG_anon_exclusive;
-  else for (let i = 0; i < nr; i++) pg_flags[head + i] &= ~PG_anon_exclusive;
+  const nr = memmap_pages(head, 1 << folio_order(head));
+  if (exclusive) for (let i = 0; i < nr; i++) pg_flags[pfn_to_page(head + i)] |= PG_anon_exclusive;
+  else for (let i = 0; i < nr; i++) pg_flags[pfn_to_page(head + i)] &= ~PG_anon_exclusive;
 }

@@ -12,7 +12,7 @@ import {
   _PAGE_SPECIAL, ENOMEM, COW_COPIES, RULE_FORK_COPY_SHIFT, FORK_COPY_NONE, FORK_COPY_ANON, FORK_COPY_PTE_THP_HUGETLB,
   FORK_BUG_NO_ANON_VMA,
 } from './constants';
-import { pg_flags, pg_mapcount, pg_data, stats } from './mem';
+import { pg_flags, pg_mapcount, pg_data, stats, pfn_to_page } from './mem';
 import { alloc_pages } from './buddy';
 import {
   page_folio, folio_get, folio_maybe_dma_pinned, folio_make_anon, folio_add_entire_mapcount,
@@ -62,16 +62,16 @@ function copy_pte(src_ei: i32, dst_ei: i32, vpn: f64, mode: i32): i32 {
     if (no_anon_vma_for(head)) return FORK_BUG_NO_ANON_VMA;
     const fresh = alloc_pages(0, alloc_gfp);
     if (fresh < 0) return -ENOMEM;
-    pg_data[fresh] = pg_data[pfn];
+    pg_data[pfn_to_page(fresh)] = pg_data[pfn_to_page(pfn)];
     folio_make_anon(fresh, vma_anon_vma, vpn, PG_anon_exclusive);
-    pg_mapcount[fresh] = 1;
+    pg_mapcount[pfn_to_page(fresh)] = 1;
     pt_set(dst_ei, mk_pte(fresh, _PAGE_PRESENT | _PAGE_ACCESSED | _PAGE_DIRTY | vma_rw_bit()));
     stats[COW_COPIES] += 1.0;
     return 0;
   }
   folio_get(head, 1);
   set_mapcount_at(pfn, mapcount_at(pfn) + 1);
-  if ((flags_at(head) & PG_anon) != 0) pg_flags[pfn] &= ~PG_anon_exclusive;
+  if ((flags_at(head) & PG_anon) != 0) pg_flags[pfn_to_page(pfn)] &= ~PG_anon_exclusive;
   if (vma_is_cow() && (e & _PAGE_RW) != 0) {
     e = e & ~(<u32>_PAGE_RW);
     pt_set(src_ei, e);

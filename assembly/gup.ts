@@ -15,7 +15,7 @@ import {
   RULE_UNSHARE_ANON, RULE_UNSHARE_LT_NONANON, RULE_GUP_BREAKS_COW,
 } from './constants';
 import { kernel_rules, rule_field, flags_have_pincount } from './rules';
-import { pg_flags, pg_refcount, pg_index, gup_pages, stats, ZERO_PFN, page_zonenum, nr_frames } from './mem';
+import { pg_flags, pg_refcount, pg_index, gup_pages, stats, ZERO_PFN, page_zonenum, nr_frames, pfn_to_page } from './mem';
 import { page_folio, folio_has_pincount, folio_put_refs, folio_order } from './folio';
 import {
   leaf_subpage, level_span, pte_pfn, walk_cached, walk_cache_hit, cached_level,
@@ -68,15 +68,15 @@ export function try_grab_folio(head: i32, refs: i32, flags: i32): i32 {
     return -ENOMEM;
   }
   if ((flags & FOLL_GET) != 0) {
-    pg_refcount[head] = (rc + refs) | 0;
+    pg_refcount[pfn_to_page(head)] = (rc + refs) | 0;
     return 0;
   }
   if (head == ZERO_PFN && !zero_page_pin_counted()) return 0; // since 6.5 the zero page is never pin-counted
   if (folio_has_pincount(head)) {
-    pg_refcount[head] = (rc + refs) | 0;
-    pg_index[head + 1] += <f64>refs;
+    pg_refcount[pfn_to_page(head)] = (rc + refs) | 0;
+    pg_index[pfn_to_page(head + 1)] += <f64>refs;
   } else {
-    pg_refcount[head] = (rc + refs * GUP_PIN_COUNTING_BIAS) | 0;
+    pg_refcount[pfn_to_page(head)] = (rc + refs * GUP_PIN_COUNTING_BIAS) | 0;
   }
   pins_acquired += refs;
   return 0;
@@ -92,7 +92,7 @@ export function gup_put_folio(head: i32, refs: i32, flags: i32): void {
   if ((flags & FOLL_PIN) != 0) {
     if (head == ZERO_PFN && !zero_page_pin_counted()) return;
     pins_released += refs;
-    if (folio_has_pincount(head)) pg_index[head + 1] -= <f64>refs;
+    if (folio_has_pincount(head)) pg_index[pfn_to_page(head + 1)] -= <f64>refs;
     else put = refs * GUP_PIN_COUNTING_BIAS;
   }
   folio_put_refs(head, put);
@@ -170,7 +170,7 @@ function follow_page(pgd: i32, vpn: f64, flags: i32): i32 {
   if (r < 0) return r;
   if ((flags & FOLL_TOUCH) != 0 && head != ZERO_PFN) {
     if ((flags & FOLL_WRITE) != 0 && (e & _PAGE_DIRTY) == 0 && (flags_at(head) & PG_dirty) == 0) folio_mark_dirty(head);
-    pg_flags[head] |= PG_referenced; // folio_mark_accessed()
+    pg_flags[pfn_to_page(head)] |= PG_referenced; // folio_mark_accessed()
   }
   return pfn;
 }

@@ -8,7 +8,7 @@ import {
   RULE_HUGE_ZERO_THP, RULE_THP_SPLIT_COW,
 } from './constants';
 import { notify_gate } from './notify';
-import { pg_mapcount, pg_data, pt_entries, stats, huge_zero_pfn, set_huge_zero_pfn, ZERO_PFN } from './mem';
+import { pg_mapcount, pg_data, pt_entries, stats, huge_zero_pfn, set_huge_zero_pfn, ZERO_PFN, pfn_to_page } from './mem';
 import { kernel_rules } from './rules';
 import { huge_pmd_can_reuse } from './reuse';
 import { alloc_pages } from './buddy';
@@ -106,7 +106,7 @@ export function do_huge_pmd_wp_page(pmd_ei: i32, haddr: f64, unshare: bool): i32
 // in place of the PMD; the old folio loses this mapping.
 function huge_pmd_replace(pmd_ei: i32, haddr: f64, old: i32, fresh: i32, zero: bool): void {
   if (!zero) {
-    for (let i = 0; i < HPAGE_PMD_NR; i++) pg_data[fresh + i] = pg_data[old + i];
+    for (let i = 0; i < HPAGE_PMD_NR; i++) pg_data[pfn_to_page(fresh + i)] = pg_data[pfn_to_page(old + i)];
     folio_add_entire_mapcount(old, -1);
     folio_put_refs(old, 1);
     stats[COW_COPIES] += 1.0;
@@ -128,15 +128,15 @@ function huge_pmd_copy_small(pmd_ei: i32, haddr: f64, old: i32): bool {
     if (pfn < 0) {
       for (let j = 0; j < i; j++) {
         const p = pte_pfn(pte_at(base + j));
-        pg_mapcount[p] = 0;
+        pg_mapcount[pfn_to_page(p)] = 0;
         pt_set(base + j, 0);
         folio_put_refs(p, 1);
       }
       return false;
     }
-    pg_data[pfn] = pg_data[old + i];
+    pg_data[pfn_to_page(pfn)] = pg_data[pfn_to_page(old + i)];
     folio_make_anon(pfn, vma_anon_vma, haddr + <f64>i, PG_anon_exclusive);
-    pg_mapcount[pfn] = 1;
+    pg_mapcount[pfn_to_page(pfn)] = 1;
     pt_set(base + i, mk_pte(pfn, _PAGE_PRESENT | wp_bits(false)));
   }
   pt_set(pmd_ei, mk_table_entry(withdraw(pmd_ei)));
@@ -160,7 +160,7 @@ export function split_huge_pmd(pmd_ei: i32): void {
     if (zero) pt_set(base + i, mk_pte(ZERO_PFN, (bits & ~(_PAGE_RW | _PAGE_DIRTY)) | _PAGE_SPECIAL));
     else {
       pt_set(base + i, mk_pte(head + i, bits));
-      pg_mapcount[head + i] += 1;
+      pg_mapcount[pfn_to_page(head + i)] += 1;
     }
   }
   if (!zero) {

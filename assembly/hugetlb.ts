@@ -8,7 +8,7 @@ import {
   BACKING_ANON, MMU_NOTIFY_CLEAR, VM_FAULT_NOTIFY,
 } from './constants';
 import { notify_gate } from './notify';
-import { pg_flags, pg_data, stats } from './mem';
+import { pg_flags, pg_data, stats, pfn_to_page, memmap_pages } from './mem';
 import {
   alloc_hugetlb_folio, folio_make_anon, folio_set_exclusive, folio_add_entire_mapcount, folio_get, folio_put_refs,
 } from './folio';
@@ -27,8 +27,8 @@ function leaf_level(order: i32): i32 { return order == HPAGE_PUD_ORDER ? 2 : 1; 
 export function hugetlb_copy(head: i32, order: i32): i32 {
   const fresh = alloc_hugetlb_folio(order, 0);
   if (fresh < 0) return -1;
-  const nr = 1 << order;
-  for (let i = 0; i < nr; i++) pg_data[fresh + i] = pg_data[head + i];
+  const nr = memmap_pages(head, 1 << order); // a sparse folio's shared tails: one word
+  for (let i = 0; i < nr; i++) pg_data[pfn_to_page(fresh + i)] = pg_data[pfn_to_page(head + i)];
   return fresh;
 }
 
@@ -64,7 +64,7 @@ function hugetlb_no_page(ei: i32, haddr: f64, order: i32, write: bool): i32 {
     if (head < 0) {
       head = alloc_hugetlb_folio(order, GFP_ZERO);
       if (head < 0) return VM_FAULT_SIGBUS;
-      pg_flags[head] |= PG_uptodate;
+      pg_flags[pfn_to_page(head)] |= PG_uptodate;
       pc_add_folio(head, vma_mapping, index, vma_backing);
     } else {
       folio_get(head, 1);

@@ -38,7 +38,8 @@ function mix_f64(h: i32, v: f64): i32 {
   return mix(mix(h, <i32>hi), <i32>(v - hi * 65536.0));
 }
 
-// A digest of every byte of machine state: two cores that agree on it agree
+// A digest of every byte of machine state (every struct page, indexed as
+// stored: on a sparse machine the shared tails once): two cores that agree on it agree
 // on everything.
 export function digest(): i32 {
   let h = -2128831035; // 2166136261, the FNV offset basis, as an i32

@@ -4,7 +4,7 @@
 // on each and drops the batch's references (freeing a folio unmapped
 // meanwhile). Off (the default), folios go on the LRU at once.
 import { PAGEVEC_SIZE, PG_lru, RULE_LRU_BATCH_REF } from './constants';
-import { pg_flags } from './mem';
+import { pg_flags, pfn_to_page } from './mem';
 import { new_i32 } from './alloc';
 import { kernel_rules } from './rules';
 import { folio_get, folio_put_refs } from './folio';
@@ -36,7 +36,7 @@ export function lru_add_drain(): void {
   batch_n = 0;
   for (let i = 0; i < n; i++) {
     const head = batch[i];
-    pg_flags[head] = flags_at(head) | PG_lru;
+    pg_flags[pfn_to_page(head)] = flags_at(head) | PG_lru;
     folio_put_refs(head, 1);
   }
 }

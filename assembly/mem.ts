@@ -2,7 +2,8 @@
 // allocated afterwards, so the Wasm memory never grows again and the façade's
 // typed-array views over it stay valid.
 //
-//   per frame (struct page), 32 bytes:
+//   per frame (struct page), 32 bytes; on a sparse machine per struct page,
+//   indexed by pfn_to_page(pfn) (see giant_start below):
 //     pg_flags[pfn]      i32  PG_* bits; a head's folio order in bits 16..20
 //     pg_refcount[pfn]   i32  _refcount (heads only; tails stay 0)
 //     pg_mapcount[pfn]   i32  PTE mappings of this page (page-table pages:
@@ -28,9 +29,10 @@
 //   bad_log[]  i32  the last BAD_LOG_SIZE bad_page() reports, pfn << 2 | BAD_* reason
 import {
   MAX_NR_ZONES, NR_PAGE_ORDERS, NR_STATS, PAGEBLOCK_ORDER, SCRATCH_WORDS, MIGRATE_MOVABLE, MIGRATE_CMA,
-  ZONE_NORMAL, ZONE_MOVABLE, ZONE_DEVICE, PG_reserved, NR_FREE_DEVICE, BAD_LOG_SIZE,
+  ZONE_NORMAL, ZONE_MOVABLE, ZONE_DEVICE, PG_reserved, NR_FREE_DEVICE, BAD_LOG_SIZE, HPAGE_PUD_ORDER, MAX_PFN_BITS,
 } from './constants';
 import { new_i32, new_u32, new_f64, new_u8 } from './alloc';
+import { sparse_memmap } from './raw';
 
 export let pg_flags = new_i32(0);
 export let pg_refcount = new_i32(0);
@@ -55,6 +57,13 @@ export let bad_log = new_i32(0); // ring of bad_page() reports (assembly/folio.t
 export let booted = false;
 
 export let nr_frames = 0; // RAM + device frames
+// A sparse memmap (machines above 256 GiB): struct pages for the frames
+// below giant_start, then GIANT_SLOTS per boot-time 1 GiB folio above it
+// (HugeTLB Vmemmap Optimization: every tail past page[2] reads page[3],
+// whose fields are the same for all of them). giant_start == nr_frames
+// when there is no sparse part: pfn_to_page() is then the identity.
+export let giant_start = 0;
+export let memmap_size = 0; // struct pages allocated: pg_* arrays' length
 export let movable_start = 0; // first pfn of ZONE_MOVABLE (== device_start when none)
 export let device_start = 0; // first pfn of ZONE_DEVICE (fsdax pmem)
 export let cma_start = 0;
@@ -68,6 +77,51 @@ export let huge_zero_pfn = -1; // the huge zero folio, allocated on first use
 export let next_mapping_id = 1;
 
 export const ZERO_PFN = 0; // the shared zero page
+export const GIANT_SLOTS = 4; // struct pages kept per sparse 1 GiB folio
+const GIANT_MASK = (1 << HPAGE_PUD_ORDER) - 1;
+// Above this many frames the memmap is sparse (the flat layout's limit,
+// 2^MAX_PFN_BITS frames: 256 GiB).
+export const DENSE_MAX_FRAMES = 1 << MAX_PFN_BITS;
+
+// pfn_to_page(): the struct page (index into pg_*) of a pfn. One compare
+// for every pfn below the sparse part; none in the pure-TS core of a flat
+// machine, where sparse_memmap() is a constant false (src/core/ts/raw.ts).
+// @ts-ignore: decorator (AssemblyScript's; scripts/build.mjs drops it for the TS build)
+@inline
+export function pfn_to_page(pfn: i32): i32 {
+  return !sparse_memmap() || pfn < giant_start ? pfn : sparse_pfn_to_page(pfn);
+}
+
+// Out of line: small enough an inline pfn_to_page() stays for V8's budget.
+function sparse_pfn_to_page(pfn: i32): i32 {
+  const off = pfn - giant_start;
+  const sub = off & GIANT_MASK;
+  return giant_start + (off >>> HPAGE_PUD_ORDER) * GIANT_SLOTS + (sub < GIANT_SLOTS - 1 ? sub : GIANT_SLOTS - 1);
+}
+
+// Struct pages a loop over a folio's nr pages must visit: all of them, but
+// for a sparse 1 GiB folio only its GIANT_SLOTS distinct ones.
+export function memmap_pages(head: i32, nr: i32): i32 { return head < giant_start ? nr : GIANT_SLOTS; }
+
+// Does pfn share its struct page (and data word) with other pfns? The tails
+// of a sparse 1 GiB folio past page[2] do: their contents are not kept.
+export function page_is_shared_tail(pfn: i32): bool {
+  return pfn >= giant_start && ((pfn - giant_start) & GIANT_MASK) >= GIANT_SLOTS - 1;
+}
+
+// Frames of the sparse part for a machine of ram_frames with pool_1g
+// boot-time 1 GiB pages (0 when the memmap is flat).
+export function sparse_frames(ram_frames: i32, pool_1g: i32): i32 {
+  return ram_frames > DENSE_MAX_FRAMES ? pool_1g << HPAGE_PUD_ORDER : 0;
+}
+
+// Struct pages for ram_frames + device_frames: one per frame, GIANT_SLOTS
+// per sparse 1 GiB folio (rounded to a pageblock-aligned 1024).
+function memmap_frames(ram_frames: i32, device_frames: i32, pool_1g: i32): i32 {
+  const sparse = sparse_frames(ram_frames, pool_1g);
+  if (sparse == 0) return ram_frames + device_frames;
+  return ram_frames - sparse + (((pool_1g * GIANT_SLOTS) + 1023) & ~1023);
+}
 
 export function set_huge_zero_pfn(pfn: i32): void { huge_zero_pfn = pfn; }
 export function set_pt_free_top(n: i32): void { pt_free_top = n; }
@@ -76,11 +130,12 @@ export function new_mapping_id(): i32 { return next_mapping_id++; }
 
 // Bytes of everything mem_layout() allocates but the page-table slot pool.
 function fixed_bytes(ram_frames: i32, device_frames: i32, pool_2m: i32, pool_1g: i32): f64 {
-  const frames = <f64>(ram_frames + device_frames);
-  const per_frame = 4.0 * 6.0 + 8.0;
-  const arena = <f64>gup_arena_words(ram_frames) * 4.0;
-  return frames * per_frame + <f64>pcache_cap(ram_frames) * 4.0 + frames / 512.0 + <f64>SCRATCH_WORDS * 4.0
-    + <f64>(pool_2m + pool_1g) * 4.0 + arena + <f64>BAD_LOG_SIZE * 4.0 + 65536.0;
+  const pages = <f64>memmap_frames(ram_frames, device_frames, pool_1g);
+  const per_page = 4.0 * 6.0 + 8.0;
+  const dense = ram_frames - sparse_frames(ram_frames, pool_1g);
+  const arena = <f64>gup_arena_words(ram_frames, pool_1g) * 4.0;
+  return pages * per_page + <f64>pcache_cap(dense) * 4.0 + <f64>(ram_frames + device_frames) / 512.0
+    + <f64>SCRATCH_WORDS * 4.0 + <f64>(pool_2m + pool_1g) * 4.0 + arena + <f64>BAD_LOG_SIZE * 4.0 + 65536.0;
 }
 
 // Bytes mem_layout() allocates (the Wasm build grows its memory by this
@@ -112,15 +167,19 @@ const PT_MAX_SLOTS = 255 * 1024;
 // 4 GiB beside struct pages: the pool gets what is left (at 256 GiB about
 // 255 Ki slots, RAM twice over). Running out gives -ENOMEM.
 function pt_pool_slots(ram_frames: i32, fixed: f64): i32 {
-  let slots = ram_frames >>> 7;
+  let slots = ram_frames >>> 7; // (a sparse machine asks for the cap)
   if (slots < 512) slots = 512;
   if (slots > PT_MAX_SLOTS) slots = PT_MAX_SLOTS;
   const room = Math.floor((MEMORY_BYTES - fixed) / PT_SLOT_BYTES);
   return room >= 512.0 && <f64>slots > room ? <i32>room : slots;
 }
 
-// Entries in the page-array arena: enough to hold every RAM page twice.
-export function gup_arena_words(ram_frames: i32): i32 {
+// Entries in the page-array arena: enough to hold every RAM page twice;
+// on a sparse machine every flat page twice and half the sparse part (a
+// 512 GiB VFIO mapping of 1 GiB pages is 2^27 entries).
+function gup_arena_words(ram_frames: i32, pool_1g: i32): i32 {
+  const sparse = sparse_frames(ram_frames, pool_1g);
+  if (sparse != 0) return (ram_frames - sparse) * 2 + (sparse >>> 1);
   return ram_frames < 32768 ? 65536 : ram_frames * 2;
 }
 
@@ -142,19 +201,21 @@ export function is_migrate_cma_page(pfn: i32): bool {
 export function mem_layout(ram_frames: i32, movable_frames: i32, cma_frames: i32, device_frames: i32,
   pool_2m: i32, pool_1g: i32): void {
   nr_frames = ram_frames + device_frames;
+  giant_start = ram_frames + device_frames - sparse_frames(ram_frames, pool_1g);
+  memmap_size = memmap_frames(ram_frames, device_frames, pool_1g);
   movable_start = ram_frames - movable_frames;
   device_start = ram_frames;
   cma_end = movable_start;
   cma_start = movable_start - cma_frames;
   dax_next = device_start;
-  pg_flags = new_i32(nr_frames);
-  pg_refcount = new_i32(nr_frames);
-  pg_mapcount = new_i32(nr_frames);
-  pg_data = new_u32(nr_frames);
-  pg_mapping = new_i32(nr_frames);
-  pg_index = new_f64(nr_frames);
-  pg_head = new_i32(nr_frames);
-  const cap = pcache_cap(ram_frames);
+  pg_flags = new_i32(memmap_size);
+  pg_refcount = new_i32(memmap_size);
+  pg_mapcount = new_i32(memmap_size);
+  pg_data = new_u32(memmap_size);
+  pg_mapping = new_i32(memmap_size);
+  pg_index = new_f64(memmap_size);
+  pg_head = new_i32(memmap_size);
+  const cap = pcache_cap(giant_start < ram_frames ? giant_start : ram_frames);
   pcache = new_i32(cap);
   pcache_mask = cap - 1;
   const nr_blocks = nr_frames >>> PAGEBLOCK_ORDER;
@@ -176,7 +237,7 @@ export function mem_layout(ram_frames: i32, movable_frames: i32, cma_frames: i32
   zone_free = new_i32(MAX_NR_ZONES);
   hugetlb_cap_2m = pool_2m;
   hugetlb_pool = new_i32(pool_2m + pool_1g);
-  gup_pages = new_i32(gup_arena_words(ram_frames));
+  gup_pages = new_i32(gup_arena_words(ram_frames, pool_1g));
   bad_log = new_i32(BAD_LOG_SIZE);
   // The shared zero page, like the kernel's empty_zero_page: reserved, never freed.
   pg_flags[ZERO_PFN] = PG_reserved;

@@ -5,10 +5,11 @@ import {
   PG_anon, PG_anon_exclusive, PG_private, GFP_ZERO, VM_FAULT_OOM, VM_FAULT_SIGBUS, VM_FAULT_FALLBACK,
   FAULT_FLAG_WRITE, FAULT_FLAG_UNSHARE, _PAGE_PRESENT, _PAGE_RW, _PAGE_DIRTY, _PAGE_ACCESSED, _PAGE_SPECIAL,
   BACKING_ANON, BACKING_DAX, COW_COPIES, COW_REUSES, PAGE_MKWRITE, PGFAULT, MMU_NOTIFY_CLEAR, VM_FAULT_NOTIFY, VM_LOCKED,
+  VM_FAULT_NO_CONTENTS,
 } from './constants';
 import { notify_gate } from './notify';
 import { mlock_fault } from './mlock';
-import { pg_flags, pg_mapcount, pg_data, scratch, stats, ZERO_PFN } from './mem';
+import { pg_flags, pg_mapcount, pg_data, scratch, stats, ZERO_PFN, pfn_to_page, page_is_shared_tail } from './mem';
 import { alloc_pages } from './buddy';
 import { page_folio, folio_make_anon, folio_get, folio_put_refs } from './folio';
 import {
@@ -109,7 +110,7 @@ function do_anonymous_page(ei: i32, vpn: f64, write: bool): i32 {
   const pfn = alloc_pages(0, alloc_gfp | GFP_ZERO);
   if (pfn < 0) return VM_FAULT_OOM;
   folio_make_anon(pfn, vma_anon_vma, vpn, PG_anon_exclusive);
-  pg_mapcount[pfn] = 1;
+  pg_mapcount[pfn_to_page(pfn)] = 1;
   pt_set(ei, mk_pte(pfn, _PAGE_PRESENT | _PAGE_ACCESSED | _PAGE_DIRTY | vma_rw_bit()));
   return 0;
 }
@@ -117,7 +118,7 @@ function do_anonymous_page(ei: i32, vpn: f64, write: bool): i32 {
 // ->page_mkwrite(): the filesystem is told a clean page becomes writable and
 // attaches its per-folio state (buffer heads); the folio is dirtied.
 function page_mkwrite(head: i32): void {
-  pg_flags[head] |= PG_private;
+  pg_flags[pfn_to_page(head)] |= PG_private;
   stats[PAGE_MKWRITE] += 1.0;
   folio_mark_dirty(head);
 }
@@ -158,7 +159,7 @@ function do_wp_page(ei: i32, vpn: f64, unshare: bool): i32 {
     // Reuse by the era's predicate (assembly/reuse.ts); a reuse marks the
     // page exclusive in every era (state the 5.19+ rules read).
     if (wp_can_reuse_anon(head, pfn)) {
-      pg_flags[pfn] |= PG_anon_exclusive;
+      pg_flags[pfn_to_page(pfn)] |= PG_anon_exclusive;
       pt_set(ei, e | <u32>wp_bits(unshare));
       stats[COW_REUSES] += 1.0;
       return 0;
@@ -182,9 +183,9 @@ function wp_page_copy(ei: i32, vpn: f64, old: i32, unshare: bool): i32 {
   if (pte_at(ei) != 0 && !notify_gate(MMU_NOTIFY_CLEAR, vpn, 1.0)) return VM_FAULT_NOTIFY;
   const fresh = alloc_pages(0, alloc_gfp);
   if (fresh < 0) return VM_FAULT_OOM;
-  pg_data[fresh] = old == ZERO_PFN ? 0 : pg_data[old];
+  pg_data[pfn_to_page(fresh)] = old == ZERO_PFN ? 0 : pg_data[pfn_to_page(old)];
   folio_make_anon(fresh, vma_anon_vma, vpn, PG_anon_exclusive);
-  pg_mapcount[fresh] = 1;
+  pg_mapcount[pfn_to_page(fresh)] = 1;
   const e = pte_at(ei);
   if (e != 0 && (e & _PAGE_SPECIAL) == 0) {
     set_mapcount_at(old, mapcount_at(old) - 1);
@@ -242,8 +243,9 @@ export function cpu_access(pgd: i32, vpn: f64, write: bool, word: u32): i32 {
   if (r != 0) return r;
   const ei = walk_cached(pgd, vpn);
   const pfn = leaf_subpage(ei, vpn, cached_level);
-  if (write) pg_data[pfn] = word;
-  else scratch[0] = pfn == ZERO_PFN ? 0 : pg_data[pfn];
+  if (write && page_is_shared_tail(pfn)) return last_fault = VM_FAULT_NO_CONTENTS;
+  if (write) pg_data[pfn_to_page(pfn)] = word;
+  else scratch[0] = pfn == ZERO_PFN ? 0 : pg_data[pfn_to_page(pfn)];
   return 0;
 }
 

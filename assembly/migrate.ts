@@ -9,7 +9,7 @@ import {
   PG_anon, PG_hugetlb, MIGRATE_BATCH, RULE_LT_DRAIN_BY_REFCOUNT,
 } from './constants';
 import {
-  pg_flags, pg_refcount, pg_mapcount, pg_data, pg_mapping, pg_index, gup_pages, scratch, stats,
+  pg_flags, pg_refcount, pg_mapcount, pg_data, pg_mapping, pg_index, gup_pages, scratch, stats, pfn_to_page, memmap_pages,
 } from './mem';
 import { alloc_pages, free_folio_pages } from './buddy';
 import { page_folio, folio_order, folio_entire_mapcount } from './folio';
@@ -58,7 +58,7 @@ export function collect_unpinnable(off: i32, n: i32): i32 {
       lru_add_drain();
       drain_allow = false;
     }
-    pg_flags[head] = (flags_at(head) | PG_isolated) & ~PG_lru;
+    pg_flags[pfn_to_page(head)] = (flags_at(head) | PG_isolated) & ~PG_lru;
     stats[NR_ISOLATED] += 1.0;
     scratch[count++] = <u32>head;
   }
@@ -69,7 +69,7 @@ export function collect_unpinnable(off: i32, n: i32): i32 {
 export function putback_folio(head: i32): void {
   if ((flags_at(head) & PG_isolated) == 0) return;
   // A folio still in the LRU batch gets PG_lru when the batch drains.
-  pg_flags[head] = (flags_at(head) & ~PG_isolated) | (lru_batch_count() > 0 && in_lru_batch(head) ? 0 : PG_lru);
+  pg_flags[pfn_to_page(head)] = (flags_at(head) & ~PG_isolated) | (lru_batch_count() > 0 && in_lru_batch(head) ? 0 : PG_lru);
   stats[NR_ISOLATED] -= 1.0;
 }
 
@@ -78,8 +78,9 @@ export function putback_folio(head: i32): void {
 function expected_refs(head: i32): i32 {
   const nr = 1 << folio_order(head);
   let refs = folio_entire_mapcount(head);
-  for (let i = 0; i < nr; i++) refs += pg_mapcount[head + i];
-  if ((flags_at(head) & PG_anon) == 0 && mapping_at(head) != 0 && pc_lookup(mapping_at(head), pg_index[head]) == head) {
+  const pages = memmap_pages(head, nr);
+  for (let i = 0; i < pages; i++) refs += pg_mapcount[pfn_to_page(head + i)];
+  if ((flags_at(head) & PG_anon) == 0 && mapping_at(head) != 0 && pc_lookup(mapping_at(head), pg_index[pfn_to_page(head)]) == head) {
     refs += nr;
   }
   return refs;
@@ -102,17 +103,17 @@ function migrate_folio_start(head: i32): i32 {
   }
   const nr = 1 << order;
   for (let i = 0; i < nr; i++) {
-    pg_flags[dst + i] = flags_at(head + i) & ~PG_isolated;
-    pg_mapcount[dst + i] = pg_mapcount[head + i];
-    pg_data[dst + i] = pg_data[head + i];
+    pg_flags[pfn_to_page(dst + i)] = flags_at(head + i) & ~PG_isolated;
+    pg_mapcount[pfn_to_page(dst + i)] = pg_mapcount[pfn_to_page(head + i)];
+    pg_data[pfn_to_page(dst + i)] = pg_data[pfn_to_page(head + i)];
   }
-  pg_flags[dst] |= PG_lru;
-  pg_refcount[dst] = refcount_at(head);
-  pg_mapping[dst] = mapping_at(head);
-  pg_index[dst] = pg_index[head];
+  pg_flags[pfn_to_page(dst)] |= PG_lru;
+  pg_refcount[pfn_to_page(dst)] = refcount_at(head);
+  pg_mapping[pfn_to_page(dst)] = mapping_at(head);
+  pg_index[pfn_to_page(dst)] = pg_index[pfn_to_page(head)];
   if ((flags_at(head) & PG_head) != 0) {
-    pg_mapping[dst + 1] = mapping_at(head + 1);
-    pg_index[dst + 1] = pg_index[head + 1];
+    pg_mapping[pfn_to_page(dst + 1)] = mapping_at(head + 1);
+    pg_index[pfn_to_page(dst + 1)] = pg_index[pfn_to_page(head + 1)];
   }
   return dst;
 }
@@ -142,7 +143,7 @@ function migrate_folio_finish(old_head: i32, new_head: i32): void {
   const order = folio_order(old_head);
   if ((flags_at(old_head) & PG_anon) == 0 && mapping_at(old_head) != 0) pc_replace(old_head, new_head);
   putback_folio(old_head);
-  pg_refcount[old_head] = 0;
+  pg_refcount[pfn_to_page(old_head)] = 0;
   free_folio_pages(old_head, order);
   stats[PGMIGRATE_SUCCESS] += <f64>(1 << order);
 }
@@ -182,7 +183,7 @@ export function migrate_folios_remap(from: i32, to: i32, pgd: i32, vstart: f64, 
     if (dst < 0) continue;
     const head = <i32>scratch[i];
     const nr = 1 << folio_order(head);
-    const vpn = pg_index[head] + delta;
+    const vpn = pg_index[pfn_to_page(head)] + delta;
     if (vpn + <f64>nr > vstart && vpn < vend) remap_folio(pgd, vpn, nr, head, dst);
   }
 }

@@ -3,7 +3,7 @@
 // pinsim keeps a flag where Linux keeps folio->mlock_count: a folio mapped
 // by two locked VMAs loses PG_mlocked when either lets go of it.
 import { PG_mlocked, PG_hugetlb, PG_head, _PAGE_SPECIAL, VM_LOCKED } from './constants';
-import { pg_flags } from './mem';
+import { pg_flags, pfn_to_page } from './mem';
 import { pte_pfn, range_step, step_level, step_next, step_count } from './pgtable';
 import { page_folio, folio_order } from './folio';
 import { vma_flags } from './vma';
@@ -13,8 +13,8 @@ function folio_set_mlocked(e: u32, lock: bool): void {
   if (e == 0 || (e & _PAGE_SPECIAL) != 0) return;
   const head = page_folio(pte_pfn(e));
   if ((flags_at(head) & PG_hugetlb) != 0) return; // hugetlb is never mlocked
-  if (lock) pg_flags[head] = flags_at(head) | PG_mlocked;
-  else pg_flags[head] = flags_at(head) & ~PG_mlocked;
+  if (lock) pg_flags[pfn_to_page(head)] = flags_at(head) | PG_mlocked;
+  else pg_flags[pfn_to_page(head)] = flags_at(head) & ~PG_mlocked;
 }
 
 // mlock_vma_pages_range() / munlock over the present entries of

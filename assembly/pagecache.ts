@@ -8,7 +8,7 @@ import {
   NR_FILE_PAGES, NR_SHMEM, NR_DIRTIED, NR_WRITTEN, WB_NO_MKWRITE, WB_BATCH, GFP_ZERO,
   WB_NOBUF_DROP, WB_NOBUF_STOP, WB_WRITTEN, RULE_RECLAIM_KEEPS_PINNED_PRIVATE,
 } from './constants';
-import { pg_flags, pg_mapping, pg_index, pg_data, pcache, pcache_mask, scratch, stats } from './mem';
+import { pg_flags, pg_mapping, pg_index, pg_data, pcache, pcache_mask, scratch, stats, pfn_to_page } from './mem';
 import { alloc_pages } from './buddy';
 import { folio_get, folio_order, folio_put_refs, alloc_hugetlb_folio, folio_maybe_dma_pinned } from './folio';
 import { kernel_rules } from './rules';
@@ -31,7 +31,7 @@ export function pc_lookup(mapping: i32, index: f64): i32 {
   let v = pcache[i];
   while (v != 0) {
     const pfn = v - 1;
-    if (mapping_at(pfn) == mapping && pg_index[pfn] == index) return pfn;
+    if (mapping_at(pfn) == mapping && pg_index[pfn_to_page(pfn)] == index) return pfn;
     i = (i + 1) & pcache_mask;
     v = pcache[i];
   }
@@ -39,21 +39,21 @@ export function pc_lookup(mapping: i32, index: f64): i32 {
 }
 
 function pc_insert(pfn: i32): void {
-  let i = pc_hash(mapping_at(pfn), pg_index[pfn]);
+  let i = pc_hash(mapping_at(pfn), pg_index[pfn_to_page(pfn)]);
   while (pcache[i] != 0) i = (i + 1) & pcache_mask;
   pcache[i] = pfn + 1;
 }
 
 // Removes pfn from the hash, shifting later members of its probe run back.
 export function pc_delete(pfn: i32): void {
-  let i = pc_hash(mapping_at(pfn), pg_index[pfn]);
+  let i = pc_hash(mapping_at(pfn), pg_index[pfn_to_page(pfn)]);
   while (pcache[i] != pfn + 1) i = (i + 1) & pcache_mask;
   let j = i;
   for (;;) {
     j = (j + 1) & pcache_mask;
     const v = pcache[j];
     if (v == 0) break;
-    const home = pc_hash(mapping_at(v - 1), pg_index[v - 1]);
+    const home = pc_hash(mapping_at(v - 1), pg_index[pfn_to_page(v - 1)]);
     // Move v into the hole at i unless its home lies cyclically in (i, j].
     const in_between = i <= j ? (home > i && home <= j) : (home > i || home <= j);
     if (!in_between) {
@@ -74,9 +74,9 @@ export function pc_replace(old_head: i32, new_head: i32): void {
 // Mirrors filemap_add_folio(): the cache holds one reference per page.
 export function pc_add_folio(head: i32, mapping: i32, index: f64, backing: i32): void {
   const nr = 1 << folio_order(head);
-  pg_mapping[head] = mapping;
-  pg_index[head] = index;
-  pg_flags[head] |= PG_uptodate | (backing == BACKING_HUGETLBFS ? PG_lru : folio_add_lru(head, folio_order(head)))
+  pg_mapping[pfn_to_page(head)] = mapping;
+  pg_index[pfn_to_page(head)] = index;
+  pg_flags[pfn_to_page(head)] |= PG_uptodate | (backing == BACKING_HUGETLBFS ? PG_lru : folio_add_lru(head, folio_order(head)))
     | (backing == BACKING_FILE ? 0 : PG_swapbacked);
   folio_get(head, nr);
   pc_insert(head);
@@ -89,8 +89,8 @@ export function pc_add_folio(head: i32, mapping: i32, index: f64, backing: i32):
 export function pc_remove_folio(head: i32, backing: i32): void {
   const nr = 1 << folio_order(head);
   pc_delete(head);
-  pg_mapping[head] = 0;
-  pg_flags[head] &= ~(PG_dirty | PG_private); // folio_cancel_dirty(): the data is discarded
+  pg_mapping[pfn_to_page(head)] = 0;
+  pg_flags[pfn_to_page(head)] &= ~(PG_dirty | PG_private); // folio_cancel_dirty(): the data is discarded
   stats[NR_FILE_PAGES] -= <f64>nr;
   if (backing == BACKING_SHMEM) stats[NR_SHMEM] -= <f64>nr;
   folio_put_refs(head, nr);
@@ -104,7 +104,7 @@ function walk_slots(span: f64): bool { return span > <f64>(pcache_mask + 1); }
 // The folio in hash slot `slot` if it caches (mapping, [index, end)), else -1.
 function slot_folio(slot: i32, mapping: i32, index: f64, end: f64): i32 {
   const pfn = pcache[slot] - 1;
-  if (pfn < 0 || mapping_at(pfn) != mapping || pg_index[pfn] < index || pg_index[pfn] >= end) return -1;
+  if (pfn < 0 || mapping_at(pfn) != mapping || pg_index[pfn_to_page(pfn)] < index || pg_index[pfn_to_page(pfn)] >= end) return -1;
   return pfn;
 }
 
@@ -138,7 +138,7 @@ export function pc_get_folio(mapping: i32, index: f64, backing: i32, huge_order:
   if (backing == BACKING_HUGETLBFS) pfn = alloc_hugetlb_folio(huge_order, GFP_ZERO);
   else pfn = alloc_pages(0, alloc_gfp | GFP_ZERO); // GFP_HIGHUSER_PIN inside a long-term pin
   if (pfn < 0) return -1;
-  pg_data[pfn] = word;
+  pg_data[pfn_to_page(pfn)] = word;
   pc_add_folio(pfn, mapping, index, backing);
   folio_put_refs(pfn, 1); // the allocation's own reference; the cache keeps its own
   return pfn;
@@ -157,7 +157,7 @@ export function pc_fill(mapping: i32, index: f64, n: i32, backing: i32): i32 {
 // folio_mark_dirty(): count a clean->dirty transition.
 export function folio_mark_dirty(head: i32): void {
   if ((flags_at(head) & PG_dirty) == 0) {
-    pg_flags[head] |= PG_dirty;
+    pg_flags[pfn_to_page(head)] |= PG_dirty;
     stats[NR_DIRTIED] += 1.0;
   }
 }
@@ -168,8 +168,8 @@ export function folio_mark_dirty(head: i32): void {
 export function pc_write(mapping: i32, index: f64, word: u32, backing: i32): i32 {
   const pfn = pc_lookup(mapping, index);
   if (pfn < 0) return -1;
-  pg_data[pfn] = word;
-  if (backing == BACKING_FILE) pg_flags[pfn] |= PG_private;
+  pg_data[pfn_to_page(pfn)] = word;
+  if (backing == BACKING_FILE) pg_flags[pfn_to_page(pfn)] |= PG_private;
   folio_mark_dirty(pfn);
   return 0;
 }
@@ -177,7 +177,7 @@ export function pc_write(mapping: i32, index: f64, word: u32, backing: i32): i32
 // The data word of a cached page (pc_fill first; an absent page reads 0).
 export function pc_read(mapping: i32, index: f64): u32 {
   const pfn = pc_lookup(mapping, index);
-  return pfn < 0 ? 0 : pg_data[pfn];
+  return pfn < 0 ? 0 : pg_data[pfn_to_page(pfn)];
 }
 
 let wb_next = 0.0;
@@ -218,7 +218,7 @@ export function writeback_range(mapping: i32, index: f64, end: f64, cursor: f64,
       return out;
     }
     const drop = keep_pinned && folio_maybe_dma_pinned(pfn) ? PG_dirty : PG_dirty | PG_private;
-    pg_flags[pfn] &= ~drop;
+    pg_flags[pfn_to_page(pfn)] &= ~drop;
     if (outcome != WB_NOBUF_DROP) stats[NR_WRITTEN] += 1.0;
     wb_entry(out++, pfn, outcome);
   }
@@ -228,9 +228,9 @@ export function writeback_range(mapping: i32, index: f64, end: f64, cursor: f64,
 
 // One writeback_range() entry of scratch.
 function wb_entry(i: i32, pfn: i32, outcome: i32): void {
-  const hi = Math.floor(pg_index[pfn] / 4294967296.0);
-  scratch[i * 4] = <u32>(pg_index[pfn] - hi * 4294967296.0);
+  const hi = Math.floor(pg_index[pfn_to_page(pfn)] / 4294967296.0);
+  scratch[i * 4] = <u32>(pg_index[pfn_to_page(pfn)] - hi * 4294967296.0);
   scratch[i * 4 + 1] = <u32>hi;
-  scratch[i * 4 + 2] = pg_data[pfn];
+  scratch[i * 4 + 2] = pg_data[pfn_to_page(pfn)];
   scratch[i * 4 + 3] = <u32>outcome;
 }

@@ -7,19 +7,29 @@
 // numbers (vpn = addr >> PAGE_SHIFT), carried as f64 because 35 bits do not
 // fit an i32 and the JS<->Wasm boundary should not carry i64.
 import {
-  PG_table, PG_bad, GFP_KERNEL, NR_PAGETABLE, PTE_PFN_SHIFT, PTE_FLAGS_MASK, _PAGE_PRESENT, _PAGE_PROTNONE,
+  PG_table, PG_bad, GFP_KERNEL, NR_PAGETABLE, PTE_PFN_SHIFT, PTE_FLAGS_MASK, _PAGE_PRESENT, _PAGE_PROTNONE, HPAGE_PUD_ORDER,
 } from './constants';
 import {
   pg_flags, pg_refcount, pg_mapcount, pg_mapping, pt_entries, pt_free_slots, pt_slot_owner, pt_free_top,
-  set_pt_free_top, stats,
+  set_pt_free_top, stats, giant_start, pfn_to_page,
 } from './mem';
 import { alloc_pages, free_folio_pages } from './buddy';
 import { mapping_at, pte_at, set_pte_at, slot_owner_at, mapcount_at, set_mapcount_at } from './raw';
 
 export let walk_level = 0; // level of the entry pt_walk() returned
 
-export function mk_pte(pfn: i32, bits: i32): u32 { return <u32>((pfn << PTE_PFN_SHIFT) | bits); }
-export function pte_pfn(e: u32): i32 { return <i32>(e >>> PTE_PFN_SHIFT); }
+// The pfn field has MAX_PFN_BITS (256 GiB of frames). A PUD leaf mapping a
+// sparse 1 GiB folio (always above them) stores giant_start plus the
+// folio's number instead of its pfn: pinsim's encoding, where x86 stores
+// the pfn in 40 bits.
+export function mk_pte(pfn: i32, bits: i32): u32 {
+  const v = pfn < giant_start ? pfn : giant_start + ((pfn - giant_start) >>> HPAGE_PUD_ORDER);
+  return <u32>((v << PTE_PFN_SHIFT) | bits);
+}
+export function pte_pfn(e: u32): i32 {
+  const v = <i32>(e >>> PTE_PFN_SHIFT);
+  return v < giant_start ? v : giant_start + ((v - giant_start) << HPAGE_PUD_ORDER);
+}
 export function pte_bits(e: u32): i32 { return <i32>(e & PTE_FLAGS_MASK); }
 export function pte_present(e: u32): bool { return (e & (_PAGE_PRESENT | _PAGE_PROTNONE)) != 0; }
 // Every leaf pinsim writes is present or PROT_NONE (no swap or migration
@@ -69,9 +79,9 @@ export function pt_alloc(): i32 {
   const slot = pt_free_slots[pt_free_top - 1];
   set_pt_free_top(pt_free_top - 1);
   pt_slot_owner[slot] = pfn;
-  pg_flags[pfn] = PG_table;
-  pg_mapping[pfn] = slot;
-  pg_mapcount[pfn] = 0;
+  pg_flags[pfn_to_page(pfn)] = PG_table;
+  pg_mapping[pfn_to_page(pfn)] = slot;
+  pg_mapcount[pfn_to_page(pfn)] = 0;
   stats[NR_PAGETABLE] += 1.0;
   return pfn;
 }
@@ -79,13 +89,13 @@ export function pt_alloc(): i32 {
 // Mirrors pte_free(): the table must be empty (entries and deposits zero).
 export function pt_free(pfn: i32): void {
   walk_cache_reset();
-  const slot = pg_mapping[pfn];
+  const slot = pg_mapping[pfn_to_page(pfn)];
   pt_free_slots[pt_free_top] = slot;
   set_pt_free_top(pt_free_top + 1);
-  pg_refcount[pfn] = 0;
+  pg_refcount[pfn_to_page(pfn)] = 0;
   stats[NR_PAGETABLE] -= 1.0;
-  if ((pg_flags[pfn] & PG_bad) != 0) {
-    pg_flags[pfn] &= ~PG_table; // a put already reported it bad: it stays leaked
+  if ((pg_flags[pfn_to_page(pfn)] & PG_bad) != 0) {
+    pg_flags[pfn_to_page(pfn)] &= ~PG_table; // a put already reported it bad: it stays leaked
     return;
   }
   free_folio_pages(pfn, 0);

@@ -5,7 +5,7 @@
 // plain typed-array indexing instead (src/core/ts/raw.ts).
 import {
   pg_flags, pg_refcount, pg_head, pg_index, pg_mapping, pg_mapcount, pt_entries, pt_slot_owner, gup_pages, pb_migratetype,
-  movable_start, stats,
+  movable_start, stats, nr_frames, giant_start, pfn_to_page,
 } from './mem';
 import {
   NR_DIRTIED, PG_dirty, PG_head, PG_tail, PG_anon, PG_referenced, GUP_PIN_COUNTING_BIAS, FOLL_GET, FOLL_PIN, FOLL_LONGTERM, FOLL_WRITE,
@@ -28,7 +28,10 @@ let mt_p: usize = 0;
 // Bounds, checked by assert() in the debug build (--noAssert drops them
 // from the release build), so that raw access keeps the debug build's
 // guarantee that every array access is bounds-checked.
-let frames_n: u32 = 0;
+let frames_n: u32 = 0; // struct pages
+let pfns_n: u32 = 0; // frames (pfns), more than struct pages on a sparse machine
+let dense_n: u32 = 0; // pfns below the sparse part, where pfn == struct page
+let dense_quad_end: u32 = 0; // pfn - 1 below this: pfn..pfn + 3 are in [1, dense_n)
 let pte_n: u32 = 0;
 let pages_n: u32 = 0;
 let slots_n: u32 = 0;
@@ -49,12 +52,31 @@ export function raw_attach(): void {
   pages_p = data(gup_pages);
   mt_p = data(pb_migratetype);
   frames_n = <u32>pg_flags.length;
+  dense_quad_end = giant_start > 4 ? <u32>(giant_start - 4) : 0;
+  pfns_n = <u32>nr_frames;
+  dense_n = <u32>giant_start;
   pte_n = <u32>pt_entries.length;
   pages_n = <u32>gup_pages.length;
   slots_n = <u32>pt_slot_owner.length;
 }
 
-function frame(pfn: i32): usize { assert(<u32>pfn < frames_n, 'pfn out of range'); return <usize>pfn; }
+// Whether the memmap may be sparse: a constant of each Wasm build (asc
+// --use SPARSE_MEMMAP=1 in asconfig.json's sparse and debug targets), so
+// that the flat release build folds pfn_to_page() to the identity; the
+// pure-TS core knows it per machine.
+// @ts-ignore: decorator (AssemblyScript's; scripts/build.mjs drops it for the TS build)
+@inline
+export function sparse_memmap(): bool { return isDefined(SPARSE_MEMMAP); }
+
+// The struct page of a pfn (pfn_to_page()); dense_frame() where the pfn is
+// known to lie below the sparse part (the SIMD loops over PTE-mapped pages).
+function frame(pfn: i32): usize {
+  assert(<u32>pfn < pfns_n, 'pfn out of range');
+  const page = pfn_to_page(pfn);
+  assert(<u32>page < frames_n, 'struct page out of range');
+  return <usize>page;
+}
+function dense_frame(pfn: i32): usize { assert(<u32>pfn < dense_n, 'pfn out of range'); return <usize>pfn; }
 function entry(ei: i32): usize { assert(<u32>ei < pte_n, 'page-table entry out of range'); return <usize>ei; }
 // Is i an entry of the page-array arena?
 export function page_slot_ok(i: i32): bool { return <u32>i < pages_n; }
@@ -81,7 +103,10 @@ export function set_mapcount_at(pfn: i32, v: i32): void { store<i32>(mapcount_p 
 export function slot_owner_at(slot: i32): i32 { return load<i32>(owner_p + (<usize>slot_index(slot) << 2)); }
 export function page_slot(i: i32): i32 { return load<i32>(pages_p + (slot(i) << 2)); }
 export function set_page_slot(i: i32, pfn: i32): void { store<i32>(pages_p + (slot(i) << 2), pfn); }
-export function migratetype_at(pfn: i32): i32 { return <i32>load<u8>(mt_p + (frame(pfn) >>> 9)); }
+export function migratetype_at(pfn: i32): i32 {
+  assert(<u32>pfn < pfns_n, 'pfn out of range');
+  return <i32>load<u8>(mt_p + (<usize>pfn >>> 9));
+}
 
 // The first of the n entries from gup_pages[off] that is neither NULL (-1)
 // nor a frame of this machine, or -1. Entry + 1, read as unsigned, maps
@@ -105,8 +130,8 @@ export function first_bad_slot(off: i32, n: i32): i32 {
   if (<u32>i32x4.extract_lane(hi, 2) > max) max = <u32>i32x4.extract_lane(hi, 2);
   if (<u32>i32x4.extract_lane(hi, 3) > max) max = <u32>i32x4.extract_lane(hi, 3);
   for (; i < n; i++) if (<u32>(page_slot(off + i) + 1) > max) max = <u32>(page_slot(off + i) + 1);
-  if (max <= frames_n) return -1;
-  for (let j = 0; j < n; j++) if (<u32>(page_slot(off + j) + 1) > frames_n) return j;
+  if (max <= pfns_n) return -1;
+  for (let j = 0; j < n; j++) if (<u32>(page_slot(off + j) + 1) > pfns_n) return j;
   return -1;
 }
 
@@ -170,7 +195,7 @@ function take_pte_quads(ei: i32, n: i32, out: i32, bits: v128, good: v128, kind:
     const pfns = i32x4.shr_u(e, PTE_PFN_SHIFT);
     const pfn = i32x4.extract_lane(pfns, 0);
     if (!i32x4.all_true(i32x4.eq(pfns, i32x4.add(i32x4.splat(pfn), step)))) break;
-    const at = (frame(pfn + 3) - 3) << 2;
+    const at = (dense_frame(pfn + 3) - 3) << 2;
     const f = v128.load(flags_p + at);
     if (!i32x4.all_true(i32x4.eq(v128.and(f, kind), want))) break;
     const rc = v128.load(refcount_p + at);
@@ -231,10 +256,10 @@ export function pinnable_small_quads(off: i32, n: i32): i32 {
     const pfns = v128.load(pages_p + ((slot(off + j + 3) - 3) << 2));
     const pfn = i32x4.extract_lane(pfns, 0);
     if (pfn <= 0 || !i32x4.all_true(i32x4.eq(pfns, i32x4.add(i32x4.splat(pfn), step)))) break;
-    if ((pfn >>> 9) != ((pfn + 3) >>> 9) || pfn + 3 >= movable_start) break;
+    if ((pfn >>> 9) != ((pfn + 3) >>> 9) || pfn + 3 >= movable_start || pfn + 3 >= giant_start) break;
     const mt = migratetype_at(pfn);
     if (mt == MIGRATE_CMA || mt == MIGRATE_ISOLATE) break;
-    if (v128.any_true(v128.and(v128.load(flags_p + ((frame(pfn + 3) - 3) << 2)), small))) break;
+    if (v128.any_true(v128.and(v128.load(flags_p + ((dense_frame(pfn + 3) - 3) << 2)), small))) break;
   }
   return j;
 }
@@ -253,9 +278,11 @@ export function put_small_pin_quads(off: i32, n: i32): i32 {
   for (; j + 4 <= n; j += 4) {
     const pfns = v128.load(pages_p + ((slot(off + j + 3) - 3) << 2));
     const pfn = i32x4.extract_lane(pfns, 0);
-    if (pfn <= 0 || !i32x4.all_true(i32x4.eq(pfns, i32x4.add(i32x4.splat(pfn), step)))) break; // NULL or the zero page
+    // NULL, the zero page, or above the flat part (its unsigned compare
+    // replaces pfn <= 0: no instruction more).
+    if (<u32>(pfn - 1) >= dense_quad_end || !i32x4.all_true(i32x4.eq(pfns, i32x4.add(i32x4.splat(pfn), step)))) break;
     if (j + 4 < n && page_slot(off + j + 4) == pfn + 3) break; // the last page listed again: one batch, as one by one
-    const at = (frame(pfn + 3) - 3) << 2;
+    const at = (dense_frame(pfn + 3) - 3) << 2;
     if (v128.any_true(v128.and(v128.load(flags_p + at), small))) break;
     const rc = v128.load(refcount_p + at);
     if (!i32x4.all_true(i32x4.gt_s(rc, bias))) break;
@@ -270,14 +297,14 @@ export function put_small_pin_quads(off: i32, n: i32): i32 {
 // time); with make_dirty each is dirtied first (folio_mark_dirty()).
 // Returns how many (a multiple of 4); the caller counts the pins released.
 export function put_small_pin_run_quads(pfn: i32, n: i32, make_dirty: bool): i32 {
-  if (n < 4 || pfn <= 0) return 0;
+  if (n < 4 || pfn <= 0 || pfn + n > giant_start) return 0;
   const small = i32x4.splat(PG_head | PG_tail);
   const dirty = i32x4.splat(PG_dirty);
   const bias = i32x4.splat(GUP_PIN_COUNTING_BIAS);
   let cleaned = i32x4.splat(0); // per lane: minus the pages dirtied here
   let j = 0;
   for (; j + 4 <= n; j += 4) {
-    const at = (frame(pfn + j + 3) - 3) << 2;
+    const at = (dense_frame(pfn + j + 3) - 3) << 2;
     const f = v128.load(flags_p + at);
     if (v128.any_true(v128.and(f, small))) break;
     const rc = v128.load(refcount_p + at);
@@ -294,12 +321,18 @@ export function put_small_pin_run_quads(pfn: i32, n: i32, make_dirty: bool): i32
   return j;
 }
 
-// The maybe-pinned count over frames [0, n) (scan_maybe_pinned()), four
-// frames per SIMD step: a small folio is pinned when its refcount, read as
-// unsigned, is at least GUP_PIN_COUNTING_BIAS; a large folio's head (rare)
-// is decided by its _pincount instead, where the era gives it one.
-function head_maybe_pinned(pfn: i32): bool {
-  return flags_have_pincount(flags_at(pfn)) ? pincount_at(pfn) > 0.0 : <u32>refcount_at(pfn) >= <u32>GUP_PIN_COUNTING_BIAS;
+// The maybe-pinned count over struct pages [0, n) (scan_maybe_pinned();
+// on a sparse machine a 1 GiB folio's head and its shared tails are read
+// once each, as stored), four per SIMD step: a small folio is pinned when
+// its refcount, read as unsigned, is at least GUP_PIN_COUNTING_BIAS; a
+// large folio's head (rare) is decided by its _pincount instead, where the
+// era gives it one.
+function page_at(i: i32): usize { assert(<u32>i < frames_n, 'struct page out of range'); return <usize>i; }
+
+function head_maybe_pinned(i: i32): bool {
+  const f = load<i32>(flags_p + (page_at(i) << 2));
+  if (flags_have_pincount(f)) return load<f64>(index_p + (page_at(i + 1) << 3)) > 0.0;
+  return <u32>load<i32>(refcount_p + (page_at(i) << 2)) >= <u32>GUP_PIN_COUNTING_BIAS;
 }
 
 export function count_maybe_pinned(n: i32): i32 {
@@ -308,20 +341,20 @@ export function count_maybe_pinned(n: i32): i32 {
   const zero = i32x4.splat(0);
   let acc = zero; // per lane: minus the number of pinned small folios seen
   let count = 0;
-  let pfn = 0;
-  for (; pfn + 4 <= n; pfn += 4) {
-    const rc = v128.load(refcount_p + ((frame(pfn + 3) - 3) << 2));
-    const heads = i32x4.ne(v128.and(v128.load(flags_p + (frame(pfn) << 2)), head_bit), zero);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const rc = v128.load(refcount_p + ((page_at(i + 3) - 3) << 2));
+    const heads = i32x4.ne(v128.and(v128.load(flags_p + (page_at(i) << 2)), head_bit), zero);
     acc = i32x4.add(acc, v128.andnot(i32x4.ge_u(rc, bias), heads)); // true lanes are -1
     if (v128.any_true(heads)) {
-      for (let j = pfn; j < pfn + 4; j++) if ((flags_at(j) & PG_head) != 0 && head_maybe_pinned(j)) count++;
+      for (let j = i; j < i + 4; j++) if ((load<i32>(flags_p + (page_at(j) << 2)) & PG_head) != 0 && head_maybe_pinned(j)) count++;
     }
   }
   count -= i32x4.extract_lane(acc, 0) + i32x4.extract_lane(acc, 1) + i32x4.extract_lane(acc, 2) + i32x4.extract_lane(acc, 3);
-  for (; pfn < n; pfn++) {
-    const rc = refcount_at(pfn);
-    if ((flags_at(pfn) & PG_head) != 0) {
-      if (head_maybe_pinned(pfn)) count++;
+  for (; i < n; i++) {
+    const rc = load<i32>(refcount_p + (page_at(i) << 2));
+    if ((load<i32>(flags_p + (page_at(i) << 2)) & PG_head) != 0) {
+      if (head_maybe_pinned(i)) count++;
     } else if (rc < 0 || rc >= GUP_PIN_COUNTING_BIAS) {
       count++;
     }

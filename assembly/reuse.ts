@@ -11,6 +11,7 @@ import { kernel_rules, rule_field } from './rules';
 import { folio_order, folio_entire_mapcount } from './folio';
 import { flags_at, refcount_at, mapcount_at } from './raw';
 import { lru_add_drain } from './lru';
+import { memmap_pages } from './mem';
 
 // Before 5.9, reuse_swap_page() (no swap here): page_trans_huge_mapcount(),
 // the highest mapcount of any page of the folio plus its PMD mappings, is
@@ -21,7 +22,7 @@ import { lru_add_drain } from './lru';
 function mapped_once(head: i32, pfn: i32): bool {
   const order = folio_order(head);
   if (order == 0) return mapcount_at(pfn) <= 1;
-  const nr = 1 << order;
+  const nr = memmap_pages(head, 1 << order);
   let most = 0;
   for (let i = 0; i < nr; i++) if (mapcount_at(head + i) > most) most = mapcount_at(head + i);
   return most + folio_entire_mapcount(head) <= 1;

@@ -24,11 +24,13 @@ const asc = 'node_modules/.bin/asc';
 const steps = [
   { what: 'the release Wasm build', cmd: [asc, 'assembly/index.ts', '--target', 'release'],
     inputs: ['assembly', 'asconfig.json'], outputs: ['build/pinsim.release.wasm'] },
+  { what: 'the sparse Wasm build', cmd: [asc, 'assembly/index.ts', '--target', 'sparse'],
+    inputs: ['assembly', 'asconfig.json'], outputs: ['build/pinsim.sparse.wasm'] },
   { what: 'the debug Wasm build', cmd: [asc, 'assembly/index.ts', '--target', 'debug'],
     inputs: ['assembly', 'asconfig.json'], outputs: ['build/pinsim.debug.wasm'] },
   { what: 'the JS bundles', cmd: [process.execPath, 'scripts/build.mjs'],
-    inputs: ['assembly', 'src', 'bench', 'fuzz', 'scripts/build.mjs', 'package.json', 'build/pinsim.release.wasm', 'build/pinsim.debug.wasm'],
-    outputs: ['build/ts-core.js', 'dist/pinsim.js', 'dist/pinsim.release.wasm', 'dist/pinsim.debug.wasm', 'dist/cli.js', 'build/bench/run.js', 'build/bench/boot.js', 'build/bench/page.js', 'build/fuzz/cli.js', 'build/fuzz/worker.js'] },
+    inputs: ['assembly', 'src', 'bench', 'fuzz', 'scripts/build.mjs', 'package.json', 'build/pinsim.release.wasm', 'build/pinsim.sparse.wasm', 'build/pinsim.debug.wasm'],
+    outputs: ['build/ts-core.js', 'dist/pinsim.js', 'dist/pinsim.release.wasm', 'dist/pinsim.sparse.wasm', 'dist/pinsim.debug.wasm', 'dist/cli.js', 'build/bench/run.js', 'build/bench/boot.js', 'build/bench/page.js', 'build/fuzz/cli.js', 'build/fuzz/worker.js'] },
 ];
 
 for (const s of steps) {

@@ -18,7 +18,12 @@ import type { RuleKey, KernelRules } from './eras/timeline';
 const PAGE = PAGE_SIZE;
 const MIB4 = 4 * 1024 * 1024; // MAX_PAGE_ORDER block: zones are laid out in these
 const MAX_FRAMES = 2 ** MAX_PFN_BITS;
-const MAX_BYTES = MAX_FRAMES * PAGE;
+const MAX_BYTES = MAX_FRAMES * PAGE; // 256 GiB: a flat memmap, every pfn in a PTE
+const GIB = 1024 ** 3;
+// Above MAX_BYTES the memmap is sparse (assembly/mem.ts): struct pages only
+// for what the boot-time 1 GiB pool leaves, at most SPARSE_FLAT_BYTES.
+const SPARSE_MAX_BYTES = 1024 * GIB;
+const SPARSE_FLAT_BYTES = 128 * GIB;
 
 export interface BootOptions {
   memory?: string | number; // RAM, default '1GiB'
@@ -28,9 +33,10 @@ export interface BootOptions {
   hugepages?: { '2MiB'?: number; '1GiB'?: number }; // boot-time hugetlb pools
   thp?: ThpMode; // /sys/kernel/mm/transparent_hugepage/enabled, default 'always'
   pmem?: string | number; // fsdax device memory (ZONE_DEVICE), default 0
-  // The Wasm core (backend 'wasm'): 'release' (default) or 'debug' found
-  // beside the library, or a URL/path of a .wasm, a fetch Response, the
-  // bytes, or a compiled WebAssembly.Module.
+  // The Wasm core (backend 'wasm'): 'release', 'sparse' or 'debug' found
+  // beside the library (default 'release', 'sparse' above 256 GiB), or a
+  // URL/path of a .wasm, a fetch Response, the bytes, or a compiled
+  // WebAssembly.Module.
   wasm?: WasmSource;
   // RLIMIT_MEMLOCK of spawned tasks: a size ('64KiB', bytes, Infinity) or
   // { soft, hard }; default 8MiB (MLOCK_LIMIT since Linux 5.16).
@@ -86,6 +92,17 @@ function hugepagesOpt(hp: unknown): [number, number] {
   return [countOpt("hugepages['2MiB']", pools['2MiB']), countOpt("hugepages['1GiB']", pools['1GiB'])];
 }
 
+// A machine above 256 GiB: up to 1 TiB, mostly boot-time 1 GiB hugetlb
+// pages, whose tails share struct pages (HVO), without ZONE_MOVABLE or CMA
+// (pmem was refused before, with the flat machine's message).
+function sparseCheck(given: string, ram: number, movable: number, cma: number, pool1g: number): void {
+  if (ram > SPARSE_MAX_BYTES) throw argError('ERR_OUT_OF_RANGE', `memory ${given} exceeds ${SPARSE_MAX_BYTES / GIB}GiB`);
+  const flat = ram - pool1g * GIB;
+  if (ram % GIB || flat > SPARSE_FLAT_BYTES || flat < GIB || movable || cma) {
+    throw argError('ERR_OUT_OF_RANGE', `memory ${given} exceeds ${MAX_BYTES / GIB}GiB: above that pinsim needs a whole number of GiB with all but 1..${SPARSE_FLAT_BYTES / GIB}GiB in hugepages['1GiB'] (got ${pool1g}) and no movable or cma (struct pages are kept for the rest only)`);
+  }
+}
+
 export async function boot(opts: BootOptions = {}): Promise<Kernel> {
   if (typeof opts !== 'object' || opts === null) throw argError('ERR_INVALID_ARG_TYPE', 'boot options must be an object');
   checkKnown(opts);
@@ -99,22 +116,26 @@ export async function boot(opts: BootOptions = {}): Promise<Kernel> {
   const memlock = opts.memlock === undefined ? { soft: DEFAULT_MEMLOCK, hard: DEFAULT_MEMLOCK } : parseMemlock(opts.memlock);
   if (opts.track !== undefined && typeof opts.track !== 'boolean') throw argError('ERR_INVALID_ARG_TYPE', `track must be a boolean, got ${typeof opts.track}`);
   const era = resolveRules(opts.kernel, opts.rules);
-  const wasm = opts.wasm ?? 'release';
+  const sparse = ram > MAX_BYTES;
+  const wasm = opts.wasm ?? (sparse ? 'sparse' : 'release');
   if (!isWasmSource(wasm)) {
     throw argError(typeof wasm === 'string' ? 'ERR_INVALID_ARG_VALUE' : 'ERR_INVALID_ARG_TYPE',
-      `wasm must be 'release', 'debug', a URL or path of a .wasm file, a Response, the bytes or a WebAssembly.Module; got ${typeof wasm === 'string' ? `'${wasm}'` : typeof wasm}`);
+      `wasm must be 'release', 'sparse', 'debug', a URL or path of a .wasm file, a Response, the bytes or a WebAssembly.Module; got ${typeof wasm === 'string' ? `'${wasm}'` : typeof wasm}`);
   }
   const given = opts.memory === undefined ? "'1GiB' (the default)" : showSize(opts.memory);
   if (ram < 4 * MIB4) throw argError('ERR_OUT_OF_RANGE', `memory must be at least 16MiB, got ${given}`);
-  if (ram + pmem > MAX_BYTES) {
-    const what = pmem ? `memory ${given} + pmem ${showSize(opts.pmem)}` : `memory ${given}`;
-    throw argError('ERR_OUT_OF_RANGE', `${what} exceeds ${MAX_BYTES / 1024 ** 3}GiB (pinsim's pfns are ${MAX_PFN_BITS}-bit)`);
+  if (ram + pmem > MAX_BYTES && pmem) {
+    throw argError('ERR_OUT_OF_RANGE', `memory ${given} + pmem ${showSize(opts.pmem)} exceeds ${MAX_BYTES / GIB}GiB (pinsim's pfns are ${MAX_PFN_BITS}-bit)`);
   }
+  if (sparse) sparseCheck(given, ram, movable, cma, pool1g);
   if (movable + cma > ram - 2 * MIB4) {
     throw argError('ERR_OUT_OF_RANGE', `movable ${showSize(opts.movable ?? 0)} + cma ${showSize(opts.cma ?? 0)} must leave at least 8MiB of ZONE_NORMAL in memory ${given}`);
   }
   const nrFrames = (ram + pmem) / PAGE;
-  const core = await createCore(backend, wasm, () => nrFrames, () => ram / PAGE);
+  const core = await createCore(backend, wasm, () => nrFrames, sparse);
+  if (sparse && !core.sparse_capable()) {
+    throw argError('ERR_OUT_OF_RANGE', `memory ${given} exceeds ${MAX_BYTES / GIB}GiB, which this Wasm core (a flat-only build such as 'release') cannot hold: pass wasm: 'sparse' (or 'debug'), or leave wasm out, or boot at most ${MAX_BYTES / GIB}GiB`);
+  }
   core.boot(ram / PAGE, movable / PAGE, cma / PAGE, pmem / PAGE, pool2m, pool1g);
   const k = new Kernel(core, { ram, movable, cma, pmem, thp, pool2m, pool1g, memlock, era });
   if (opts.track) k.startTracking();

@@ -480,7 +480,8 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
     return procMeminfo(meminfo(this));
   }
 
-  get nrFrames(): number { return this.v.flags.length; }
+  // Frames (pfns): RAM and pmem; more than struct pages on a sparse machine.
+  get nrFrames(): number { return (this.layout.ram + this.layout.pmem) / PAGE; }
 
   #checkPfn(what: string, pfn: unknown): number {
     if (pfn === null) throw new TypeError(`${what}: pfn is null (nothing is mapped there, or a NULL pages[] entry)`);

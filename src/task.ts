@@ -415,6 +415,7 @@ export class Task {
       this.mm.prepare(v);
       r = k.core.cpu_access(this.mm.pgd, pageAddr / PAGE, write, word);
     } while (r && this.mm.notifyPending());
+    if (r === C.VM_FAULT_NO_CONTENTS) throw new RangeError(`${what}: 0x${addr.toString(16)} is in a tail page of a 1 GiB folio above 256 GiB, whose contents pinsim does not keep`);
     if (r) throw k.faultError(what, r, addr);
     return write ? word : k.v.scratch[0];
   }

@@ -34,7 +34,7 @@ describe('boot option errors', () => {
     [{ backend: 'gpu' }, RangeError, 'ERR_INVALID_ARG_VALUE', /backend must be one of 'wasm', 'ts', got 'gpu'/],
     [{ thp: 1 }, TypeError, 'ERR_INVALID_ARG_TYPE', /thp must be one of/],
     [{ hugepages: { '4MiB': 1 } }, RangeError, 'ERR_INVALID_ARG_VALUE', /unknown size '4MiB'/],
-    [{ wasm: 'fast' }, RangeError, 'ERR_INVALID_ARG_VALUE', /wasm must be 'release', 'debug', a URL or path.*got 'fast'/],
+    [{ wasm: 'fast' }, RangeError, 'ERR_INVALID_ARG_VALUE', /wasm must be 'release', 'sparse', 'debug', a URL or path.*got 'fast'/],
     [{ wasm: 42 }, TypeError, 'ERR_INVALID_ARG_TYPE', /got number/],
   ] as const)('%j', async (opts, cls, code, msg) => {
     const e = await bootError(opts);

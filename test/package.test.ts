@@ -79,7 +79,7 @@ beforeAll(() => {
 describe('the packed package', () => {
   it('ships only what a user needs', () => {
     const files = readdirSync(join(app, 'node_modules/pinsim/dist')).sort();
-    expect(files).toEqual(['cli.js', 'pinsim.d.ts', 'pinsim.debug.wasm', 'pinsim.js', 'pinsim.js.map', 'pinsim.release.wasm', 'wasm-url.d.ts']);
+    expect(files).toEqual(['cli.js', 'pinsim.d.ts', 'pinsim.debug.wasm', 'pinsim.js', 'pinsim.js.map', 'pinsim.release.wasm', 'pinsim.sparse.wasm', 'wasm-url.d.ts']);
     expect(readdirSync(join(app, 'node_modules/pinsim'))).toContain('LICENSE');
   });
 
@@ -103,8 +103,8 @@ describe('the packed package', () => {
 
   it('exports the .wasm files and package.json', () => {
     const out = run(process.execPath, ['--input-type=module', '-e',
-      "console.log(import.meta.resolve('pinsim/pinsim.release.wasm'), import.meta.resolve('pinsim/package.json'))"], app);
-    expect(out).toMatch(/node_modules\/pinsim\/dist\/pinsim\.release\.wasm .*node_modules\/pinsim\/package\.json/);
+      "console.log(import.meta.resolve('pinsim/pinsim.release.wasm'), import.meta.resolve('pinsim/pinsim.sparse.wasm'), import.meta.resolve('pinsim/package.json'))"], app);
+    expect(out).toMatch(/node_modules\/pinsim\/dist\/pinsim\.release\.wasm .*node_modules\/pinsim\/dist\/pinsim\.sparse\.wasm .*node_modules\/pinsim\/package\.json/);
   });
 });
 

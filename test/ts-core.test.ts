@@ -10,16 +10,19 @@ describe('pure-TS core instances', () => {
   it('each core compiles the factory afresh, from source that V8 cannot take from its eval cache', () => {
     const RealFunction = Function;
     const bodies: string[] = [];
-    vi.stubGlobal('Function', function (body: string) {
-      bodies.push(body);
-      return new RealFunction(body);
+    vi.stubGlobal('Function', function (...args: string[]) {
+      bodies.push(args[args.length - 1]);
+      return new RealFunction(...args);
     });
-    const a = createTsCore();
-    const b = createTsCore();
+    const a = createTsCore(false);
+    const b = createTsCore(false);
     expect(a.gup_fast).not.toBe(b.gup_fast);
     expect(bodies).toHaveLength(2);
     expect(bodies[0]).not.toBe(bodies[1]);
     expect(bodies[0]).toContain('function gup_fast(');
+    // A flat machine's copy reads its SPARSE_MEMMAP as a literal (V8 folds pfn_to_page()).
+    expect(bodies[0]).toMatch(/function sparse_memmap\(\) \{\s*return false;/);
+    expect(bodies[0]).not.toContain('SPARSE_MEMMAP');
   });
 
   it('where eval is forbidden (CSP), cores share the code and still work', async () => {
@@ -35,8 +38,8 @@ describe('pure-TS core instances', () => {
 
   it('a factory that does not compile on its own (a bundler moved its helpers out) falls back to shared code', () => {
     vi.stubGlobal('Function', function () { throw new ReferenceError('__spreadValues is not defined'); });
-    const core = createTsCore();
+    const core = createTsCore(false);
     expect(typeof core.gup_fast).toBe('function');
-    expect(createTsCore().gup_fast).not.toBe(core.gup_fast); // still one state per machine
+    expect(createTsCore(false).gup_fast).not.toBe(core.gup_fast); // still one state per machine
   });
 });

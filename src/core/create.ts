@@ -6,7 +6,7 @@ import { wasmModule, type WasmSource } from './load';
 import { createWasmCore } from './wasm/wasm-core';
 import { createTsCore } from './ts/ts-core';
 
-export async function createCore(backend: Backend, wasm: WasmSource, nrFrames: () => number, ramFrames: () => number): Promise<Core> {
-  if (backend === 'ts') return createTsCore();
-  return createWasmCore(await wasmModule(wasm), nrFrames, ramFrames);
+export async function createCore(backend: Backend, wasm: WasmSource, nrFrames: () => number, sparse: boolean): Promise<Core> {
+  if (backend === 'ts') return createTsCore(sparse);
+  return createWasmCore(await wasmModule(wasm), nrFrames);
 }

@@ -1,12 +1,18 @@
 // Loads the Wasm core's module, compiled once per source and cached (each
 // machine gets its own instance: src/core/create.ts). Where the .wasm comes
-// from (WasmSource): a build flavour, found beside the library (Node reads
+// from (WasmSource): a build flavour found beside the library (Node reads
 // it from disk, browsers fetch it; bundlers see the `new URL(…,
 // import.meta.url)` below and ship the file), or what the embedder hands
 // over: a URL or path, a fetch Response, the bytes, or a compiled module.
+// The flavours: 'release', flat memmaps only (up to 256 GiB), the fastest;
+// 'sparse', also the sparse machines above, at a compare per struct-page
+// access; 'debug', sparse-capable with every check on.
 
-export type WasmFlavour = 'release' | 'debug';
+export type WasmFlavour = 'release' | 'sparse' | 'debug';
 export type WasmSource = WasmFlavour | URL | string | Response | ArrayBuffer | ArrayBufferView | WebAssembly.Module;
+
+const FLAVOURS: readonly unknown[] = ['release', 'sparse', 'debug'] satisfies WasmFlavour[];
+function isFlavour(v: unknown): v is WasmFlavour { return FLAVOURS.includes(v); }
 
 // Defined true by scripts/build.mjs in dist/pinsim.js; undefined when the
 // sources run directly (tests), where the .wasm sits in build/.
@@ -31,9 +37,9 @@ const HINT = 'What to do: serve the .wasm from node_modules/pinsim/dist/ beside 
 // pattern Vite, webpack 5, Rollup and Parcel recognise and rewrite to the
 // emitted asset.
 function flavourUrls(flavour: WasmFlavour): URL[] {
-  const beside = flavour === 'release'
-    ? new URL('./pinsim.release.wasm', import.meta.url)
-    : new URL('./pinsim.debug.wasm', import.meta.url);
+  const beside = flavour === 'release' ? new URL('./pinsim.release.wasm', import.meta.url)
+    : flavour === 'sparse' ? new URL('./pinsim.sparse.wasm', import.meta.url)
+      : new URL('./pinsim.debug.wasm', import.meta.url);
   if (typeof __PINSIM_DIST__ !== 'undefined') return [beside];
   return [beside, new URL(`../../build/pinsim.${flavour}.wasm`, import.meta.url)];
 }
@@ -104,7 +110,7 @@ async function compileFirst(what: string, urls: URL[]): Promise<WebAssembly.Modu
 
 async function compileSource(source: WasmSource): Promise<WebAssembly.Module> {
   if (source instanceof WebAssembly.Module) return source;
-  if (source === 'release' || source === 'debug') return compileFirst(`pinsim.${source}.wasm`, flavourUrls(source));
+  if (isFlavour(source)) return compileFirst(`pinsim.${source}.wasm`, flavourUrls(source));
   if (typeof source === 'string' || source instanceof URL) {
     const url = source instanceof URL ? source : await toUrl(source);
     return compileFirst(String(source), [url]);
@@ -121,7 +127,7 @@ async function compileSource(source: WasmSource): Promise<WebAssembly.Module> {
 // Is v something boot({ wasm }) takes? (A string other than a flavour must
 // name a .wasm file.)
 export function isWasmSource(v: unknown): v is WasmSource {
-  if (v === 'release' || v === 'debug') return true;
+  if (isFlavour(v)) return true;
   if (typeof v === 'string') return /\.wasm([?#].*)?$/i.test(v) || /^(blob|data):/i.test(v);
   return v instanceof URL || v instanceof WebAssembly.Module || v instanceof ArrayBuffer || ArrayBuffer.isView(v)
     || (typeof Response !== 'undefined' && v instanceof Response);

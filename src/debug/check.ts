@@ -26,7 +26,7 @@ function frameViolations(k: Kernel): Violation[] {
   for (let i = 0; i < Math.min(n, C.CHECK_MAX); i++) {
     const pfn = k.v.scratch[2 * i];
     const [rule, detail] = FRAME_RULES[k.v.scratch[2 * i + 1]];
-    out.push({ rule, pfn, detail: `pfn ${pfn}: ${detail} (refcount ${k.v.refcount[pfn]}, mapcount ${k.v.mapcount[pfn]})` });
+    out.push({ rule, pfn, detail: `pfn ${pfn}: ${detail} (refcount ${k.v.refcount[k.v.page(pfn)]}, mapcount ${k.v.mapcount[k.v.page(pfn)]})` });
   }
   if (n > C.CHECK_MAX) out.push({ rule: 'frames', detail: `${n - C.CHECK_MAX} more frame violations` });
   return out;
@@ -47,7 +47,7 @@ function mapcountViolations(k: Kernel): Violation[] {
     });
     if (bad === 0) continue;
     const pfn = k.core.check_map_first();
-    out.push({ rule: 'mapcount', pfn, detail: `pfn ${pfn}${bad > 1 ? ` (and ${bad - 1} more)` : ''}: mapcount ${k.v.mapcount[pfn]} is not the page-table entries that map it` });
+    out.push({ rule: 'mapcount', pfn, detail: `pfn ${pfn}${bad > 1 ? ` (and ${bad - 1} more)` : ''}: mapcount ${k.v.mapcount[k.v.page(pfn)]} is not the page-table entries that map it` });
   }
   return out;
 }
@@ -87,14 +87,14 @@ function recordViolations(k: Kernel, tr: Tracker): Violation[] {
   for (const head of new Set([...pins.keys(), ...gets.keys()])) {
     const p = pins.get(head) ?? 0;
     const g = gets.get(head) ?? 0;
-    if (k.v.flags[head] & C.PG_reserved) continue; // the zero pages: no references taken
-    const large = hasPincount(k.kr, k.v.flags[head]); // the era's exact pin count, else the bias
-    const need = large ? p + g : p * pinBias(k.kr) + g + k.v.mapcount[head];
-    if (k.v.refcount[head] < need) {
-      out.push({ rule: 'records', pfn: head, detail: `pfn ${head}: refcount ${k.v.refcount[head]} < ${need} (${p} pins, ${g} FOLL_GET references on record${large ? '' : `, ${k.v.mapcount[head]} mappings`})` });
+    if (k.v.flags[k.v.page(head)] & C.PG_reserved) continue; // the zero pages: no references taken
+    const large = hasPincount(k.kr, k.v.flags[k.v.page(head)]); // the era's exact pin count, else the bias
+    const need = large ? p + g : p * pinBias(k.kr) + g + k.v.mapcount[k.v.page(head)];
+    if (k.v.refcount[k.v.page(head)] < need) {
+      out.push({ rule: 'records', pfn: head, detail: `pfn ${head}: refcount ${k.v.refcount[k.v.page(head)]} < ${need} (${p} pins, ${g} FOLL_GET references on record${large ? '' : `, ${k.v.mapcount[k.v.page(head)]} mappings`})` });
     }
-    if (large && k.v.index[head + 1] < p) {
-      out.push({ rule: 'records', pfn: head, detail: `pfn ${head}: _pincount ${k.v.index[head + 1]} < ${p} pins on record` });
+    if (large && k.v.index[k.v.page(head + 1)] < p) {
+      out.push({ rule: 'records', pfn: head, detail: `pfn ${head}: _pincount ${k.v.index[k.v.page(head + 1)]} < ${p} pins on record` });
     }
   }
   return out;

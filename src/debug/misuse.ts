@@ -14,9 +14,9 @@ const SCAN_PAGES = 1 << 16; // VMA pages searched for the mappings of a bad page
 function unpinArithmetic(tr: Tracker, pfn: number): string {
   const v = tr.k.v;
   const head = compoundHead(v, pfn);
-  const rc = v.refcount[head];
-  if (hasPincount(tr.k.kr, v.flags[head])) {
-    const pc = v.index[head + 1];
+  const rc = v.refcount[v.page(head)];
+  if (hasPincount(tr.k.kr, v.flags[v.page(head)])) {
+    const pc = v.index[v.page(head + 1)];
     return `_pincount ${pc} - 1 = ${pc - 1}${pc < 1 ? ' (underflow)' : ''}, _refcount ${rc} - 1 = ${rc - 1}`;
   }
   if (pinBias(tr.k.kr) === 1) return `_refcount ${rc} - 1 = ${rc - 1}${rc < 1 ? ' (underflow)' : ''} (in ${tr.k.kernel} an unpin is put_page())`;
@@ -52,7 +52,7 @@ export function explainPut(tr: Tracker, pfn: number): (() => void) | null {
   const head = compoundHead(k.v, pfn);
   const pin = tr.find(pfn, 'FOLL_PIN');
   if (pin) {
-    const rc = k.v.refcount[head];
+    const rc = k.v.refcount[k.v.page(head)];
     k.printk(`pinsim: put_page() of pfn ${pfn}: no FOLL_GET reference on record, but pinned by ${pin[0].describe()}: _refcount ${rc} - 1 = ${rc - 1} takes a reference the pin or a mapping owns`);
     return null;
   }

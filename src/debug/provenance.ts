@@ -409,7 +409,7 @@ function forEachBatch(tr: Tracker, pfns: ArrayLike<number>, fn: (from: number, t
     let j = i + 1;
     while (j < pfns.length && pfns[j] >= 0 && compoundHead(v, pfns[j]) === head) j++;
     const before = taken.get(head) ?? 0;
-    const pins = hasPincount(tr.k.kr, v.flags[head]) ? v.index[head + 1] : Math.floor((v.refcount[head] >>> 0) / pinBias(tr.k.kr));
+    const pins = hasPincount(tr.k.kr, v.flags[v.page(head)]) ? v.index[v.page(head + 1)] : Math.floor((v.refcount[v.page(head)] >>> 0) / pinBias(tr.k.kr));
     if (fn(i, j, pins - before)) taken.set(head, before + j - i);
     i = j;
   }
@@ -419,7 +419,7 @@ function forEachBatch(tr: Tracker, pfns: ArrayLike<number>, fn: (from: number, t
 // be): the zero pages (PG_reserved) are handed out but never pin-counted,
 // except the shared zero page before 6.5 (zeroPagePinCounted).
 function uncounted(k: Kernel, head: number): boolean {
-  return (k.v.flags[head] & PG_reserved) !== 0 && !(head === ZERO_PFN && k.kr.zeroPagePinCounted);
+  return (k.v.flags[k.v.page(head)] & PG_reserved) !== 0 && !(head === ZERO_PFN && k.kr.zeroPagePinCounted);
 }
 
 export function trackedPinPages(tr: Tracker): number {

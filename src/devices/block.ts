@@ -154,6 +154,10 @@ export function blockDirectIo(t: Task, f: SimFile, write: boolean, segs: IoVec[]
     }
     bios.push(b);
   }
+  if (!write && !bios.every((b) => contentsKept(k, b))) {
+    for (const x of bios) k.bio_release_pages(x, false);
+    throw new RangeError(`${syscall}: the buffer holds tail pages of a 1 GiB folio above 256 GiB, whose contents pinsim does not keep`);
+  }
   if (!write) for (const b of bios) k.bio_set_pages_dirty(b);
   const id = bd.track({ pid: t.pid, segs, bios });
   const run = (): number => k.guard(() => {
@@ -166,6 +170,13 @@ export function blockDirectIo(t: Task, f: SimFile, write: boolean, segs: IoVec[]
   const req = new IoRequest(write ? 'write' : 'read', true, k.now(), k.now() + latency);
   k.clock.schedule(latency, `${bd.name}: dio ${id} ${write ? 'write' : 'read'}`, () => req.complete(run()));
   return req;
+}
+
+// Can a read DMA into every page of b? (Not into a sparse 1 GiB folio's
+// shared tails: GupKernel.keepsContents().)
+function contentsKept(k: Kernel, b: Bio): boolean {
+  for (let i = 0; i < b.vcnt; i++) if (!k.keepsContents(b.pages.get(i) as number)) return false;
+  return true;
 }
 
 // The pinned page holding byte s of the iovec stream.

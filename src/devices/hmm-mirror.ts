@@ -176,7 +176,7 @@ export class HmmMirror extends DeviceFile {
     // READ and WRITE vmalloc() a bounce buffer of the range; pinsim hands
     // every result back as an array, so more pages than RAM holds is ENOMEM
     // for SNAPSHOT too (the kernel's would fail copying to the user buffer).
-    if (n > this.kernel.v.data.length) throw fail(cmd, C.ENOMEM, `a buffer of ${n} pages is more than the machine's memory`);
+    if (n > this.kernel.nrFrames) throw fail(cmd, C.ENOMEM, `a buffer of ${n} pages is more than the machine's memory`);
     return n;
   }
 

@@ -9,11 +9,11 @@ import type { SimFile } from './file';
 // The word of page `index` (below f.pages), or -ENOMEM when the page cache
 // cannot be filled.
 export function readFileWord(k: KernelBase, f: SimFile, index: number): number {
-  if (f.backing === C.BACKING_DAX) return k.v.data[f.daxBase + index];
+  if (f.backing === C.BACKING_DAX) return k.v.data[k.v.page(f.daxBase + index)];
   if (f.backing === C.BACKING_HUGETLBFS) {
     const span = 2 ** f.hugeOrder;
     const head = k.core.pc_lookup(f.id, index - (index % span));
-    return head < 0 ? 0 : k.v.data[head + (index % span)];
+    return head < 0 ? 0 : k.v.data[k.v.page(head + (index % span))];
   }
   if (!k.fillCache(f, index, 1)) return -C.ENOMEM;
   return k.core.pc_read(f.id, index) >>> 0;
@@ -27,7 +27,7 @@ export function writeFileWord(k: KernelBase, f: SimFile, index: number, word: nu
   if (index >= f.pages && f.fs === 'fsdax') return -C.EFBIG;
   f.size = Math.max(f.size, size);
   if (f.backing === C.BACKING_DAX) {
-    k.v.data[f.daxBase + index] = word;
+    k.v.data[k.v.page(f.daxBase + index)] = word;
     return 0;
   }
   if (!k.fillCache(f, index, 1)) {

@@ -282,7 +282,7 @@ export class GupKernel extends AccountingKernel {
   migrate_folio(pfn: number): number {
     const head = compoundHead(this.v, this.#pfn(pfn));
     return this.guard(() => {
-      if (!(this.v.flags[head] & (C.PG_anon | C.PG_lru)) || this.v.flags[head] & C.PG_hugetlb) return -C.EBUSY;
+      if (!(this.v.flags[this.v.page(head)] & (C.PG_anon | C.PG_lru)) || this.v.flags[this.v.page(head)] & C.PG_hugetlb) return -C.EBUSY;
       this.v.scratch[0] = head;
       return migrateListed(this, 1) ? this.v.scratch[C.MIGRATE_BATCH] | 0 : 0;
     });
@@ -307,16 +307,25 @@ export class GupKernel extends AccountingKernel {
     const w = checkInt('word', word);
     if (w < 0 || w > 0xffffffff) throw new RangeError(`word must fit in 32 bits, got ${w}`);
     this.checkAlive();
+    if (!this.keepsContents(p)) throw new RangeError(`dma_write: pfn ${p} is a tail page of a 1 GiB folio above 256 GiB, whose contents pinsim does not keep`);
     const head = compoundHead(this.v, p);
-    const f = this.v.flags[head];
-    if (!(f & (C.PG_anon | C.PG_swapbacked | C.PG_dirty)) && this.v.mapping[head] && this.files.some((x) => x.id === this.v.mapping[head] && x.writesBack)) {
+    const f = this.v.flags[this.v.page(head)];
+    if (!(f & (C.PG_anon | C.PG_swapbacked | C.PG_dirty)) && this.v.mapping[this.v.page(head)] && this.files.some((x) => x.id === this.v.mapping[this.v.page(head)] && x.writesBack)) {
       this.printk(`pinsim: DMA write into clean page-cache folio pfn ${p} of a file that writes back: the filesystem has not been told`);
     }
-    this.v.data[p] = w;
+    this.v.data[this.v.page(p)] = w;
+  }
+
+  // Does pinsim keep pfn's contents? Not for a sparse 1 GiB folio's pages
+  // from page[3] on, which share one struct page and data word
+  // (assembly/mem.ts page_is_shared_tail()).
+  keepsContents(pfn: number): boolean {
+    const page = this.v.page(pfn);
+    return pfn === 0 || (page !== this.v.page(pfn - 1) && page !== this.v.page(pfn + 1));
   }
 
   dma_read(pfn: number | null): number {
-    return this.v.data[this.#pfn(pfn)];
+    return this.v.data[this.v.page(this.#pfn(pfn))];
   }
 
   // ---- counters ----

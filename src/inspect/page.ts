@@ -42,31 +42,31 @@ export interface PageSnapshot {
 // compound_head(): only a tail names another frame as its head (a frame
 // never allocated since boot has no head recorded).
 export function compoundHead(v: CoreViews, pfn: number): number {
-  return v.flags[pfn] & C.PG_tail ? v.head[pfn] : pfn;
+  return v.flags[v.page(pfn)] & C.PG_tail ? v.head[v.page(pfn)] : pfn;
 }
 
 export function pageSnapshot(k: Host, pfn: number): PageSnapshot {
   const v = k.v;
   const head = compoundHead(v, pfn);
-  const headFlags = v.flags[head];
+  const headFlags = v.flags[v.page(head)];
   const large = (headFlags & C.PG_head) !== 0;
   const order = large ? (headFlags & C.PG_ORDER_MASK) >>> C.PG_ORDER_SHIFT : 0;
-  const bits = v.flags[pfn] | (headFlags & ~(C.PG_head | C.PG_ORDER_MASK | C.PG_anon_exclusive));
-  const refcount = v.refcount[head];
+  const bits = v.flags[v.page(pfn)] | (headFlags & ~(C.PG_head | C.PG_ORDER_MASK | C.PG_anon_exclusive));
+  const refcount = v.refcount[v.page(head)];
   const exact = hasPincount(k.kr, headFlags);
-  const pincount = exact ? v.index[head + 1] : 0;
-  const table = (v.flags[pfn] & (C.PG_table | C.PG_buddy)) !== 0;
+  const pincount = exact ? v.index[v.page(head + 1)] : 0;
+  const table = (v.flags[v.page(pfn)] & (C.PG_table | C.PG_buddy)) !== 0;
   return {
     pfn, head, order, refcount, pincount,
-    mapcount: table ? 0 : v.mapcount[pfn] + (large ? v.mapping[head + 1] : 0),
+    mapcount: table ? 0 : v.mapcount[v.page(pfn)] + (large ? v.mapping[v.page(head + 1)] : 0),
     maybeDmaPinned: exact ? pincount > 0 : refcount < 0 || refcount >= C.GUP_PIN_COUNTING_BIAS,
     flags: FLAG_NAMES.filter(([b]) => bits & b).map(([, n]) => n),
-    zone: ZONE_NAMES[pfn < v.flags.length - k.layout.pmem / C.PAGE_SIZE
+    zone: ZONE_NAMES[pfn < k.layout.ram / C.PAGE_SIZE
       ? pfn < (k.layout.ram - k.layout.movable) / C.PAGE_SIZE ? C.ZONE_NORMAL : C.ZONE_MOVABLE : C.ZONE_DEVICE],
     migratetype: MIGRATETYPE_NAMES[v.migratetype[pfn >>> C.PAGEBLOCK_ORDER]],
-    mapping: table ? 0 : v.mapping[head],
-    index: table ? 0 : v.index[head] + (pfn - head),
-    data: v.data[pfn],
+    mapping: table ? 0 : v.mapping[v.page(head)],
+    index: table ? 0 : v.index[v.page(head)] + (pfn - head),
+    data: v.data[v.page(pfn)],
   };
 }
 
@@ -86,19 +86,19 @@ const PAGE_TYPES: [number, number, string][] = [[C.PG_buddy, 0xf0, 'buddy'], [C.
 export function dumpPage(k: Host, pfn: number): string {
   const v = k.v;
   const p = pageSnapshot(k, pfn);
-  const folioFlags = v.flags[p.head];
-  const typed = (v.flags[pfn] & (C.PG_table | C.PG_buddy)) !== 0;
-  const lines = [`page: refcount:${p.refcount} mapcount:${typed ? 0 : v.mapcount[pfn]} mapping:${hex(p.mapping)}`
+  const folioFlags = v.flags[v.page(p.head)];
+  const typed = (v.flags[v.page(pfn)] & (C.PG_table | C.PG_buddy)) !== 0;
+  const lines = [`page: refcount:${p.refcount} mapcount:${typed ? 0 : v.mapcount[v.page(pfn)]} mapping:${hex(p.mapping)}`
     + ` index:${hex(p.index)} pfn:${hex(pfn)}`];
   if (p.order > 0) {
     // folio_mapcount(): every PTE mapping of every page plus each entire mapping;
     // folio_nr_pages_mapped(): the pages mapped by PTEs.
-    const entire = v.mapping[p.head + 1];
+    const entire = v.mapping[v.page(p.head + 1)];
     let ptes = 0;
     let mapped = 0;
     for (let i = p.head, end = p.head + 2 ** p.order; i < end; i++) {
-      ptes += v.mapcount[i];
-      if (v.mapcount[i] > 0) mapped++;
+      ptes += v.mapcount[v.page(i)];
+      if (v.mapcount[v.page(i)] > 0) mapped++;
     }
     lines.push(`head: order:${p.order} mapcount:${ptes + entire} entire_mapcount:${entire} nr_pages_mapped:${mapped} pincount:${p.pincount}`);
   }

@@ -21,8 +21,8 @@ function chainHas(vma: Vma, anonVmaId: number): boolean {
 // (anon_vma or file) of the folio at `head`: a folio of that mapping with
 // index x would sit there at vpn x + delta.
 export function rmapVmas(k: RmapHost, head: number, fn: (mm: Mm, vma: Vma, delta: number) => void): void {
-  const anon = (k.v.flags[head] & PG_anon) !== 0;
-  const mapping = k.v.mapping[head];
+  const anon = (k.v.flags[k.v.page(head)] & PG_anon) !== 0;
+  const mapping = k.v.mapping[k.v.page(head)];
   for (const t of k.tasks) {
     for (const vma of t.mm.vmas) {
       if (anon ? chainHas(vma, mapping) : vma.file?.id === mapping) {

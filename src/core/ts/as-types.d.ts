@@ -16,6 +16,8 @@ declare function __new(size: number, id: number): number;
 declare function idof<T>(): number;
 declare function assert<T>(value: T, message?: string): T;
 declare const ASC_NO_ASSERT: boolean; // AssemblyScript's; the TS build defines it true (scripts/build.mjs)
+declare function isDefined(expr: unknown): boolean; // AssemblyScript's, compile time
+declare const SPARSE_MEMMAP: number; // the sparse Wasm builds' `--use SPARSE_MEMMAP=1` (assembly/raw.ts)
 declare function load<T>(ptr: number): T;
 declare function store<T>(ptr: number, value: T): void;
 type v128 = { readonly v128: unique symbol };

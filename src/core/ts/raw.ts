@@ -2,28 +2,37 @@
 // typed-array indexing, which V8 compiles to one bounds-checked load.
 import {
   pg_flags, pg_refcount, pg_head, pg_index, pg_mapping, pg_mapcount, pt_entries, pt_slot_owner, gup_pages, pb_migratetype,
+  nr_frames, pfn_to_page,
 } from '../../../assembly/mem';
 import { GUP_PIN_COUNTING_BIAS } from '../../../assembly/constants';
 import { flags_have_pincount } from '../../../assembly/rules';
 
+// The machine's memmap is sparse (above 256 GiB): a literal in each
+// machine's copy of the core (scripts/build.mjs, ./ts-core.ts), so that V8
+// folds pfn_to_page() away on every other machine.
+declare const SPARSE_MEMMAP: boolean;
+export function sparse_memmap(): boolean { return SPARSE_MEMMAP; }
+// pfn_to_page() with the test in the accessor itself (V8's inlining budget).
+function page(pfn: number): number { return SPARSE_MEMMAP ? pfn_to_page(pfn) : pfn; }
+
 export function raw_attach(): void {}
 
-export function flags_at(pfn: number): number { return pg_flags[pfn]; }
-export function set_flags_at(pfn: number, v: number): void { pg_flags[pfn] = v; }
-export function refcount_at(pfn: number): number { return pg_refcount[pfn]; }
-export function set_refcount_at(pfn: number, v: number): void { pg_refcount[pfn] = v; }
-export function head_at(pfn: number): number { return pg_head[pfn]; }
-export function mapping_at(pfn: number): number { return pg_mapping[pfn]; }
-export function set_mapping_at(pfn: number, v: number): void { pg_mapping[pfn] = v; }
-export function set_head_at(pfn: number, v: number): void { pg_head[pfn] = v; }
-export function index_at(pfn: number): number { return pg_index[pfn]; }
-export function set_index_at(pfn: number, v: number): void { pg_index[pfn] = v; }
-export function pincount_at(head: number): number { return pg_index[head + 1]; }
-export function set_pincount_at(head: number, v: number): void { pg_index[head + 1] = v; }
+export function flags_at(pfn: number): number { return pg_flags[page(pfn)]; }
+export function set_flags_at(pfn: number, v: number): void { pg_flags[page(pfn)] = v; }
+export function refcount_at(pfn: number): number { return pg_refcount[page(pfn)]; }
+export function set_refcount_at(pfn: number, v: number): void { pg_refcount[page(pfn)] = v; }
+export function head_at(pfn: number): number { return pg_head[page(pfn)]; }
+export function mapping_at(pfn: number): number { return pg_mapping[page(pfn)]; }
+export function set_mapping_at(pfn: number, v: number): void { pg_mapping[page(pfn)] = v; }
+export function set_head_at(pfn: number, v: number): void { pg_head[page(pfn)] = v; }
+export function index_at(pfn: number): number { return pg_index[page(pfn)]; }
+export function set_index_at(pfn: number, v: number): void { pg_index[page(pfn)] = v; }
+export function pincount_at(head: number): number { return pg_index[page(head + 1)]; }
+export function set_pincount_at(head: number, v: number): void { pg_index[page(head + 1)] = v; }
 export function pte_at(ei: number): number { return pt_entries[ei]; }
 export function set_pte_at(ei: number, v: number): void { pt_entries[ei] = v; }
-export function mapcount_at(pfn: number): number { return pg_mapcount[pfn]; }
-export function set_mapcount_at(pfn: number, v: number): void { pg_mapcount[pfn] = v; }
+export function mapcount_at(pfn: number): number { return pg_mapcount[page(pfn)]; }
+export function set_mapcount_at(pfn: number, v: number): void { pg_mapcount[page(pfn)] = v; }
 export function slot_owner_at(slot: number): number { return pt_slot_owner[slot]; }
 export function page_slot(i: number): number { return gup_pages[i]; }
 export function set_page_slot(i: number, pfn: number): void { gup_pages[i] = pfn; }
@@ -33,7 +42,7 @@ export function migratetype_at(pfn: number): number { return pb_migratetype[pfn 
 // The first of the n entries from gup_pages[off] that is neither NULL
 // (-1) nor a frame of this machine, or -1.
 export function first_bad_slot(off: number, n: number): number {
-  const limit = pg_flags.length;
+  const limit = nr_frames;
   for (let i = 0; i < n; i++) {
     const pfn = gup_pages[off + i];
     if (pfn >= limit || pfn < -1) return i;
@@ -80,7 +89,7 @@ export function pinnable_small_quads(_off: number, _n: number): number {
   return 0;
 }
 
-// scan_maybe_pinned() over frames [0, n), one frame at a time.
+// scan_maybe_pinned() over struct pages [0, n) as stored, one at a time.
 export function count_maybe_pinned(n: number): number {
   let count = 0;
   for (let pfn = 0; pfn < n; pfn++) {

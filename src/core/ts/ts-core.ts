@@ -2,6 +2,7 @@
 // into a factory, run directly by the JS engine on ordinary typed arrays.
 import { createTsCoreModule } from '../../../build/ts-core.js';
 import type { Core, CoreFunctions, CoreViews } from '../core';
+import { pfnToPage } from '../types';
 
 type TsCoreModule = CoreFunctions & { view_list(): ArrayBufferView[] };
 
@@ -18,23 +19,29 @@ type TsCoreModule = CoreFunctions & { view_list(): ArrayBufferView[] };
 // always correct, only slower.
 let instances = 0;
 
-function freshModule(): TsCoreModule {
+function freshModule(sparse: boolean): TsCoreModule {
   const src = createTsCoreModule.toString();
-  const body = `${src.slice(src.indexOf('{') + 1, src.lastIndexOf('}'))}\n// pinsim TS core, machine ${++instances}\n`;
+  // The factory's SPARSE_MEMMAP (src/core/ts/raw.ts) as a literal where it is
+  // read: V8 then folds pfn_to_page() away on a flat machine, which it does
+  // not for a variable of the enclosing scope.
+  const body = `${src.slice(src.indexOf('{') + 1, src.lastIndexOf('}')).replaceAll('SPARSE_MEMMAP', String(sparse))}`
+    + `\n// pinsim TS core, machine ${++instances}\n`;
   try {
     return new Function(body)() as TsCoreModule;
   } catch {
-    return createTsCoreModule() as TsCoreModule;
+    return createTsCoreModule(sparse) as TsCoreModule;
   }
 }
 
-export function createTsCore(): Core {
-  const m = freshModule();
+// sparse: the machine is above 256 GiB (a sparse memmap, assembly/mem.ts).
+export function createTsCore(sparse: boolean): Core {
+  const m = freshModule(sparse);
   // Own data properties: the bundle's exports are getters.
   const core = Object.fromEntries(Object.keys(m).map((name) => [name, (m as Record<string, unknown>)[name]])) as unknown as Core;
   const views = (): CoreViews => {
     const [flags, refcount, mapcount, data, mapping, index, head, migratetype, scratch, stats, zoneFree, pages] = m.view_list();
-    return { flags, refcount, mapcount, data, mapping, index, head, migratetype, scratch, stats, zoneFree, pages } as CoreViews;
+    const page = pfnToPage(m.sparse_start());
+    return { page, flags, refcount, mapcount, data, mapping, index, head, migratetype, scratch, stats, zoneFree, pages } as CoreViews;
   };
   Object.defineProperties(core, { backend: { value: 'ts' }, views: { value: views } });
   return core;

@@ -6,6 +6,7 @@ import {
   VIEW_SCRATCH, VIEW_STATS, VIEW_ZONE_FREE, VIEW_PAGES, SCRATCH_WORDS, NR_STATS, MAX_NR_ZONES, PAGEBLOCK_ORDER,
 } from '../../../assembly/constants';
 import { CoreAbort, type Core, type CoreViews } from '../core';
+import { pfnToPage } from '../types';
 
 interface WasmExports extends Core {
   memory: WebAssembly.Memory;
@@ -20,7 +21,7 @@ function readAsString(memory: WebAssembly.Memory, ptr: number): string {
   return String.fromCharCode(...new Uint16Array(memory.buffer, ptr, bytes >>> 1));
 }
 
-export function createWasmCore(module: WebAssembly.Module, nrFrames: () => number, ramFrames: () => number): Core {
+export function createWasmCore(module: WebAssembly.Module, nrFrames: () => number): Core {
   let memory: WebAssembly.Memory | undefined;
   const imports = {
     env: {
@@ -38,9 +39,10 @@ export function createWasmCore(module: WebAssembly.Module, nrFrames: () => numbe
   const core = Object.fromEntries(Object.entries(exp).filter(([, v]) => typeof v === 'function')) as unknown as Core;
   const views = (): CoreViews => {
     const buf = exp.memory.buffer;
-    const n = nrFrames();
+    const n = exp.memmap_len(); // struct pages: fewer than frames on a sparse machine
     const at = (which: number) => exp.view_ptr(which) >>> 0; // a usize: above 2 GiB it comes back negative
     return {
+      page: pfnToPage(exp.sparse_start()),
       flags: new Int32Array(buf, at(VIEW_FLAGS), n),
       refcount: new Int32Array(buf, at(VIEW_REFCOUNT), n),
       mapcount: new Int32Array(buf, at(VIEW_MAPCOUNT), n),
@@ -48,11 +50,11 @@ export function createWasmCore(module: WebAssembly.Module, nrFrames: () => numbe
       mapping: new Int32Array(buf, at(VIEW_MAPPING), n),
       index: new Float64Array(buf, at(VIEW_INDEX), n),
       head: new Int32Array(buf, at(VIEW_HEAD), n),
-      migratetype: new Uint8Array(buf, at(VIEW_MIGRATETYPE), n >>> PAGEBLOCK_ORDER),
+      migratetype: new Uint8Array(buf, at(VIEW_MIGRATETYPE), nrFrames() >>> PAGEBLOCK_ORDER),
       scratch: new Uint32Array(buf, at(VIEW_SCRATCH), SCRATCH_WORDS),
       stats: new Float64Array(buf, at(VIEW_STATS), NR_STATS),
       zoneFree: new Int32Array(buf, at(VIEW_ZONE_FREE), MAX_NR_ZONES),
-      pages: new Int32Array(buf, at(VIEW_PAGES), exp.gup_arena_words(ramFrames())),
+      pages: new Int32Array(buf, at(VIEW_PAGES), exp.arena_len()),
     };
   };
   // Reserve the whole memory map in one memory.grow before boot lays it out.
