@@ -46,6 +46,7 @@ function machines(pair: Pair, s: Shape): Promise<Machine>[] {
 // build): after every few ops and at the end. After every op, the frame
 // array, the counters and the zones' free counts are compared directly.
 const DIGEST_EVERY = 16;
+const FORGET_WALK_EVERY = 3;
 const VIEWS = ['flags', 'refcount', 'mapcount', 'data', 'mapping', 'index', 'head', 'stats', 'zoneFree'] as const;
 
 // k.frameMap() (the core's per-pixel summary, the lab's picture) of both
@@ -86,6 +87,10 @@ export async function runLockstep(shape: Shape, ops: Op[], opts: RunOptions): Pr
   };
   for (const [i, o] of ops.entries()) {
     opts.onOp?.(i, o);
+    // No result may depend on the core's remembered page-table walk (which
+    // one-page GUP-fast calls take a short path under): the second machine
+    // forgets it before every third op.
+    if (i % FORGET_WALK_EVERY === 1) b.k.core.walk_cache_reset();
     const at = `step ${i} ${JSON.stringify(o)}`;
     const t0 = performance.now();
     let ra = '';

@@ -173,7 +173,8 @@ const ARBS: Record<Family, Weighted[]> = {
     { arbitrary: fc.record({ op: fc.constant('writeback' as const) }), weight: 1 },
   ],
   gup: [
-    { arbitrary: fc.record({ op: fc.constant('gup' as const), ...where, pages: fc.integer({ min: 1, max: 80 }), kind: nat(GUP_CALLS.length - 1) }), weight: 4 },
+    // a quarter of them one page per call, the common single-page DMA
+    { arbitrary: fc.record({ op: fc.constant('gup' as const), ...where, pages: fc.oneof({ arbitrary: fc.constant(1), weight: 1 }, { arbitrary: fc.integer({ min: 1, max: 80 }), weight: 3 }), kind: nat(GUP_CALLS.length - 1) }), weight: 4 },
     { arbitrary: fc.record({ op: fc.constant('release' as const), held: nat(20), dirty: fc.boolean() }), weight: 2 },
   ],
   dma: [{ arbitrary: fc.record({ op: fc.constant('dma' as const), held: nat(20), entry: nat(80), word: fc.nat() }), weight: 2 }],
