@@ -99,6 +99,13 @@ function sparse_pfn_to_page(pfn: i32): i32 {
   return giant_start + (off >>> HPAGE_PUD_ORDER) * GIANT_SLOTS + (sub < GIANT_SLOTS - 1 ? sub : GIANT_SLOTS - 1);
 }
 
+// The pfn field has MAX_PFN_BITS (256 GiB of frames). A PUD leaf mapping a
+// sparse 1 GiB folio (always above them) stores giant_start plus the
+// folio's number instead of its pfn: pinsim's encoding, where x86 stores
+// the pfn in 40 bits. These two convert for mk_pte() and pte_pfn().
+export function giant_pte_field(pfn: i32): i32 { return giant_start + ((pfn - giant_start) >>> HPAGE_PUD_ORDER); }
+export function giant_field_pfn(v: i32): i32 { return giant_start + ((v - giant_start) << HPAGE_PUD_ORDER); }
+
 // Struct pages a loop over a folio's nr pages must visit: all of them, but
 // for a sparse 1 GiB folio only its GIANT_SLOTS distinct ones.
 export function memmap_pages(head: i32, nr: i32): i32 { return head < giant_start ? nr : GIANT_SLOTS; }

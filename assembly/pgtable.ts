@@ -7,29 +7,21 @@
 // numbers (vpn = addr >> PAGE_SHIFT), carried as f64 because 35 bits do not
 // fit an i32 and the JS<->Wasm boundary should not carry i64.
 import {
-  PG_table, PG_bad, GFP_KERNEL, NR_PAGETABLE, PTE_PFN_SHIFT, PTE_FLAGS_MASK, _PAGE_PRESENT, _PAGE_PROTNONE, HPAGE_PUD_ORDER,
+  PG_table, PG_bad, GFP_KERNEL, NR_PAGETABLE, PTE_PFN_SHIFT, PTE_FLAGS_MASK, _PAGE_PRESENT, _PAGE_PROTNONE,
 } from './constants';
 import {
   pg_flags, pg_refcount, pg_mapcount, pg_mapping, pt_entries, pt_free_slots, pt_slot_owner, pt_free_top,
-  set_pt_free_top, stats, giant_start, pfn_to_page,
+  set_pt_free_top, stats, pfn_to_page,
 } from './mem';
 import { alloc_pages, free_folio_pages } from './buddy';
 import { mapping_at, pte_at, set_pte_at, slot_owner_at, mapcount_at, set_mapcount_at } from './raw';
 
 export let walk_level = 0; // level of the entry pt_walk() returned
 
-// The pfn field has MAX_PFN_BITS (256 GiB of frames). A PUD leaf mapping a
-// sparse 1 GiB folio (always above them) stores giant_start plus the
-// folio's number instead of its pfn: pinsim's encoding, where x86 stores
-// the pfn in 40 bits.
-export function mk_pte(pfn: i32, bits: i32): u32 {
-  const v = pfn < giant_start ? pfn : giant_start + ((pfn - giant_start) >>> HPAGE_PUD_ORDER);
-  return <u32>((v << PTE_PFN_SHIFT) | bits);
-}
-export function pte_pfn(e: u32): i32 {
-  const v = <i32>(e >>> PTE_PFN_SHIFT);
-  return v < giant_start ? v : giant_start + ((v - giant_start) << HPAGE_PUD_ORDER);
-}
+// mk_pte() and pte_pfn() live with the raw accessors (assembly/raw.ts,
+// src/core/ts/raw.ts), where a flat build folds away their sparse case.
+import { mk_pte, pte_pfn } from './raw';
+export { mk_pte, pte_pfn };
 export function pte_bits(e: u32): i32 { return <i32>(e & PTE_FLAGS_MASK); }
 export function pte_present(e: u32): bool { return (e & (_PAGE_PRESENT | _PAGE_PROTNONE)) != 0; }
 // Every leaf pinsim writes is present or PROT_NONE (no swap or migration

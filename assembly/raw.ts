@@ -5,7 +5,7 @@
 // plain typed-array indexing instead (src/core/ts/raw.ts).
 import {
   pg_flags, pg_refcount, pg_head, pg_index, pg_mapping, pg_mapcount, pt_entries, pt_slot_owner, gup_pages, pb_migratetype,
-  movable_start, stats, nr_frames, giant_start, pfn_to_page,
+  movable_start, stats, nr_frames, giant_start, pfn_to_page, giant_pte_field, giant_field_pfn,
 } from './mem';
 import {
   NR_DIRTIED, PG_dirty, PG_head, PG_tail, PG_anon, PG_referenced, GUP_PIN_COUNTING_BIAS, FOLL_GET, FOLL_PIN, FOLL_LONGTERM, FOLL_WRITE,
@@ -67,6 +67,16 @@ export function raw_attach(): void {
 // @ts-ignore: decorator (AssemblyScript's; scripts/build.mjs drops it for the TS build)
 @inline
 export function sparse_memmap(): bool { return isDefined(SPARSE_MEMMAP); }
+
+// mk_pte() and pte_pfn() (the encoding: assembly/mem.ts): the flat build
+// folds the sparse case away.
+export function mk_pte(pfn: i32, bits: i32): u32 {
+  return <u32>(((sparse_memmap() && pfn >= giant_start ? giant_pte_field(pfn) : pfn) << PTE_PFN_SHIFT) | bits);
+}
+export function pte_pfn(e: u32): i32 {
+  const v = <i32>(e >>> PTE_PFN_SHIFT);
+  return sparse_memmap() && v >= giant_start ? giant_field_pfn(v) : v;
+}
 
 // The struct page of a pfn (pfn_to_page()); dense_frame() where the pfn is
 // known to lie below the sparse part (the SIMD loops over PTE-mapped pages).

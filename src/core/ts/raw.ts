@@ -2,9 +2,9 @@
 // typed-array indexing, which V8 compiles to one bounds-checked load.
 import {
   pg_flags, pg_refcount, pg_head, pg_index, pg_mapping, pg_mapcount, pt_entries, pt_slot_owner, gup_pages, pb_migratetype,
-  nr_frames, pfn_to_page,
+  nr_frames, pfn_to_page, giant_start, giant_pte_field, giant_field_pfn,
 } from '../../../assembly/mem';
-import { GUP_PIN_COUNTING_BIAS } from '../../../assembly/constants';
+import { GUP_PIN_COUNTING_BIAS, PTE_PFN_SHIFT } from '../../../assembly/constants';
 import { flags_have_pincount } from '../../../assembly/rules';
 
 // The machine's memmap is sparse (above 256 GiB): a literal in each
@@ -14,6 +14,14 @@ declare const SPARSE_MEMMAP: boolean;
 export function sparse_memmap(): boolean { return SPARSE_MEMMAP; }
 // pfn_to_page() with the test in the accessor itself (V8's inlining budget).
 function page(pfn: number): number { return SPARSE_MEMMAP ? pfn_to_page(pfn) : pfn; }
+// mk_pte() and pte_pfn(), the same way.
+export function mk_pte(pfn: number, bits: number): number {
+  return ((SPARSE_MEMMAP && pfn >= giant_start ? giant_pte_field(pfn) : pfn) << PTE_PFN_SHIFT) | bits; // stored in a Uint32Array
+}
+export function pte_pfn(e: number): number {
+  const v = e >>> PTE_PFN_SHIFT;
+  return SPARSE_MEMMAP && v >= giant_start ? giant_field_pfn(v) : v;
+}
 
 export function raw_attach(): void {}
 
