@@ -20,7 +20,7 @@ export let walk_level = 0; // level of the entry pt_walk() returned
 
 // mk_pte() and pte_pfn() live with the raw accessors (assembly/raw.ts,
 // src/core/ts/raw.ts), where a flat build folds away their sparse case.
-import { mk_pte, pte_pfn } from './raw';
+import { mk_pte, pte_pfn, vpn_hi, vpn_lo, small_int } from './raw';
 export { mk_pte, pte_pfn };
 export function pte_bits(e: u32): i32 { return <i32>(e & PTE_FLAGS_MASK); }
 export function pte_present(e: u32): bool { return (e & (_PAGE_PRESENT | _PAGE_PROTNONE)) != 0; }
@@ -35,9 +35,9 @@ export function pmd_is_leaf(e: u32): bool { return pte_present(e); }
 // its pg_mapping).
 export function table_base(table_pfn: i32): i32 { return mapping_at(table_pfn) << 10; }
 
-// A vpn has at most 36 bits; split in two integers, its table indices are
-// plain bit fields: PGD hi >>> 9, PUD hi & 511, PMD lo >>> 9, PTE lo & 511.
-function vpn_hi(vpn: f64): i32 { return <i32>Math.floor(vpn * (1.0 / 262144.0)); } // exact: a power of two
+// A vpn has at most 36 bits; split in two integers (vpn_hi(), vpn_lo() in
+// the raw accessors), its table indices are plain bit fields: PGD hi >>> 9,
+// PUD hi & 511, PMD lo >>> 9, PTE lo & 511.
 
 function index_of(hi: i32, lo: i32, level: i32): i32 {
   if (level == 0) return lo & 511;
@@ -48,8 +48,7 @@ function index_of(hi: i32, lo: i32, level: i32): i32 {
 
 // The vpn's index into the table at `level`: (vpn >> (9 * level)) & 511.
 export function vpn_index(vpn: f64, level: i32): i32 {
-  const hi = vpn_hi(vpn);
-  return index_of(hi, <i32>(vpn - <f64>hi * 262144.0), level);
+  return index_of(vpn_hi(vpn), vpn_lo(vpn), level);
 }
 
 // Number of pages one entry at `level` maps: 1, 512, 262144, 2^27 (2^36 for
@@ -109,7 +108,7 @@ export function pt_set(ei: i32, v: u32): void {
 // `alloc`; otherwise -1 is returned for them. -2: allocation failed.
 export function pt_walk(pgd: i32, vpn: f64, stop_level: i32, alloc: bool): i32 {
   const hi = vpn_hi(vpn);
-  const lo = <i32>(vpn - <f64>hi * 262144.0);
+  const lo = vpn_lo(vpn);
   let table = pgd;
   for (let level = 3; level >= 0; level--) {
     const ei = table_base(table) + index_of(hi, lo, level);
@@ -138,7 +137,7 @@ export function leaf_subpage(ei: i32, vpn: f64, level: i32): i32 {
   const e = pt_entries[ei];
   if (level == 0) return pte_pfn(e);
   const hi = vpn_hi(vpn);
-  const lo = <i32>(vpn - <f64>hi * 262144.0);
+  const lo = vpn_lo(vpn);
   if (level == 1) return pte_pfn(e) + (lo & 511);
   return pte_pfn(e) + (level == 2 ? lo : ((hi & 511) << 18) | lo);
 }
@@ -186,7 +185,7 @@ export function walk_cached(pgd: i32, vpn: f64): i32 {
 @inline
 export function walk_cache_hit(pgd: i32, vpn: f64): i32 {
   if (cw_ei < 0 || pgd != cw_pgd || !(vpn >= cw_vpn && vpn < cw_end)) return -1;
-  const step = <i32>(vpn - cw_vpn);
+  const step = small_int(vpn - cw_vpn);
   const ei = cached_level == 0 ? cw_ei + step : cw_ei;
   if (!ASC_NO_ASSERT) check_cached(pgd, vpn, ei); // the debug Wasm build checks every hit
   return ei;

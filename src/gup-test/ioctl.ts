@@ -70,6 +70,48 @@ function dumpPage(k: Kernel, pfn: number, reason: string): string[] {
   return [...k.dump_page(pfn).split('\n'), `page dumped because: ${reason}`];
 }
 
+// Where the timed get loop stands: addr of the next call, nr pages it asks
+// (while every call returns nr_pages_per_call, call c fills pages + c *
+// nr_pages_per_call; the first call that does not ends the loop), i pages
+// obtained, c calls made.
+interface GetCursor {
+  addr: number;
+  next: number;
+  nr: number;
+  i: number;
+  c: number;
+  error: GupTestIoctlResult['error'];
+}
+
+// One batch of the timed loop, one call per view. A function of its own:
+// inside gupTestIoctl() V8's inlining budget is spent, so the GUP entry
+// point stayed a call of its own.
+function getBatch(call: GupCall, k: Kernel, t: Task, flags: number, end: number, views: PageArray[], cur: GetCursor): void {
+  const perCall = cur.nr; // a batch starts only while every call returned nr_pages_per_call
+  let { addr, next, nr, i, c } = cur;
+  for (let j = 0; j < views.length && addr < end; addr = next, j++) {
+    if (nr !== perCall) break;
+    next = addr + nr * PAGE;
+    if (next > end) {
+      next = end;
+      nr = (next - addr) / PAGE;
+    }
+    const asked = nr;
+    nr = call(k, t, addr, nr, flags, views[j]);
+    if (nr <= 0) {
+      if (nr < 0) cur.error = { ret: nr, errno: errnoName(-nr), call: c, addr, nr: asked };
+      break;
+    }
+    c++;
+    i += nr;
+  }
+  cur.addr = addr;
+  cur.next = next;
+  cur.nr = nr;
+  cur.i = i;
+  cur.c = c;
+}
+
 export function gupTestIoctl(k: Kernel, t: Task, cmd: GupTestCmd, gup: GupTestArgs): GupTestIoctlResult {
   // Before 5.6 there is nothing to pin with: the tool's PIN commands are
   // unknown ioctls (gup_benchmark's -EINVAL), refused before anything runs.
@@ -91,41 +133,19 @@ export function gupTestIoctl(k: Kernel, t: Task, cmd: GupTestCmd, gup: GupTestAr
 
   // The timed get loop, as in __gup_test_ioctl(). In C `pages + i` is free
   // pointer arithmetic; here it is a PageArray object, so each batch of
-  // calls gets its views made before its timing starts. (While every call
-  // returns nr_pages_per_call, call c fills pages + c * nr_pages_per_call;
-  // the first call that does not ends the loop.)
-  let i = 0; // pages obtained
-  let c = 0; // calls made
-  let nr = perCall;
-  let addr = gup.addr;
-  let next = addr;
-  let error: GupTestIoctlResult['error'] = null;
-  const flags = gup.gupFlags;
+  // calls gets its views made before its timing starts.
+  const cur: GetCursor = { addr: gup.addr, next: gup.addr, nr: perCall, i: 0, c: 0, error: null };
   const views: PageArray[] = [];
   let getMs = 0;
-  while (addr < end && nr === perCall) {
+  while (cur.addr < end && cur.nr === perCall) {
     views.length = 0;
-    for (let j = 0; j < VIEW_BATCH && i + j * perCall < total; j++) views.push(pages.subarray(i + j * perCall));
+    for (let j = 0; j < VIEW_BATCH && cur.i + j * perCall < total; j++) views.push(pages.subarray(cur.i + j * perCall));
     const g0 = performance.now();
-    for (let j = 0; j < views.length && addr < end; addr = next, j++) {
-      if (nr !== perCall) break;
-      next = addr + nr * PAGE;
-      if (next > end) {
-        next = end;
-        nr = (next - addr) / PAGE;
-      }
-      const asked = nr;
-      nr = call(k, t, addr, nr, flags, views[j]);
-      if (nr <= 0) {
-        if (nr < 0) error = { ret: nr, errno: errnoName(-nr), call: c, addr, nr: asked };
-        break;
-      }
-      c++;
-      i += nr;
-    }
+    getBatch(call, k, t, gup.gupFlags, end, views, cur);
     getMs += performance.now() - g0;
-    if (nr <= 0) break;
+    if (cur.nr <= 0) break;
   }
+  const { i, addr, c, nr, error } = cur;
   const nrPages = i;
   const size = addr - gup.addr;
   if (error) {

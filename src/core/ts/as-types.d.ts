@@ -8,6 +8,7 @@ type u8 = number;
 type f64 = number;
 type usize = number;
 type bool = boolean;
+type i64 = number; // Wasm-only (assembly/raw.ts): type-checked here, never run as JS
 // The few AssemblyScript builtins that Wasm-only files (assembly/alloc.ts)
 // use, declared so that tsc can check them; the pure-TS build replaces
 // those files (scripts/build.mjs).
@@ -18,6 +19,7 @@ declare function assert<T>(value: T, message?: string): T;
 declare const ASC_NO_ASSERT: boolean; // AssemblyScript's; the TS build defines it true (scripts/build.mjs)
 declare function isDefined(expr: unknown): boolean; // AssemblyScript's, compile time
 declare const SPARSE_MEMMAP: number; // the sparse Wasm builds' `--use SPARSE_MEMMAP=1` (assembly/raw.ts)
+declare function reinterpret<T>(value: number): T;
 declare function load<T>(ptr: number): T;
 declare function store<T>(ptr: number, value: T): void;
 type v128 = { readonly v128: unique symbol };

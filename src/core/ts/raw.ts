@@ -14,6 +14,10 @@ declare const SPARSE_MEMMAP: boolean;
 export function sparse_memmap(): boolean { return SPARSE_MEMMAP; }
 // pfn_to_page() with the test in the accessor itself (V8's inlining budget).
 function page(pfn: number): number { return SPARSE_MEMMAP ? pfn_to_page(pfn) : pfn; }
+// vpn_hi(), vpn_lo() and small_int() (assembly/raw.ts) in plain arithmetic.
+export function vpn_hi(vpn: number): number { return Math.floor(vpn * (1.0 / 262144.0)); } // exact: a power of two
+export function vpn_lo(vpn: number): number { return vpn - vpn_hi(vpn) * 262144.0; }
+export function small_int(d: number): number { return d; }
 // mk_pte() and pte_pfn(), the same way.
 export function mk_pte(pfn: number, bits: number): number {
   return ((SPARSE_MEMMAP && pfn >= giant_start ? giant_pte_field(pfn) : pfn) << PTE_PFN_SHIFT) | bits; // stored in a Uint32Array
