@@ -455,16 +455,25 @@ export class GupKernel extends AccountingKernel {
     if (f & this.#pinAsGet) f ^= C.FOLL_PIN | C.FOLL_GET;
     this.checkAlive();
     const mm = t.mm;
-    const pa = pages!;
     if (f & C.FOLL_PIN) mm.hasPinned = true;
     const at = Math.floor(start * PER_PAGE); // untagged_addr(start) & PAGE_MASK, as a page number
-    let fast: number;
+    const fast = this.#gupFast(mm.pgd, at, nr, f, pages!.offset);
+    return fast === nr ? nr : this.#fastRest(t, at, nr, f, pages!, fast);
+  }
+
+  // The lockless walk. (This method and #fast() stay small: V8 inlines the
+  // whole entry into a caller's loop only while its bytecode fits a budget.)
+  #gupFast(pgd: number, at: number, nr: number, f: number, out: number): number {
     try {
-      fast = this.core.gup_fast(mm.pgd, at, nr, f, pa.offset);
+      return this.core.gup_fast(pgd, at, nr, f, out);
     } catch (e) {
       throw this.crashed(e);
     }
-    return fast === nr ? nr : this.#watchFast(t, () => gupFastRest(this, mm, at * PAGE, nr, f, pa, fast));
+  }
+
+  // Where the lockless walk stopped short of nr pages.
+  #fastRest(t: Task, at: number, nr: number, f: number, pa: PageArray, fast: number): number {
+    return this.#watchFast(t, () => gupFastRest(this, t.mm, at * PAGE, nr, f, pa, fast));
   }
 
   // Any other GUP-fast call: precise errors for JS misuse, then
