@@ -48,7 +48,8 @@ function index_of(hi: i32, lo: i32, level: i32): i32 {
 
 // The vpn's index into the table at `level`: (vpn >> (9 * level)) & 511.
 export function vpn_index(vpn: f64, level: i32): i32 {
-  return index_of(vpn_hi(vpn), vpn_lo(vpn), level);
+  const hi = vpn_hi(vpn);
+  return index_of(hi, vpn_lo(vpn, hi), level);
 }
 
 // Number of pages one entry at `level` maps: 1, 512, 262144, 2^27 (2^36 for
@@ -108,7 +109,7 @@ export function pt_set(ei: i32, v: u32): void {
 // `alloc`; otherwise -1 is returned for them. -2: allocation failed.
 export function pt_walk(pgd: i32, vpn: f64, stop_level: i32, alloc: bool): i32 {
   const hi = vpn_hi(vpn);
-  const lo = vpn_lo(vpn);
+  const lo = vpn_lo(vpn, hi);
   let table = pgd;
   for (let level = 3; level >= 0; level--) {
     const ei = table_base(table) + index_of(hi, lo, level);
@@ -137,7 +138,7 @@ export function leaf_subpage(ei: i32, vpn: f64, level: i32): i32 {
   const e = pt_entries[ei];
   if (level == 0) return pte_pfn(e);
   const hi = vpn_hi(vpn);
-  const lo = vpn_lo(vpn);
+  const lo = vpn_lo(vpn, hi);
   if (level == 1) return pte_pfn(e) + (lo & 511);
   return pte_pfn(e) + (level == 2 ? lo : ((hi & 511) << 18) | lo);
 }

@@ -68,8 +68,9 @@ export function raw_attach(): void {
 @inline
 export function sparse_memmap(): bool { return isDefined(SPARSE_MEMMAP); }
 
-// A vpn (an integer below 2^36) split in two: bits 18 and up, and the low
-// 18. vpn + 2^52 holds the vpn's bits in its mantissa: one add and a move,
+// A vpn (an integer below 2^36) split in two: bits 18 and up (hi), and the
+// low 18 (vpn_lo() takes hi for the pure-TS core, which subtracts it).
+// vpn + 2^52 holds the vpn's bits in its mantissa: one add and a move,
 // where an f64-to-int conversion costs V8 a rounding, a conversion and a
 // range check in a row (a third of a one-page THP pin's core time).
 // @ts-ignore: decorator (AssemblyScript's; scripts/build.mjs drops it for the TS build)
@@ -80,7 +81,7 @@ function mantissa(x: f64): i64 { return reinterpret<i64>(x + 4503599627370496.0)
 export function vpn_hi(vpn: f64): i32 { return <i32>(mantissa(vpn) >>> 18) & 0x3ffff; }
 // @ts-ignore: decorator (AssemblyScript's; scripts/build.mjs drops it for the TS build)
 @inline
-export function vpn_lo(vpn: f64): i32 { return <i32>mantissa(vpn) & 0x3ffff; }
+export function vpn_lo(vpn: f64, _hi: i32): i32 { return <i32>mantissa(vpn) & 0x3ffff; }
 // A difference of vpns known to lie in [0, 2^31), as an i32.
 // @ts-ignore: decorator (AssemblyScript's; scripts/build.mjs drops it for the TS build)
 @inline
