@@ -37,9 +37,8 @@ let pins_released = 0;
 
 function flush_pin_stats(): void {
   if ((kernel_rules & RULE_PIN_VMSTAT) != 0) { // no such counters before 5.7 (1970dc6f5226)
-    // Each only when it moved: a one-page pin pays one f64 add, not two.
-    if (pins_acquired != 0) stats[NR_FOLL_PIN_ACQUIRED] += <f64>pins_acquired;
-    if (pins_released != 0) stats[NR_FOLL_PIN_RELEASED] += <f64>pins_released;
+    stats[NR_FOLL_PIN_ACQUIRED] += <f64>pins_acquired;
+    stats[NR_FOLL_PIN_RELEASED] += <f64>pins_released;
   }
   pins_acquired = 0;
   pins_released = 0;
