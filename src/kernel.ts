@@ -142,12 +142,10 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
 
   /** @internal */
   checkAlive(): void {
-    if (this.#broken) this.#unusable(this.#broken); // out of line: GUP-fast inlines this check
-  }
-
-  #unusable(broken: Error): never {
-    const after = broken instanceof KernelBug ? 'a kernel BUG' : 'an internal error';
-    throw new Error(`pinsim: this machine is unusable after ${after}: ${broken.message}`);
+    if (this.#broken) {
+      const after = this.#broken instanceof KernelBug ? 'a kernel BUG' : 'an internal error';
+      throw new Error(`pinsim: this machine is unusable after ${after}: ${this.#broken.message}`);
+    }
   }
 
   // What guard() does with an error: validation errors are thrown before

@@ -457,21 +457,18 @@ export class GupKernel extends AccountingKernel {
     const mm = t.mm;
     if (f & C.FOLL_PIN) mm.hasPinned = true;
     const at = Math.floor(start * PER_PAGE); // untagged_addr(start) & PAGE_MASK, as a page number
-    const fast = this.#gupFast(mm.pgd, at, nr, f, pages!.offset);
-    return fast === nr ? nr : this.#fastRest(t, at, nr, f, pages!, fast);
-  }
-
-  // The lockless walk. (This method and #fast() stay small: V8 inlines the
-  // whole entry into a caller's loop only while its bytecode fits a budget.)
-  #gupFast(pgd: number, at: number, nr: number, f: number, out: number): number {
+    let fast: number;
     try {
-      return this.core.gup_fast(pgd, at, nr, f, out);
+      fast = this.core.gup_fast(mm.pgd, at, nr, f, pages!.offset);
     } catch (e) {
       throw this.crashed(e);
     }
+    return fast === nr ? nr : this.#fastRest(t, at, nr, f, pages!, fast);
   }
 
-  // Where the lockless walk stopped short of nr pages.
+  // Where the lockless walk stopped short of nr pages. Out of line, closure
+  // and all: V8 inlines the whole entry into a caller's loop only while its
+  // bytecode fits a budget.
   #fastRest(t: Task, at: number, nr: number, f: number, pa: PageArray, fast: number): number {
     return this.#watchFast(t, () => gupFastRest(this, t.mm, at * PAGE, nr, f, pa, fast));
   }
