@@ -73,7 +73,9 @@ export function sparse_memmap(): bool { return isDefined(SPARSE_MEMMAP); }
 // vpn + 2^52 holds the vpn's bits in its mantissa: one add and a move,
 // where an f64-to-int conversion costs V8 a rounding, a conversion and a
 // range check in a row (a quarter of a one-page pin's core time; a THP
-// pin paid it twice more, in leaf_subpage()).
+// pin paid it twice more, in leaf_subpage()). Every vpn is whole (the
+// façade floors addresses, GUP's exports refuse a fraction); a fraction
+// would round here where the pure-TS core floors.
 // @ts-ignore: decorator (AssemblyScript's; scripts/build.mjs drops it for the TS build)
 @inline
 function mantissa(x: f64): i64 { return reinterpret<i64>(x + 4503599627370496.0); }

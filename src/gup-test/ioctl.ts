@@ -76,7 +76,6 @@ function dumpPage(k: Kernel, pfn: number, reason: string): string[] {
 // obtained, c calls made.
 interface GetCursor {
   addr: number;
-  next: number;
   nr: number;
   i: number;
   c: number;
@@ -88,7 +87,8 @@ interface GetCursor {
 // point stayed a call of its own.
 function getBatch(call: GupCall, k: Kernel, t: Task, flags: number, end: number, views: PageArray[], cur: GetCursor): void {
   const perCall = cur.nr; // a batch starts only while every call returned nr_pages_per_call
-  let { addr, next, nr, i, c } = cur;
+  let { addr, nr, i, c } = cur;
+  let next = addr;
   for (let j = 0; j < views.length && addr < end; addr = next, j++) {
     if (nr !== perCall) break;
     next = addr + nr * PAGE;
@@ -106,7 +106,6 @@ function getBatch(call: GupCall, k: Kernel, t: Task, flags: number, end: number,
     i += nr;
   }
   cur.addr = addr;
-  cur.next = next;
   cur.nr = nr;
   cur.i = i;
   cur.c = c;
@@ -134,7 +133,7 @@ export function gupTestIoctl(k: Kernel, t: Task, cmd: GupTestCmd, gup: GupTestAr
   // The timed get loop, as in __gup_test_ioctl(). In C `pages + i` is free
   // pointer arithmetic; here it is a PageArray object, so each batch of
   // calls gets its views made before its timing starts.
-  const cur: GetCursor = { addr: gup.addr, next: gup.addr, nr: perCall, i: 0, c: 0, error: null };
+  const cur: GetCursor = { addr: gup.addr, nr: perCall, i: 0, c: 0, error: null };
   const views: PageArray[] = [];
   let getMs = 0;
   while (cur.addr < end && cur.nr === perCall) {
