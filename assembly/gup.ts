@@ -161,7 +161,7 @@ function follow_page(pgd: i32, vpn: f64, flags: i32): i32 {
   const e = ei < 0 ? <u32>0 : pte_at(ei);
   // no_page_table(): a core dump does not fault in anonymous holes.
   if (e == 0) return (flags & FOLL_DUMP) != 0 && vma_backing == BACKING_ANON ? -EFAULT : FOLLOW_FAULT;
-  const pfn = leaf_subpage(ei, vpn, cached_level);
+  const pfn = leaf_subpage(e, vpn, cached_level);
   const head = page_folio(pfn);
   if ((flags & FOLL_WRITE) != 0 && !can_follow_write(e, pfn, head, flags)) return FOLLOW_FAULT;
   if ((e & _PAGE_SPECIAL) != 0 && (flags & FOLL_DUMP) != 0) return -EFAULT; // zero pages are holes in a core dump
@@ -258,11 +258,19 @@ function foll_cow(ff: i32, broke: f64): i32 {
 // @ts-ignore: decorator (AssemblyScript's; scripts/build.mjs drops it for the TS build)
 @inline
 function try_grab_folio_fast(head: i32, f: i32, refs: i32, flags: i32): bool {
+  if ((flags & FOLL_LONGTERM) != 0 && !gup_fast_longterm_ok(head, (flags & FOLL_PIN) != 0)) return false;
+  return grab_folio_fast(head, f, refs, flags);
+}
+
+// try_grab_folio_fast() less its long-term test, which may call out: the
+// references or pins taken, or false. Call-free, for gup_fast_one().
+// @ts-ignore: decorator (AssemblyScript's; scripts/build.mjs drops it for the TS build)
+@inline
+function grab_folio_fast(head: i32, f: i32, refs: i32, flags: i32): bool {
   const pin = (flags & FOLL_PIN) != 0;
   if (pin && head == ZERO_PFN && !zero_page_pin_counted()) return true;
   const rc = refcount_at(head);
   if (rc <= 0) return false; // being freed, or overflowed: let the slow path decide
-  if ((flags & FOLL_LONGTERM) != 0 && !gup_fast_longterm_ok(head, pin)) return false;
   if (!pin) {
     set_refcount_at(head, (rc + refs) | 0);
     return true;
@@ -299,13 +307,36 @@ export function gup_fast(pgd: i32, vpn: f64, nr: i32, flags: i32, out: i32): i32
   // machinery. The remembered walk vouches for pgd and the range.
   if (nr == 1 && page_slot_ok(out) && Math.floor(vpn) == vpn) {
     const ei = walk_cache_hit(pgd, vpn);
-    if (ei >= 0) {
-      const done = cached_level == 0 ? (gup_fast_pte(pte_at(ei), flags, out) ? 1 : 0)
-        : gup_fast_leaf(ei, vpn, cached_level, 1, flags, out);
-      flush_pin_stats();
-      return done;
-    }
+    if (ei >= 0 && gup_fast_one(ei, vpn, flags, out)) return 1;
   }
+  return gup_fast_range(pgd, vpn, nr, flags, out);
+}
+
+// The usual one page, call-free so the engine keeps its values in
+// registers (a call on gup_fast()'s path cost it the spills of every
+// argument): a present, writable, not special entry, no FOLL_LONGTERM, a
+// folio with references. Writable needs no unshare, and without
+// FOLL_LONGTERM gup_fast_folio_allowed() passes. Anything else returns
+// false having changed nothing, and gup_fast_range() takes the page.
+// @ts-ignore: decorator (AssemblyScript's; scripts/build.mjs drops it for the TS build)
+@inline
+function gup_fast_one(ei: i32, vpn: f64, flags: i32, out: i32): bool {
+  const e = pte_at(ei);
+  if ((e & (_PAGE_PRESENT | _PAGE_RW | _PAGE_SPECIAL)) != (_PAGE_PRESENT | _PAGE_RW)) return false;
+  if ((flags & FOLL_LONGTERM) != 0) return false;
+  const pfn = leaf_subpage(e, vpn, cached_level);
+  const head = head_at(pfn);
+  const f = flags_at(head);
+  if (!grab_folio_fast(head, f, 1, flags)) return false;
+  if ((f & PG_referenced) == 0) set_flags_at(head, f | PG_referenced);
+  set_page_slot(out, pfn);
+  // One pin: counted at once, not batched by flush_pin_stats().
+  if ((flags & FOLL_PIN) != 0 && (kernel_rules & RULE_PIN_VMSTAT) != 0) stats[NR_FOLL_PIN_ACQUIRED] += 1.0;
+  return true;
+}
+
+// Every other call: one PTE table or huge leaf per step.
+function gup_fast_range(pgd: i32, vpn: f64, nr: i32, flags: i32, out: i32): i32 {
   if (out < 0 || !gup_args_ok(pgd, vpn, nr, out)) return 0;
   let i = 0;
   while (i < nr) {
@@ -375,7 +406,7 @@ function gup_fast_leaf(ei: i32, v: f64, level: i32, refs: i32, flags: i32, out: 
   const e = pte_at(ei);
   if ((e & _PAGE_PRESENT) == 0 || ((flags & FOLL_WRITE) != 0 && (e & _PAGE_RW) == 0)) return 0;
   if ((e & _PAGE_SPECIAL) != 0 && !(level == 1 && is_huge_zero_pmd(e))) return 0;
-  const pfn = leaf_subpage(ei, v, level);
+  const pfn = leaf_subpage(e, v, level);
   const head = head_at(pfn);
   const f = flags_at(head);
   if (!try_grab_folio_fast(head, f, refs, flags)) return 0;

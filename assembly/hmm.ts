@@ -59,7 +59,7 @@ export function hmm_walk(pgd: i32, vpn: f64, nr: i32, dflt: i32, mask: i32, mode
       const ei = walk_cached(pgd, v);
       const level = cached_level;
       if (ei >= 0) hi = leaf_hi(pte_at(ei), level, req);
-      if (hi != 0) lo = leaf_subpage(ei, v, level);
+      if (hi != 0) lo = leaf_subpage(pte_at(ei), v, level);
       else if ((req & HMM_PFN_REQ_FAULT_HI) != 0) return stop_for_fault(pgd, vpn, i, nr, dflt, mask, mode);
     }
     scratch[2 * i] = <u32>lo;

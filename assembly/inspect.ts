@@ -16,7 +16,7 @@ export function translate(pgd: i32, vpn: f64): i32 {
   if (bits == 0) return -1;
   scratch[0] = <u32>bits;
   scratch[1] = <u32>level;
-  return leaf_subpage(ei, vpn, level);
+  return leaf_subpage(pt_entries[ei], vpn, level);
 }
 
 // Counts the folios folio_maybe_dma_pinned() reports, over every frame

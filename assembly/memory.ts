@@ -242,7 +242,7 @@ export function cpu_access(pgd: i32, vpn: f64, write: bool, word: u32): i32 {
   last_fault = r;
   if (r != 0) return r;
   const ei = walk_cached(pgd, vpn);
-  const pfn = leaf_subpage(ei, vpn, cached_level);
+  const pfn = leaf_subpage(pte_at(ei), vpn, cached_level);
   if (write && page_is_shared_tail(pfn)) return last_fault = VM_FAULT_NO_CONTENTS;
   if (write) pg_data[pfn_to_page(pfn)] = word;
   else scratch[0] = pfn == ZERO_PFN ? 0 : pg_data[pfn_to_page(pfn)];

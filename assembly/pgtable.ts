@@ -10,7 +10,7 @@ import {
   PG_table, PG_bad, GFP_KERNEL, NR_PAGETABLE, PTE_PFN_SHIFT, PTE_FLAGS_MASK, _PAGE_PRESENT, _PAGE_PROTNONE,
 } from './constants';
 import {
-  pg_flags, pg_refcount, pg_mapcount, pg_mapping, pt_entries, pt_free_slots, pt_slot_owner, pt_free_top,
+  pg_flags, pg_refcount, pg_mapcount, pg_mapping, pt_free_slots, pt_slot_owner, pt_free_top,
   set_pt_free_top, stats, pfn_to_page,
 } from './mem';
 import { alloc_pages, free_folio_pages } from './buddy';
@@ -131,11 +131,10 @@ export function pt_walk(pgd: i32, vpn: f64, stop_level: i32, alloc: bool): i32 {
   return -1;
 }
 
-// The pfn of the base page mapping vpn through leaf entry ei at walk_level.
-// The offset comes from vpn's low bits as pt_walk() splits them: an f64
-// division here was half a one-page GUP-fast of a THP.
-export function leaf_subpage(ei: i32, vpn: f64, level: i32): i32 {
-  const e = pt_entries[ei];
+// The pfn of the base page mapping vpn through entry e at walk_level (a
+// PTE, or a huge leaf). The offset comes from vpn's low bits as pt_walk()
+// splits them: an f64 division here was half a one-page GUP-fast of a THP.
+export function leaf_subpage(e: u32, vpn: f64, level: i32): i32 {
   if (level == 0) return pte_pfn(e);
   const hi = vpn_hi(vpn);
   const lo = vpn_lo(vpn, hi);

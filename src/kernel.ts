@@ -142,7 +142,7 @@ export class KernelBase implements MmHost, MmapHost, MadviseHost {
 
   /** @internal */
   checkAlive(): void {
-    if (this.#broken) {
+    if (this.#broken !== null) { // one compare, where V8 tests an object field's truthiness in five
       const after = this.#broken instanceof KernelBug ? 'a kernel BUG' : 'an internal error';
       throw new Error(`pinsim: this machine is unusable after ${after}: ${this.#broken.message}`);
     }

@@ -93,7 +93,7 @@ export class GupKernel extends AccountingKernel {
   }
 
   pin_user_pages_fast(t: Task, start: number, nr_pages: number, gup_flags: number, pages: PageArray | null): number {
-    if (!this.#pinApi) throw this.#noPinApi('pin_user_pages_fast', 'get_user_pages_fast()');
+    if (this.#pinApi !== true) throw this.#noPinApi('pin_user_pages_fast', 'get_user_pages_fast()'); // strict, as in #usual()
     return this.#fast('pin_user_pages_fast', t, start, nr_pages, gup_flags, pages, C.FOLL_PIN);
   }
 
@@ -383,9 +383,10 @@ export class GupKernel extends AccountingKernel {
   // inlines (#check()'s calls cost a one-page call a quarter of its time): a
   // live task of this machine, integral start and nr_pages >= 0, 32-bit
   // flags, a live PageArray that holds nr_pages. Anything else goes through
-  // #check() for its precise error.
+  // #check() for its precise error. A boolean field is compared strictly:
+  // V8 tests its truthiness in five instructions, === in one.
   #usual(t: Target, start: number, nr: number, flags: number, pages: PageArray | null): t is Task {
-    return t instanceof Task && t.mm.host === this && !t.exited && Number.isSafeInteger(start)
+    return t instanceof Task && t.mm.host === this && t.exited === false && Number.isSafeInteger(start)
       && Number.isSafeInteger(nr) && nr >= 0 && typeof flags === 'number' && flags >>> 0 === flags && pages instanceof PageArray
       && nr <= pages.length && this.#arena !== null && pages.livesIn(this.#arena);
   }
