@@ -258,19 +258,11 @@ function foll_cow(ff: i32, broke: f64): i32 {
 // @ts-ignore: decorator (AssemblyScript's; scripts/build.mjs drops it for the TS build)
 @inline
 function try_grab_folio_fast(head: i32, f: i32, refs: i32, flags: i32): bool {
-  if ((flags & FOLL_LONGTERM) != 0 && !gup_fast_longterm_ok(head, (flags & FOLL_PIN) != 0)) return false;
-  return grab_folio_fast(head, f, refs, flags);
-}
-
-// try_grab_folio_fast() less its long-term test, which may call out: the
-// references or pins taken, or false. Call-free, for gup_fast_one().
-// @ts-ignore: decorator (AssemblyScript's; scripts/build.mjs drops it for the TS build)
-@inline
-function grab_folio_fast(head: i32, f: i32, refs: i32, flags: i32): bool {
   const pin = (flags & FOLL_PIN) != 0;
   if (pin && head == ZERO_PFN && !zero_page_pin_counted()) return true;
   const rc = refcount_at(head);
   if (rc <= 0) return false; // being freed, or overflowed: let the slow path decide
+  if ((flags & FOLL_LONGTERM) != 0 && !gup_fast_longterm_ok(head, pin)) return false;
   if (!pin) {
     set_refcount_at(head, (rc + refs) | 0);
     return true;
@@ -312,12 +304,13 @@ export function gup_fast(pgd: i32, vpn: f64, nr: i32, flags: i32, out: i32): i32
   return gup_fast_range(pgd, vpn, nr, flags, out);
 }
 
-// The usual one page, call-free so the engine keeps its values in
-// registers (a call on gup_fast()'s path cost it the spills of every
-// argument): a present, writable, not special entry, no FOLL_LONGTERM, a
-// folio with references. Writable needs no unshare, and without
-// FOLL_LONGTERM gup_fast_folio_allowed() passes. Anything else returns
-// false having changed nothing, and gup_fast_range() takes the page.
+// The usual one page in one piece, with no call to gup_fast_pte() or
+// gup_fast_leaf() (which cost the one-page call the spills of its
+// arguments and a third of its instructions in the core): a present, writable, not
+// special entry, no FOLL_LONGTERM, a folio with references. Writable needs
+// no unshare, and without FOLL_LONGTERM gup_fast_folio_allowed() passes.
+// Anything else returns false having changed nothing, and gup_fast_range()
+// takes the page in full.
 // @ts-ignore: decorator (AssemblyScript's; scripts/build.mjs drops it for the TS build)
 @inline
 function gup_fast_one(ei: i32, vpn: f64, flags: i32, out: i32): bool {
@@ -327,7 +320,7 @@ function gup_fast_one(ei: i32, vpn: f64, flags: i32, out: i32): bool {
   const pfn = leaf_subpage(e, vpn, cached_level);
   const head = head_at(pfn);
   const f = flags_at(head);
-  if (!grab_folio_fast(head, f, 1, flags)) return false;
+  if (!try_grab_folio_fast(head, f, 1, flags)) return false;
   if ((f & PG_referenced) == 0) set_flags_at(head, f | PG_referenced);
   set_page_slot(out, pfn);
   // One pin: counted at once, not batched by flush_pin_stats().
