@@ -299,24 +299,26 @@ export function gup_fast(pgd: i32, vpn: f64, nr: i32, flags: i32, out: i32): i32
   // machinery. The remembered walk vouches for pgd and the range.
   if (nr == 1 && page_slot_ok(out) && Math.floor(vpn) == vpn) {
     const ei = walk_cache_hit(pgd, vpn);
-    if (ei >= 0 && gup_fast_one(ei, vpn, flags, out)) return 1;
+    if (ei >= 0) {
+      if ((flags & FOLL_LONGTERM) == 0 && gup_fast_one(ei, vpn, flags, out)) return 1;
+      return gup_fast_remembered(ei, vpn, flags, out);
+    }
   }
   return gup_fast_range(pgd, vpn, nr, flags, out);
 }
 
-// The usual one page in one piece, with no call to gup_fast_pte() or
-// gup_fast_leaf() (which cost the one-page call the spills of its
-// arguments and a third of its instructions in the core): a present, writable, not
-// special entry, no FOLL_LONGTERM, a folio with references. Writable needs
-// no unshare, and without FOLL_LONGTERM gup_fast_folio_allowed() passes.
-// Anything else returns false having changed nothing, and gup_fast_range()
-// takes the page in full.
+// The usual one page without FOLL_LONGTERM, in one piece: no call to
+// gup_fast_pte() or gup_fast_leaf() (which cost the one-page call the
+// spills of its arguments and a third of its instructions in the core). A
+// present, writable, not special entry (so no unshare, and without
+// FOLL_LONGTERM gup_fast_folio_allowed() passes) mapping a folio with
+// references. Anything else returns false having changed nothing, and
+// gup_fast_remembered() takes the page.
 // @ts-ignore: decorator (AssemblyScript's; scripts/build.mjs drops it for the TS build)
 @inline
 function gup_fast_one(ei: i32, vpn: f64, flags: i32, out: i32): bool {
   const e = pte_at(ei);
   if ((e & (_PAGE_PRESENT | _PAGE_RW | _PAGE_SPECIAL)) != (_PAGE_PRESENT | _PAGE_RW)) return false;
-  if ((flags & FOLL_LONGTERM) != 0) return false;
   const pfn = leaf_subpage(e, vpn, cached_level);
   const head = head_at(pfn);
   const f = flags_at(head);
@@ -326,6 +328,14 @@ function gup_fast_one(ei: i32, vpn: f64, flags: i32, out: i32): bool {
   // One pin: counted at once, not batched by flush_pin_stats().
   if ((flags & FOLL_PIN) != 0 && (kernel_rules & RULE_PIN_VMSTAT) != 0) stats[NR_FOLL_PIN_ACQUIRED] += 1.0;
   return true;
+}
+
+// One page under the remembered walk, whatever the case.
+function gup_fast_remembered(ei: i32, vpn: f64, flags: i32, out: i32): i32 {
+  const done = cached_level == 0 ? (gup_fast_pte(pte_at(ei), flags, out) ? 1 : 0)
+    : gup_fast_leaf(ei, vpn, cached_level, 1, flags, out);
+  flush_pin_stats();
+  return done;
 }
 
 // Every other call: one PTE table or huge leaf per step.
